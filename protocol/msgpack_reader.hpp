@@ -50,6 +50,8 @@ class MpReader {
   std::size_t position() const { return pos_; }
   std::size_t remaining() const { return size_ - pos_; }
   bool at_end() const { return pos_ == size_; }
+  // The next marker byte without consuming it, or -1 at the end.
+  int peek() const { return pos_ < size_ ? data_[pos_] : -1; }
 
  private:
   const std::uint8_t* data_;

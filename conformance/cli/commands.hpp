@@ -1,0 +1,23 @@
+// The subcommands of `syncsim`. Each registers its options on the CLI11 app
+// and returns the process exit code when run (see docs/cli.md).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace syncsim::cli {
+
+// Exit codes shared by every subcommand.
+enum ExitCode : int {
+  kExitOk = 0,        // everything conformed
+  kExitFindings = 1,  // ran, and found violations (or a golden mismatch)
+  kExitInvalid = 2,   // invalid input or usage: bad frame, bad file, bad option
+};
+
+using Runner = std::function<int()>;
+
+Runner add_decode_command(CLI::App& app);
+Runner add_encode_command(CLI::App& app);
+Runner add_rules_command(CLI::App& app);
+
+}  // namespace syncsim::cli

@@ -1,0 +1,39 @@
+// syncsim: conformance harness and deterministic simulator for the NodeDB
+// sync protocol. This file only wires subcommands; each lives in its own file.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <map>
+#include <string>
+
+#include "conformance/cli/commands.hpp"
+
+int main(int argc, char** argv) {
+  using namespace syncsim::cli;
+  CLI::App app{
+      "syncsim - conformance harness for the NodeDB sync wire protocol\n"
+      "(frames [msg_type u8][length u32 LE][MessagePack body], PROTOCOL.md).\n\n"
+      "Exit codes: 0 conforming, 1 violations found, 2 invalid input or usage.\n"
+      "Run 'syncsim <command> --help' for a command's options and examples.",
+      "syncsim"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "syncsim 0.1.0");
+
+  std::map<std::string, Runner> runners;
+  runners["decode"] = add_decode_command(app);
+  runners["encode"] = add_encode_command(app);
+  runners["rules"] = add_rules_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitInvalid;
+  }
+  for (auto* sub : app.get_subcommands()) {
+    const auto it = runners.find(sub->get_name());
+    if (it != runners.end()) return it->second();
+  }
+  fmt::print(stderr, "syncsim: no command given (try --help)\n");
+  return kExitInvalid;
+}
