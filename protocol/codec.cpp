@@ -708,7 +708,7 @@ class BodyDecoder {
       if (t.family == MpFamily::Array || t.family == MpFamily::Map) {
         const std::uint64_t n = std::uint64_t{t.length} * (t.family == MpFamily::Map ? 2 : 1);
         if (!count_fits(t, n)) return false;
-        if (depth_ + pending.size() >= limits_.max_depth) {
+        if (depth_ + pending.size() > limits_.max_depth) {  // the level this container opens
           return fail("ENC-1", Problem::TooDeep, t.offset,
                       "nesting deeper than " + std::to_string(limits_.max_depth) + " levels");
         }

@@ -1,0 +1,34 @@
+// Shared helpers for the test suites: files, hex, golden vectors.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/codec.hpp"
+#include "protocol/json.hpp"
+
+namespace syncsim::test {
+
+// Reads a whole file; nullopt when it cannot be opened.
+std::optional<std::string> read_file(const std::string& path);
+
+std::string source_path(const std::string& relative);  // under the checkout
+std::string spec_path(const std::string& relative);    // under ../shared/spec
+
+// Every non-empty line of a JSON-lines file, parsed.
+std::vector<protocol::Json> read_jsonl(const std::string& text);
+
+// The JSON lines of PROTOCOL.md Appendix E (between its ``` fences).
+std::vector<protocol::Json> appendix_e_lines(const std::string& protocol_md);
+
+protocol::Bytes hex(std::string_view h);  // aborts the test on bad hex
+
+// True when some finding has this rule at MUST level.
+bool has_must_rule(const protocol::Findings& f, std::string_view rule);
+bool has_rule(const protocol::Findings& f, std::string_view rule, protocol::Level level);
+
+// Findings as text, for failure messages.
+std::string describe(const protocol::Findings& f);
+
+}  // namespace syncsim::test
