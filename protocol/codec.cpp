@@ -1,11 +1,10 @@
 #include "protocol/codec.hpp"
 
-#include <msgpack.hpp>
-
 #include <array>
 #include <cinttypes>
 #include <cstdio>
 #include <limits>
+#include <msgpack.hpp>
 #include <utility>
 
 #include "protocol/msgpack_reader.hpp"
@@ -81,10 +80,7 @@ class Encoder {
     }
   }
   template <Reflected T>
-    requires(!EnumVariant<T>)
-  void put(const T& s) {
-    put_fields(s);
-  }
+  requires(!EnumVariant<T>) void put(const T& s) { put_fields(s); }
   template <EnumType V>
   void put(const V& v) {
     std::visit(
@@ -166,35 +162,54 @@ std::string_view family_name(MpFamily f) {
 // The rule a wrong-typed value of each field kind breaks.
 template <class T>
 constexpr std::string_view rule_for() {
-  if constexpr (std::is_same_v<T, bool>) return "ENC-8";
-  else if constexpr (std::is_same_v<T, std::int64_t>) return "ENC-3";
-  else if constexpr (std::is_unsigned_v<T>) return "ENC-2";
-  else if constexpr (std::is_same_v<T, std::string>) return "ENC-4";
-  else if constexpr (std::is_same_v<T, Bytes>) return "ENC-5";
-  else if constexpr (is_std_vector<T>::value || is_std_map<T>::value) return "ENC-6";
-  else if constexpr (EnumType<T>) return "ENC-9";
-  else return "ENC-1";
+  if constexpr (std::is_same_v<T, bool>)
+    return "ENC-8";
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return "ENC-3";
+  else if constexpr (std::is_unsigned_v<T>)
+    return "ENC-2";
+  else if constexpr (std::is_same_v<T, std::string>)
+    return "ENC-4";
+  else if constexpr (std::is_same_v<T, Bytes>)
+    return "ENC-5";
+  else if constexpr (is_std_vector<T>::value || is_std_map<T>::value)
+    return "ENC-6";
+  else if constexpr (EnumType<T>)
+    return "ENC-9";
+  else
+    return "ENC-1";
 }
 
 template <class T>
 constexpr std::string_view kind_name() {
-  if constexpr (std::is_same_v<T, bool>) return "bool";
-  else if constexpr (std::is_same_v<T, std::int64_t>) return "i64";
-  else if constexpr (std::is_same_v<T, std::uint16_t>) return "u16";
-  else if constexpr (std::is_same_v<T, std::uint32_t>) return "u32";
-  else if constexpr (std::is_same_v<T, std::uint64_t>) return "u64";
-  else if constexpr (std::is_same_v<T, std::string>) return "string";
-  else if constexpr (std::is_same_v<T, Bytes>) return "bytes";
-  else if constexpr (is_std_vector<T>::value) return "list";
-  else if constexpr (is_std_map<T>::value) return "map";
-  else if constexpr (EnumType<T>) return "enum";
-  else return "struct";
+  if constexpr (std::is_same_v<T, bool>)
+    return "bool";
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return "i64";
+  else if constexpr (std::is_same_v<T, std::uint16_t>)
+    return "u16";
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    return "u32";
+  else if constexpr (std::is_same_v<T, std::uint64_t>)
+    return "u64";
+  else if constexpr (std::is_same_v<T, std::string>)
+    return "string";
+  else if constexpr (std::is_same_v<T, Bytes>)
+    return "bytes";
+  else if constexpr (is_std_vector<T>::value)
+    return "list";
+  else if constexpr (is_std_map<T>::value)
+    return "map";
+  else if constexpr (EnumType<T>)
+    return "enum";
+  else
+    return "struct";
 }
 
 class BodyDecoder {
  public:
-  BodyDecoder(std::span<const std::uint8_t> body, const DecodeLimits& limits,
-              std::uint64_t base, Findings& out)
+  BodyDecoder(std::span<const std::uint8_t> body, const DecodeLimits& limits, std::uint64_t base,
+              Findings& out)
       : r_(body.data(), body.size()), body_(body), limits_(limits), base_(base), out_(out) {}
 
   template <class M>
@@ -265,8 +280,9 @@ class BodyDecoder {
   }
   void finish() {
     if (suppressed_ > 0) {
-      out_.push_back(Finding{"ENC-1", suppressed_level_, Problem::FindingsSuppressed, base_,
-                             std::to_string(suppressed_) + " more findings in this body not listed"});
+      out_.push_back(
+          Finding{"ENC-1", suppressed_level_, Problem::FindingsSuppressed, base_,
+                  std::to_string(suppressed_) + " more findings in this body not listed"});
     }
   }
 
@@ -331,8 +347,7 @@ class BodyDecoder {
   }
 
   template <class U>
-    requires std::is_unsigned_v<U> && (!std::is_same_v<U, bool>)
-  bool read(U& v) {
+  requires std::is_unsigned_v<U> &&(!std::is_same_v<U, bool>)bool read(U& v) {
     constexpr std::uint64_t kMax = std::numeric_limits<U>::max();
     // Widest marker NodeDB accepts for the field: cd for u16, ce for u32, cf for u64.
     constexpr std::uint8_t kWidest = sizeof(U) == 2 ? 0xcd : sizeof(U) == 4 ? 0xce : 0xcf;
@@ -525,10 +540,7 @@ class BodyDecoder {
   // ---- structs and enums ----------------------------------------------------
 
   template <Reflected T>
-    requires(!EnumVariant<T>)
-  bool read(T& s) {
-    return read_struct(s, "ENC-1");
-  }
+  requires(!EnumVariant<T>) bool read(T& s) { return read_struct(s, "ENC-1"); }
 
   // A struct (or a struct-like enum payload, rule ENC-9): an array of exactly
   // its fields. Too many elements are skipped; too few are describable only
@@ -543,9 +555,9 @@ class BodyDecoder {
     if (t.family != MpFamily::Array) {
       const Problem p = t.family == MpFamily::Never ? Problem::InvalidMarker : Problem::WrongType;
       return fail(rule, p, t.offset,
-                  "wrong type for struct: got " + std::string(family_name(t.family)) +
-                      " (marker " + hex2(t.marker) + "), expected an array of " +
-                      std::to_string(kFields) + " fields");
+                  "wrong type for struct: got " + std::string(family_name(t.family)) + " (marker " +
+                      hex2(t.marker) + "), expected an array of " + std::to_string(kFields) +
+                      " fields");
     }
     if (!depth_ok(t) || !count_fits(t, t.length)) return false;
     if (!t.minimal) non_minimal(t);
@@ -590,7 +602,8 @@ class BodyDecoder {
   bool read_struct_from_map(T& s, const MpToken& t, std::string_view rule) {
     constexpr std::size_t kFields = field_count<T>();
     must(rule, Problem::StructAsMap, t.offset,
-         "struct written as map of " + std::to_string(t.length) + " entries (NodeDB requires an array)");
+         "struct written as map of " + std::to_string(t.length) +
+             " entries (NodeDB requires an array)");
     if (!depth_ok(t) || !count_fits(t, std::uint64_t{t.length} * 2)) return false;
     DepthScope depth(*this);
     std::array<bool, 16> seen{};
@@ -599,7 +612,8 @@ class BodyDecoder {
       MpToken key;
       if (!token(key)) return false;
       if (key.family != MpFamily::Str) {
-        return fail(rule, Problem::StructAsMap, key.offset, "struct-as-map key is not a field name");
+        return fail(rule, Problem::StructAsMap, key.offset,
+                    "struct-as-map key is not a field name");
       }
       const std::string_view name(reinterpret_cast<const char*>(key.data), key.length);
       bool matched = false, ok = true;
@@ -637,8 +651,9 @@ class BodyDecoder {
     if (!token(t)) return false;
     if (t.family != MpFamily::Array) return wrong_type<V>(t);
     if (t.length != 2) {
-      return fail("ENC-9", Problem::BadEnumPayload, t.offset,
-                  "enum array has " + std::to_string(t.length) + " elements, expected [tag, payload]");
+      return fail(
+          "ENC-9", Problem::BadEnumPayload, t.offset,
+          "enum array has " + std::to_string(t.length) + " elements, expected [tag, payload]");
     }
     if (!depth_ok(t)) return false;
     DepthScope depth(*this);
@@ -656,7 +671,8 @@ class BodyDecoder {
             ? (matched = true, ok = read_variant<std::variant_alternative_t<I, V>>(v))
             : false),
        ...);
-    }(std::make_index_sequence<std::variant_size_v<V>>{});
+    }
+    (std::make_index_sequence<std::variant_size_v<V>>{});
     if (!matched) {
       std::string shown(name.substr(0, 64));
       return fail("ENC-9", Problem::UnknownEnumVariant, tag.offset,
@@ -734,7 +750,8 @@ constexpr std::array<std::uint8_t, kMessageTypeCount> kCodes = [] {
   std::array<std::uint8_t, kMessageTypeCount> codes{};
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     ((codes[I] = std::variant_alternative_t<I, Message>::kCode), ...);
-  }(std::make_index_sequence<kMessageTypeCount>{});
+  }
+  (std::make_index_sequence<kMessageTypeCount>{});
   return codes;
 }();
 
@@ -810,8 +827,8 @@ DecodedBody decode_body(std::uint8_t code, std::span<const std::uint8_t> body,
   if (!known) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "unknown message type 0x%02x", code);
-    out.findings.push_back(Finding{"FRAME-2", Level::Must, Problem::UnknownMessageType,
-                                   base_offset, buf});
+    out.findings.push_back(
+        Finding{"FRAME-2", Level::Must, Problem::UnknownMessageType, base_offset, buf});
   }
   return out;
 }
@@ -819,7 +836,9 @@ DecodedBody decode_body(std::uint8_t code, std::span<const std::uint8_t> body,
 DecodedFrame decode_frame(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
   DecodedFrame f;
   auto report = [&](std::string_view rule, Level level, Problem p, std::uint64_t at,
-                    std::string msg) { f.findings.push_back(Finding{rule, level, p, at, std::move(msg)}); };
+                    std::string msg) {
+    f.findings.push_back(Finding{rule, level, p, at, std::move(msg)});
+  };
   if (bytes.size() < kFrameHeaderSize) {
     if (!bytes.empty()) f.msg_type = bytes[0];
     report("FRAME-1", Level::Must, Problem::Truncated, bytes.size(),
@@ -851,8 +870,8 @@ DecodedFrame decode_frame(std::span<const std::uint8_t> bytes, const DecodeLimit
     report("FRAME-6", Level::Should, Problem::TrailingFrameBytes, kFrameHeaderSize + f.body_size,
            std::to_string(have - f.body_size) + " bytes after the frame (ignored by NodeDB)");
   }
-  DecodedBody body =
-      decode_body(f.msg_type, bytes.subspan(kFrameHeaderSize, f.body_size), limits, kFrameHeaderSize);
+  DecodedBody body = decode_body(f.msg_type, bytes.subspan(kFrameHeaderSize, f.body_size), limits,
+                                 kFrameHeaderSize);
   f.message = std::move(body.message);
   f.findings.insert(f.findings.end(), std::make_move_iterator(body.findings.begin()),
                     std::make_move_iterator(body.findings.end()));

@@ -50,8 +50,8 @@ DecodedBody decode_body(std::uint8_t code, std::span<const std::uint8_t> body,
 
 struct DecodedFrame {
   std::uint8_t msg_type = 0;
-  std::uint64_t offset = 0;      // of the frame header in its input
-  std::uint32_t body_size = 0;   // declared N
+  std::uint64_t offset = 0;     // of the frame header in its input
+  std::uint32_t body_size = 0;  // declared N
   std::optional<Message> message;
   Findings findings;
   bool valid() const { return message.has_value() && !has_must(findings); }

@@ -22,8 +22,8 @@ struct StreamEvent {
   };
   Kind kind = Kind::NeedMore;
   std::uint8_t msg_type = 0;
-  std::uint64_t offset = 0;              // stream offset of the frame header
-  std::span<const std::uint8_t> body;    // valid until the next feed() or next()
+  std::uint64_t offset = 0;            // stream offset of the frame header
+  std::span<const std::uint8_t> body;  // valid until the next feed() or next()
   Finding error;
   bool fatal = false;
 };
@@ -47,7 +47,7 @@ class FrameStream {
   // The code of a frame begun but not finished, or -1.
   int partial_type() const;
 
-  std::uint64_t consumed() const { return consumed_; }       // stream bytes consumed
+  std::uint64_t consumed() const { return consumed_; }        // stream bytes consumed
   std::size_t buffered() const { return buffer_.size(); }     // bytes held for a split frame
   std::size_t max_buffered() const { return max_buffered_; }  // high-water mark of buffered()
   bool closed() const { return closed_; }
@@ -61,7 +61,7 @@ class FrameStream {
   std::vector<std::uint8_t> buffer_;     // a frame split across chunks
   std::vector<std::uint8_t> held_;       // the last reassembled frame, viewed by its event
   std::uint64_t consumed_ = 0;
-  std::uint64_t skip_ = 0;               // body bytes of an unknown-code frame still to skip
+  std::uint64_t skip_ = 0;  // body bytes of an unknown-code frame still to skip
   std::size_t max_buffered_ = 0;
   bool closed_ = false;
 };

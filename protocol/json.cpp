@@ -86,7 +86,8 @@ class Reader {
       return true;
     } else if constexpr (std::is_same_v<T, std::int64_t>) {
       if (j.is_number_unsigned()) {
-        if (j.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        if (j.get<std::uint64_t>() >
+            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
           return fail(path, "i64 value above 2^63-1");
         }
         out = static_cast<std::int64_t>(j.get<std::uint64_t>());
@@ -165,7 +166,8 @@ class Reader {
                                      j.begin().value(), out, path + "." + tag))
               : false),
          ...);
-      }(std::make_index_sequence<std::variant_size_v<T>>{});
+      }
+      (std::make_index_sequence<std::variant_size_v<T>>{});
       if (!matched) return fail(path, "unknown variant \"" + tag + "\"");
       return ok;
     } else {

@@ -74,7 +74,9 @@ struct UniqueViolation {
 struct ForeignKeyMissing {
   static constexpr std::string_view kTag = "ForeignKeyMissing";
   std::string referenced_id;
-  static constexpr auto fields() { return std::tuple{SYNCSIM_FIELD(ForeignKeyMissing, referenced_id)}; }
+  static constexpr auto fields() {
+    return std::tuple{SYNCSIM_FIELD(ForeignKeyMissing, referenced_id)};
+  }
   SYNCSIM_EQ(ForeignKeyMissing);
 };
 struct PermissionDenied {
@@ -93,7 +95,8 @@ struct SchemaViolation {
   std::string field;
   std::string reason;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(SchemaViolation, field), SYNCSIM_FIELD(SchemaViolation, reason)};
+    return std::tuple{SYNCSIM_FIELD(SchemaViolation, field),
+                      SYNCSIM_FIELD(SchemaViolation, reason)};
   }
   SYNCSIM_EQ(SchemaViolation);
 };
@@ -131,7 +134,9 @@ struct SequenceGap {
 struct ChecksumMismatch {
   static constexpr std::string_view kTag = "ChecksumMismatch";
   std::uint64_t mutation_id = 0;
-  static constexpr auto fields() { return std::tuple{SYNCSIM_FIELD(ChecksumMismatch, mutation_id)}; }
+  static constexpr auto fields() {
+    return std::tuple{SYNCSIM_FIELD(ChecksumMismatch, mutation_id)};
+  }
   SYNCSIM_EQ(ChecksumMismatch);
 };
 struct CorruptedState {
@@ -150,10 +155,10 @@ struct ShapeDefinition {
   std::string description;
   std::vector<std::string> field_filter;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(ShapeDefinition, shape_id), SYNCSIM_FIELD(ShapeDefinition, tenant_id),
-                      SYNCSIM_FIELD(ShapeDefinition, shape_type),
-                      SYNCSIM_FIELD(ShapeDefinition, description),
-                      SYNCSIM_FIELD(ShapeDefinition, field_filter)};
+    return std::tuple{
+        SYNCSIM_FIELD(ShapeDefinition, shape_id), SYNCSIM_FIELD(ShapeDefinition, tenant_id),
+        SYNCSIM_FIELD(ShapeDefinition, shape_type), SYNCSIM_FIELD(ShapeDefinition, description),
+        SYNCSIM_FIELD(ShapeDefinition, field_filter)};
   }
   SYNCSIM_EQ(ShapeDefinition);
 };
@@ -171,10 +176,10 @@ struct PeerPresence {
 
 // ---- messages (§4.1 – §4.22) ---------------------------------------------
 
-#define SYNCSIM_MESSAGE(T, code, dir)                          \
-  static constexpr std::uint8_t kCode = code;                  \
-  static constexpr std::string_view kName = #T;                \
-  static constexpr Direction kDirection = Direction::dir;      \
+#define SYNCSIM_MESSAGE(T, code, dir)                     \
+  static constexpr std::uint8_t kCode = code;             \
+  static constexpr std::string_view kName = #T;           \
+  static constexpr Direction kDirection = Direction::dir; \
   SYNCSIM_EQ(T)
 
 struct Handshake {
@@ -187,10 +192,11 @@ struct Handshake {
   std::uint64_t epoch = 0;
   std::uint16_t wire_version = 0;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(Handshake, jwt_token),      SYNCSIM_FIELD(Handshake, vector_clock),
-                      SYNCSIM_FIELD(Handshake, subscribed_shapes), SYNCSIM_FIELD(Handshake, client_version),
-                      SYNCSIM_FIELD(Handshake, lite_id),        SYNCSIM_FIELD(Handshake, epoch),
-                      SYNCSIM_FIELD(Handshake, wire_version)};
+    return std::tuple{
+        SYNCSIM_FIELD(Handshake, jwt_token),         SYNCSIM_FIELD(Handshake, vector_clock),
+        SYNCSIM_FIELD(Handshake, subscribed_shapes), SYNCSIM_FIELD(Handshake, client_version),
+        SYNCSIM_FIELD(Handshake, lite_id),           SYNCSIM_FIELD(Handshake, epoch),
+        SYNCSIM_FIELD(Handshake, wire_version)};
   }
 };
 
@@ -203,8 +209,10 @@ struct HandshakeAck {
   bool fork_detected = false;
   std::uint16_t server_wire_version = 0;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(HandshakeAck, success),      SYNCSIM_FIELD(HandshakeAck, session_id),
-                      SYNCSIM_FIELD(HandshakeAck, server_clock), SYNCSIM_FIELD(HandshakeAck, error),
+    return std::tuple{SYNCSIM_FIELD(HandshakeAck, success),
+                      SYNCSIM_FIELD(HandshakeAck, session_id),
+                      SYNCSIM_FIELD(HandshakeAck, server_clock),
+                      SYNCSIM_FIELD(HandshakeAck, error),
                       SYNCSIM_FIELD(HandshakeAck, fork_detected),
                       SYNCSIM_FIELD(HandshakeAck, server_wire_version)};
   }
@@ -220,9 +228,12 @@ struct DeltaPush {
   std::uint32_t checksum = 0;
   std::optional<std::int64_t> device_valid_time_ms;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(DeltaPush, collection), SYNCSIM_FIELD(DeltaPush, document_id),
-                      SYNCSIM_FIELD(DeltaPush, delta),      SYNCSIM_FIELD(DeltaPush, peer_id),
-                      SYNCSIM_FIELD(DeltaPush, mutation_id), SYNCSIM_FIELD(DeltaPush, checksum),
+    return std::tuple{SYNCSIM_FIELD(DeltaPush, collection),
+                      SYNCSIM_FIELD(DeltaPush, document_id),
+                      SYNCSIM_FIELD(DeltaPush, delta),
+                      SYNCSIM_FIELD(DeltaPush, peer_id),
+                      SYNCSIM_FIELD(DeltaPush, mutation_id),
+                      SYNCSIM_FIELD(DeltaPush, checksum),
                       SYNCSIM_FIELD(DeltaPush, device_valid_time_ms)};
   }
 };
@@ -255,7 +266,8 @@ struct CollectionPurged {
   std::string name;
   std::uint64_t purge_lsn = 0;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(CollectionPurged, tenant_id), SYNCSIM_FIELD(CollectionPurged, name),
+    return std::tuple{SYNCSIM_FIELD(CollectionPurged, tenant_id),
+                      SYNCSIM_FIELD(CollectionPurged, name),
                       SYNCSIM_FIELD(CollectionPurged, purge_lsn)};
   }
 };
@@ -274,7 +286,8 @@ struct ShapeSnapshot {
   std::uint64_t doc_count = 0;  // usize
   static constexpr auto fields() {
     return std::tuple{SYNCSIM_FIELD(ShapeSnapshot, shape_id), SYNCSIM_FIELD(ShapeSnapshot, data),
-                      SYNCSIM_FIELD(ShapeSnapshot, snapshot_lsn), SYNCSIM_FIELD(ShapeSnapshot, doc_count)};
+                      SYNCSIM_FIELD(ShapeSnapshot, snapshot_lsn),
+                      SYNCSIM_FIELD(ShapeSnapshot, doc_count)};
   }
 };
 
@@ -304,7 +317,8 @@ struct VectorClockSync {
   std::map<std::string, std::uint64_t> clocks;
   std::uint64_t sender_id = 0;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(VectorClockSync, clocks), SYNCSIM_FIELD(VectorClockSync, sender_id)};
+    return std::tuple{SYNCSIM_FIELD(VectorClockSync, clocks),
+                      SYNCSIM_FIELD(VectorClockSync, sender_id)};
   }
 };
 
@@ -320,11 +334,12 @@ struct TimeseriesPush {
   std::int64_t max_ts = 0;
   std::map<std::uint64_t, std::uint64_t> watermarks;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(TimeseriesPush, lite_id),      SYNCSIM_FIELD(TimeseriesPush, collection),
-                      SYNCSIM_FIELD(TimeseriesPush, ts_block),     SYNCSIM_FIELD(TimeseriesPush, val_block),
-                      SYNCSIM_FIELD(TimeseriesPush, series_block), SYNCSIM_FIELD(TimeseriesPush, sample_count),
-                      SYNCSIM_FIELD(TimeseriesPush, min_ts),       SYNCSIM_FIELD(TimeseriesPush, max_ts),
-                      SYNCSIM_FIELD(TimeseriesPush, watermarks)};
+    return std::tuple{
+        SYNCSIM_FIELD(TimeseriesPush, lite_id),      SYNCSIM_FIELD(TimeseriesPush, collection),
+        SYNCSIM_FIELD(TimeseriesPush, ts_block),     SYNCSIM_FIELD(TimeseriesPush, val_block),
+        SYNCSIM_FIELD(TimeseriesPush, series_block), SYNCSIM_FIELD(TimeseriesPush, sample_count),
+        SYNCSIM_FIELD(TimeseriesPush, min_ts),       SYNCSIM_FIELD(TimeseriesPush, max_ts),
+        SYNCSIM_FIELD(TimeseriesPush, watermarks)};
   }
 };
 
@@ -335,7 +350,8 @@ struct TimeseriesAck {
   std::uint64_t rejected = 0;
   std::uint64_t lsn = 0;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(TimeseriesAck, collection), SYNCSIM_FIELD(TimeseriesAck, accepted),
+    return std::tuple{SYNCSIM_FIELD(TimeseriesAck, collection),
+                      SYNCSIM_FIELD(TimeseriesAck, accepted),
                       SYNCSIM_FIELD(TimeseriesAck, rejected), SYNCSIM_FIELD(TimeseriesAck, lsn)};
   }
 };
@@ -346,7 +362,8 @@ struct ResyncRequest {
   std::uint64_t from_mutation_id = 0;
   std::string collection;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(ResyncRequest, reason), SYNCSIM_FIELD(ResyncRequest, from_mutation_id),
+    return std::tuple{SYNCSIM_FIELD(ResyncRequest, reason),
+                      SYNCSIM_FIELD(ResyncRequest, from_mutation_id),
                       SYNCSIM_FIELD(ResyncRequest, collection)};
   }
 };
@@ -374,7 +391,8 @@ struct TokenRefreshAck {
   std::optional<std::string> error;
   std::uint64_t expires_in_secs = 0;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(TokenRefreshAck, success), SYNCSIM_FIELD(TokenRefreshAck, error),
+    return std::tuple{SYNCSIM_FIELD(TokenRefreshAck, success),
+                      SYNCSIM_FIELD(TokenRefreshAck, error),
                       SYNCSIM_FIELD(TokenRefreshAck, expires_in_secs)};
   }
 };
@@ -386,8 +404,9 @@ struct DefinitionSync {
   std::string action;
   Bytes payload;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(DefinitionSync, definition_type), SYNCSIM_FIELD(DefinitionSync, name),
-                      SYNCSIM_FIELD(DefinitionSync, action), SYNCSIM_FIELD(DefinitionSync, payload)};
+    return std::tuple{SYNCSIM_FIELD(DefinitionSync, definition_type),
+                      SYNCSIM_FIELD(DefinitionSync, name), SYNCSIM_FIELD(DefinitionSync, action),
+                      SYNCSIM_FIELD(DefinitionSync, payload)};
   }
 };
 
@@ -405,7 +424,8 @@ struct PresenceBroadcast {
   std::string channel;
   std::vector<PeerPresence> peers;
   static constexpr auto fields() {
-    return std::tuple{SYNCSIM_FIELD(PresenceBroadcast, channel), SYNCSIM_FIELD(PresenceBroadcast, peers)};
+    return std::tuple{SYNCSIM_FIELD(PresenceBroadcast, channel),
+                      SYNCSIM_FIELD(PresenceBroadcast, peers)};
   }
 };
 
@@ -432,12 +452,11 @@ struct PingPong {
 #undef SYNCSIM_EQ
 
 // Every message, in code order.
-using Message =
-    std::variant<Handshake, HandshakeAck, DeltaPush, DeltaAck, DeltaReject, CollectionPurged,
-                 ShapeSubscribe, ShapeSnapshot, ShapeDelta, ShapeUnsubscribe, VectorClockSync,
-                 TimeseriesPush, TimeseriesAck, ResyncRequest, Throttle, TokenRefresh,
-                 TokenRefreshAck, DefinitionSync, PresenceUpdate, PresenceBroadcast,
-                 PresenceLeave, PingPong>;
+using Message = std::variant<Handshake, HandshakeAck, DeltaPush, DeltaAck, DeltaReject,
+                             CollectionPurged, ShapeSubscribe, ShapeSnapshot, ShapeDelta,
+                             ShapeUnsubscribe, VectorClockSync, TimeseriesPush, TimeseriesAck,
+                             ResyncRequest, Throttle, TokenRefresh, TokenRefreshAck, DefinitionSync,
+                             PresenceUpdate, PresenceBroadcast, PresenceLeave, PingPong>;
 
 inline constexpr std::size_t kMessageTypeCount = std::variant_size_v<Message>;
 static_assert(kMessageTypeCount == 22, "the spec defines 22 message codes");
@@ -471,7 +490,8 @@ bool with_message_type(std::uint8_t code, Fn&& fn) {
           ? (fn(TypeTag<std::variant_alternative_t<I, Message>>{}), found = true)
           : false),
      ...);
-  }(std::make_index_sequence<kMessageTypeCount>{});
+  }
+  (std::make_index_sequence<kMessageTypeCount>{});
   return found;
 }
 

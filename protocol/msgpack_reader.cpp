@@ -42,8 +42,10 @@ bool minimal_len(std::uint8_t marker, std::uint32_t n) {
     case 0xc4: return true;        // bin8 is the smallest bin header
     case 0xc5: return n > 0xff;    // bin16
     case 0xc6: return n > 0xffff;  // bin32
-    case 0xdc: case 0xde: return n > 15;      // array16, map16
-    case 0xdd: case 0xdf: return n > 0xffff;  // array32, map32
+    case 0xdc:
+    case 0xde: return n > 15;  // array16, map16
+    case 0xdd:
+    case 0xdf: return n > 0xffff;  // array32, map32
     default: return true;          // fix forms
   }
 }
@@ -97,14 +99,24 @@ bool MpReader::next(MpToken& t) {
     return take_payload(1, m & 0x1f);
   }
   switch (m) {
-    case 0xc0: t.family = MpFamily::Nil; pos_ += 1; return true;
-    case 0xc1: t.family = MpFamily::Never; pos_ += 1; return true;
-    case 0xc2: case 0xc3:
+    case 0xc0:
+      t.family = MpFamily::Nil;
+      pos_ += 1;
+      return true;
+    case 0xc1:
+      t.family = MpFamily::Never;
+      pos_ += 1;
+      return true;
+    case 0xc2:
+    case 0xc3:
       t.family = MpFamily::Bool;
       t.boolean = m == 0xc3;
       pos_ += 1;
       return true;
-    case 0xcc: case 0xcd: case 0xce: case 0xcf: {
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf: {
       const int n = 1 << (m - 0xcc);
       if (!need(1 + n)) return false;
       t.family = MpFamily::Uint;
@@ -113,7 +125,10 @@ bool MpReader::next(MpToken& t) {
       pos_ += 1 + n;
       return true;
     }
-    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
       const int n = 1 << (m - 0xd0);
       if (!need(1 + n)) return false;
       const std::uint64_t raw = be(p + 1, n);
@@ -126,15 +141,20 @@ bool MpReader::next(MpToken& t) {
       pos_ += 1 + n;
       return true;
     }
-    case 0xca: case 0xcb: {
+    case 0xca:
+    case 0xcb: {
       const std::size_t n = m == 0xca ? 4 : 8;
       if (!need(1 + n)) return false;
       t.family = MpFamily::Float;
       pos_ += 1 + n;
       return true;
     }
-    case 0xd9: case 0xda: case 0xdb:
-    case 0xc4: case 0xc5: case 0xc6: {
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
+    case 0xc4:
+    case 0xc5:
+    case 0xc6: {
       const bool is_str = m >= 0xd9;
       const int n = 1 << (is_str ? m - 0xd9 : m - 0xc4);
       if (!need(1 + n)) return false;
@@ -144,7 +164,10 @@ bool MpReader::next(MpToken& t) {
       if (!take_payload(1 + n, len)) return false;
       return true;
     }
-    case 0xdc: case 0xdd: case 0xde: case 0xdf: {
+    case 0xdc:
+    case 0xdd:
+    case 0xde:
+    case 0xdf: {
       const int n = (m == 0xdc || m == 0xde) ? 2 : 4;
       if (!need(1 + n)) return false;
       t.family = (m <= 0xdd) ? MpFamily::Array : MpFamily::Map;
@@ -153,13 +176,19 @@ bool MpReader::next(MpToken& t) {
       pos_ += 1 + n;
       return true;
     }
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: {
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8: {
       const std::uint32_t len = 1u << (m - 0xd4);
       if (!need(2)) return false;
       t.family = MpFamily::Ext;
       return take_payload(2, len);
     }
-    case 0xc7: case 0xc8: case 0xc9: {
+    case 0xc7:
+    case 0xc8:
+    case 0xc9: {
       const int n = 1 << (m - 0xc7);
       if (!need(2 + n)) return false;
       t.family = MpFamily::Ext;

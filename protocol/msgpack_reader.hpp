@@ -30,13 +30,13 @@ enum class MpFamily : unsigned char {
 struct MpToken {
   MpFamily family = MpFamily::Nil;
   std::uint8_t marker = 0;
-  std::size_t offset = 0;      // of the marker byte
-  std::uint64_t u = 0;         // Uint value
-  std::int64_t i = 0;          // Int value
-  bool boolean = false;        // Bool value
-  std::uint32_t length = 0;    // Str/Bin/Ext byte length, Array elements, Map pairs
+  std::size_t offset = 0;              // of the marker byte
+  std::uint64_t u = 0;                 // Uint value
+  std::int64_t i = 0;                  // Int value
+  bool boolean = false;                // Bool value
+  std::uint32_t length = 0;            // Str/Bin/Ext byte length, Array elements, Map pairs
   const std::uint8_t* data = nullptr;  // Str/Bin/Ext payload
-  bool minimal = true;         // smallest header of its family for this value
+  bool minimal = true;                 // smallest header of its family for this value
 };
 
 class MpReader {

@@ -27,7 +27,9 @@ struct FieldRef {
 // A struct is "reflected" when it has a static fields() returning a tuple of
 // FieldRef.
 template <class T>
-concept Reflected = requires { T::fields(); };
+concept Reflected = requires {
+  T::fields();
+};
 
 template <Reflected T>
 constexpr std::size_t field_count() {
@@ -42,7 +44,9 @@ constexpr void for_each_field(Fn&& fn) {
 
 // An enum variant has a static kTag (the Rust variant name) and fields().
 template <class T>
-concept EnumVariant = Reflected<T> && requires { T::kTag; };
+concept EnumVariant = Reflected<T> && requires {
+  T::kTag;
+};
 
 template <class T>
 struct is_variant : std::false_type {};

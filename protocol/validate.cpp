@@ -80,9 +80,7 @@ class Validator {
                              std::string(wanted));
       }
     };
-    auto is = [&](auto tag) {
-      return hint && std::holds_alternative<decltype(tag)>(*hint);
-    };
+    auto is = [&](auto tag) { return hint && std::holds_alternative<decltype(tag)>(*hint); };
     if (m.reason.empty()) {
       must("DELTA-10", "DeltaReject.reason is empty");
     } else if (m.reason == "not authenticated" || m.reason == "token expired" ||
@@ -94,8 +92,8 @@ class Validator {
       unsigned a = 0, b = 0;
       char tail = 0;
       const bool shaped =
-          std::sscanf(m.reason.c_str(), "CRC32C mismatch: expected 0x%8x, computed 0x%8x%c", &a,
-                      &b, &tail) == 2 &&
+          std::sscanf(m.reason.c_str(), "CRC32C mismatch: expected 0x%8x, computed 0x%8x%c", &a, &b,
+                      &tail) == 2 &&
           m.reason == crc_mismatch_reason(a, b);
       if (!shaped) {
         must("DELTA-10", "DeltaReject reason \"" + m.reason +
@@ -113,13 +111,14 @@ class Validator {
   }
   void check(const ShapeDelta& m) {
     if (m.operation != "INSERT" && m.operation != "UPDATE" && m.operation != "DELETE") {
-      must("SHAPE-7", "ShapeDelta.operation \"" + m.operation +
-                          "\" is not one of INSERT, UPDATE, DELETE");
+      must("SHAPE-7",
+           "ShapeDelta.operation \"" + m.operation + "\" is not one of INSERT, UPDATE, DELETE");
     }
   }
   void check(const TimeseriesAck& m) {
     if (m.accepted == 0 && m.lsn != 0) {
-      must("TS-4", "TimeseriesAck with accepted = 0 has lsn " + std::to_string(m.lsn) + ", expected 0");
+      must("TS-4",
+           "TimeseriesAck with accepted = 0 has lsn " + std::to_string(m.lsn) + ", expected 0");
     }
     if (m.accepted > 0 && m.lsn == 0) must("TS-4", "TimeseriesAck with accepted > 0 has lsn 0");
   }
@@ -167,11 +166,13 @@ class Validator {
   void check(const DefinitionSync& m) {
     const auto& t = m.definition_type;
     if (t != "function" && t != "trigger" && t != "procedure") {
-      must("DEF-1", "DefinitionSync.definition_type \"" + t + "\" is not function/trigger/procedure");
+      must("DEF-1",
+           "DefinitionSync.definition_type \"" + t + "\" is not function/trigger/procedure");
     }
     if (m.name.empty()) must("DEF-1", "DefinitionSync.name is empty");
     if (m.action == "put") {
-      if (!is_json_object(m.payload)) must("DEF-1", "DefinitionSync put payload is not a JSON object");
+      if (!is_json_object(m.payload))
+        must("DEF-1", "DefinitionSync put payload is not a JSON object");
     } else if (m.action == "delete") {
       if (!m.payload.empty()) should("DEF-1", "DefinitionSync delete payload is not empty");
     } else {

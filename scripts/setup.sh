@@ -8,6 +8,7 @@
 #   BUILD_TYPE         CMake build type (default: Release)
 #   SYNCSIM_WERROR     ON to turn warnings into errors (default: OFF)
 #   SYNCSIM_SANITIZE   ON for an ASan+UBSan build (default: OFF)
+#   SYNCSIM_BUILD_BENCH OFF to skip the benchmarks (default: ON)
 #   SYNCSIM_NO_INSTALL 1 to skip the package step (e.g. no root, all present)
 #   JOBS               parallel build jobs (default: number of cores)
 set -euo pipefail
@@ -43,5 +44,6 @@ LAUNCHER=()
 command -v ccache >/dev/null 2>&1 && LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" \
   -DSYNCSIM_WERROR="${SYNCSIM_WERROR:-OFF}" -DSYNCSIM_SANITIZE="${SYNCSIM_SANITIZE:-OFF}" \
+  -DSYNCSIM_BUILD_BENCH="${SYNCSIM_BUILD_BENCH:-ON}" \
   "${LAUNCHER[@]}" >/dev/null
 cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}"

@@ -149,10 +149,12 @@ class Decoder {
         }
       }
       if (o_.summary) {
-        const std::string id = j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>()
-                                                                       : "line " + std::to_string(line.number);
+        const std::string id = j.contains("id") && j["id"].is_string()
+                                   ? j["id"].get<std::string>()
+                                   : "line " + std::to_string(line.number);
         const std::string name = f.message ? std::string(protocol::message_name(*f.message)) : "-";
-        fmt::print("  {:<22}     0x{:02x}  {:<18} {:>6}  {}\n", id, f.msg_type, name, bytes->size(), result);
+        fmt::print("  {:<22}     0x{:02x}  {:<18} {:>6}  {}\n", id, f.msg_type, name, bytes->size(),
+                   result);
       }
     }
     return finish();
@@ -161,8 +163,9 @@ class Decoder {
  private:
   int finish() {
     if (o_.summary) {
-      fmt::print("{} frames: {} conforming, {} with SHOULD findings, {} breaking value rules, {} invalid",
-                 t_.frames, t_.clean, t_.with_should, t_.value_violations, t_.invalid);
+      fmt::print(
+          "{} frames: {} conforming, {} with SHOULD findings, {} breaking value rules, {} invalid",
+          t_.frames, t_.clean, t_.with_should, t_.value_violations, t_.invalid);
       if (t_.mismatches > 0) fmt::print(", {} golden MISMATCHES", t_.mismatches);
       fmt::print("; {}/{} message codes seen\n", t_.codes.size(), protocol::kMessageTypeCount);
     }
@@ -209,7 +212,8 @@ int run_decode(const DecodeOptions& o) {
     text = o.input;
     format = "hex";
   }
-  if (o.summary) fmt::print("syncsim decode: {} ({})\n", o.input == "-" ? "stdin" : o.input, format);
+  if (o.summary)
+    fmt::print("syncsim decode: {} ({})\n", o.input == "-" ? "stdin" : o.input, format);
   Decoder d(o);
   if (format == "jsonl") return d.run_jsonl(text);
   if (format == "hex") {
@@ -311,7 +315,8 @@ Runner add_encode_command(CLI::App& app) {
       "Encode JSON lines {\"msg_type\", \"name\", \"value\"} (Appendix D) into\n"
       "canonical frames, printed as one lowercase hex line each.\n\n"
       "Examples:\n"
-      "  echo '{\"msg_type\":255,\"value\":{\"timestamp_ms\":1,\"is_pong\":true}}' | syncsim encode\n"
+      "  echo '{\"msg_type\":255,\"value\":{\"timestamp_ms\":1,\"is_pong\":true}}' | syncsim "
+      "encode\n"
       "  syncsim encode --check tests/vectors/golden.jsonl\n\n"
       "Exit: 0 ok, 1 --check found a frame_hex mismatch, 2 invalid input\n"
       "(the error names file:line and the JSON path).");

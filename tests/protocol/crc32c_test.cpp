@@ -1,11 +1,11 @@
 // CRC-32C of PROTOCOL.md Appendix A (DELTA-2), known answers and agreement
 // of the three implementations.
+#include "protocol/crc32c.hpp"
+
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
 #include <string>
-
-#include "protocol/crc32c.hpp"
 
 namespace syncsim::test {
 namespace {

@@ -245,8 +245,15 @@ TEST(ENC_9, TagIsCaseSensitive) {
 }
 
 TEST(ENC_9, UnitVariantPayloadMustBeNil) {
-  EXPECT_FALSE(frame(0x50, "9392ae436f727275707465645374617465" "05" "00a0").message);
-  const auto f = frame(0x50, "9392ae436f727275707465645374617465" "90" "00a0");
+  EXPECT_FALSE(frame(0x50,
+                     "9392ae436f727275707465645374617465"
+                     "05"
+                     "00a0")
+                   .message);
+  const auto f = frame(0x50,
+                       "9392ae436f727275707465645374617465"
+                       "90"
+                       "00a0");
   EXPECT_TRUE(f.message);
   EXPECT_TRUE(has_must_rule(f.findings, "ENC-9"));
 }

@@ -1,7 +1,8 @@
 // The incremental stream decoder (raw TCP carriage, §2.4, FRAME-8).
+#include "protocol/frame_stream.hpp"
+
 #include <gtest/gtest.h>
 
-#include "protocol/frame_stream.hpp"
 #include "protocol/json.hpp"
 #include "tests/support/test_support.hpp"
 

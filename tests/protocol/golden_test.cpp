@@ -19,7 +19,8 @@ void expect_golden(const Json& line) {
   const auto listed = protocol::message_from_json(line);
   ASSERT_TRUE(listed.message) << listed.error;
   const auto frame = hex(line.at("frame_hex").get<std::string>());
-  EXPECT_EQ(protocol::to_hex(protocol::encode_frame(*listed.message)), line.at("frame_hex").get<std::string>());
+  EXPECT_EQ(protocol::to_hex(protocol::encode_frame(*listed.message)),
+            line.at("frame_hex").get<std::string>());
   const auto decoded = protocol::decode_frame(frame);
   ASSERT_TRUE(decoded.message) << describe(decoded.findings);
   EXPECT_TRUE(decoded.findings.empty()) << describe(decoded.findings);
@@ -85,8 +86,8 @@ TEST(ENC_11, InvalidVectorsAreRejectedWithTheirExpectedError) {
       found = found || (kind && x.level == protocol::Level::Must &&
                         x.rule.starts_with(line.at("area").get<std::string>()));
     }
-    EXPECT_TRUE(found) << "expected a MUST " << line.at("area") << " finding \"" << expect << "\"; got"
-                       << describe(f.findings);
+    EXPECT_TRUE(found) << "expected a MUST " << line.at("area") << " finding \"" << expect
+                       << "\"; got" << describe(f.findings);
   }
 }
 

@@ -1,8 +1,9 @@
 // Properties of the codec and the stream decoder over arbitrary values and
 // hostile bytes (RapidCheck, fixed seed via RC_PARAMS in ctest).
 #include <gtest/gtest.h>
-#include <msgpack.hpp>
 #include <rapidcheck/gtest.h>
+
+#include <msgpack.hpp>
 
 #include "protocol/frame_stream.hpp"
 #include "protocol/json.hpp"
@@ -43,8 +44,8 @@ RC_GTEST_PROP(ENC_1, MsgpackCxxReadsEveryEncodedBody, ()) {
       msgpack::unpack(reinterpret_cast<const char*>(body.data()), body.size(), off);
   RC_ASSERT(off == body.size());
   RC_ASSERT(oh.get().type == msgpack::type::ARRAY);
-  const std::size_t fields = std::visit(
-      [](const auto& x) { return field_count<std::decay_t<decltype(x)>>(); }, m);
+  const std::size_t fields =
+      std::visit([](const auto& x) { return field_count<std::decay_t<decltype(x)>>(); }, m);
   RC_ASSERT(oh.get().via.array.size == fields);
 }
 
@@ -83,23 +84,27 @@ std::vector<Event> events_chunked(const Bytes& bytes, const std::vector<std::siz
   s.feed(std::span(bytes).subspan(at));
   auto evs = drain(s);
   out.insert(out.end(), evs.begin(), evs.end());
-  for (const auto& f : s.finish()) out.push_back(Event{StreamEvent::Kind::Error, 0, f.offset, {}, std::string(f.rule)});
+  for (const auto& f : s.finish())
+    out.push_back(Event{StreamEvent::Kind::Error, 0, f.offset, {}, std::string(f.rule)});
   return out;
 }
 
 RC_GTEST_PROP(FRAME_8, AnyChunkingYieldsTheSameFrames, ()) {
-  const auto messages = *rc::gen::resize(8, rc::gen::container<std::vector<Message>>(gen_message()));
+  const auto messages =
+      *rc::gen::resize(8, rc::gen::container<std::vector<Message>>(gen_message()));
   Bytes bytes;
   for (const auto& m : messages) {
     append_frame(m, bytes);
     if (*rc::gen::inRange(0, 4) == 0) {  // an unknown-code frame now and then (FRAME-3)
       const Bytes junk = *rc::gen::resize(20, rc::gen::arbitrary<Bytes>());
       bytes.push_back(0x90);
-      for (int k = 0; k < 4; ++k) bytes.push_back(static_cast<std::uint8_t>(junk.size() >> (8 * k)));
+      for (int k = 0; k < 4; ++k)
+        bytes.push_back(static_cast<std::uint8_t>(junk.size() >> (8 * k)));
       bytes.insert(bytes.end(), junk.begin(), junk.end());
     }
   }
-  if (*rc::gen::arbitrary<bool>()) bytes.resize(bytes.size() - std::min<std::size_t>(bytes.size(), 3));
+  if (*rc::gen::arbitrary<bool>())
+    bytes.resize(bytes.size() - std::min<std::size_t>(bytes.size(), 3));
   auto cuts = *rc::gen::container<std::vector<std::size_t>>(
       rc::gen::inRange<std::size_t>(0, bytes.size() + 1));
   std::sort(cuts.begin(), cuts.end());
@@ -150,13 +155,14 @@ RC_GTEST_PROP(FRAME_10, ArbitraryBytesNeverCrashAndStayBounded, (const Bytes& by
     RC_ASSERT(s.max_buffered() <= kFrameHeaderSize + limits.max_body);
   }
   s.finish();
-  for (const auto& f : decode_stream(bytes)) RC_ASSERT(f.message.has_value() || !f.findings.empty());
+  for (const auto& f : decode_stream(bytes))
+    RC_ASSERT(f.message.has_value() || !f.findings.empty());
 }
 
 RC_GTEST_PROP(FRAME_10, ArbitraryBodiesOfEveryCodeNeverCrash, ()) {
-  const auto code = *rc::gen::elementOf(std::vector<std::uint8_t>{
-      0x01, 0x02, 0x10, 0x11, 0x12, 0x14, 0x20, 0x21, 0x22, 0x23, 0x30,
-      0x40, 0x41, 0x50, 0x52, 0x60, 0x61, 0x70, 0x80, 0x81, 0x82, 0xff});
+  const auto code = *rc::gen::elementOf(
+      std::vector<std::uint8_t>{0x01, 0x02, 0x10, 0x11, 0x12, 0x14, 0x20, 0x21, 0x22, 0x23, 0x30,
+                                0x40, 0x41, 0x50, 0x52, 0x60, 0x61, 0x70, 0x80, 0x81, 0x82, 0xff});
   // Structured noise: valid-looking prefixes of real bodies plus random tails.
   Bytes body = encode_body(*gen_message());
   body.resize(*rc::gen::inRange<std::size_t>(0, body.size() + 1));
@@ -202,7 +208,8 @@ RC_GTEST_PROP(FRAME_9, TamperedLengthsNeverCrash, ()) {
   if (n < frame.size() - kFrameHeaderSize) {
     check_decoded(d, std::span(frame).first(kFrameHeaderSize + n));
   }
-  for (const auto& f : decode_stream(frame)) RC_ASSERT(f.message.has_value() || !f.findings.empty());
+  for (const auto& f : decode_stream(frame))
+    RC_ASSERT(f.message.has_value() || !f.findings.empty());
 }
 
 }  // namespace

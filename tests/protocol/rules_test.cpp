@@ -1,9 +1,10 @@
 // The rule table (protocol/rules_table.inc) against PROTOCOL.md Appendix F.
+#include "protocol/rules.hpp"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "protocol/rules.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace syncsim::test {
@@ -23,7 +24,8 @@ TEST(Rules, TableMatchesAppendixF) {
   const auto md = read_file(spec_path("PROTOCOL.md"));
   if (!md) GTEST_SKIP() << "spec not found";
   for (const auto& r : protocol::all_rules()) {
-    const std::string entry = "**" + std::string(r.id) + "** · " + std::string(protocol::level_name(r.level));
+    const std::string entry =
+        "**" + std::string(r.id) + "** · " + std::string(protocol::level_name(r.level));
     EXPECT_NE(md->find(entry), std::string::npos) << "spec lacks " << entry;
   }
 }

@@ -1,9 +1,10 @@
 // Per-frame value constraints. Each rule: a conforming message raises
 // nothing, a message that breaks the rule raises it at the right level.
+#include "protocol/validate.hpp"
+
 #include <gtest/gtest.h>
 
 #include "protocol/crc32c.hpp"
-#include "protocol/validate.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace syncsim::test {
@@ -112,7 +113,8 @@ TEST(DELTA_2, ChecksumMustMatchAndZeroIsLegacy) {
 TEST(DELTA_10, FixedReasonsGoWithTheirHints) {
   using namespace compensation;
   auto reject = [](std::string reason, std::optional<CompensationHint> hint) {
-    return DeltaReject{.mutation_id = 1, .reason = std::move(reason), .compensation = std::move(hint)};
+    return DeltaReject{
+        .mutation_id = 1, .reason = std::move(reason), .compensation = std::move(hint)};
   };
   EXPECT_TRUE(check(reject("not authenticated", PermissionDenied{})).empty());
   EXPECT_TRUE(check(reject("token expired", PermissionDenied{})).empty());
@@ -123,19 +125,23 @@ TEST(DELTA_10, FixedReasonsGoWithTheirHints) {
 
   EXPECT_TRUE(has_must_rule(check(reject("", std::nullopt)), "DELTA-10"));
   EXPECT_TRUE(has_must_rule(check(reject("not authenticated", std::nullopt)), "DELTA-10"));
-  EXPECT_TRUE(has_must_rule(check(reject("identity not established", IntegrityViolation{})), "DELTA-10"));
+  EXPECT_TRUE(
+      has_must_rule(check(reject("identity not established", IntegrityViolation{})), "DELTA-10"));
   EXPECT_TRUE(has_must_rule(check(reject("empty delta", PermissionDenied{})), "DELTA-10"));
-  EXPECT_TRUE(has_must_rule(check(reject("CRC32C mismatch: expected 0xdead, computed 0xf130f21e",
-                                         IntegrityViolation{})),
-                            "DELTA-10"));
-  EXPECT_TRUE(has_must_rule(check(reject(crc_mismatch_reason(1, 2), PermissionDenied{})), "DELTA-10"));
-  EXPECT_TRUE(has_must_rule(check(reject("collection purged", Custom{"quota", "orders"})), "DELTA-10"));
+  EXPECT_TRUE(has_must_rule(
+      check(reject("CRC32C mismatch: expected 0xdead, computed 0xf130f21e", IntegrityViolation{})),
+      "DELTA-10"));
+  EXPECT_TRUE(
+      has_must_rule(check(reject(crc_mismatch_reason(1, 2), PermissionDenied{})), "DELTA-10"));
+  EXPECT_TRUE(
+      has_must_rule(check(reject("collection purged", Custom{"quota", "orders"})), "DELTA-10"));
 }
 
 TEST(DELTA_15, SkewWarningOnlyBeyond24Hours) {
   EXPECT_TRUE(check(DeltaAck{.clock_skew_warning_ms = 86'400'001}).empty());
   EXPECT_TRUE(check(DeltaAck{.clock_skew_warning_ms = -86'400'001}).empty());
-  EXPECT_TRUE(has_rule(check(DeltaAck{.clock_skew_warning_ms = 86'400'000}), "DELTA-15", Level::Should));
+  EXPECT_TRUE(
+      has_rule(check(DeltaAck{.clock_skew_warning_ms = 86'400'000}), "DELTA-15", Level::Should));
   EXPECT_TRUE(has_rule(check(DeltaAck{.clock_skew_warning_ms = 0}), "DELTA-15", Level::Should));
 }
 
@@ -178,22 +184,26 @@ TEST(RESYNC_5, CorruptedStateStartsFromZero) {
 TEST(RESYNC_6, ChecksumMismatchStartsAtTheBadMutation) {
   using resync_reason::ChecksumMismatch;
   EXPECT_TRUE(check(ResyncRequest{ChecksumMismatch{9}, 9, "orders"}).empty());
-  EXPECT_TRUE(has_rule(check(ResyncRequest{ChecksumMismatch{9}, 8, "orders"}), "RESYNC-6", Level::Should));
+  EXPECT_TRUE(
+      has_rule(check(ResyncRequest{ChecksumMismatch{9}, 8, "orders"}), "RESYNC-6", Level::Should));
 }
 
 TEST(THROTTLE_2, ReleaseHasRateZero) {
   EXPECT_TRUE(check(Throttle{.throttle = true, .queue_depth = 9, .suggested_rate = 5}).empty());
   EXPECT_TRUE(check(Throttle{.throttle = false, .queue_depth = 1, .suggested_rate = 0}).empty());
-  EXPECT_TRUE(has_rule(check(Throttle{.throttle = false, .suggested_rate = 5}), "THROTTLE-2", Level::Should));
+  EXPECT_TRUE(has_rule(check(Throttle{.throttle = false, .suggested_rate = 5}), "THROTTLE-2",
+                       Level::Should));
 }
 
 TEST(TOKEN_2, AckFieldsAgreeWithSuccess) {
-  EXPECT_TRUE(check(TokenRefreshAck{.success = true, .error = std::nullopt, .expires_in_secs = 60}).empty());
-  EXPECT_TRUE(check(TokenRefreshAck{.success = false, .error = "empty token", .expires_in_secs = 0}).empty());
+  EXPECT_TRUE(check(TokenRefreshAck{.success = true, .error = std::nullopt, .expires_in_secs = 60})
+                  .empty());
+  EXPECT_TRUE(check(TokenRefreshAck{.success = false, .error = "empty token", .expires_in_secs = 0})
+                  .empty());
   EXPECT_TRUE(has_must_rule(check(TokenRefreshAck{.success = true, .error = "x"}), "TOKEN-2"));
   EXPECT_TRUE(has_must_rule(check(TokenRefreshAck{.success = false}), "TOKEN-2"));
-  EXPECT_TRUE(has_must_rule(check(TokenRefreshAck{.success = false, .error = "x", .expires_in_secs = 5}),
-                            "TOKEN-2"));
+  EXPECT_TRUE(has_must_rule(
+      check(TokenRefreshAck{.success = false, .error = "x", .expires_in_secs = 5}), "TOKEN-2"));
 }
 
 TEST(DEF_1, DefinitionValues) {
@@ -205,8 +215,10 @@ TEST(DEF_1, DefinitionValues) {
   EXPECT_TRUE(has_must_rule(check(DefinitionSync{"function", "f", "upsert", json("{}")}), "DEF-1"));
   EXPECT_TRUE(has_must_rule(check(DefinitionSync{"function", "f", "put", json("[1]")}), "DEF-1"));
   EXPECT_TRUE(has_must_rule(check(DefinitionSync{"function", "f", "put", json("{bad")}), "DEF-1"));
-  EXPECT_TRUE(has_rule(check(DefinitionSync{"procedure", "p", "delete", json("{}")}), "DEF-1", Level::Should));
-  EXPECT_TRUE(has_must_rule(check(DefinitionSync{"function", "f", "put", json("{}")}, Sender::Client), "DEF-1"));
+  EXPECT_TRUE(has_rule(check(DefinitionSync{"procedure", "p", "delete", json("{}")}), "DEF-1",
+                       Level::Should));
+  EXPECT_TRUE(has_must_rule(
+      check(DefinitionSync{"function", "f", "put", json("{}")}, Sender::Client), "DEF-1"));
 }
 
 }  // namespace

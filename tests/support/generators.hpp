@@ -32,14 +32,13 @@ rc::Gen<T> gen_int() {
     }
   }
   if constexpr (std::is_signed_v<T>) {
-    for (long long e : {-1LL, -32LL, -33LL, -128LL, -129LL, -32768LL, -32769LL, -2147483648LL,
-                        -2147483649LL}) {
+    for (long long e :
+         {-1LL, -32LL, -33LL, -128LL, -129LL, -32768LL, -32769LL, -2147483648LL, -2147483649LL}) {
       edges.push_back(static_cast<T>(e));
     }
     edges.push_back(L::min());
   }
-  return rc::gen::weightedOneOf<T>(
-      {{3, rc::gen::arbitrary<T>()}, {1, rc::gen::elementOf(edges)}});
+  return rc::gen::weightedOneOf<T>({{3, rc::gen::arbitrary<T>()}, {1, rc::gen::elementOf(edges)}});
 }
 
 // UTF-8 text from code points in every encoding length (no surrogates).
@@ -88,8 +87,7 @@ struct GenOf<bool> {
   static rc::Gen<bool> make() { return rc::gen::arbitrary<bool>(); }
 };
 template <class T>
-  requires std::is_integral_v<T> && (!std::is_same_v<T, bool>)
-struct GenOf<T> {
+requires std::is_integral_v<T> &&(!std::is_same_v<T, bool>)struct GenOf<T> {
   static rc::Gen<T> make() { return gen_int<T>(); }
 };
 template <>
@@ -115,8 +113,9 @@ struct GenOf<std::map<K, V>> {
 template <class T>
 struct GenOf<std::optional<T>> {
   static rc::Gen<std::optional<T>> make() {
-    return rc::gen::oneOf(rc::gen::just(std::optional<T>{}),
-                          rc::gen::map(gen_of<T>(), [](T v) { return std::optional<T>(std::move(v)); }));
+    return rc::gen::oneOf(rc::gen::just(std::optional<T>{}), rc::gen::map(gen_of<T>(), [](T v) {
+                            return std::optional<T>(std::move(v));
+                          }));
   }
 };
 template <protocol::Reflected T>
@@ -135,7 +134,8 @@ struct GenOf<T> {
 template <class... Ts>
 struct GenOf<std::variant<Ts...>> {
   static rc::Gen<std::variant<Ts...>> make() {
-    return rc::gen::oneOf(rc::gen::map(gen_of<Ts>(), [](Ts v) { return std::variant<Ts...>(std::move(v)); })...);
+    return rc::gen::oneOf(
+        rc::gen::map(gen_of<Ts>(), [](Ts v) { return std::variant<Ts...>(std::move(v)); })...);
   }
 };
 

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Install what is missing, build, and run the whole test suite with ctest.
+# Environment: see scripts/setup.sh (BUILD_DIR, SYNCSIM_WERROR, SYNCSIM_SANITIZE...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+BUILD_DIR=${BUILD_DIR:-build}
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${JOBS:-$(nproc)}"
