@@ -1,0 +1,79 @@
+// The simulator's core: one queue of events ordered by (virtual time,
+// insertion sequence), so events due at the same instant run first-in
+// first-out. Running an event jumps the clock straight to its time; there
+// are no ticks. Single-threaded by design; nothing here reads a wall clock.
+//
+// Cancellation is lazy: a cancelled event stays in the heap as a tombstone
+// and is skipped when it surfaces, so cancel() is O(1).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/task.hpp"
+#include "sim/time.hpp"
+
+namespace syncsim::sim {
+
+struct EventId {
+  std::uint32_t slot = UINT32_MAX;
+  std::uint32_t generation = 0;
+  bool valid() const { return slot != UINT32_MAX; }
+  bool operator==(const EventId&) const = default;
+};
+
+class EventLoop {
+ public:
+  Time now() const { return now_; }
+
+  // Runs fn at time t (clamped to now: the past is not schedulable).
+  EventId at(Time t, Task fn);
+  EventId after(Duration d, Task fn) { return at(d > 0 ? now_ + d : now_, std::move(fn)); }
+
+  // Cancels a pending event; false if it already ran or was cancelled.
+  bool cancel(EventId id);
+  bool is_pending(EventId id) const;
+
+  // Runs the next live event. Returns false when none is pending.
+  bool step();
+
+  // Time of the next live event, or kTimeMax when none.
+  Time next_time();
+
+  // Moves the clock forward to t with nothing running (idle time). t must
+  // not pass a pending event.
+  void advance_to(Time t);
+
+  // Destroys every pending event without running it.
+  void clear();
+
+  std::size_t pending() const { return live_; }
+  std::uint64_t executed() const { return executed_; }
+
+ private:
+  struct Entry {
+    Time t;
+    std::uint64_t seq;
+    std::uint32_t slot;
+    std::uint32_t generation;
+  };
+  struct Slot {
+    Task fn;
+    std::uint32_t generation = 0;
+    bool live = false;
+  };
+  static bool later(const Entry& a, const Entry& b) {
+    return a.t != b.t ? a.t > b.t : a.seq > b.seq;
+  }
+  void drop_tombstones();
+
+  std::vector<Entry> heap_;
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_;
+  Time now_ = 0;
+  std::uint64_t seq_ = 0;
+  std::uint64_t executed_ = 0;
+  std::size_t live_ = 0;
+};
+
+}  // namespace syncsim::sim

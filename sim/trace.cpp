@@ -1,0 +1,90 @@
+#include "sim/trace.hpp"
+
+#include <charconv>
+#include <ostream>
+
+namespace syncsim::sim {
+namespace {
+
+void append_int(std::string& s, auto v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  s.append(buf, p);
+}
+
+void append_escaped(std::string& s, std::string_view v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (const char c : v) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      s += '\\';
+      s += c;
+    } else if (u < 0x20) {
+      s += "\\u00";
+      s += kHex[u >> 4];
+      s += kHex[u & 0xf];
+    } else {
+      s += c;
+    }
+  }
+}
+
+}  // namespace
+
+Trace& Trace::begin(Time t, std::string_view ev) {
+  line_.clear();
+  line_ += "{\"t\":";
+  append_int(line_, t);
+  line_ += ",\"ev\":\"";
+  append_escaped(line_, ev);
+  line_ += '"';
+  return *this;
+}
+
+Trace& Trace::num(std::string_view key, std::int64_t v) {
+  line_ += ",\"";
+  line_ += key;
+  line_ += "\":";
+  append_int(line_, v);
+  return *this;
+}
+
+Trace& Trace::num(std::string_view key, std::uint64_t v) {
+  line_ += ",\"";
+  line_ += key;
+  line_ += "\":";
+  append_int(line_, v);
+  return *this;
+}
+
+Trace& Trace::str(std::string_view key, std::string_view v) {
+  line_ += ",\"";
+  line_ += key;
+  line_ += "\":\"";
+  append_escaped(line_, v);
+  line_ += '"';
+  return *this;
+}
+
+Trace& Trace::boolean(std::string_view key, bool v) {
+  line_ += ",\"";
+  line_ += key;
+  line_ += v ? "\":true" : "\":false";
+  return *this;
+}
+
+void Trace::end() {
+  line_ += "}\n";
+  for (const char c : line_) {
+    hash_ ^= static_cast<std::uint8_t>(c);
+    hash_ *= 0x100000001b3ULL;
+  }
+  ++lines_;
+  if (out_) out_->write(line_.data(), static_cast<std::streamsize>(line_.size()));
+  if (keep_last_ > 0) {
+    if (recent_.size() == keep_last_) recent_.pop_front();
+    recent_.emplace_back(line_.data(), line_.size() - 1);
+  }
+}
+
+}  // namespace syncsim::sim

@@ -1,0 +1,52 @@
+// The run trace: one JSON object per line for every simulator event (sends,
+// deliveries, faults, timers, clock jumps, partitions, crashes), each with
+// virtual time "t" (ns), "ev", and where relevant "node" and "conn".
+//
+// Trace hash: FNV-1a 64 over the bytes of every line including its '\n', in
+// order, offset basis 0xcbf29ce484222325, prime 0x100000001b3. It is computed
+// whether or not the lines are written anywhere, so two runs compare by hash.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+
+#include "sim/time.hpp"
+
+namespace syncsim::sim {
+
+class Trace {
+ public:
+  // Lines go to `out` when set; the last `keep_last` lines are kept in memory
+  // for failure reports.
+  explicit Trace(std::ostream* out = nullptr, std::size_t keep_last = 64)
+      : out_(out), keep_last_(keep_last) {}
+
+  // Starts a line: {"t":<t>,"ev":"<ev>". Add fields, then end().
+  Trace& begin(Time t, std::string_view ev);
+  Trace& node(std::string_view name) { return str("node", name); }
+  Trace& conn(std::uint64_t id) { return num("conn", id); }
+  Trace& num(std::string_view key, std::int64_t v);
+  Trace& num(std::string_view key, std::uint64_t v);
+  Trace& num(std::string_view key, int v) { return num(key, static_cast<std::int64_t>(v)); }
+  Trace& str(std::string_view key, std::string_view v);  // v is JSON-escaped
+  Trace& boolean(std::string_view key, bool v);
+  void end();
+
+  std::uint64_t hash() const { return hash_; }
+  std::uint64_t lines() const { return lines_; }
+  const std::deque<std::string>& recent() const { return recent_; }
+  void set_output(std::ostream* out) { out_ = out; }
+
+ private:
+  std::ostream* out_;
+  std::size_t keep_last_;
+  std::string line_;
+  std::deque<std::string> recent_;
+  std::uint64_t hash_ = 0xcbf29ce484222325ULL;
+  std::uint64_t lines_ = 0;
+};
+
+}  // namespace syncsim::sim

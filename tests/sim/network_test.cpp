@@ -1,0 +1,350 @@
+// The simulated network through the same Asio calls the reference code
+// uses: streams under arbitrary segmentation, timers, partitions, faults,
+// crashes and the determinism of whole runs.
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <sstream>
+
+#include "sim/asio_io.hpp"
+#include "tests/support/chatter.hpp"
+
+namespace syncsim::test {
+namespace {
+
+using namespace sim;
+using boost::system::error_code;
+
+// Client sends `payload` with async_write; server reads exactly that many
+// bytes with async_read and sends them back; the client reads them back.
+struct RoundTrip {
+  std::vector<std::uint8_t> payload, echoed;
+  Time done_at = -1;
+  error_code error;
+};
+
+void start_echo_once(World& w, RoundTrip& rt) {
+  w.add_node("server", [&rt](Host& h) {
+    auto acc = std::make_shared<SimAcceptor>(h, 7);
+    acc->async_accept([&rt, acc](error_code ec, SimSocket s) {
+      if (ec) return;
+      auto sock = std::make_shared<SimSocket>(std::move(s));
+      auto buf = std::make_shared<std::vector<std::uint8_t>>(rt.payload.size());
+      boost::asio::async_read(*sock, boost::asio::buffer(*buf), [sock, buf](error_code ec2, std::size_t) {
+        if (ec2) return;
+        boost::asio::async_write(*sock, boost::asio::buffer(*buf), [sock, buf](error_code, std::size_t) {});
+      });
+    });
+    return std::shared_ptr<void>(acc);
+  });
+  w.add_node("client", [&rt, &w](Host& h) {
+    auto sock = std::make_shared<SimSocket>(h);
+    sock->async_connect(Address{"server", 7}, [sock, &rt, &w](error_code ec) {
+      if (ec) {
+        rt.error = ec;
+        return;
+      }
+      boost::asio::async_write(*sock, boost::asio::buffer(rt.payload), [sock, &rt, &w](error_code ec2, std::size_t) {
+        if (ec2) {
+          rt.error = ec2;
+          return;
+        }
+        rt.echoed.resize(rt.payload.size());
+        boost::asio::async_read(*sock, boost::asio::buffer(rt.echoed), [sock, &rt, &w](error_code ec3, std::size_t) {
+          rt.error = ec3;
+          rt.done_at = w.now();
+        });
+      });
+    });
+    return std::shared_ptr<void>(sock);
+  });
+}
+
+TEST(SimStream, EchoTakesExactlyTwoRoundTripsOfLatency) {
+  World w;
+  w.default_link().latency = kMillisecond;
+  RoundTrip rt;
+  rt.payload = {1, 2, 3, 4, 5};
+  start_echo_once(w, rt);
+  w.run();
+  ASSERT_FALSE(rt.error) << rt.error.message();
+  EXPECT_EQ(rt.echoed, rt.payload);
+  EXPECT_EQ(rt.done_at, 4 * kMillisecond);  // SYN, SYN-ACK, data, echo
+}
+
+RC_GTEST_PROP(SimStream, RoundTripSurvivesAnySegmentationAndWindow, ()) {
+  WorldOptions o;
+  o.seed = *rc::gen::arbitrary<std::uint64_t>();
+  World w(o);
+  w.default_link().latency = *rc::gen::inRange<Duration>(0, 5 * kMillisecond);
+  w.default_link().jitter = *rc::gen::inRange<Duration>(0, 5 * kMillisecond);
+  w.default_link().max_segment = *rc::gen::inRange<std::uint32_t>(1, 3000);
+  w.default_link().window = *rc::gen::inRange<std::uint32_t>(256, 70'000);
+  w.default_link().segment_loss = Ratio{*rc::gen::inRange<std::uint32_t>(0, 30), 100};
+  RoundTrip rt;
+  rt.payload = *rc::gen::resize(16'000, rc::gen::arbitrary<std::vector<std::uint8_t>>());
+  if (rt.payload.empty()) rt.payload.push_back(0);
+  start_echo_once(w, rt);
+  const auto r = w.run();
+  RC_ASSERT(r.reason == StopReason::Quiescent);
+  RC_ASSERT(!rt.error);
+  RC_ASSERT(rt.echoed == rt.payload);
+}
+
+TEST(SimTimer, FiresAtItsDeadlineAndCancelAborts) {
+  World w;
+  std::vector<std::pair<Time, bool>> fired;  // time, aborted
+  w.add_node("n", [&](Host& h) {
+    auto t1 = std::make_shared<SimTimer>(h);
+    auto t2 = std::make_shared<SimTimer>(h);
+    t1->expires_after(std::chrono::hours(1));
+    t1->async_wait([&, t1](error_code ec) { fired.emplace_back(w.now(), ec == boost::asio::error::operation_aborted); });
+    t2->expires_after(std::chrono::seconds(5));
+    t2->async_wait([&, t2](error_code ec) {
+      fired.emplace_back(w.now(), ec == boost::asio::error::operation_aborted);
+      t2->expires_after(std::chrono::seconds(1));  // re-arm: a second wait
+      t2->async_wait([&, t2](error_code ec2) { fired.emplace_back(w.now(), static_cast<bool>(ec2)); });
+    });
+    // At 10 s, cancel t2's second wait (it would fire at 6 s: already done).
+    return std::shared_ptr<void>(std::make_shared<std::pair<std::shared_ptr<SimTimer>, std::shared_ptr<SimTimer>>>(t1, t2));
+  });
+  const auto r = w.run();
+  EXPECT_EQ(r.reason, StopReason::Quiescent);
+  ASSERT_EQ(fired.size(), 3u);
+  EXPECT_EQ(fired[0], std::make_pair(Time{5 * kSecond}, false));
+  EXPECT_EQ(fired[1], std::make_pair(Time{6 * kSecond}, false));
+  EXPECT_EQ(fired[2], std::make_pair(Time{3600 * kSecond}, false));  // an hour, in no wall time
+}
+
+TEST(SimTimer, CancelCompletesWaitersWithOperationAborted) {
+  World w;
+  int aborted = 0;
+  std::shared_ptr<SimTimer> timer;
+  w.add_node("n", [&](Host& h) {
+    timer = std::make_shared<SimTimer>(h);
+    timer->expires_after(std::chrono::seconds(10));
+    timer->async_wait([&](error_code ec) { aborted += ec == boost::asio::error::operation_aborted; });
+    timer->async_wait([&](error_code ec) { aborted += ec == boost::asio::error::operation_aborted; });
+    return std::shared_ptr<void>(timer);
+  });
+  w.at(kSecond, [&] { EXPECT_EQ(timer->cancel(), 2u); });
+  w.run();
+  EXPECT_EQ(aborted, 2);
+  EXPECT_EQ(w.now(), kSecond);  // the cancelled deadline left nothing behind
+  timer.reset();
+}
+
+TEST(SimTimer, RunsOnTheNodesDriftingSteadyClock) {
+  World w;
+  Time fired = -1;
+  w.add_node(
+      "fast",
+      [&](Host& h) {
+        auto t = std::make_shared<SimTimer>(h);
+        t->expires_after(std::chrono::seconds(1));
+        t->async_wait([&, t](error_code) { fired = w.now(); });
+        return std::shared_ptr<void>(t);
+      },
+      ClockParams{.offset = 0, .drift_ppm = 1000});  // 0.1 % fast
+  w.run();
+  // steady(t) = t + floor(t / 1000) first reaches 10^9 at t = 999 001 000
+  // (999 000 999 reads 999 999 999).
+  EXPECT_EQ(fired, 999'001'000);
+  EXPECT_LT(w.clock(0).steady(fired - 1), kSecond);
+}
+
+TEST(SimPartition, OneWayPartitionBlocksOnlyOneDirection) {
+  World w;
+  w.default_link().latency = kMillisecond;
+  std::vector<std::uint8_t> at_server, at_client;
+  std::shared_ptr<SimSocket> server_sock, client_sock;
+  w.add_node("server", [&](Host& h) {
+    auto acc = std::make_shared<SimAcceptor>(h, 7);
+    acc->async_accept([&](error_code ec, SimSocket s) {
+      ASSERT_FALSE(ec);
+      server_sock = std::make_shared<SimSocket>(std::move(s));
+    });
+    return std::shared_ptr<void>(acc);
+  });
+  w.add_node("client", [&](Host& h) {
+    client_sock = std::make_shared<SimSocket>(h);
+    client_sock->async_connect(Address{"server", 7}, [](error_code ec) { ASSERT_FALSE(ec); });
+    return std::shared_ptr<void>(client_sock);
+  });
+  w.run();
+  ASSERT_TRUE(server_sock && client_sock->is_open());
+  auto reader = [](std::shared_ptr<SimSocket> s, std::vector<std::uint8_t>& into) {
+    auto buf = std::make_shared<std::array<std::uint8_t, 64>>();
+    auto loop = std::make_shared<std::function<void()>>();
+    *loop = [s, buf, &into, loop] {
+      s->async_read_some(boost::asio::buffer(*buf), [buf, &into, loop](error_code ec, std::size_t n) {
+        if (ec) return;
+        into.insert(into.end(), buf->begin(), buf->begin() + static_cast<std::ptrdiff_t>(n));
+        (*loop)();
+      });
+    };
+    (*loop)();
+  };
+  reader(server_sock, at_server);
+  reader(client_sock, at_client);
+  w.partition(1, 0, /*one_way=*/true);  // client -> server blocked
+  static const std::uint8_t c2s[] = {1, 2, 3}, s2c[] = {9, 8};
+  boost::asio::async_write(*client_sock, boost::asio::buffer(c2s), [](error_code, std::size_t) {});
+  boost::asio::async_write(*server_sock, boost::asio::buffer(s2c), [](error_code, std::size_t) {});
+  w.run_until(w.now() + kSecond);
+  EXPECT_TRUE(at_server.empty());                           // held by the partition
+  EXPECT_EQ(at_client, (std::vector<std::uint8_t>{9, 8}));  // the other way flows
+  EXPECT_TRUE(w.blocked(1, 0));
+  EXPECT_FALSE(w.blocked(0, 1));
+  w.heal(0, 1);
+  w.run_until(w.now() + kSecond);
+  EXPECT_EQ(at_server, (std::vector<std::uint8_t>{1, 2, 3}));  // TCP: delayed, not lost
+  server_sock.reset();
+  client_sock.reset();
+}
+
+TEST(SimFaults, FrameDropRateIsMeasuredWithinTolerance) {
+  WorldOptions o;
+  o.seed = 99;
+  World w(o);
+  std::uint64_t frames_in = 0;
+  const int kFrames = 100'000;
+  std::shared_ptr<SimSocket> server;
+  w.add_node("server", [&](Host& h) {
+    auto acc = std::make_shared<SimAcceptor>(h, 7);
+    acc->async_accept([&](error_code, SimSocket s) {
+      server = std::make_shared<SimSocket>(std::move(s));
+      auto dec = std::make_shared<protocol::FrameStream>();
+      auto buf = std::make_shared<std::array<std::uint8_t, 65536>>();
+      auto loop = std::make_shared<std::function<void()>>();
+      *loop = [&, dec, buf, loop] {
+        server->async_read_some(boost::asio::buffer(*buf), [&, dec, buf, loop](error_code ec, std::size_t n) {
+          if (ec) return;
+          dec->feed(std::span<const std::uint8_t>(buf->data(), n));
+          while (dec->next().kind == protocol::StreamEvent::Kind::Frame) ++frames_in;
+          (*loop)();
+        });
+      };
+      (*loop)();
+    });
+    return std::shared_ptr<void>(acc);
+  });
+  const NodeId client = w.add_node("client", [&](Host& h) {
+    auto sock = std::make_shared<SimSocket>(h);
+    auto data = std::make_shared<protocol::Bytes>();
+    for (int k = 0; k < kFrames; ++k) protocol::append_frame(protocol::PingPong{.timestamp_ms = 1, .is_pong = false}, *data);
+    sock->async_connect(Address{"server", 7}, [sock, data](error_code ec) {
+      if (ec) return;
+      boost::asio::async_write(*sock, boost::asio::buffer(*data), [sock, data](error_code, std::size_t) {});
+    });
+    return std::shared_ptr<void>(sock);
+  });
+  auto& l = w.link(client, 0);
+  l.frame_faults = true;
+  l.frame_drop = Ratio::ppm(100'000);
+  w.run();
+  EXPECT_NEAR(1.0 - static_cast<double>(frames_in) / kFrames, 0.10, 0.006);
+  server.reset();
+}
+
+TEST(SimCrash, PeerSeesEndOfStreamAndRestartBootsAgainWithTheDisk) {
+  World w;
+  int boots = 0;
+  std::string disk_seen;
+  error_code client_read;
+  w.add_node("server", [&](Host& h) {
+    ++boots;
+    disk_seen = h.disk()["k"];
+    h.disk()["k"] = "boot" + std::to_string(h.boot());
+    auto acc = std::make_shared<SimAcceptor>(h, 7);
+    auto held = std::make_shared<std::vector<SimSocket>>();
+    acc->async_accept([acc, held](error_code ec, SimSocket s) {
+      if (!ec) held->push_back(std::move(s));
+    });
+    return std::shared_ptr<void>(std::make_shared<std::pair<decltype(acc), decltype(held)>>(acc, held));
+  });
+  w.add_node("client", [&](Host& h) {
+    auto sock = std::make_shared<SimSocket>(h);
+    auto buf = std::make_shared<std::array<char, 8>>();
+    sock->async_connect(Address{"server", 7}, [&, sock, buf](error_code ec) {
+      ASSERT_FALSE(ec);
+      sock->async_read_some(boost::asio::buffer(*buf), [&, sock, buf](error_code ec2, std::size_t) { client_read = ec2; });
+    });
+    return std::shared_ptr<void>(sock);
+  });
+  w.run();
+  w.crash(0);
+  w.run();
+  EXPECT_EQ(client_read, boost::asio::error::eof);
+  w.restart(0, /*wipe_disk=*/false);
+  EXPECT_EQ(boots, 2);
+  EXPECT_EQ(disk_seen, "boot1");
+  w.restart(0, /*wipe_disk=*/true);
+  EXPECT_EQ(disk_seen, "");
+}
+
+TEST(SimConnect, RefusedWithoutListenerAndTimesOutIntoAPartition) {
+  World w;
+  error_code refused, timed_out;
+  w.add_node("server", [](Host&) { return std::shared_ptr<void>(); });
+  const NodeId c = w.add_node("client", [&](Host& h) {
+    auto a = std::make_shared<SimSocket>(h);
+    a->async_connect(Address{"server", 1}, [&, a](error_code ec) { refused = ec; });
+    return std::shared_ptr<void>(a);
+  });
+  w.run();
+  EXPECT_EQ(refused, boost::asio::error::connection_refused);
+  w.partition(c, 0);
+  auto b = std::make_shared<SimSocket>(w.host(c));
+  b->async_connect(Address{"server", 1}, [&](error_code ec) { timed_out = ec; });
+  const Time start = w.now();
+  w.run();
+  EXPECT_EQ(timed_out, boost::asio::error::timed_out);
+  EXPECT_EQ(w.now() - start, w.options().connect_timeout);
+}
+
+TEST(SimDeterminism, SameSeedSameTraceHashOverAHundredSeeds) {
+  std::set<std::uint64_t> hashes;
+  for (std::uint64_t seed = 1; seed <= 100; ++seed) {
+    ChatterOptions o;
+    o.seed = seed;
+    o.run_for = 3 * kSecond;
+    const auto a = run_chatter(o);
+    const auto b = run_chatter(o);
+    ASSERT_EQ(a.trace_hash, b.trace_hash) << "seed " << seed;
+    ASSERT_EQ(a.trace_lines, b.trace_lines);
+    EXPECT_GT(a.stats.echoed, 0u) << "seed " << seed;
+    hashes.insert(a.trace_hash);
+  }
+  EXPECT_EQ(hashes.size(), 100u) << "different seeds give different runs";
+}
+
+TEST(SimDeterminism, TraceLinesAreByteIdenticalAcrossRuns) {
+  std::ostringstream a, b;
+  ChatterOptions o;
+  o.seed = 5;
+  o.run_for = 2 * kSecond;
+  o.trace_out = &a;
+  const auto ra = run_chatter(o);
+  o.trace_out = &b;
+  run_chatter(o);
+  EXPECT_EQ(a.str(), b.str());
+  EXPECT_FALSE(a.str().empty());
+  // The hash is FNV-1a 64 of the written bytes.
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char ch : a.str()) {
+    h ^= static_cast<std::uint8_t>(ch);
+    h *= 0x100000001b3ULL;
+  }
+  EXPECT_EQ(h, ra.trace_hash);
+  // Every kind of fault the workload injects shows up in the trace.
+  for (const char* ev : {"\"ev\":\"loss\"", "\"ev\":\"drop\"", "\"ev\":\"partition\"", "\"ev\":\"clock-jump\"",
+                         "\"ev\":\"reset\"", "\"ev\":\"crash\"", "\"ev\":\"timer-fire\"", "\"ev\":\"deliver\""}) {
+    EXPECT_NE(a.str().find(ev), std::string::npos) << ev;
+  }
+}
+
+}  // namespace
+}  // namespace syncsim::test
