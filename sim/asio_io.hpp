@@ -21,7 +21,8 @@ namespace detail {
 template <class Sequence, class Buffer>
 std::vector<Buffer> copy_buffers(const Sequence& seq) {
   std::vector<Buffer> out;
-  for (auto it = boost::asio::buffer_sequence_begin(seq); it != boost::asio::buffer_sequence_end(seq); ++it) {
+  for (auto it = boost::asio::buffer_sequence_begin(seq);
+       it != boost::asio::buffer_sequence_end(seq); ++it) {
     out.push_back(Buffer(*it));
   }
   return out;
@@ -33,7 +34,8 @@ class SimSocket {
   using executor_type = boost::asio::io_context::executor_type;
 
   explicit SimSocket(Host& host) : SimSocket(host.life()) {}
-  SimSocket(detail::LifeRef life, detail::ConnEnd end = {}) : s_(std::make_shared<detail::SocketState>()) {
+  SimSocket(detail::LifeRef life, detail::ConnEnd end = {})
+      : s_(std::make_shared<detail::SocketState>()) {
     s_->life = std::move(life);
     s_->open = static_cast<bool>(end);
     s_->end = std::move(end);
@@ -63,7 +65,8 @@ class SimSocket {
   auto async_connect(const Address& to, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
         [s = s_, to](auto handler) {
-          s->connect_op = detail::Completion<boost::system::error_code>(s->life, std::move(handler));
+          s->connect_op =
+              detail::Completion<boost::system::error_code>(s->life, std::move(handler));
           detail::socket_connect(s, to.node, to.port);
         },
         token);
@@ -74,7 +77,8 @@ class SimSocket {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [s = s_](auto handler, std::vector<boost::asio::mutable_buffer> bufs) {
           detail::socket_read(*s, std::move(bufs),
-                              detail::Completion<boost::system::error_code, std::size_t>(s->life, std::move(handler)));
+                              detail::Completion<boost::system::error_code, std::size_t>(
+                                  s->life, std::move(handler)));
         },
         token, detail::copy_buffers<MutableBufferSequence, boost::asio::mutable_buffer>(buffers));
   }
@@ -84,7 +88,8 @@ class SimSocket {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [s = s_](auto handler, std::vector<boost::asio::const_buffer> bufs) {
           detail::socket_write(*s, std::move(bufs),
-                               detail::Completion<boost::system::error_code, std::size_t>(s->life, std::move(handler)));
+                               detail::Completion<boost::system::error_code, std::size_t>(
+                                   s->life, std::move(handler)));
         },
         token, detail::copy_buffers<ConstBufferSequence, boost::asio::const_buffer>(buffers));
   }
@@ -124,8 +129,9 @@ class SimAcceptor {
                                                                detail::ConnEnd end) mutable {
             std::move(h)(ec, SimSocket(life, std::move(end)));
           };
-          detail::acceptor_accept(*a, detail::Completion<boost::system::error_code, detail::ConnEnd>(
-                                          a->life, boost::asio::bind_executor(ex, std::move(wrap))));
+          detail::acceptor_accept(*a,
+                                  detail::Completion<boost::system::error_code, detail::ConnEnd>(
+                                      a->life, boost::asio::bind_executor(ex, std::move(wrap))));
         },
         token);
   }

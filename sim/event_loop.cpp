@@ -5,33 +5,71 @@
 
 namespace syncsim::sim {
 
-EventId EventLoop::at(Time t, Task fn) {
-  if (t < now_) t = now_;
-  std::uint32_t slot;
-  if (!free_.empty()) {
-    slot = free_.back();
-    free_.pop_back();
-  } else {
-    slot = static_cast<std::uint32_t>(slots_.size());
-    slots_.emplace_back();
+void EventLoop::heap_push(const Entry& e) {
+  std::size_t i = heap_.size();
+  heap_.push_back(e);
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (!before(e, heap_[parent])) break;
+    heap_[i] = heap_[parent];
+    i = parent;
   }
-  Slot& s = slots_[slot];
-  s.fn = std::move(fn);
+  heap_[i] = e;
+}
+
+// Bottom-up deletion (Wegener): walk the hole down to a leaf along the
+// smaller children, then sift the last entry up from there. The last entry
+// almost always belongs near the bottom, so this halves the comparisons of
+// the textbook sift-down.
+void EventLoop::heap_pop() {
+  const Entry last = heap_.back();
+  heap_.pop_back();
+  const std::size_t n = heap_.size();
+  if (n == 0) return;
+  std::size_t i = 0;
+  for (std::size_t child = 1; child < n; child = 2 * i + 1) {
+    const std::size_t right = child + 1;
+    const std::size_t best = (right < n && before(heap_[right], heap_[child])) ? right : child;
+    heap_[i] = heap_[best];
+    i = best;
+  }
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (!before(last, heap_[parent])) break;
+    heap_[i] = heap_[parent];
+    i = parent;
+  }
+  heap_[i] = last;
+}
+
+std::uint32_t EventLoop::take_slot() {
+  if (!free_.empty()) {
+    const std::uint32_t i = free_.back();
+    free_.pop_back();
+    return i;
+  }
+  if ((slot_count_ & ((1u << kChunkBits) - 1)) == 0) {
+    chunks_.push_back(std::make_unique<Slot[]>(std::size_t{1} << kChunkBits));
+  }
+  return slot_count_++;
+}
+
+EventId EventLoop::enqueue(Time t, std::uint32_t i) {
+  if (t < now_) t = now_;
+  Slot& s = slot(i);
   s.live = true;
-  heap_.push_back(Entry{t, seq_++, slot, s.generation});
-  std::push_heap(heap_.begin(), heap_.end(), later);
+  heap_push(Entry{t, seq_++, i, s.generation});
   ++live_;
-  return EventId{slot, s.generation};
+  return EventId{i, s.generation};
 }
 
 bool EventLoop::is_pending(EventId id) const {
-  return id.slot < slots_.size() && slots_[id.slot].generation == id.generation &&
-         slots_[id.slot].live;
+  return id.slot < slot_count_ && slot(id.slot).generation == id.generation && slot(id.slot).live;
 }
 
 bool EventLoop::cancel(EventId id) {
   if (!is_pending(id)) return false;
-  Slot& s = slots_[id.slot];
+  Slot& s = slot(id.slot);
   s.live = false;
   s.fn.reset();
   --live_;
@@ -39,12 +77,11 @@ bool EventLoop::cancel(EventId id) {
 }
 
 void EventLoop::drop_tombstones() {
-  while (!heap_.empty() && !slots_[heap_.front().slot].live) {
-    const std::uint32_t slot = heap_.front().slot;
-    std::pop_heap(heap_.begin(), heap_.end(), later);
-    heap_.pop_back();
-    ++slots_[slot].generation;
-    free_.push_back(slot);
+  while (!heap_.empty() && !slot(heap_.front().slot).live) {
+    const std::uint32_t i = heap_.front().slot;
+    heap_pop();
+    ++slot(i).generation;
+    free_.push_back(i);
   }
 }
 
@@ -60,15 +97,14 @@ void EventLoop::advance_to(Time t) {
 
 void EventLoop::clear() {
   heap_.clear();
-  for (auto& s : slots_) {
-    if (s.live) {
-      s.live = false;
-      s.fn.reset();
-    }
-    ++s.generation;
-  }
   free_.clear();
-  for (std::uint32_t k = 0; k < slots_.size(); ++k) free_.push_back(k);
+  for (std::uint32_t i = 0; i < slot_count_; ++i) {
+    Slot& s = slot(i);
+    s.live = false;
+    s.fn.reset();
+    ++s.generation;
+    free_.push_back(i);
+  }
   live_ = 0;
 }
 
@@ -76,18 +112,17 @@ bool EventLoop::step() {
   drop_tombstones();
   if (heap_.empty()) return false;
   const Entry e = heap_.front();
-  std::pop_heap(heap_.begin(), heap_.end(), later);
-  heap_.pop_back();
-  Slot& s = slots_[e.slot];
-  Task fn = std::move(s.fn);
-  s.live = false;
-  ++s.generation;
-  free_.push_back(e.slot);
+  heap_pop();
+  Slot& s = slot(e.slot);  // chunked storage: stays put while fn runs
+  s.live = false;          // cancel() of the running event is a no-op
   --live_;
   assert(e.t >= now_);
   now_ = e.t;
   ++executed_;
-  fn();  // may schedule or cancel; slots_ may reallocate, s is not used after
+  s.fn();
+  s.fn.reset();
+  ++s.generation;
+  free_.push_back(e.slot);
   return true;
 }
 

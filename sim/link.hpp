@@ -31,9 +31,9 @@ struct LinkParams {
   std::uint32_t max_segment = 1460;         // segments are 1..max_segment bytes, drawn at random
 
   // Byte-stream faults.
-  Ratio segment_loss = Ratio::never();        // a lost segment arrives after retransmit_delay
+  Ratio segment_loss = Ratio::never();  // a lost segment arrives after retransmit_delay
   Duration retransmit_delay = 200 * kMillisecond;
-  Ratio segment_corrupt = Ratio::never();     // a broken middlebox: flips one bit of a segment
+  Ratio segment_corrupt = Ratio::never();  // a broken middlebox: flips one bit of a segment
 
   // Frame-level faults (lossy relay); only when frame_faults is true.
   bool frame_faults = false;

@@ -1,8 +1,8 @@
 #include "sim/node_clock.hpp"
 
-#include "sim/wide_int.hpp"
-
 #include <algorithm>
+
+#include "sim/wide_int.hpp"
 
 namespace syncsim::sim {
 namespace {
@@ -33,9 +33,7 @@ Time NodeClock::true_at_steady(Time s) const {
   // Solve e + floor(e * ppm / 1e6) >= d for the smallest e.
   const i128 d = s - anchor_steady_;
   i128 e = (d * 1'000'000 + (1'000'000 + ppm_) - 1) / (1'000'000 + ppm_);
-  auto reading = [&](i128 x) {
-    return x + scale_ppm(static_cast<std::int64_t>(x), ppm_);
-  };
+  auto reading = [&](i128 x) { return x + scale_ppm(static_cast<std::int64_t>(x), ppm_); };
   while (e > 0 && reading(e - 1) >= d) --e;  // at most a step or two
   while (reading(e) < d) ++e;
   return anchor_true_ + static_cast<Time>(e);

@@ -15,7 +15,7 @@
 namespace syncsim::sim {
 
 struct ClockParams {
-  Duration offset = 0;        // system clock minus true time at the start
+  Duration offset = 0;         // system clock minus true time at the start
   std::int32_t drift_ppm = 0;  // |drift| <= 100000 (10 %)
 };
 
@@ -31,7 +31,7 @@ class NodeClock {
   // The earliest true time at which steady() reaches s (>= the anchor).
   Time true_at_steady(Time s) const;
 
-  void jump(Duration delta) { offset_ += delta; }  // system clock step
+  void jump(Duration delta) { offset_ += delta; }   // system clock step
   void set_drift(std::int32_t ppm, Time true_now);  // clamped to +-kMaxDriftPpm
 
   Duration offset() const { return offset_; }

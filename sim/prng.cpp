@@ -1,8 +1,8 @@
 #include "sim/prng.hpp"
 
-#include "sim/wide_int.hpp"
-
 #include <cassert>
+
+#include "sim/wide_int.hpp"
 
 namespace syncsim::sim {
 namespace {
@@ -97,7 +97,8 @@ std::uint64_t neg_log2_q32(std::uint64_t u) {
 
 Duration Prng::exponential(Duration mean) {
   if (mean <= 0) return 0;
-  if (mean > (Duration{1} << 50)) mean = Duration{1} << 50;  // 13 days; keeps the product in 128 bits
+  if (mean > (Duration{1} << 50))
+    mean = Duration{1} << 50;  // 13 days; keeps the product in 128 bits
   std::uint64_t u = next();
   if (u == 0) u = 1;
   // -ln(U) = -log2(U) * ln 2; ln 2 in Q0.32 = 2977044472 (0.693147180...).

@@ -16,8 +16,25 @@ class Task {
 
   Task() = default;
   template <class F>
-    requires(!std::is_same_v<std::decay_t<F>, Task> && std::is_invocable_v<std::decay_t<F>&>)
-  Task(F&& f) {  // NOLINT: implicit on purpose, like std::function
+  requires(!std::is_same_v<std::decay_t<F>, Task> && std::is_invocable_v<std::decay_t<F>&>)
+      Task(F&& f) {  // NOLINT: implicit on purpose, like std::function
+    construct(std::forward<F>(f));
+  }
+
+  // Replaces the callable, constructing the new one in place.
+  template <class F>
+  void emplace(F&& f) {
+    reset();
+    if constexpr (std::is_same_v<std::decay_t<F>, Task>) {
+      *this = std::forward<F>(f);
+    } else {
+      construct(std::forward<F>(f));
+    }
+  }
+
+ private:
+  template <class F>
+  void construct(F&& f) {
     using Fn = std::decay_t<F>;
     if constexpr (sizeof(Fn) <= kInline && alignof(Fn) <= alignof(std::max_align_t) &&
                   std::is_nothrow_move_constructible_v<Fn>) {
@@ -28,6 +45,8 @@ class Task {
       ops_ = &heap_ops<Fn>;
     }
   }
+
+ public:
   Task(Task&& o) noexcept : ops_(o.ops_) {
     if (ops_) ops_->move(o.buf_, buf_);
     o.ops_ = nullptr;
@@ -49,7 +68,7 @@ class Task {
   void operator()() { ops_->call(buf_); }
   void reset() {
     if (ops_) {
-      ops_->destroy(buf_);
+      if (ops_->destroy) ops_->destroy(buf_);  // null for trivially destructible captures
       ops_ = nullptr;
     }
   }
@@ -61,13 +80,14 @@ class Task {
     void (*destroy)(void*);
   };
   template <class Fn>
-  static constexpr Ops inline_ops = {
-      [](void* p) { (*static_cast<Fn*>(p))(); },
-      [](void* from, void* to) {
-        new (to) Fn(std::move(*static_cast<Fn*>(from)));
-        static_cast<Fn*>(from)->~Fn();
-      },
-      [](void* p) { static_cast<Fn*>(p)->~Fn(); }};
+  static constexpr Ops inline_ops = {[](void* p) { (*static_cast<Fn*>(p))(); },
+                                     [](void* from, void* to) {
+                                       new (to) Fn(std::move(*static_cast<Fn*>(from)));
+                                       static_cast<Fn*>(from)->~Fn();
+                                     },
+                                     std::is_trivially_destructible_v<Fn>
+                                         ? nullptr
+                                         : +[](void* p) { static_cast<Fn*>(p)->~Fn(); }};
   template <class Fn>
   static constexpr Ops heap_ops = {
       [](void* p) { (**static_cast<Fn**>(p))(); },

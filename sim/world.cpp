@@ -132,7 +132,9 @@ struct World::Impl {
   Prng& link_rng(NodeId from, NodeId to) {
     auto it = link_rngs.find({from, to});
     if (it == link_rngs.end()) {
-      it = link_rngs.emplace(Dir{from, to}, Prng::stream(w.seed(), "link/" + name(from) + "->" + name(to)))
+      it = link_rngs
+               .emplace(Dir{from, to},
+                        Prng::stream(w.seed(), "link/" + name(from) + "->" + name(to)))
                .first;
     }
     return it->second;
@@ -160,7 +162,8 @@ struct World::Impl {
 
   // ---- sending ---------------------------------------------------------------
 
-  void schedule_unit(const std::shared_ptr<detail::Connection>& c, int side, detail::Unit unit, Time arrival) {
+  void schedule_unit(const std::shared_ptr<detail::Connection>& c, int side, detail::Unit unit,
+                     Time arrival) {
     detail::Pipe& p = c->pipe[side];
     p.in_flight += unit.bytes.size();
     w.loop_.at(arrival, [this, wc = std::weak_ptr<detail::Connection>(c), side,
@@ -186,7 +189,9 @@ struct World::Impl {
     std::size_t off = 0;
     do {
       const std::size_t seg =
-          fin ? 0 : std::min<std::size_t>(n - off, 1 + rng.below(std::max<std::uint32_t>(lp.max_segment, 1)));
+          fin ? 0
+              : std::min<std::size_t>(n - off,
+                                      1 + rng.below(std::max<std::uint32_t>(lp.max_segment, 1)));
       detail::Unit u;
       u.bytes.assign(data + off, data + off + seg);
       u.fin = fin;
@@ -194,7 +199,12 @@ struct World::Impl {
       Time t = wire_time(p.from, p.to, seg, lp) + sample_latency(lp, rng);
       if (!fin && rng.chance(lp.segment_loss)) {
         t += lp.retransmit_delay;
-        tr("loss").conn(c->id).node(name(p.from)).num("bytes", static_cast<std::uint64_t>(seg)).str("repair", "retransmit").end();
+        tr("loss")
+            .conn(c->id)
+            .node(name(p.from))
+            .num("bytes", static_cast<std::uint64_t>(seg))
+            .str("repair", "retransmit")
+            .end();
       }
       if (!fin && seg > 0 && rng.chance(lp.segment_corrupt)) {
         const auto bit = rng.below(seg * 8);
@@ -208,7 +218,8 @@ struct World::Impl {
   }
 
   // Frame relay: whole frames, each dropped, corrupted, duplicated or delayed.
-  void send_frames(const std::shared_ptr<detail::Connection>& c, int side, const std::uint8_t* data, std::size_t n) {
+  void send_frames(const std::shared_ptr<detail::Connection>& c, int side, const std::uint8_t* data,
+                   std::size_t n) {
     detail::Pipe& p = c->pipe[side];
     p.frame_acc.insert(p.frame_acc.end(), data, data + n);
     const LinkParams& lp = link(p.from, p.to);
@@ -216,12 +227,14 @@ struct World::Impl {
     std::size_t off = 0;
     while (p.frame_acc.size() - off >= 5) {
       const std::uint8_t* h = p.frame_acc.data() + off;
-      const std::uint32_t len = static_cast<std::uint32_t>(h[1]) | static_cast<std::uint32_t>(h[2]) << 8 |
-                                static_cast<std::uint32_t>(h[3]) << 16 | static_cast<std::uint32_t>(h[4]) << 24;
+      const std::uint32_t len =
+          static_cast<std::uint32_t>(h[1]) | static_cast<std::uint32_t>(h[2]) << 8 |
+          static_cast<std::uint32_t>(h[3]) << 16 | static_cast<std::uint32_t>(h[4]) << 24;
       if (len > (16u << 20) - 5) {  // not a frame stream (FRAME-9): carry bytes as they are
         p.relay_off = true;
         tr("relay-off").conn(c->id).node(name(p.from)).end();
-        std::vector<std::uint8_t> rest(p.frame_acc.begin() + static_cast<std::ptrdiff_t>(off), p.frame_acc.end());
+        std::vector<std::uint8_t> rest(p.frame_acc.begin() + static_cast<std::ptrdiff_t>(off),
+                                       p.frame_acc.end());
         p.frame_acc.clear();
         send_stream(c, side, rest.data(), rest.size(), false);
         return;
@@ -232,7 +245,12 @@ struct World::Impl {
       off += 5 + len;
       const std::uint64_t type = u.bytes[0];
       if (rng.chance(lp.frame_drop)) {
-        tr("drop").conn(c->id).node(name(p.from)).num("msg_type", type).num("bytes", static_cast<std::uint64_t>(u.bytes.size())).end();
+        tr("drop")
+            .conn(c->id)
+            .node(name(p.from))
+            .num("msg_type", type)
+            .num("bytes", static_cast<std::uint64_t>(u.bytes.size()))
+            .end();
         continue;
       }
       if (len > 0 && rng.chance(lp.frame_corrupt)) {
@@ -244,7 +262,12 @@ struct World::Impl {
       if (rng.chance(lp.frame_reorder)) {
         const Duration extra = rng.between(0, lp.reorder_window);
         t += extra;
-        tr("reorder").conn(c->id).node(name(p.from)).num("msg_type", type).num("delay", extra).end();
+        tr("reorder")
+            .conn(c->id)
+            .node(name(p.from))
+            .num("msg_type", type)
+            .num("delay", extra)
+            .end();
       }
       if (rng.chance(lp.frame_duplicate)) {
         const Time t2 = t + rng.between(0, lp.reorder_window);
@@ -256,7 +279,8 @@ struct World::Impl {
     p.frame_acc.erase(p.frame_acc.begin(), p.frame_acc.begin() + static_cast<std::ptrdiff_t>(off));
   }
 
-  void emit(const std::shared_ptr<detail::Connection>& c, int side, const std::uint8_t* data, std::size_t n) {
+  void emit(const std::shared_ptr<detail::Connection>& c, int side, const std::uint8_t* data,
+            std::size_t n) {
     detail::Pipe& p = c->pipe[side];
     tr("send").conn(c->id).node(name(p.from)).num("bytes", static_cast<std::uint64_t>(n)).end();
     if (link(p.from, p.to).frame_faults && !p.relay_off) {
@@ -277,14 +301,25 @@ struct World::Impl {
     if (is_blocked(p.from, p.to)) {
       if (link(p.from, p.to).frame_faults && !p.relay_off && !u.fin) {
         p.in_flight -= u.bytes.size();
-        tr("drop").conn(c->id).node(name(p.from)).str("why", "partition").num("bytes", static_cast<std::uint64_t>(u.bytes.size())).end();
+        tr("drop")
+            .conn(c->id)
+            .node(name(p.from))
+            .str("why", "partition")
+            .num("bytes", static_cast<std::uint64_t>(u.bytes.size()))
+            .end();
       } else {
-        tr("hold").conn(c->id).node(name(p.from)).str("why", "partition").num("bytes", static_cast<std::uint64_t>(u.bytes.size())).end();
+        tr("hold")
+            .conn(c->id)
+            .node(name(p.from))
+            .str("why", "partition")
+            .num("bytes", static_cast<std::uint64_t>(u.bytes.size()))
+            .end();
         p.held.push_back(std::move(u));
       }
       return;
     }
-    if (auto it = clogged_until.find({p.from, p.to}); it != clogged_until.end() && it->second > w.now()) {
+    if (auto it = clogged_until.find({p.from, p.to});
+        it != clogged_until.end() && it->second > w.now()) {
       p.in_flight -= u.bytes.size();
       schedule_unit(c, side, std::move(u), it->second);
       return;
@@ -300,7 +335,12 @@ struct World::Impl {
     if (!receiver || !receiver->alive || c->closed[to_side]) {
       if (!u.fin && !u.bytes.empty()) {
         p.peer_gone = true;
-        tr("drop").conn(c->id).node(name(p.to)).str("why", "closed").num("bytes", static_cast<std::uint64_t>(u.bytes.size())).end();
+        tr("drop")
+            .conn(c->id)
+            .node(name(p.to))
+            .str("why", "closed")
+            .num("bytes", static_cast<std::uint64_t>(u.bytes.size()))
+            .end();
       }
       return;
     }
@@ -309,7 +349,11 @@ struct World::Impl {
       tr("deliver-eof").conn(c->id).node(name(p.to)).end();
     } else {
       p.rx.insert(p.rx.end(), u.bytes.begin(), u.bytes.end());
-      tr("deliver").conn(c->id).node(name(p.to)).num("bytes", static_cast<std::uint64_t>(u.bytes.size())).end();
+      tr("deliver")
+          .conn(c->id)
+          .node(name(p.to))
+          .num("bytes", static_cast<std::uint64_t>(u.bytes.size()))
+          .end();
     }
     satisfy_read(c, side);
   }
@@ -498,7 +542,8 @@ Time node_steady_now(const NodeLife& life) {
   return w.clock(life.node).steady(w.now());
 }
 
-void socket_read(SocketState& s, std::vector<boost::asio::mutable_buffer> bufs, Completion<error_code, std::size_t> done) {
+void socket_read(SocketState& s, std::vector<boost::asio::mutable_buffer> bufs,
+                 Completion<error_code, std::size_t> done) {
   if (!s.life->alive) return;
   if (!s.open || !s.end) return done.post(aerr::bad_descriptor, 0);
   auto& c = s.end.conn;
@@ -511,7 +556,8 @@ void socket_read(SocketState& s, std::vector<boost::asio::mutable_buffer> bufs, 
   s.life->world->impl().satisfy_read(c, 1 - s.end.side);
 }
 
-void socket_write(SocketState& s, std::vector<boost::asio::const_buffer> bufs, Completion<error_code, std::size_t> done) {
+void socket_write(SocketState& s, std::vector<boost::asio::const_buffer> bufs,
+                  Completion<error_code, std::size_t> done) {
   if (!s.life->alive) return;
   if (!s.open || !s.end) return done.post(aerr::bad_descriptor, 0);
   auto& c = s.end.conn;
@@ -538,13 +584,18 @@ void socket_close(SocketState& s) {
 
 std::uint64_t socket_conn_id(const SocketState& s) { return s.end ? s.end.conn->id : 0; }
 
-void socket_connect(const std::shared_ptr<SocketState>& s, const std::string& target, std::uint16_t port) {
+void socket_connect(const std::shared_ptr<SocketState>& s, const std::string& target,
+                    std::uint16_t port) {
   if (!s->life->alive) return;
   World& w = *s->life->world;
   auto& impl = w.impl();
   const NodeId from = s->life->node;
   const auto to = w.find_node(target);
-  impl.tr("connect").node(impl.name(from)).str("to", target).num("port", static_cast<std::uint64_t>(port)).end();
+  impl.tr("connect")
+      .node(impl.name(from))
+      .str("to", target)
+      .num("port", static_cast<std::uint64_t>(port))
+      .end();
   if (!to) return s->connect_op.post(aerr::host_not_found);
   if (impl.is_blocked(from, *to)) {
     w.after(w.options().connect_timeout, [ws = std::weak_ptr<SocketState>(s)] {
@@ -578,7 +629,12 @@ void socket_connect(const std::shared_ptr<SocketState>& s, const std::string& ta
     c->life[1] = n.life;
     im.conns[c->id] = c;
     im.prune_conns();
-    im.tr("accept").conn(c->id).node(n.name).str("from", im.name(from)).num("port", static_cast<std::uint64_t>(port)).end();
+    im.tr("accept")
+        .conn(c->id)
+        .node(n.name)
+        .str("from", im.name(from))
+        .num("port", static_cast<std::uint64_t>(port))
+        .end();
     ConnEnd server_end{c, 1};
     if (acc->accept_op) {
       acc->accept_op.post(error_code{}, std::move(server_end));
@@ -594,7 +650,12 @@ void socket_connect(const std::shared_ptr<SocketState>& s, const std::string& ta
       }
       s2->end = ConnEnd{c, 0};
       s2->open = true;
-      c->life[0]->world->impl().tr("connected").conn(c->id).node(c->life[0]->world->impl().name(c->pipe[0].from)).end();
+      c->life[0]
+          ->world->impl()
+          .tr("connected")
+          .conn(c->id)
+          .node(c->life[0]->world->impl().name(c->pipe[0].from))
+          .end();
       s2->connect_op.post(error_code{});
     });
   });
@@ -632,7 +693,8 @@ void acceptor_close(AcceptorState& a) {
   if (a.life->alive) {
     auto& impl = a.life->world->impl();
     auto& n = impl.node(a.life->node);
-    if (auto it = n.listeners.find(a.port); it != n.listeners.end() && it->second.lock().get() == &a) {
+    if (auto it = n.listeners.find(a.port);
+        it != n.listeners.end() && it->second.lock().get() == &a) {
       n.listeners.erase(it);
     }
     for (auto& e : a.backlog) impl.close_end(e.conn, e.side, "not accepted");
@@ -670,7 +732,11 @@ std::size_t timer_cancel(TimerState& t) {
   const std::size_t n = t.waiters.size();
   if (n > 0) {
     auto& impl = w.impl();
-    impl.tr("timer-cancel").node(impl.name(t.life->node)).num("timer", t.id).num("waiters", static_cast<std::uint64_t>(n)).end();
+    impl.tr("timer-cancel")
+        .node(impl.name(t.life->node))
+        .num("timer", t.id)
+        .num("waiters", static_cast<std::uint64_t>(n))
+        .end();
   }
   auto waiters = std::move(t.waiters);
   t.waiters.clear();
@@ -696,7 +762,9 @@ Prng& Host::rng(std::string_view label) {
   auto& n = world_->impl().node(id_);
   auto it = n.rngs.find(label);
   if (it == n.rngs.end()) {
-    it = n.rngs.emplace(std::string(label), Prng::stream(world_->seed(), "node/" + n.name + "/" + std::string(label)))
+    it = n.rngs
+             .emplace(std::string(label),
+                      Prng::stream(world_->seed(), "node/" + n.name + "/" + std::string(label)))
              .first;
   }
   return it->second;
@@ -728,8 +796,8 @@ World::~World() {
 
 NodeId World::add_node(const std::string& name, BootFn boot_fn, ClockParams clock) {
   const bool ok_name = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
   if (!ok_name) throw std::invalid_argument("node name must be [A-Za-z0-9._-]+: '" + name + "'");
   if (find_node(name)) throw std::invalid_argument("duplicate node name: " + name);
@@ -741,7 +809,11 @@ NodeId World::add_node(const std::string& name, BootFn boot_fn, ClockParams cloc
   n->host.world_ = this;
   n->host.id_ = id;
   impl_->nodes.push_back(std::move(n));
-  trace_.begin(now(), "node").node(name).num("offset", clock.offset).num("drift_ppm", clock.drift_ppm).end();
+  trace_.begin(now(), "node")
+      .node(name)
+      .num("offset", clock.offset)
+      .num("drift_ppm", clock.drift_ppm)
+      .end();
   boot(id);
   return id;
 }
@@ -782,7 +854,11 @@ LinkParams& World::link(NodeId from, NodeId to) { return impl_->link(from, to); 
 void World::partition(NodeId a, NodeId b, bool one_way) {
   impl_->blocked.insert({a, b});
   if (!one_way) impl_->blocked.insert({b, a});
-  trace_.begin(now(), "partition").str("a", impl_->name(a)).str("b", impl_->name(b)).boolean("one_way", one_way).end();
+  trace_.begin(now(), "partition")
+      .str("a", impl_->name(a))
+      .str("b", impl_->name(b))
+      .boolean("one_way", one_way)
+      .end();
 }
 
 void World::heal(NodeId a, NodeId b) {
@@ -805,7 +881,11 @@ bool World::blocked(NodeId from, NodeId to) const { return impl_->is_blocked(fro
 void World::clog(NodeId from, NodeId to, Duration for_how_long) {
   Time& until = impl_->clogged_until[{from, to}];
   until = std::max(until, now() + for_how_long);
-  trace_.begin(now(), "clog").str("from", impl_->name(from)).str("to", impl_->name(to)).num("until", until).end();
+  trace_.begin(now(), "clog")
+      .str("from", impl_->name(from))
+      .str("to", impl_->name(to))
+      .num("until", until)
+      .end();
 }
 
 bool World::reset_connection(std::uint64_t conn_id) {
@@ -825,7 +905,8 @@ std::vector<std::uint64_t> World::connection_ids() const {
   return ids;
 }
 
-void World::random_partitions(Duration mean_interval, Duration mean_duration, Ratio one_way, Time until) {
+void World::random_partitions(Duration mean_interval, Duration mean_duration, Ratio one_way,
+                              Time until) {
   if (node_count() < 2 || mean_interval <= 0) return;
   const Time t = now() + impl_->fault_rng.exponential(mean_interval);
   if (t >= until) return;
@@ -905,12 +986,15 @@ RunResult World::run_loop(Time until, const std::function<bool()>* done) {
       if (!c) continue;
       for (int s = 0; s < 2; ++s) {
         if (c->life[s] != n->life) continue;
-        if (c->pipe[1 - s].read_op) r.pending_ops.push_back(n->name + ": read on conn " + std::to_string(id));
-        if (c->pipe[s].write_op) r.pending_ops.push_back(n->name + ": write on conn " + std::to_string(id));
+        if (c->pipe[1 - s].read_op)
+          r.pending_ops.push_back(n->name + ": read on conn " + std::to_string(id));
+        if (c->pipe[s].write_op)
+          r.pending_ops.push_back(n->name + ": write on conn " + std::to_string(id));
       }
     }
     for (const auto& [port, wa] : n->listeners) {
-      if (auto a = wa.lock(); a && a->accept_op) r.pending_ops.push_back(n->name + ": accept on port " + std::to_string(port));
+      if (auto a = wa.lock(); a && a->accept_op)
+        r.pending_ops.push_back(n->name + ": accept on port " + std::to_string(port));
     }
   }
   return r;
@@ -921,12 +1005,13 @@ std::string World::describe() const {
   auto ratio = [](Ratio x) { return std::to_string(x.num) + "/" + std::to_string(x.den); };
   auto link_text = [&](const LinkParams& l) {
     std::ostringstream s;
-    s << "latency=" << l.latency << "ns jitter=" << l.jitter << "ns tail=" << ratio(l.tail) << "@" << l.tail_mean
-      << "ns bandwidth=" << l.bandwidth_bytes_per_s << "B/s mss=" << l.max_segment << " loss=" << ratio(l.segment_loss)
-      << " rto=" << l.retransmit_delay << "ns seg_corrupt=" << ratio(l.segment_corrupt)
+    s << "latency=" << l.latency << "ns jitter=" << l.jitter << "ns tail=" << ratio(l.tail) << "@"
+      << l.tail_mean << "ns bandwidth=" << l.bandwidth_bytes_per_s << "B/s mss=" << l.max_segment
+      << " loss=" << ratio(l.segment_loss) << " rto=" << l.retransmit_delay
+      << "ns seg_corrupt=" << ratio(l.segment_corrupt)
       << " frame_faults=" << (l.frame_faults ? "on" : "off") << " drop=" << ratio(l.frame_drop)
-      << " dup=" << ratio(l.frame_duplicate) << " reorder=" << ratio(l.frame_reorder) << "/" << l.reorder_window
-      << "ns corrupt=" << ratio(l.frame_corrupt) << " window=" << l.window;
+      << " dup=" << ratio(l.frame_duplicate) << " reorder=" << ratio(l.frame_reorder) << "/"
+      << l.reorder_window << "ns corrupt=" << ratio(l.frame_corrupt) << " window=" << l.window;
     return s.str();
   };
   o << "seed=" << options_.seed << " max_events=" << options_.max_events
@@ -935,11 +1020,12 @@ std::string World::describe() const {
     << " unix_epoch_ms=" << options_.unix_epoch_ms << "\n";
   o << "default link: " << link_text(default_link_) << "\n";
   for (const auto& n : impl_->nodes) {
-    o << "node " << n->name << ": clock offset=" << n->clock.offset() << "ns drift=" << n->clock.drift_ppm() << "ppm\n";
+    o << "node " << n->name << ": clock offset=" << n->clock.offset()
+      << "ns drift=" << n->clock.drift_ppm() << "ppm\n";
   }
   for (const auto& [dir, l] : impl_->links) {
-    o << "link " << impl_->nodes[dir.first]->name << "->" << impl_->nodes[dir.second]->name << ": " << link_text(l)
-      << "\n";
+    o << "link " << impl_->nodes[dir.first]->name << "->" << impl_->nodes[dir.second]->name << ": "
+      << link_text(l) << "\n";
   }
   return o.str();
 }

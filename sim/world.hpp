@@ -48,12 +48,12 @@ using BootFn = std::function<std::shared_ptr<void>(Host&)>;
 
 struct WorldOptions {
   std::uint64_t seed = 1;
-  std::uint64_t max_events = 50'000'000;          // event budget of one run() call
+  std::uint64_t max_events = 50'000'000;             // event budget of one run() call
   std::uint64_t max_events_per_instant = 1'000'000;  // more at one instant = stalled (livelock)
-  Duration connect_timeout = 3 * kSecond;         // SYN into a partition
+  Duration connect_timeout = 3 * kSecond;            // SYN into a partition
   std::uint32_t accept_backlog = 128;
   std::int64_t unix_epoch_ms = 1'750'000'000'000;  // system clock reading 0 as Unix ms
-  std::ostream* trace_out = nullptr;              // JSON lines; nullptr = hash only
+  std::ostream* trace_out = nullptr;               // JSON lines; nullptr = hash only
 };
 
 enum class StopReason { Quiescent, TimeReached, PredicateMet, BudgetExhausted, Stalled, Deadlock };
@@ -62,8 +62,8 @@ std::string_view stop_reason_name(StopReason r);
 struct RunResult {
   StopReason reason = StopReason::Quiescent;
   Time now = 0;
-  std::uint64_t events = 0;                  // run by this call
-  std::vector<std::string> pending_ops;      // I/O still waiting when it stopped
+  std::uint64_t events = 0;              // run by this call
+  std::vector<std::string> pending_ops;  // I/O still waiting when it stopped
 };
 
 // The view a process has of its node.
@@ -74,8 +74,8 @@ class Host {
   const std::string& name() const;
   boost::asio::io_context& io_context() { return *life_->ioc; }
   boost::asio::io_context::executor_type get_executor() { return life_->ioc->get_executor(); }
-  Time steady_now() const;          // ns, monotonic, drifts
-  Time system_now() const;          // ns, skewed, jumps
+  Time steady_now() const;             // ns, monotonic, drifts
+  Time system_now() const;             // ns, skewed, jumps
   std::int64_t system_now_ms() const;  // Unix milliseconds by this node's clock
   Prng& rng(std::string_view label);   // per-node sub-stream, stable across boots
   Disk& disk();
@@ -113,14 +113,14 @@ class World {
   void set_drift(NodeId id, std::int32_t ppm);
 
   // ---- network ---------------------------------------------------------------
-  LinkParams& link(NodeId from, NodeId to);      // one direction; created from defaults
+  LinkParams& link(NodeId from, NodeId to);  // one direction; created from defaults
   LinkParams& default_link() { return default_link_; }
   void partition(NodeId a, NodeId b, bool one_way = false);  // one_way: only a -> b blocked
-  void heal(NodeId a, NodeId b);                 // both directions
+  void heal(NodeId a, NodeId b);                             // both directions
   void heal_all();
   bool blocked(NodeId from, NodeId to) const;
   void clog(NodeId from, NodeId to, Duration for_how_long);  // the direction stalls
-  bool reset_connection(std::uint64_t conn_id);  // both ends see connection_reset
+  bool reset_connection(std::uint64_t conn_id);              // both ends see connection_reset
   std::vector<std::uint64_t> connection_ids() const;
   // Random partitions between any two nodes: on average one every
   // mean_interval, lasting mean_duration; one_way with probability one_way.
@@ -132,8 +132,8 @@ class World {
   EventId at(Time t, Task fn) { return loop_.at(t, std::move(fn)); }
   EventId after(Duration d, Task fn) { return loop_.after(d, std::move(fn)); }
 
-  RunResult run();                                 // until nothing is pending
-  RunResult run_until(Time t);                     // the clock ends at t
+  RunResult run();                                         // until nothing is pending
+  RunResult run_until(Time t);                             // the clock ends at t
   RunResult run_until(const std::function<bool()>& done);  // Deadlock if it cannot happen
 
   // ---- observation -----------------------------------------------------------

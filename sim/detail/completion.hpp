@@ -35,7 +35,8 @@ class Completion {
   Completion() = default;
   template <class Handler>
   Completion(LifeRef life, Handler&& h)
-      : life_(std::move(life)), impl_(std::make_unique<Impl<std::decay_t<Handler>>>(std::forward<Handler>(h))) {}
+      : life_(std::move(life)),
+        impl_(std::make_unique<Impl<std::decay_t<Handler>>>(std::forward<Handler>(h))) {}
 
   explicit operator bool() const { return impl_ != nullptr; }
 
@@ -59,9 +60,10 @@ class Completion {
     explicit Impl(const H& h) : handler(h) {}
     void post(boost::asio::io_context& ioc, Args... args) override {
       auto ex = boost::asio::get_associated_executor(handler, ioc.get_executor());
-      boost::asio::post(ex, [h = std::move(handler), tup = std::make_tuple(std::move(args)...)]() mutable {
-        std::apply(std::move(h), std::move(tup));
-      });
+      boost::asio::post(
+          ex, [h = std::move(handler), tup = std::make_tuple(std::move(args)...)]() mutable {
+            std::apply(std::move(h), std::move(tup));
+          });
     }
     H handler;
   };

@@ -63,7 +63,8 @@ void socket_read(SocketState& s, std::vector<boost::asio::mutable_buffer> bufs,
                  Completion<error_code, std::size_t> done);
 void socket_write(SocketState& s, std::vector<boost::asio::const_buffer> bufs,
                   Completion<error_code, std::size_t> done);
-void socket_connect(const std::shared_ptr<SocketState>& s, const std::string& node, std::uint16_t port);
+void socket_connect(const std::shared_ptr<SocketState>& s, const std::string& node,
+                    std::uint16_t port);
 void socket_close(SocketState& s);
 std::uint64_t socket_conn_id(const SocketState& s);
 bool acceptor_listen(const std::shared_ptr<AcceptorState>& a, error_code& ec);

@@ -1,9 +1,10 @@
 // The event loop: virtual time jumps, FIFO at equal times, cancellation,
 // run control and deadlock reporting.
+#include "sim/event_loop.hpp"
+
 #include <gtest/gtest.h>
 
 #include "sim/asio_io.hpp"
-#include "sim/event_loop.hpp"
 
 namespace syncsim::test {
 namespace {
@@ -79,7 +80,8 @@ TEST(SimWorld, UnreachableConditionIsReportedAsDeadlockWithPendingOps) {
     auto acc = std::make_shared<SimAcceptor>(h, 1);
     auto kept = std::make_shared<std::vector<SimSocket>>();  // accepted, never written
     acc->async_accept([kept](auto, SimSocket s) { kept->push_back(std::move(s)); });
-    return std::shared_ptr<void>(std::make_shared<std::pair<decltype(acc), decltype(kept)>>(acc, kept));
+    return std::shared_ptr<void>(
+        std::make_shared<std::pair<decltype(acc), decltype(kept)>>(acc, kept));
   });
   w.add_node("client", [&](Host& h) {
     auto s = std::make_shared<SimSocket>(h);

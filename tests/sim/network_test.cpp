@@ -32,10 +32,12 @@ void start_echo_once(World& w, RoundTrip& rt) {
       if (ec) return;
       auto sock = std::make_shared<SimSocket>(std::move(s));
       auto buf = std::make_shared<std::vector<std::uint8_t>>(rt.payload.size());
-      boost::asio::async_read(*sock, boost::asio::buffer(*buf), [sock, buf](error_code ec2, std::size_t) {
-        if (ec2) return;
-        boost::asio::async_write(*sock, boost::asio::buffer(*buf), [sock, buf](error_code, std::size_t) {});
-      });
+      boost::asio::async_read(*sock, boost::asio::buffer(*buf),
+                              [sock, buf](error_code ec2, std::size_t) {
+                                if (ec2) return;
+                                boost::asio::async_write(*sock, boost::asio::buffer(*buf),
+                                                         [sock, buf](error_code, std::size_t) {});
+                              });
     });
     return std::shared_ptr<void>(acc);
   });
@@ -46,17 +48,19 @@ void start_echo_once(World& w, RoundTrip& rt) {
         rt.error = ec;
         return;
       }
-      boost::asio::async_write(*sock, boost::asio::buffer(rt.payload), [sock, &rt, &w](error_code ec2, std::size_t) {
-        if (ec2) {
-          rt.error = ec2;
-          return;
-        }
-        rt.echoed.resize(rt.payload.size());
-        boost::asio::async_read(*sock, boost::asio::buffer(rt.echoed), [sock, &rt, &w](error_code ec3, std::size_t) {
-          rt.error = ec3;
-          rt.done_at = w.now();
-        });
-      });
+      boost::asio::async_write(
+          *sock, boost::asio::buffer(rt.payload), [sock, &rt, &w](error_code ec2, std::size_t) {
+            if (ec2) {
+              rt.error = ec2;
+              return;
+            }
+            rt.echoed.resize(rt.payload.size());
+            boost::asio::async_read(*sock, boost::asio::buffer(rt.echoed),
+                                    [sock, &rt, &w](error_code ec3, std::size_t) {
+                                      rt.error = ec3;
+                                      rt.done_at = w.now();
+                                    });
+          });
     });
     return std::shared_ptr<void>(sock);
   });
@@ -100,15 +104,19 @@ TEST(SimTimer, FiresAtItsDeadlineAndCancelAborts) {
     auto t1 = std::make_shared<SimTimer>(h);
     auto t2 = std::make_shared<SimTimer>(h);
     t1->expires_after(std::chrono::hours(1));
-    t1->async_wait([&, t1](error_code ec) { fired.emplace_back(w.now(), ec == boost::asio::error::operation_aborted); });
+    t1->async_wait([&, t1](error_code ec) {
+      fired.emplace_back(w.now(), ec == boost::asio::error::operation_aborted);
+    });
     t2->expires_after(std::chrono::seconds(5));
     t2->async_wait([&, t2](error_code ec) {
       fired.emplace_back(w.now(), ec == boost::asio::error::operation_aborted);
       t2->expires_after(std::chrono::seconds(1));  // re-arm: a second wait
-      t2->async_wait([&, t2](error_code ec2) { fired.emplace_back(w.now(), static_cast<bool>(ec2)); });
+      t2->async_wait(
+          [&, t2](error_code ec2) { fired.emplace_back(w.now(), static_cast<bool>(ec2)); });
     });
     // At 10 s, cancel t2's second wait (it would fire at 6 s: already done).
-    return std::shared_ptr<void>(std::make_shared<std::pair<std::shared_ptr<SimTimer>, std::shared_ptr<SimTimer>>>(t1, t2));
+    return std::shared_ptr<void>(
+        std::make_shared<std::pair<std::shared_ptr<SimTimer>, std::shared_ptr<SimTimer>>>(t1, t2));
   });
   const auto r = w.run();
   EXPECT_EQ(r.reason, StopReason::Quiescent);
@@ -125,8 +133,10 @@ TEST(SimTimer, CancelCompletesWaitersWithOperationAborted) {
   w.add_node("n", [&](Host& h) {
     timer = std::make_shared<SimTimer>(h);
     timer->expires_after(std::chrono::seconds(10));
-    timer->async_wait([&](error_code ec) { aborted += ec == boost::asio::error::operation_aborted; });
-    timer->async_wait([&](error_code ec) { aborted += ec == boost::asio::error::operation_aborted; });
+    timer->async_wait(
+        [&](error_code ec) { aborted += ec == boost::asio::error::operation_aborted; });
+    timer->async_wait(
+        [&](error_code ec) { aborted += ec == boost::asio::error::operation_aborted; });
     return std::shared_ptr<void>(timer);
   });
   w.at(kSecond, [&] { EXPECT_EQ(timer->cancel(), 2u); });
@@ -179,11 +189,12 @@ TEST(SimPartition, OneWayPartitionBlocksOnlyOneDirection) {
     auto buf = std::make_shared<std::array<std::uint8_t, 64>>();
     auto loop = std::make_shared<std::function<void()>>();
     *loop = [s, buf, &into, loop] {
-      s->async_read_some(boost::asio::buffer(*buf), [buf, &into, loop](error_code ec, std::size_t n) {
-        if (ec) return;
-        into.insert(into.end(), buf->begin(), buf->begin() + static_cast<std::ptrdiff_t>(n));
-        (*loop)();
-      });
+      s->async_read_some(
+          boost::asio::buffer(*buf), [buf, &into, loop](error_code ec, std::size_t n) {
+            if (ec) return;
+            into.insert(into.end(), buf->begin(), buf->begin() + static_cast<std::ptrdiff_t>(n));
+            (*loop)();
+          });
     };
     (*loop)();
   };
@@ -220,12 +231,14 @@ TEST(SimFaults, FrameDropRateIsMeasuredWithinTolerance) {
       auto buf = std::make_shared<std::array<std::uint8_t, 65536>>();
       auto loop = std::make_shared<std::function<void()>>();
       *loop = [&, dec, buf, loop] {
-        server->async_read_some(boost::asio::buffer(*buf), [&, dec, buf, loop](error_code ec, std::size_t n) {
-          if (ec) return;
-          dec->feed(std::span<const std::uint8_t>(buf->data(), n));
-          while (dec->next().kind == protocol::StreamEvent::Kind::Frame) ++frames_in;
-          (*loop)();
-        });
+        server->async_read_some(boost::asio::buffer(*buf),
+                                [&, dec, buf, loop](error_code ec, std::size_t n) {
+                                  if (ec) return;
+                                  dec->feed(std::span<const std::uint8_t>(buf->data(), n));
+                                  while (dec->next().kind == protocol::StreamEvent::Kind::Frame)
+                                    ++frames_in;
+                                  (*loop)();
+                                });
       };
       (*loop)();
     });
@@ -234,10 +247,12 @@ TEST(SimFaults, FrameDropRateIsMeasuredWithinTolerance) {
   const NodeId client = w.add_node("client", [&](Host& h) {
     auto sock = std::make_shared<SimSocket>(h);
     auto data = std::make_shared<protocol::Bytes>();
-    for (int k = 0; k < kFrames; ++k) protocol::append_frame(protocol::PingPong{.timestamp_ms = 1, .is_pong = false}, *data);
+    for (int k = 0; k < kFrames; ++k)
+      protocol::append_frame(protocol::PingPong{.timestamp_ms = 1, .is_pong = false}, *data);
     sock->async_connect(Address{"server", 7}, [sock, data](error_code ec) {
       if (ec) return;
-      boost::asio::async_write(*sock, boost::asio::buffer(*data), [sock, data](error_code, std::size_t) {});
+      boost::asio::async_write(*sock, boost::asio::buffer(*data),
+                               [sock, data](error_code, std::size_t) {});
     });
     return std::shared_ptr<void>(sock);
   });
@@ -263,14 +278,16 @@ TEST(SimCrash, PeerSeesEndOfStreamAndRestartBootsAgainWithTheDisk) {
     acc->async_accept([acc, held](error_code ec, SimSocket s) {
       if (!ec) held->push_back(std::move(s));
     });
-    return std::shared_ptr<void>(std::make_shared<std::pair<decltype(acc), decltype(held)>>(acc, held));
+    return std::shared_ptr<void>(
+        std::make_shared<std::pair<decltype(acc), decltype(held)>>(acc, held));
   });
   w.add_node("client", [&](Host& h) {
     auto sock = std::make_shared<SimSocket>(h);
     auto buf = std::make_shared<std::array<char, 8>>();
     sock->async_connect(Address{"server", 7}, [&, sock, buf](error_code ec) {
       ASSERT_FALSE(ec);
-      sock->async_read_some(boost::asio::buffer(*buf), [&, sock, buf](error_code ec2, std::size_t) { client_read = ec2; });
+      sock->async_read_some(boost::asio::buffer(*buf),
+                            [&, sock, buf](error_code ec2, std::size_t) { client_read = ec2; });
     });
     return std::shared_ptr<void>(sock);
   });
@@ -340,8 +357,9 @@ TEST(SimDeterminism, TraceLinesAreByteIdenticalAcrossRuns) {
   }
   EXPECT_EQ(h, ra.trace_hash);
   // Every kind of fault the workload injects shows up in the trace.
-  for (const char* ev : {"\"ev\":\"loss\"", "\"ev\":\"drop\"", "\"ev\":\"partition\"", "\"ev\":\"clock-jump\"",
-                         "\"ev\":\"reset\"", "\"ev\":\"crash\"", "\"ev\":\"timer-fire\"", "\"ev\":\"deliver\""}) {
+  for (const char* ev :
+       {"\"ev\":\"loss\"", "\"ev\":\"drop\"", "\"ev\":\"partition\"", "\"ev\":\"clock-jump\"",
+        "\"ev\":\"reset\"", "\"ev\":\"crash\"", "\"ev\":\"timer-fire\"", "\"ev\":\"deliver\""}) {
     EXPECT_NE(a.str().find(ev), std::string::npos) << ev;
   }
 }

@@ -27,13 +27,14 @@ class EchoSession : public std::enable_shared_from_this<EchoSession> {
 
  private:
   void read() {
-    sock_.async_read_some(boost::asio::buffer(buf_), [self = shared_from_this()](auto ec, std::size_t n) {
-      if (ec) return;
-      boost::asio::async_write(self->sock_, boost::asio::buffer(self->buf_.data(), n),
-                               [self](auto ec2, std::size_t) {
-                                 if (!ec2) self->read();
-                               });
-    });
+    sock_.async_read_some(
+        boost::asio::buffer(buf_), [self = shared_from_this()](auto ec, std::size_t n) {
+          if (ec) return;
+          boost::asio::async_write(self->sock_, boost::asio::buffer(self->buf_.data(), n),
+                                   [self](auto ec2, std::size_t) {
+                                     if (!ec2) self->read();
+                                   });
+        });
   }
   sim::SimSocket sock_;
   std::array<std::uint8_t, 2048> buf_{};
@@ -41,7 +42,8 @@ class EchoSession : public std::enable_shared_from_this<EchoSession> {
 
 class EchoServer : public std::enable_shared_from_this<EchoServer> {
  public:
-  EchoServer(sim::Host& host, std::uint16_t port, ChatterStats& stats) : acc_(host, port), stats_(stats) {}
+  EchoServer(sim::Host& host, std::uint16_t port, ChatterStats& stats)
+      : acc_(host, port), stats_(stats) {}
   void start() {
     acc_.async_accept([self = shared_from_this()](auto ec, sim::SimSocket s) {
       if (ec) return;
@@ -59,7 +61,12 @@ class EchoServer : public std::enable_shared_from_this<EchoServer> {
 class ChatterClient : public std::enable_shared_from_this<ChatterClient> {
  public:
   ChatterClient(sim::Host& host, sim::Address server, sim::Duration period, ChatterStats& stats)
-      : host_(host), server_(std::move(server)), period_(period), sock_(host), timer_(host), stats_(stats) {}
+      : host_(host),
+        server_(std::move(server)),
+        period_(period),
+        sock_(host),
+        timer_(host),
+        stats_(stats) {}
 
   void start() { connect(); }
 
@@ -83,7 +90,8 @@ class ChatterClient : public std::enable_shared_from_this<ChatterClient> {
     ++stats_.errors;
     sock_.close();
     timer_.cancel();
-    const auto delay = 10 * sim::kMillisecond + host_.rng("backoff").between(0, 50 * sim::kMillisecond);
+    const auto delay =
+        10 * sim::kMillisecond + host_.rng("backoff").between(0, 50 * sim::kMillisecond);
     timer_.expires_after(std::chrono::nanoseconds(delay));
     timer_.async_wait([self = shared_from_this()](auto ec) {
       if (!ec) self->connect();
@@ -99,32 +107,38 @@ class ChatterClient : public std::enable_shared_from_this<ChatterClient> {
   }
   void send() {
     if (writing_) return;
-    protocol::PingPong ping{.timestamp_ms = static_cast<std::uint64_t>(host_.system_now_ms()), .is_pong = false};
+    protocol::PingPong ping{.timestamp_ms = static_cast<std::uint64_t>(host_.system_now_ms()),
+                            .is_pong = false};
     out_ = protocol::encode_frame(ping);
     // Pad with a DeltaPush of random size so segmentation varies.
     protocol::DeltaPush push;
     push.delta.resize(1 + host_.rng("size").below(3000));
     protocol::append_frame(push, out_);
     writing_ = true;
-    boost::asio::async_write(sock_, boost::asio::buffer(out_), [self = shared_from_this(), g = gen_](auto ec, std::size_t) {
-      self->writing_ = false;
-      if (g != self->gen_) return;
-      if (ec) return self->backoff();
-      self->stats_.sent += 2;
-    });
+    boost::asio::async_write(sock_, boost::asio::buffer(out_),
+                             [self = shared_from_this(), g = gen_](auto ec, std::size_t) {
+                               self->writing_ = false;
+                               if (g != self->gen_) return;
+                               if (ec) return self->backoff();
+                               self->stats_.sent += 2;
+                             });
   }
   void read() {
-    sock_.async_read_some(boost::asio::buffer(in_), [self = shared_from_this(), g = gen_](auto ec, std::size_t n) {
-      if (g != self->gen_) return;
-      if (ec) return self->backoff();
-      self->decoder_.feed(std::span<const std::uint8_t>(self->in_.data(), n));
-      for (;;) {
-        auto ev = self->decoder_.next();
-        if (ev.kind == protocol::StreamEvent::Kind::NeedMore || ev.kind == protocol::StreamEvent::Kind::Closed) break;
-        if (ev.kind == protocol::StreamEvent::Kind::Frame) ++self->stats_.echoed;
-      }
-      self->read();
-    });
+    sock_.async_read_some(boost::asio::buffer(in_),
+                          [self = shared_from_this(), g = gen_](auto ec, std::size_t n) {
+                            if (g != self->gen_) return;
+                            if (ec) return self->backoff();
+                            self->decoder_.feed(std::span<const std::uint8_t>(self->in_.data(), n));
+                            for (;;) {
+                              auto ev = self->decoder_.next();
+                              if (ev.kind == protocol::StreamEvent::Kind::NeedMore ||
+                                  ev.kind == protocol::StreamEvent::Kind::Closed)
+                                break;
+                              if (ev.kind == protocol::StreamEvent::Kind::Frame)
+                                ++self->stats_.echoed;
+                            }
+                            self->read();
+                          });
   }
 
   sim::Host& host_;
@@ -180,7 +194,8 @@ inline ChatterResult run_chatter(const ChatterOptions& o) {
     const auto id = world.add_node(
         "client-" + std::to_string(k),
         [&stats, &o](sim::Host& h) {
-          auto c = std::make_shared<ChatterClient>(h, sim::Address{"server", 9091}, o.period, stats);
+          auto c =
+              std::make_shared<ChatterClient>(h, sim::Address{"server", 9091}, o.period, stats);
           c->start();
           return std::shared_ptr<void>(c);
         },
