@@ -14,7 +14,7 @@
 #include "sim/asio_io.hpp"
 #include "sim/event_loop.hpp"
 #include "sim/prng.hpp"
-#include "tests/support/chatter.hpp"
+#include "sim/demo/chatter.hpp"
 
 namespace {
 
@@ -165,12 +165,12 @@ int main() {
       loop / 1e6, bare / 1e6, 100 * loop / bare, c1 == c2 ? "" : "  (checksums differ!)");
   std::printf("asio completions: %6.2f M timer completions/s\n", timer_completions_per_s() / 1e6);
   std::printf("simulated stream: %6.0f MB/s (64 KiB writes)\n", stream_mb_per_s());
-  syncsim::test::ChatterOptions o;
+  syncsim::sim::demo::ChatterOptions o;
   o.clients = 9;
   o.run_for = 120 * kSecond;
   o.period = 5 * kMillisecond;
   const auto t0 = Clock::now();
-  const auto r = syncsim::test::run_chatter(o);
+  const auto r = syncsim::sim::demo::run_chatter(o);
   const double wall = seconds_since(t0);
   std::printf(
       "busy 10-node net:  %.0f virtual s in %.2f wall s = %.0fx real time; %.2f M events/s, %llu "

@@ -124,7 +124,12 @@ struct World::Impl {
   Node& node(NodeId id) { return *nodes.at(id); }
   const std::string& name(NodeId id) { return nodes.at(id)->name; }
 
-  LinkParams& link(NodeId from, NodeId to) {
+  // Read-only view: an unconfigured direction uses the default link.
+  const LinkParams& link(NodeId from, NodeId to) const {
+    auto it = links.find({from, to});
+    return it == links.end() ? w.default_link_ : it->second;
+  }
+  LinkParams& configure(NodeId from, NodeId to) {
     auto it = links.find({from, to});
     if (it == links.end()) it = links.emplace(Dir{from, to}, w.default_link_).first;
     return it->second;
@@ -849,7 +854,7 @@ void World::set_drift(NodeId id, std::int32_t ppm) {
   trace_.begin(now(), "clock-drift").node(impl_->name(id)).num("ppm", ppm).end();
 }
 
-LinkParams& World::link(NodeId from, NodeId to) { return impl_->link(from, to); }
+LinkParams& World::link(NodeId from, NodeId to) { return impl_->configure(from, to); }
 
 void World::partition(NodeId a, NodeId b, bool one_way) {
   impl_->blocked.insert({a, b});

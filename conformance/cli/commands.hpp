@@ -19,5 +19,6 @@ using Runner = std::function<int()>;
 Runner add_decode_command(CLI::App& app);
 Runner add_encode_command(CLI::App& app);
 Runner add_rules_command(CLI::App& app);
+Runner add_sim_demo_command(CLI::App& app);
 
 }  // namespace syncsim::cli

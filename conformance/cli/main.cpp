@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   runners["decode"] = add_decode_command(app);
   runners["encode"] = add_encode_command(app);
   runners["rules"] = add_rules_command(app);
+  runners["sim-demo"] = add_sim_demo_command(app);
 
   try {
     app.parse(argc, argv);

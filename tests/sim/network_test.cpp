@@ -9,12 +9,13 @@
 #include <sstream>
 
 #include "sim/asio_io.hpp"
-#include "tests/support/chatter.hpp"
+#include "sim/demo/chatter.hpp"
 
 namespace syncsim::test {
 namespace {
 
 using namespace sim;
+using namespace sim::demo;
 using boost::system::error_code;
 
 // Client sends `payload` with async_write; server reads exactly that many

@@ -4,14 +4,14 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "tests/support/chatter.hpp"
+#include "sim/demo/chatter.hpp"
 
 int main(int argc, char** argv) {
-  syncsim::test::ChatterOptions o;
+  syncsim::sim::demo::ChatterOptions o;
   o.seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1;
   o.run_for = 3 * syncsim::sim::kSecond;
   o.trace_out = &std::cout;
-  const auto r = syncsim::test::run_chatter(o);
+  const auto r = syncsim::sim::demo::run_chatter(o);
   std::cout << "trace hash " << std::hex << r.trace_hash << "\n";
   return 0;
 }

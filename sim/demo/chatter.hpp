@@ -1,4 +1,5 @@
-// A small Asio workload for simulator tests and benchmarks: an echo server
+// A small Asio workload for simulator tests, benchmarks and `syncsim
+// sim-demo`: an echo server
 // and clients that send Ping frames on a timer, read the echoes through the
 // frame stream decoder, and reconnect with jittered backoff after errors.
 // It touches every simulated I/O path: connect, accept, read, write, timers,
@@ -8,13 +9,14 @@
 #include <array>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <functional>
 #include <memory>
 
 #include "protocol/codec.hpp"
 #include "protocol/frame_stream.hpp"
 #include "sim/asio_io.hpp"
 
-namespace syncsim::test {
+namespace syncsim::sim::demo {
 
 struct ChatterStats {
   std::uint64_t connects = 0, sent = 0, echoed = 0, errors = 0, accepted = 0;
@@ -156,11 +158,12 @@ class ChatterClient : public std::enable_shared_from_this<ChatterClient> {
 
 struct ChatterOptions {
   std::uint64_t seed = 1;
-  int clients = 3;
+  int clients = 3;  // nodes client-0..client-{n-1}; client-0's link relays frames lossily
   sim::Duration run_for = 10 * sim::kSecond;
   sim::Duration period = 20 * sim::kMillisecond;
   bool faults = true;
   std::ostream* trace_out = nullptr;
+  std::function<void(const sim::World&)> on_start;  // e.g. print world.describe()
 };
 
 struct ChatterResult {
@@ -220,6 +223,7 @@ inline ChatterResult run_chatter(const ChatterOptions& o) {
     });
     world.at(o.run_for * 2 / 3, [&world] { world.restart(0, false); });
   }
+  if (o.on_start) o.on_start(world);
   const auto r = world.run_until(o.run_for);
   result.trace_hash = world.trace().hash();
   result.trace_lines = world.trace().lines();
@@ -227,4 +231,4 @@ inline ChatterResult run_chatter(const ChatterOptions& o) {
   return result;
 }
 
-}  // namespace syncsim::test
+}  // namespace syncsim::sim::demo
