@@ -54,6 +54,10 @@ class SimSocket {
   executor_type get_executor() const { return s_->life->ioc->get_executor(); }
   bool is_open() const { return s_ && s_->open; }
   std::uint64_t connection_id() const { return s_ ? detail::socket_conn_id(*s_) : 0; }
+  // Simulated addresses: the connecting end has an ephemeral port (40000,
+  // 40001, ... per node), the accepting end its listening port.
+  Address remote_address() const { return to_address(true); }
+  Address local_address() const { return to_address(false); }
 
   // Closes this end: pending operations finish with operation_aborted and
   // the peer reads end of stream once the data already sent has arrived.
@@ -95,6 +99,11 @@ class SimSocket {
   }
 
  private:
+  Address to_address(bool remote) const {
+    if (!s_ || !s_->end) return {};
+    auto [node, port] = detail::socket_endpoint(*s_, remote);
+    return Address{std::move(node), port};
+  }
   std::shared_ptr<detail::SocketState> s_;
 };
 

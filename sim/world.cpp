@@ -71,6 +71,7 @@ struct Pipe {
 
 struct Connection {
   std::uint64_t id = 0;
+  std::uint16_t port[2] = {0, 0};  // side 0: ephemeral; side 1: the listening port
   Pipe pipe[2];  // pipe[s] carries what side s writes
   LifeRef life[2];
   bool closed[2] = {false, false};
@@ -102,6 +103,7 @@ struct World::Impl {
     std::map<std::uint16_t, std::weak_ptr<detail::AcceptorState>> listeners;
     bool ready = false;
     bool up = false;
+    std::uint16_t next_ephemeral = 40000;
     Host host;
   };
   using Dir = std::pair<NodeId, NodeId>;
@@ -589,6 +591,13 @@ void socket_close(SocketState& s) {
 
 std::uint64_t socket_conn_id(const SocketState& s) { return s.end ? s.end.conn->id : 0; }
 
+std::pair<std::string, std::uint16_t> socket_endpoint(const SocketState& s, bool remote) {
+  const Connection& c = *s.end.conn;
+  const int side = remote ? 1 - s.end.side : s.end.side;
+  const NodeId node = c.pipe[side].from;  // the writer of pipe[side] is that side's node
+  return {s.life->world->impl().name(node), c.port[side]};
+}
+
 void socket_connect(const std::shared_ptr<SocketState>& s, const std::string& target,
                     std::uint16_t port) {
   if (!s->life->alive) return;
@@ -626,6 +635,10 @@ void socket_connect(const std::shared_ptr<SocketState>& s, const std::string& ta
     }
     auto c = std::make_shared<Connection>();
     c->id = im.next_conn++;
+    auto& client = im.node(from);
+    c->port[0] = client.next_ephemeral;
+    client.next_ephemeral = client.next_ephemeral == 65535 ? 40000 : client.next_ephemeral + 1;
+    c->port[1] = port;
     c->pipe[0].from = from;
     c->pipe[0].to = to;
     c->pipe[1].from = to;

@@ -6,6 +6,8 @@
 #include <boost/system/error_code.hpp>
 #include <deque>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/detail/completion.hpp"
@@ -67,6 +69,8 @@ void socket_connect(const std::shared_ptr<SocketState>& s, const std::string& no
                     std::uint16_t port);
 void socket_close(SocketState& s);
 std::uint64_t socket_conn_id(const SocketState& s);
+// The node name and port of this end (local) or of the other end (remote).
+std::pair<std::string, std::uint16_t> socket_endpoint(const SocketState& s, bool remote);
 bool acceptor_listen(const std::shared_ptr<AcceptorState>& a, error_code& ec);
 void acceptor_accept(AcceptorState& a, Completion<error_code, ConnEnd> done);
 void acceptor_close(AcceptorState& a);

@@ -186,6 +186,9 @@ TEST(SimPartition, OneWayPartitionBlocksOnlyOneDirection) {
   });
   w.run();
   ASSERT_TRUE(server_sock && client_sock->is_open());
+  EXPECT_EQ(server_sock->remote_address(), (Address{"client", 40000}));  // ephemeral port
+  EXPECT_EQ(client_sock->remote_address(), (Address{"server", 7}));
+  EXPECT_EQ(client_sock->local_address(), (Address{"client", 40000}));
   auto reader = [](std::shared_ptr<SimSocket> s, std::vector<std::uint8_t>& into) {
     auto buf = std::make_shared<std::array<std::uint8_t, 64>>();
     auto loop = std::make_shared<std::function<void()>>();
