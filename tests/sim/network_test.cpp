@@ -18,6 +18,28 @@ using namespace sim;
 using namespace sim::demo;
 using boost::system::error_code;
 
+// Reads a socket until it fails, handing each chunk to on_data. The pending
+// handler keeps the loop alive; the world drops it at the end (no cycle
+// through a self-referencing std::function).
+struct ReadLoop : std::enable_shared_from_this<ReadLoop> {
+  std::shared_ptr<SimSocket> socket;
+  std::function<void(std::span<const std::uint8_t>)> on_data;
+  std::array<std::uint8_t, 65536> buf{};
+  static void start(std::shared_ptr<SimSocket> s, std::function<void(std::span<const std::uint8_t>)> f) {
+    auto loop = std::make_shared<ReadLoop>();
+    loop->socket = std::move(s);
+    loop->on_data = std::move(f);
+    loop->next();
+  }
+  void next() {
+    socket->async_read_some(boost::asio::buffer(buf), [self = shared_from_this()](error_code ec, std::size_t n) {
+      if (ec) return;
+      self->on_data(std::span<const std::uint8_t>(self->buf.data(), n));
+      self->next();
+    });
+  }
+};
+
 // Client sends `payload` with async_write; server reads exactly that many
 // bytes with async_read and sends them back; the client reads them back.
 struct RoundTrip {
@@ -189,18 +211,8 @@ TEST(SimPartition, OneWayPartitionBlocksOnlyOneDirection) {
   EXPECT_EQ(server_sock->remote_address(), (Address{"client", 40000}));  // ephemeral port
   EXPECT_EQ(client_sock->remote_address(), (Address{"server", 7}));
   EXPECT_EQ(client_sock->local_address(), (Address{"client", 40000}));
-  auto reader = [](std::shared_ptr<SimSocket> s, std::vector<std::uint8_t>& into) {
-    auto buf = std::make_shared<std::array<std::uint8_t, 64>>();
-    auto loop = std::make_shared<std::function<void()>>();
-    *loop = [s, buf, &into, loop] {
-      s->async_read_some(
-          boost::asio::buffer(*buf), [buf, &into, loop](error_code ec, std::size_t n) {
-            if (ec) return;
-            into.insert(into.end(), buf->begin(), buf->begin() + static_cast<std::ptrdiff_t>(n));
-            (*loop)();
-          });
-    };
-    (*loop)();
+  auto reader = [](std::shared_ptr<SimSocket> sock, std::vector<std::uint8_t>& into) {
+    ReadLoop::start(std::move(sock), [&into](std::span<const std::uint8_t> d) { into.insert(into.end(), d.begin(), d.end()); });
   };
   reader(server_sock, at_server);
   reader(client_sock, at_client);
@@ -232,19 +244,10 @@ TEST(SimFaults, FrameDropRateIsMeasuredWithinTolerance) {
     acc->async_accept([&](error_code, SimSocket s) {
       server = std::make_shared<SimSocket>(std::move(s));
       auto dec = std::make_shared<protocol::FrameStream>();
-      auto buf = std::make_shared<std::array<std::uint8_t, 65536>>();
-      auto loop = std::make_shared<std::function<void()>>();
-      *loop = [&, dec, buf, loop] {
-        server->async_read_some(boost::asio::buffer(*buf),
-                                [&, dec, buf, loop](error_code ec, std::size_t n) {
-                                  if (ec) return;
-                                  dec->feed(std::span<const std::uint8_t>(buf->data(), n));
-                                  while (dec->next().kind == protocol::StreamEvent::Kind::Frame)
-                                    ++frames_in;
-                                  (*loop)();
-                                });
-      };
-      (*loop)();
+      ReadLoop::start(server, [&frames_in, dec](std::span<const std::uint8_t> d) {
+        dec->feed(d);
+        while (dec->next().kind == protocol::StreamEvent::Kind::Frame) ++frames_in;
+      });
     });
     return std::shared_ptr<void>(acc);
   });
