@@ -64,6 +64,10 @@ class SimSocket {
   void close() {
     if (s_) detail::socket_close(*s_);
   }
+  void close(boost::system::error_code& ec) {  // the asio overload; never fails here
+    ec = {};
+    close();
+  }
 
   template <class Token>
   auto async_connect(const Address& to, Token&& token) {

@@ -1,0 +1,76 @@
+// What the reference implementations need from the world they run in, in
+// two flavours with the same shape: SimRuntime (a simulated node: virtual
+// time, simulated sockets and timers) and TcpRuntime (real loopback or
+// network sockets, a real steady_timer). The server and client shells are
+// templates over the runtime, so one body of code runs on both.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <string>
+
+#include "reference/server_core.hpp"
+#include "sim/asio_io.hpp"
+
+namespace syncsim::reference {
+
+struct SimRuntime {
+  using Socket = sim::SimSocket;
+  using Timer = sim::SimTimer;
+  using Acceptor = sim::SimAcceptor;
+  using Address = sim::Address;
+
+  sim::Host* host = nullptr;
+
+  Socket socket() const { return Socket(*host); }
+  Timer timer() const { return Timer(*host); }
+  Acceptor listen(std::uint16_t port, boost::system::error_code& ec) const {
+    Acceptor a(*host, port);
+    ec = a.listen_error();
+    return a;
+  }
+  Now now() const { return Now{host->steady_now() / sim::kMillisecond, host->system_now_ms()}; }
+  static std::string peer_of(const Socket& s) {
+    const auto a = s.remote_address();
+    return a.node + ":" + std::to_string(a.port);
+  }
+  sim::Prng& rng(std::string_view label) const { return host->rng(label); }
+};
+
+// Real sockets. Time here is the machine's: runs on it are not reproducible
+// (that is what the simulator is for).
+struct TcpRuntime {
+  using Socket = boost::asio::ip::tcp::socket;
+  using Timer = boost::asio::steady_timer;
+  using Acceptor = boost::asio::ip::tcp::acceptor;
+  using Address = boost::asio::ip::tcp::endpoint;
+
+  boost::asio::io_context* ioc = nullptr;
+  sim::Prng* prng = nullptr;  // seeded by the caller
+
+  Socket socket() const { return Socket(*ioc); }
+  Timer timer() const { return Timer(*ioc); }
+  Acceptor listen(std::uint16_t port, boost::system::error_code& ec) const {
+    Acceptor a(*ioc);
+    const Address at(boost::asio::ip::address_v4::loopback(), port);
+    a.open(at.protocol(), ec);
+    if (!ec) a.set_option(Acceptor::reuse_address(true), ec);
+    if (!ec) a.bind(at, ec);
+    if (!ec) a.listen(boost::asio::socket_base::max_listen_connections, ec);
+    return a;
+  }
+  Now now() const {
+    using namespace std::chrono;
+    return Now{duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count(),
+               duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()};
+  }
+  static std::string peer_of(const Socket& s) {
+    boost::system::error_code ec;
+    const auto ep = s.remote_endpoint(ec);
+    return ec ? "unknown:0" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  sim::Prng& rng(std::string_view) const { return *prng; }
+};
+
+}  // namespace syncsim::reference

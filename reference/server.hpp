@@ -1,0 +1,207 @@
+// The reference server's Asio shell: accepts connections, turns bytes into
+// frames (protocol::FrameStream), hands decodable frames to ServerCore and
+// writes what the core emits. Generic over the runtime (runtime.hpp), so the
+// same code serves simulated and real TCP connections.
+//
+// Bad input: an unknown code is skipped (FRAME-3), an undecodable body is
+// ignored (FRAME-10), a declared length over 16 MiB closes the connection
+// unread (FRAME-9). Per connection at most kMaxOutboundBytes wait to be
+// written; a peer that does not read beyond that is disconnected.
+#pragma once
+
+#include <array>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <map>
+#include <memory>
+
+#include "protocol/codec.hpp"
+#include "protocol/frame_stream.hpp"
+#include "reference/server_core.hpp"
+
+namespace syncsim::reference {
+
+template <class Runtime>
+class Server : public std::enable_shared_from_this<Server<Runtime>> {
+ public:
+  static constexpr std::size_t kMaxOutboundBytes = 64u << 20;
+
+  Server(Runtime rt, ServerConfig config)
+      : rt_(rt), core_(std::move(config)), acceptor_(std::nullopt), wake_(rt.timer()) {}
+
+  // Listens and starts accepting. False (with ec) if the port is unavailable.
+  bool start(std::uint16_t port, boost::system::error_code& ec) {
+    acceptor_.emplace(rt_.listen(port, ec));
+    if (ec) return false;
+    accept();
+    arm_timer();
+    return true;
+  }
+
+  ServerCore& core() { return core_; }
+  std::size_t connections() const { return conns_.size(); }
+  typename Runtime::Acceptor& acceptor() { return *acceptor_; }
+
+  // Admin actions: run on the core, then write what they produced.
+  void purge_collection(std::uint32_t tenant, const std::string& collection) {
+    core_.purge_collection(tenant, collection, rt_.now());
+    flush();
+  }
+  void inject_write(std::uint32_t tenant, const std::string& collection, const std::string& doc,
+                    std::optional<protocol::Bytes> value) {
+    core_.inject_write(tenant, collection, doc, std::move(value), rt_.now());
+    flush();
+  }
+  void put_definition(std::uint32_t tenant, const protocol::DefinitionSync& d) {
+    core_.put_definition(tenant, d, rt_.now());
+    flush();
+  }
+
+  void stop() {
+    if (acceptor_) acceptor_->close();
+    wake_.cancel();
+    for (auto& [h, c] : conns_) close_socket(*c);
+    conns_.clear();
+  }
+
+ private:
+  struct Conn {
+    explicit Conn(typename Runtime::Socket s) : socket(std::move(s)) {}
+    typename Runtime::Socket socket;
+    protocol::FrameStream decoder;
+    std::array<std::uint8_t, 16384> buf{};
+    std::deque<protocol::Bytes> out;
+    std::size_t out_bytes = 0;
+    bool writing = false;
+    bool closing = false;
+    SessionHandle handle = 0;
+  };
+
+  void accept() {
+    acceptor_->async_accept([self = this->shared_from_this()](boost::system::error_code ec,
+                                                              typename Runtime::Socket s) {
+      if (ec) return;  // the acceptor closed
+      auto handle = self->core_.open_session(Runtime::peer_of(s), self->rt_.now());
+      if (handle) {
+        auto c = std::make_shared<Conn>(std::move(s));
+        c->handle = *handle;
+        self->conns_[*handle] = c;
+        self->read(c);
+        self->arm_timer();  // the new session's idle deadline
+      } else {
+        boost::system::error_code ignored;
+        s.close(ignored);  // SESSION-2: closed at once, no frame
+      }
+      self->accept();
+    });
+  }
+
+  void read(const std::shared_ptr<Conn>& c) {
+    c->socket.async_read_some(
+        boost::asio::buffer(c->buf),
+        [self = this->shared_from_this(), c](boost::system::error_code ec, std::size_t n) {
+          if (ec) return self->drop(c);
+          if (!self->on_bytes(*c, n)) return self->drop(c);
+          self->flush();
+          self->read(c);
+        });
+  }
+
+  // False when the connection must close (FRAME-9).
+  bool on_bytes(Conn& c, std::size_t n) {
+    c.decoder.feed(std::span<const std::uint8_t>(c.buf.data(), n));
+    for (;;) {
+      protocol::StreamEvent ev = c.decoder.next();
+      switch (ev.kind) {
+        case protocol::StreamEvent::Kind::NeedMore: return true;
+        case protocol::StreamEvent::Kind::Closed: return false;
+        case protocol::StreamEvent::Kind::Error:
+          if (ev.fatal) return false;
+          break;  // FRAME-3: unknown code skipped
+        case protocol::StreamEvent::Kind::Frame: {
+          protocol::DecodedBody body = protocol::decode_body(ev.msg_type, ev.body);
+          if (body.valid())
+            core_.on_frame(c.handle, *body.message, rt_.now());  // else FRAME-10: ignored
+          break;
+        }
+      }
+    }
+  }
+
+  void flush() {
+    for (auto& o : core_.take_output()) {
+      auto it = conns_.find(o.session);
+      if (it == conns_.end() || it->second->closing) continue;
+      Conn& c = *it->second;
+      protocol::Bytes frame = protocol::encode_frame(o.message);
+      c.out_bytes += frame.size();
+      c.out.push_back(std::move(frame));
+      if (c.out_bytes > kMaxOutboundBytes) {
+        drop(it->second);  // a peer that does not read
+        continue;
+      }
+      write(it->second);
+    }
+    for (const SessionHandle h : core_.take_closes()) {
+      auto it = conns_.find(h);
+      if (it == conns_.end()) continue;
+      it->second->closing = true;
+      if (!it->second->writing) drop(it->second);
+    }
+    arm_timer();
+  }
+
+  void write(const std::shared_ptr<Conn>& c) {
+    if (c->writing || c->out.empty()) return;
+    c->writing = true;
+    boost::asio::async_write(
+        c->socket, boost::asio::buffer(c->out.front()),
+        [self = this->shared_from_this(), c](boost::system::error_code ec, std::size_t n) {
+          c->writing = false;
+          if (ec) return self->drop(c);
+          c->out_bytes -= n;
+          c->out.pop_front();
+          if (c->out.empty() && c->closing) return self->drop(c);
+          self->write(c);
+        });
+  }
+
+  void drop(std::shared_ptr<Conn> c) {  // by value: callers may pass a reference into conns_
+    auto it = conns_.find(c->handle);
+    if (it == conns_.end() || it->second != c) return;
+    conns_.erase(it);
+    close_socket(*c);
+    core_.close_session(c->handle, rt_.now());
+    flush();  // presence leaves for the others
+  }
+
+  static void close_socket(Conn& c) {
+    boost::system::error_code ignored;
+    c.socket.close(ignored);
+  }
+
+  void arm_timer() {
+    const std::int64_t deadline = core_.next_deadline();
+    if (deadline == armed_for_) return;
+    armed_for_ = deadline;
+    wake_.cancel();
+    if (deadline == std::numeric_limits<std::int64_t>::max()) return;
+    const std::int64_t wait = std::max<std::int64_t>(0, deadline - rt_.now().steady_ms);
+    wake_.expires_after(std::chrono::milliseconds(wait));
+    wake_.async_wait([self = this->shared_from_this(), deadline](boost::system::error_code ec) {
+      if (ec || self->armed_for_ != deadline) return;
+      self->armed_for_ = -1;
+      self->core_.advance(self->rt_.now());
+      self->flush();
+    });
+  }
+
+  Runtime rt_;
+  ServerCore core_;
+  std::optional<typename Runtime::Acceptor> acceptor_;
+  typename Runtime::Timer wake_;
+  std::map<SessionHandle, std::shared_ptr<Conn>> conns_;
+  std::int64_t armed_for_ = -1;
+};
+
+}  // namespace syncsim::reference

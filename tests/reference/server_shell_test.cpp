@@ -1,0 +1,167 @@
+// The reference server's Asio shell, on the simulator and on real loopback
+// TCP: the same template, two runtimes.
+#include <gtest/gtest.h>
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include "protocol/codec.hpp"
+#include "protocol/frame_stream.hpp"
+#include "reference/runtime.hpp"
+#include "reference/server.hpp"
+
+namespace syncsim::test {
+namespace {
+
+using namespace protocol;
+using namespace reference;
+using boost::system::error_code;
+
+// A scripted client: writes frames, collects every decoded frame it reads.
+template <class Socket>
+struct ScriptedClient : std::enable_shared_from_this<ScriptedClient<Socket>> {
+  explicit ScriptedClient(Socket s) : socket(std::move(s)) {}
+  Socket socket;
+  FrameStream decoder;
+  std::array<std::uint8_t, 4096> buf{};
+  std::vector<Message> received;
+  error_code read_error;
+  Bytes out;
+
+  void send_all(const std::vector<Message>& ms) {
+    for (const auto& m : ms) append_frame(m, out);
+    boost::asio::async_write(socket, boost::asio::buffer(out),
+                             [self = this->shared_from_this()](error_code, std::size_t) {});
+  }
+  void read() {
+    socket.async_read_some(boost::asio::buffer(buf),
+                           [self = this->shared_from_this()](error_code ec, std::size_t n) {
+                             if (ec) {
+                               self->read_error = ec;
+                               return;
+                             }
+                             self->decoder.feed(std::span<const std::uint8_t>(self->buf.data(), n));
+                             for (;;) {
+                               auto ev = self->decoder.next();
+                               if (ev.kind != StreamEvent::Kind::Frame) break;
+                               auto body = decode_body(ev.msg_type, ev.body);
+                               if (body.message) self->received.push_back(*body.message);
+                             }
+                             self->read();
+                           });
+  }
+};
+
+std::vector<Message> opening_script() {
+  Handshake hs;
+  hs.wire_version = 1;
+  DeltaPush p;
+  p.collection = "orders";
+  p.document_id = "o1";
+  p.delta = {1, 2, 3};
+  p.peer_id = 1;
+  p.mutation_id = 1;
+  return {Message{hs}, Message{PingPong{5, false}}, Message{p}};
+}
+
+void expect_opening_answers(const std::vector<Message>& got) {
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_TRUE(std::get<HandshakeAck>(got[0]).success);
+  EXPECT_EQ(std::get<PingPong>(got[1]).timestamp_ms, 5u);
+  EXPECT_EQ(std::get<DeltaAck>(got[2]).lsn, 1u);
+}
+
+TEST(FRAME_13, SimulatedServerAnswersInRequestOrder) {
+  sim::World w;
+  std::shared_ptr<Server<SimRuntime>> server;
+  w.add_node("server", [&](sim::Host& h) {
+    server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, ServerConfig{});
+    error_code ec;
+    EXPECT_TRUE(server->start(9091, ec)) << ec.message();
+    return std::shared_ptr<void>(server);
+  });
+  std::shared_ptr<ScriptedClient<sim::SimSocket>> client;
+  w.add_node("client", [&](sim::Host& h) {
+    client = std::make_shared<ScriptedClient<sim::SimSocket>>(sim::SimSocket(h));
+    client->socket.async_connect(sim::Address{"server", 9091}, [c = client](error_code ec) {
+      ASSERT_FALSE(ec);
+      c->read();
+      c->send_all(opening_script());
+    });
+    return std::shared_ptr<void>(client);
+  });
+  w.run_until(sim::kSecond);
+  expect_opening_answers(client->received);
+  EXPECT_EQ(*server->core().wire_session_id(1),
+            "sync-client:40000-1");  // SESSION-1 with the simulated address
+}
+
+TEST(SESSION_3, SimulatedIdleConnectionIsClosedAfterFiveMinutes) {
+  sim::World w;
+  w.add_node("server", [&](sim::Host& h) {
+    auto server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, ServerConfig{});
+    error_code ec;
+    server->start(9091, ec);
+    return std::shared_ptr<void>(server);
+  });
+  std::shared_ptr<ScriptedClient<sim::SimSocket>> client;
+  w.add_node("client", [&](sim::Host& h) {
+    client = std::make_shared<ScriptedClient<sim::SimSocket>>(sim::SimSocket(h));
+    client->socket.async_connect(sim::Address{"server", 9091},
+                                 [c = client](error_code) { c->read(); });
+    return std::shared_ptr<void>(client);
+  });
+  w.run_until(299 * sim::kSecond);
+  EXPECT_FALSE(client->read_error);
+  w.run_until(301 * sim::kSecond);
+  EXPECT_EQ(client->read_error, boost::asio::error::eof);
+}
+
+TEST(FRAME_9, OverLongLengthClosesTheConnectionUnread) {
+  sim::World w;
+  w.add_node("server", [&](sim::Host& h) {
+    auto server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, ServerConfig{});
+    error_code ec;
+    server->start(9091, ec);
+    return std::shared_ptr<void>(server);
+  });
+  std::shared_ptr<ScriptedClient<sim::SimSocket>> client;
+  w.add_node("client", [&](sim::Host& h) {
+    client = std::make_shared<ScriptedClient<sim::SimSocket>>(sim::SimSocket(h));
+    client->socket.async_connect(sim::Address{"server", 9091}, [c = client](error_code) {
+      c->read();
+      c->out = {0x10, 0xff, 0xff, 0xff, 0x7f};  // N = 2^31 - 1
+      boost::asio::async_write(c->socket, boost::asio::buffer(c->out),
+                               [c](error_code, std::size_t) {});
+    });
+    return std::shared_ptr<void>(client);
+  });
+  w.run_until(sim::kSecond);
+  EXPECT_EQ(client->read_error, boost::asio::error::eof);
+}
+
+TEST(FRAME_13, RealTcpServerAnswersTheSameScript) {
+  boost::asio::io_context ioc;
+  sim::Prng prng(1);
+  auto server = std::make_shared<Server<TcpRuntime>>(TcpRuntime{&ioc, &prng}, ServerConfig{});
+  error_code ec;
+  ASSERT_TRUE(server->start(0, ec)) << ec.message();
+  const auto port = server->acceptor().local_endpoint().port();
+  auto client = std::make_shared<ScriptedClient<boost::asio::ip::tcp::socket>>(
+      boost::asio::ip::tcp::socket(ioc));
+  client->socket.async_connect({boost::asio::ip::address_v4::loopback(), port},
+                               [client](error_code e) {
+                                 ASSERT_FALSE(e) << e.message();
+                                 client->read();
+                                 client->send_all(opening_script());
+                               });
+  for (int k = 0; k < 2000 && client->received.size() < 3; ++k)
+    ioc.run_one_for(std::chrono::milliseconds(5));
+  expect_opening_answers(client->received);
+  server->stop();
+  client->socket.close();
+  ioc.poll();
+}
+
+}  // namespace
+}  // namespace syncsim::test
