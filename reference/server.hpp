@@ -12,6 +12,8 @@
 #include <array>
 #include <boost/asio/write.hpp>
 #include <deque>
+#include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 
@@ -39,6 +41,8 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   }
 
   ServerCore& core() { return core_; }
+  // Sees every frame the server writes (tests and traces).
+  std::function<void(const protocol::Message&)> on_send;
   std::size_t connections() const { return conns_.size(); }
   typename Runtime::Acceptor& acceptor() { return *acceptor_; }
 
@@ -133,6 +137,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
       auto it = conns_.find(o.session);
       if (it == conns_.end() || it->second->closing) continue;
       Conn& c = *it->second;
+      if (on_send) on_send(o.message);
       protocol::Bytes frame = protocol::encode_frame(o.message);
       c.out_bytes += frame.size();
       c.out.push_back(std::move(frame));

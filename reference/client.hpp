@@ -1,0 +1,172 @@
+// The reference client's Asio shell: one connection at a time (CONN-3),
+// frames in through protocol::FrameStream, ClientCore's frames out, the
+// core's timers on one Runtime timer, reconnects after the core's backoff.
+// Generic over the runtime (runtime.hpp).
+#pragma once
+
+#include <array>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <memory>
+
+#include "protocol/codec.hpp"
+#include "protocol/frame_stream.hpp"
+#include "reference/client_core.hpp"
+
+namespace syncsim::reference {
+
+template <class Runtime>
+class Client : public std::enable_shared_from_this<Client<Runtime>> {
+ public:
+  Client(Runtime rt, typename Runtime::Address server, ClientConfig config,
+         ClientPersistent persistent)
+      : rt_(rt),
+        server_(std::move(server)),
+        core_(std::move(config), std::move(persistent), rt.rng("client")),
+        socket_(rt.socket()),
+        wake_(rt.timer()) {}
+
+  void start() { connect(); }
+  ClientCore& core() { return core_; }
+  // Called after every step with the state to keep on disk (DELTA-1, HS-12).
+  std::function<void(const ClientPersistent&)> on_persist;
+  // Sees every frame the client writes (tests and traces).
+  std::function<void(const protocol::Message&)> on_send;
+
+  bool write(const std::string& collection, const std::string& doc, protocol::Bytes value) {
+    const bool ok = core_.write(collection, doc, std::move(value));
+    flush();
+    return ok;
+  }
+  void update_presence(const std::string& channel, protocol::Bytes state) {
+    core_.update_presence(channel, std::move(state), rt_.now());
+    flush();
+  }
+  void stop() {
+    stopped_ = true;
+    ++generation_;
+    wake_.cancel();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
+
+ private:
+  void connect() {
+    if (stopped_) return;
+    const std::uint64_t g = ++generation_;
+    socket_ = rt_.socket();
+    decoder_ = protocol::FrameStream();
+    out_.clear();
+    writing_ = false;
+    socket_.async_connect(server_,
+                          [self = this->shared_from_this(), g](boost::system::error_code ec) {
+                            if (g != self->generation_) return;
+                            if (ec) return self->disconnected();
+                            self->connected_ = true;
+                            self->core_.on_connected(self->rt_.now());
+                            self->read(g);
+                            self->flush();
+                          });
+  }
+
+  void disconnected() {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    ++generation_;
+    connected_ = false;
+    writing_ = false;
+    const std::int64_t wait = core_.on_disconnected(rt_.now());  // also after a failed connect
+    persist();
+    reconnect_at_ = rt_.now().steady_ms + wait;
+    arm_timer();
+  }
+
+  void read(std::uint64_t g) {
+    socket_.async_read_some(
+        boost::asio::buffer(buf_),
+        [self = this->shared_from_this(), g](boost::system::error_code ec, std::size_t n) {
+          if (g != self->generation_) return;
+          if (ec) return self->disconnected();
+          self->decoder_.feed(std::span<const std::uint8_t>(self->buf_.data(), n));
+          for (;;) {
+            protocol::StreamEvent ev = self->decoder_.next();
+            if (ev.kind == protocol::StreamEvent::Kind::NeedMore) break;
+            if (ev.kind == protocol::StreamEvent::Kind::Closed ||
+                (ev.kind == protocol::StreamEvent::Kind::Error && ev.fatal)) {
+              return self->disconnected();  // FRAME-9
+            }
+            if (ev.kind != protocol::StreamEvent::Kind::Frame) continue;  // FRAME-3
+            protocol::DecodedBody body = protocol::decode_body(ev.msg_type, ev.body);
+            if (body.valid())
+              self->core_.on_frame(*body.message, self->rt_.now());  // else FRAME-10
+          }
+          self->flush();
+          if (g == self->generation_) self->read(g);
+        });
+  }
+
+  void flush() {
+    for (auto& m : core_.take_output()) {
+      if (!connected_) continue;
+      if (on_send) on_send(m);
+      out_.push_back(protocol::encode_frame(m));
+    }
+    write();
+    persist();
+    if (core_.take_close() && connected_) return disconnected();  // HS-13, HS-14, PING-6
+    arm_timer();
+  }
+
+  void write() {
+    if (writing_ || out_.empty() || !connected_) return;
+    writing_ = true;
+    const std::uint64_t g = generation_;
+    boost::asio::async_write(
+        socket_, boost::asio::buffer(out_.front()),
+        [self = this->shared_from_this(), g](boost::system::error_code ec, std::size_t) {
+          if (g != self->generation_) return;
+          self->writing_ = false;
+          if (ec) return self->disconnected();
+          self->out_.pop_front();
+          self->write();
+        });
+  }
+
+  void persist() {
+    if (on_persist) on_persist(core_.persistent());
+  }
+
+  void arm_timer() {
+    if (stopped_) return;
+    std::int64_t deadline = connected_ ? core_.next_deadline() : reconnect_at_;
+    if (deadline == armed_for_) return;
+    armed_for_ = deadline;
+    wake_.cancel();
+    if (deadline == std::numeric_limits<std::int64_t>::max()) return;
+    const std::int64_t wait = std::max<std::int64_t>(0, deadline - rt_.now().steady_ms);
+    wake_.expires_after(std::chrono::milliseconds(wait));
+    wake_.async_wait([self = this->shared_from_this(), deadline](boost::system::error_code ec) {
+      if (ec || self->armed_for_ != deadline) return;
+      self->armed_for_ = -1;
+      if (!self->connected_) return self->connect();
+      self->core_.advance(self->rt_.now());
+      self->flush();
+    });
+  }
+
+  Runtime rt_;
+  typename Runtime::Address server_;
+  ClientCore core_;
+  typename Runtime::Socket socket_;
+  typename Runtime::Timer wake_;
+  protocol::FrameStream decoder_;
+  std::array<std::uint8_t, 16384> buf_{};
+  std::deque<protocol::Bytes> out_;
+  bool writing_ = false, connected_ = false, stopped_ = false;
+  std::uint64_t generation_ = 0;
+  std::int64_t armed_for_ = -1, reconnect_at_ = 0;
+};
+
+}  // namespace syncsim::reference

@@ -1,0 +1,391 @@
+#include "reference/client_core.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+#include <utility>
+
+#include "protocol/crc32c.hpp"
+#include "protocol/validate.hpp"
+#include "reference/snapshot.hpp"
+
+namespace syncsim::reference {
+
+using namespace protocol;
+
+std::string make_lite_id(std::int64_t unix_ms, sim::Prng& rng) {
+  const std::uint64_t a = rng.next(), b = rng.next();
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-7%03x-%04x-%012llx",
+                static_cast<unsigned>(static_cast<std::uint64_t>(unix_ms) >> 16),
+                static_cast<unsigned>(unix_ms & 0xffff), static_cast<unsigned>(a & 0xfff),
+                static_cast<unsigned>(0x8000 | ((a >> 12) & 0x3fff)),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+ClientCore::ClientCore(ClientConfig config, ClientPersistent persistent, sim::Prng& rng)
+    : config_(std::move(config)),
+      persistent_(std::move(persistent)),
+      rng_(rng),
+      batch_size_(config_.batch_initial),
+      token_(config_.token),
+      lifetime_s_(config_.token_lifetime_s),
+      shapes_(config_.shapes) {
+  if (persistent_.peer_id == 0)
+    persistent_.peer_id = rng_.next() | 1;  // DELTA-1: constant per instance
+}
+
+// ---- connection lifecycle -----------------------------------------------------
+
+void ClientCore::on_connected(Now now) {
+  connected_ = true;
+  authenticated_ = false;
+  connected_at_ = last_inbound_ = now.steady_ms;
+  // CONN-2 / RESYNC-1: per-connection state starts over; pending mutations stay.
+  position_.clear();
+  resync_sent_ = false;
+  snapshot_since_resync_.clear();
+  throttled_ = false;
+  backlog_.clear();
+  for (auto& [id, m] : pending_) m.sent_at = -1;
+  refreshing_.reset();
+  if (!persistent_.lite_id.empty() && !bug(ClientBug::ReuseEpoch)) ++persistent_.epoch;  // HS-12
+  if (persistent_.lite_id.empty()) {
+    persistent_.lite_id = make_lite_id(now.unix_ms, rng_);
+    persistent_.epoch = 1;
+  }
+  Handshake hs;
+  hs.jwt_token = token_;  // TOKEN-8: the latest token
+  for (const auto& s : shapes_) hs.subscribed_shapes.push_back(s.shape_id);  // SHAPE-13
+  hs.client_version = "syncsim-reference/0.1";
+  hs.lite_id = persistent_.lite_id;
+  hs.epoch = persistent_.epoch;
+  hs.wire_version = 1;  // HS-3
+  send(std::move(hs));  // HS-1: the first frame
+}
+
+std::int64_t ClientCore::on_disconnected(Now) {
+  connected_ = authenticated_ = false;
+  ++stats_.reconnects;
+  // CONN-1: min(1000 * 2^a, 60000) ms, no jitter; a grows after every wait.
+  const std::uint32_t a = std::min<std::uint32_t>(backoff_attempt_, 6);
+  const std::int64_t wait = std::min<std::int64_t>(1000LL << a, 60'000);
+  ++backoff_attempt_;
+  return wait;  // >= 1 s: CONN-4
+}
+
+void ClientCore::on_frame(const Message& m, Now now) {
+  if (!connected_) return;
+  last_inbound_ = now.steady_ms;
+  if (!authenticated_) {
+    // HS-14: the first answer must be the HandshakeAck.
+    if (const auto* ack = std::get_if<HandshakeAck>(&m)) return on_ack(*ack, now);
+    close_ = true;
+    return;
+  }
+  std::visit(
+      [&](const auto& msg) {
+        using T = std::decay_t<decltype(msg)>;
+        if constexpr (std::is_same_v<T, DeltaAck>) {
+          if (bug(ClientBug::CumulativeAck)) {
+            pending_.erase(pending_.begin(), pending_.upper_bound(msg.mutation_id));
+          } else {
+            auto it = pending_.find(msg.mutation_id);  // DELTA-12/13: this id only
+            if (it == pending_.end()) return;
+            pending_bytes_ -= it->second.delta.size();
+            pending_.erase(it);
+          }
+          ++stats_.acked;
+          if (++consecutive_acks_ % 8 == 0)
+            batch_size_ = std::min(config_.batch_max, batch_size_ + 1);  // FLOW-2
+        } else if constexpr (std::is_same_v<T, DeltaReject>) {
+          on_reject(msg, now);
+        } else if constexpr (std::is_same_v<T, ShapeSnapshot>) {
+          const std::string coll = shape_collection(msg.shape_id);
+          if (coll.empty() && msg.snapshot_lsn == 0) return;  // an unknown or Graph shape
+          if (auto docs = decode_snapshot_data(msg.data))
+            view_[coll] = std::move(*docs);            // SHAPE-11
+          position_[msg.shape_id] = msg.snapshot_lsn;  // RESYNC-3 (HC): seeded from the snapshot
+          snapshot_since_resync_.insert(msg.shape_id);
+        } else if constexpr (std::is_same_v<T, ShapeDelta>) {
+          on_shape_delta(msg, now);
+        } else if constexpr (std::is_same_v<T, CollectionPurged>) {
+          on_purged(msg);
+        } else if constexpr (std::is_same_v<T, PingPong>) {
+          if (!msg.is_pong) send(PingPong{msg.timestamp_ms, true});  // PING-5
+        } else if constexpr (std::is_same_v<T, TokenRefreshAck>) {
+          if (msg.success && refreshing_) {
+            token_ = *refreshing_;
+            token_set_at_s_ = now.unix_ms / 1000;
+            if (msg.expires_in_secs > 0)
+              lifetime_s_ = static_cast<std::int64_t>(msg.expires_in_secs);  // TOKEN-5 (HC)
+            paused_for_token_ = false;
+          } else {
+            refresh_retry_at_ = now.steady_ms + 1000;  // TOKEN-7
+          }
+          refreshing_.reset();
+        } else if constexpr (std::is_same_v<T, VectorClockSync>) {
+          for (const auto& [k, v] : msg.clocks)
+            server_clock_[k] = std::max(server_clock_[k], v);  // VCLOCK-3/4
+        } else if constexpr (std::is_same_v<T, DefinitionSync>) {
+          const bool known_type = msg.definition_type == "function" ||
+                                  msg.definition_type == "trigger" ||
+                                  msg.definition_type == "procedure";
+          if (!known_type) return;  // DEF-3
+          if (msg.action == "put" && is_json_object(msg.payload)) {
+            definitions_[{msg.definition_type, msg.name}] = msg.payload;  // DEF-2
+          } else if (msg.action == "delete") {
+            definitions_.erase({msg.definition_type, msg.name});
+          }
+        } else if constexpr (std::is_same_v<T, DeltaPush>) {
+          // DELTA-18: never answered. RESYNC-6 (HC): a wrong checksum asks for a resync.
+          if (purged_.count(msg.collection)) return;  // PURGE-7
+          if (msg.checksum != 0 && crc32c(msg.delta) != msg.checksum) {
+            send(ResyncRequest{resync_reason::ChecksumMismatch{msg.mutation_id}, msg.mutation_id,
+                               msg.collection});
+            ++stats_.resyncs;
+          }
+        }
+        // Throttle, Handshake and the other client-only frames: ignored (FRAME-11).
+      },
+      m);
+}
+
+void ClientCore::on_ack(const HandshakeAck& m, Now now) {
+  if (!m.success) {
+    if (m.fork_detected) {  // HS-11: a new identity before reconnecting
+      persistent_.lite_id = make_lite_id(now.unix_ms, rng_);
+      persistent_.epoch = 0;  // raised to 1 by the next on_connected
+    }
+    close_ = true;  // HS-13
+    return;
+  }
+  authenticated_ = true;
+  session_id_ = m.session_id;
+  backoff_attempt_ = 0;  // CONN-1 (HC)
+  if (token_set_at_s_ == 0) token_set_at_s_ = now.unix_ms / 1000;
+  for (const auto& [k, v] : m.server_clock) server_clock_[k] = std::max(server_clock_[k], v);
+  send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1: at once
+  next_ping_ = now.steady_ms + config_.ping_interval_ms;
+  for (const auto& s : shapes_) send(ShapeSubscribe{s});  // SHAPE-14
+  next_push_ = now.steady_ms;
+  push_tick(now);
+}
+
+// ---- mutations (§5.3, §5.14) ---------------------------------------------------------
+
+bool ClientCore::write(const std::string& collection, const std::string& document_id, Bytes value) {
+  if (value.empty()) return false;  // DELTA-1: a delta is never empty
+  if (pending_.size() >= config_.pending_limit ||
+      pending_bytes_ + value.size() > config_.pending_bytes_limit) {
+    return false;  // FLOW-4: refused, nothing dropped
+  }
+  const std::uint64_t id = ++persistent_.last_mutation_id;  // DELTA-1
+  pending_bytes_ += value.size();
+  pending_.emplace(id, Mutation{collection, document_id, std::move(value)});
+  return true;
+}
+
+void ClientCore::push_tick(Now now) {
+  if (!authenticated_ || paused_for_token_) return;
+  std::size_t in_flight = 0;
+  for (const auto& [id, m] : pending_) in_flight += m.sent_at >= 0;
+  std::size_t budget =
+      std::min(batch_size_, config_.max_in_flight - std::min(in_flight, config_.max_in_flight));
+  for (auto& [id, m] : pending_) {  // increasing mutation_id (DELTA-1, FLOW-2)
+    const bool due_again =
+        m.sent_at >= 0 && now.steady_ms - m.sent_at >= config_.retransmit_ms;  // FLOW-3
+    const bool fresh = m.sent_at < 0;
+    if (!(fresh || due_again) || m.hold_until > now.steady_ms) continue;
+    if (fresh) {
+      if (budget == 0) continue;
+      --budget;
+    }
+    if (purged_.count(m.collection) && !bug(ClientBug::PushToPurged)) continue;
+    DeltaPush p;
+    p.collection = m.collection;
+    p.document_id = m.document_id;
+    p.delta = m.delta;
+    p.peer_id = persistent_.peer_id;
+    p.mutation_id = id;
+    p.checksum = crc32c(m.delta) ^ (bug(ClientBug::WrongChecksum) ? 1u : 0u);  // DELTA-2
+    p.device_valid_time_ms = now.unix_ms;                                      // DELTA-16
+    m.sent_at = now.steady_ms;
+    send(std::move(p));
+  }
+}
+
+void ClientCore::on_reject(const DeltaReject& m, Now now) {
+  ++stats_.rejected;
+  consecutive_acks_ = 0;
+  batch_size_ = std::max(config_.batch_min, batch_size_ / 2);  // DELTA-14
+  auto it = pending_.find(m.mutation_id);
+  if (it == pending_.end()) return;
+  using namespace compensation;
+  const auto& hint = m.compensation;
+  if (hint && std::holds_alternative<PermissionDenied>(*hint) && config_.new_token) {
+    paused_for_token_ = true;  // TOKEN-6: the mutation stays pending
+    it->second.sent_at = -1;
+    request_token(now);
+    return;
+  }
+  if (hint && std::holds_alternative<IntegrityViolation>(*hint) && !it->second.integrity_retry) {
+    it->second.integrity_retry = true;  // DELTA-14 (HC): once more, checksum computed afresh
+    it->second.sent_at = -1;
+    return;
+  }
+  if (hint && std::holds_alternative<RateLimited>(*hint)) {
+    it->second.sent_at = -1;
+    it->second.hold_until =
+        now.steady_ms + static_cast<std::int64_t>(std::get<RateLimited>(*hint).retry_after_ms);
+    return;
+  }
+  pending_bytes_ -= it->second.delta.size();  // rolled back
+  pending_.erase(it);
+}
+
+void ClientCore::request_token(Now now) {
+  if (refreshing_ || !authenticated_ || !config_.new_token || now.steady_ms < refresh_retry_at_)
+    return;  // TOKEN-4/7
+  auto t = config_.new_token();
+  if (!t || t->empty()) return;
+  refreshing_ = *t;
+  send(TokenRefresh{*t});
+}
+
+// ---- shapes, resync and throttle (§5.4–§5.6) -----------------------------------------
+
+std::string ClientCore::shape_collection(const std::string& shape_id) const {
+  for (const auto& s : shapes_) {
+    if (s.shape_id != shape_id) continue;
+    if (const auto* d = std::get_if<shape_type::Document>(&s.shape_type)) return d->collection;
+    if (const auto* v = std::get_if<shape_type::Vector>(&s.shape_type)) return v->collection;
+  }
+  return {};
+}
+
+void ClientCore::on_shape_delta(const ShapeDelta& m, Now now) {
+  if (auto p = purged_.find(m.collection); p != purged_.end() && m.lsn <= p->second)
+    return;                                          // PURGE-7
+  if (shape_collection(m.shape_id).empty()) return;  // SHAPE-12: unknown shape, not an error
+  auto pos = position_.find(m.shape_id);
+  if (pos != position_.end() && m.lsn > pos->second + 1 && !bug(ClientBug::NoResyncOnGap)) {
+    // RESYNC-2, RESYNC-3 (HC): again only once a snapshot answered the last request.
+    if (!resync_sent_ || snapshot_since_resync_.count(m.shape_id)) {
+      send(ResyncRequest{resync_reason::SequenceGap{pos->second + 1, m.lsn}, pos->second + 1, ""});
+      resync_sent_ = true;
+      snapshot_since_resync_.clear();
+      ++stats_.resyncs;
+    }
+  }
+  position_[m.shape_id] =
+      std::max(pos == position_.end() ? 0 : pos->second, m.lsn);  // never lowered
+  if (config_.apply_rate_per_s == 0) return apply_delta(m);
+  backlog_.push_back(m);
+  if (!throttled_ && backlog_.size() >= config_.throttle_high && !bug(ClientBug::NeverThrottle)) {
+    throttled_ = true;  // THROTTLE-2/3
+    ++stats_.throttles;
+    send(Throttle{true, backlog_.size(), config_.apply_rate_per_s});
+  }
+  if (next_apply_ < now.steady_ms) next_apply_ = now.steady_ms;
+}
+
+void ClientCore::apply_delta(const ShapeDelta& m) {
+  auto& docs = view_[m.collection];
+  if (m.operation == "DELETE") {
+    docs.erase(m.document_id);
+  } else if (!m.delta.empty()) {
+    docs[m.document_id] = m.delta;  // SHAPE-12
+  }
+}
+
+void ClientCore::apply_backlog(Now now) {
+  if (config_.apply_rate_per_s == 0 || backlog_.empty()) return;
+  const std::int64_t step_ms =
+      std::max<std::int64_t>(1, 1000 / static_cast<std::int64_t>(config_.apply_rate_per_s));
+  while (!backlog_.empty() && next_apply_ <= now.steady_ms) {
+    apply_delta(backlog_.front());
+    backlog_.pop_front();
+    next_apply_ += step_ms;
+  }
+  if (throttled_ && backlog_.size() <= config_.throttle_low) {
+    throttled_ = false;
+    send(Throttle{false, backlog_.size(), 0});  // THROTTLE-2
+  }
+}
+
+void ClientCore::on_purged(const CollectionPurged& m) {
+  auto& recorded = purged_[m.name];
+  if (recorded >= m.purge_lsn && recorded != 0) return;  // PURGE-8
+  recorded = m.purge_lsn;
+  ++stats_.purges;
+  view_.erase(m.name);  // PURGE-6
+  if (!bug(ClientBug::PushToPurged)) {
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.collection == m.name) {
+        pending_bytes_ -= it->second.delta.size();
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto it = shapes_.begin(); it != shapes_.end();) {
+    const auto* d = std::get_if<shape_type::Document>(&it->shape_type);
+    const auto* v = std::get_if<shape_type::Vector>(&it->shape_type);
+    if ((d && d->collection == m.name) || (v && v->collection == m.name)) {
+      send(ShapeUnsubscribe{it->shape_id});
+      position_.erase(it->shape_id);
+      it = shapes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::erase_if(backlog_, [&](const ShapeDelta& d) { return d.collection == m.name; });
+}
+
+void ClientCore::update_presence(const std::string& channel, Bytes state, Now) {
+  if (authenticated_) send(PresenceUpdate{channel, std::move(state)});
+}
+
+// ---- time ----------------------------------------------------------------------------------
+
+void ClientCore::advance(Now now) {
+  if (!connected_) return;
+  if (!authenticated_) {
+    if (now.steady_ms - connected_at_ >= config_.handshake_wait_ms) close_ = true;  // HS-14
+    return;
+  }
+  if (now.steady_ms - last_inbound_ >= config_.dead_after_ms) {  // PING-6
+    close_ = true;
+    return;
+  }
+  if (now.steady_ms >= next_ping_) {
+    // TOKEN-5: refresh at 80 % of the lifetime, checked at the ping tick.
+    if (lifetime_s_ > 0 && config_.new_token &&
+        now.unix_ms / 1000 - token_set_at_s_ >= lifetime_s_ * 8 / 10) {
+      request_token(now);
+    }
+    send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1
+    next_ping_ = now.steady_ms + config_.ping_interval_ms;
+  }
+  if (paused_for_token_ && !refreshing_) request_token(now);
+  apply_backlog(now);
+  if (now.steady_ms >= next_push_) {
+    push_tick(now);
+    next_push_ = now.steady_ms + config_.push_tick_ms;
+  }
+}
+
+std::int64_t ClientCore::next_deadline() const {
+  if (!connected_) return std::numeric_limits<std::int64_t>::max();
+  if (!authenticated_) return connected_at_ + config_.handshake_wait_ms;
+  std::int64_t t = std::min({last_inbound_ + config_.dead_after_ms, next_ping_});
+  if (!pending_.empty()) t = std::min(t, next_push_);
+  if (!backlog_.empty()) t = std::min(t, next_apply_);
+  if (paused_for_token_ && !refreshing_) t = std::min(t, refresh_retry_at_);
+  return t;
+}
+
+}  // namespace syncsim::reference

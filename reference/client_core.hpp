@@ -1,0 +1,156 @@
+// The reference client's protocol logic, free of I/O: the shell (client.hpp)
+// reports connection events and frames; the core answers with frames to
+// write, a close request, and the next instant it needs to be woken. Every
+// behaviour cites its rule in PROTOCOL.md.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "protocol/messages.hpp"
+#include "reference/server_core.hpp"  // Now
+#include "sim/prng.hpp"
+
+namespace syncsim::reference {
+
+enum class ClientBug {
+  NeverThrottle,  // never sends Throttle (THROTTLE-2)
+  NoResyncOnGap,  // ignores sequence gaps (RESYNC-2)
+  PushToPurged,   // keeps pushing mutations of a purged collection (PURGE-7)
+  CumulativeAck,  // treats an ack as covering lower ids, like Lite (DELTA-13)
+  WrongChecksum,  // sends checksums that do not match (DELTA-2)
+  ReuseEpoch,     // does not raise the epoch per connection (HS-12)
+};
+
+struct ClientConfig {
+  std::string token;                                      // "" = trust mode
+  std::function<std::optional<std::string>()> new_token;  // a token source, if the client has one
+  std::int64_t token_lifetime_s = 0;  // TOKEN-5: until an ack says otherwise; 0 = unknown
+  std::vector<protocol::ShapeDefinition> shapes;  // subscribed after every handshake (SHAPE-14)
+  std::int64_t ping_interval_ms = 30'000;         // PING-1
+  std::int64_t dead_after_ms = 90'000;            // PING-6
+  std::int64_t handshake_wait_ms = 10'000;        // HS-14
+  std::int64_t push_tick_ms = 100;                // FLOW-2
+  std::int64_t retransmit_ms = 2'000;             // FLOW-3
+  std::size_t max_in_flight = 64;                 // FLOW-1
+  std::size_t batch_initial = 50, batch_min = 10, batch_max = 500;  // FLOW-2
+  std::size_t pending_limit = 10'000;                               // FLOW-4
+  std::size_t pending_bytes_limit = 52'428'800;                     // FLOW-4
+  std::size_t throttle_high = 1'000, throttle_low = 250;            // THROTTLE-2
+  std::uint64_t apply_rate_per_s = 0;                               // 0: data frames apply at once
+  std::set<ClientBug> bugs;
+};
+
+// What the client keeps across restarts (its disk).
+struct ClientPersistent {
+  std::string lite_id;
+  std::uint64_t epoch = 0;
+  std::uint64_t peer_id = 0;
+  std::uint64_t last_mutation_id = 0;  // DELTA-1: ids never repeat
+};
+
+class ClientCore {
+ public:
+  ClientCore(ClientConfig config, ClientPersistent persistent, sim::Prng& rng);
+
+  // ---- connection events (the shell calls these) ---------------------------
+  void on_connected(Now now);  // sends the Handshake (HS-1)
+  void on_frame(const protocol::Message& m, Now now);
+  // The connection ended; returns how long to wait before the next attempt (CONN-1).
+  std::int64_t on_disconnected(Now now);
+  void advance(Now now);
+  std::int64_t next_deadline() const;  // steady ms, or INT64_MAX
+
+  std::vector<protocol::Message> take_output() { return std::exchange(out_, {}); }
+  bool take_close() { return std::exchange(close_, false); }  // the shell closes the connection
+
+  // ---- the application ------------------------------------------------------
+  // A local mutation; false when the pending queue is full (FLOW-4).
+  bool write(const std::string& collection, const std::string& document_id, protocol::Bytes value);
+  void update_presence(const std::string& channel, protocol::Bytes state, Now now);
+
+  // ---- observation -----------------------------------------------------------
+  bool authenticated() const { return authenticated_; }
+  const ClientPersistent& persistent() const { return persistent_; }
+  // Documents per collection as the server's shapes delivered them.
+  const std::map<std::string, std::map<std::string, protocol::Bytes>>& view() const {
+    return view_;
+  }
+  std::size_t pending() const { return pending_.size(); }
+  std::size_t backlog() const { return backlog_.size(); }
+  struct Stats {
+    std::uint64_t acked = 0, rejected = 0, resyncs = 0, throttles = 0, reconnects = 0, purges = 0;
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Mutation {
+    std::string collection, document_id;
+    protocol::Bytes delta;
+    std::int64_t sent_at = -1;  // steady ms; -1 = not in flight
+    bool integrity_retry = false;
+    std::int64_t hold_until = 0;  // RateLimited hint
+  };
+  bool bug(ClientBug b) const { return config_.bugs.count(b) > 0; }
+  void send(protocol::Message m) { out_.push_back(std::move(m)); }
+  void push_tick(Now now);
+  void on_ack(const protocol::HandshakeAck& m, Now now);
+  void on_shape_delta(const protocol::ShapeDelta& m, Now now);
+  void apply_delta(const protocol::ShapeDelta& m);
+  void on_purged(const protocol::CollectionPurged& m);
+  void on_reject(const protocol::DeltaReject& m, Now now);
+  void request_token(Now now);
+  void apply_backlog(Now now);
+  std::string shape_collection(const std::string& shape_id) const;
+
+  ClientConfig config_;
+  ClientPersistent persistent_;
+  sim::Prng& rng_;
+  std::vector<protocol::Message> out_;
+  bool close_ = false;
+
+  // connection
+  bool connected_ = false, authenticated_ = false;
+  std::int64_t connected_at_ = 0, last_inbound_ = 0, next_ping_ = 0, next_push_ = 0;
+  std::string session_id_;
+  std::map<std::string, std::uint64_t> position_;  // RESYNC-1: per shape, this connection
+  bool resync_sent_ = false;                       // RESYNC-2/3
+  std::set<std::string> snapshot_since_resync_;    // RESYNC-3 (HC)
+  bool throttled_ = false;
+  std::deque<protocol::ShapeDelta> backlog_;  // THROTTLE-2
+  std::int64_t next_apply_ = 0;
+  std::uint32_t backoff_attempt_ = 0;  // CONN-1
+
+  // mutations
+  std::map<std::uint64_t, Mutation> pending_;  // by mutation_id
+  std::size_t pending_bytes_ = 0;
+  std::size_t batch_size_;
+  std::uint32_t consecutive_acks_ = 0;
+
+  // token
+  std::string token_;
+  std::optional<std::string> refreshing_;  // TOKEN-7: one outstanding
+  bool paused_for_token_ = false;          // TOKEN-6
+  std::int64_t token_set_at_s_ = 0, refresh_retry_at_ = 0;
+  std::int64_t lifetime_s_ = 0;
+
+  // state
+  std::vector<protocol::ShapeDefinition> shapes_;
+  std::map<std::string, std::map<std::string, protocol::Bytes>> view_;
+  std::map<std::string, std::uint64_t> purged_;  // PURGE-6
+  std::map<std::pair<std::string, std::string>, protocol::Bytes> definitions_;
+  std::map<std::string, std::uint64_t> server_clock_;
+  Stats stats_;
+};
+
+// A UUID-v7-shaped id from a Unix time and the PRNG (HS-11).
+std::string make_lite_id(std::int64_t unix_ms, sim::Prng& rng);
+
+}  // namespace syncsim::reference

@@ -1,0 +1,271 @@
+// The reference client's protocol logic, driven directly: each test is named
+// after the rule it proves.
+#include "reference/client_core.hpp"
+
+#include <gtest/gtest.h>
+
+#include "protocol/crc32c.hpp"
+
+namespace syncsim::test {
+namespace {
+
+using namespace protocol;
+using namespace reference;
+
+Now at(std::int64_t ms) { return Now{ms, 1'750'000'000'000 + ms}; }
+
+struct Rig {
+  sim::Prng rng{7};
+  ClientConfig cfg;
+  std::unique_ptr<ClientCore> core;
+  explicit Rig(ClientConfig c = default_config(), ClientPersistent p = {}) : cfg(std::move(c)) {
+    core = std::make_unique<ClientCore>(cfg, std::move(p), rng);
+  }
+  static ClientConfig default_config() {
+    ClientConfig c;
+    ShapeDefinition s;
+    s.shape_id = "s1";
+    s.shape_type = shape_type::Document{"orders", {}};
+    c.shapes = {s};
+    return c;
+  }
+  std::vector<Message> connect(std::int64_t t = 0) {
+    core->on_connected(at(t));
+    auto out = core->take_output();
+    HandshakeAck ack;
+    ack.success = true;
+    ack.session_id = "sync-x:1-1";
+    ack.server_wire_version = 4;
+    core->on_frame(ack, at(t));
+    auto more = core->take_output();
+    out.insert(out.end(), more.begin(), more.end());
+    return out;
+  }
+  std::vector<Message> feed(const Message& m, std::int64_t t) {
+    core->on_frame(m, at(t));
+    return core->take_output();
+  }
+};
+
+template <class T>
+std::vector<T> all_of(const std::vector<Message>& ms) {
+  std::vector<T> out;
+  for (const auto& m : ms) {
+    if (const auto* x = std::get_if<T>(&m)) out.push_back(*x);
+  }
+  return out;
+}
+
+TEST(HS_1, HandshakeFirstThenPingAndSubscriptions) {
+  Rig r;
+  const auto out = r.connect();
+  ASSERT_GE(out.size(), 3u);
+  const auto& hs = std::get<Handshake>(out[0]);
+  EXPECT_EQ(hs.wire_version, 1);  // HS-3
+  EXPECT_EQ(hs.epoch, 1u);
+  EXPECT_FALSE(hs.lite_id.empty());
+  EXPECT_FALSE(std::get<PingPong>(out[1]).is_pong);                  // PING-1: at once
+  EXPECT_EQ(std::get<ShapeSubscribe>(out[2]).shape.shape_id, "s1");  // SHAPE-14
+}
+
+TEST(HS_12, EpochRisesOnEveryConnection) {
+  Rig r;
+  r.connect();
+  r.core->on_disconnected(at(10));
+  r.core->on_connected(at(2000));
+  EXPECT_EQ(std::get<Handshake>(r.core->take_output().at(0)).epoch, 2u);
+  ClientConfig buggy = Rig::default_config();
+  buggy.bugs.insert(ClientBug::ReuseEpoch);
+  Rig b(buggy);
+  b.connect();
+  b.core->on_disconnected(at(10));
+  b.core->on_connected(at(2000));
+  EXPECT_EQ(std::get<Handshake>(b.core->take_output().at(0)).epoch, 1u);
+}
+
+TEST(HS_11, ForkMeansANewLiteIdBeforeReconnecting) {
+  Rig r;
+  r.core->on_connected(at(0));
+  const auto old_id = std::get<Handshake>(r.core->take_output().at(0)).lite_id;
+  HandshakeAck fork;
+  fork.session_id = "s";
+  fork.error = "FORK_DETECTED: regenerate LiteId and reconnect";
+  fork.fork_detected = true;
+  r.core->on_frame(fork, at(1));
+  EXPECT_TRUE(r.core->take_close());  // HS-13
+  r.core->on_disconnected(at(1));
+  r.core->on_connected(at(1001));
+  const auto hs = std::get<Handshake>(r.core->take_output().at(0));
+  EXPECT_NE(hs.lite_id, old_id);
+  EXPECT_EQ(hs.epoch, 1u);
+}
+
+TEST(HS_14, NoAnswerWithinTenSecondsClosesTheAttempt) {
+  Rig r;
+  r.core->on_connected(at(0));
+  r.core->advance(at(9'999));
+  EXPECT_FALSE(r.core->take_close());
+  r.core->advance(at(10'000));
+  EXPECT_TRUE(r.core->take_close());
+}
+
+TEST(CONN_1, BackoffDoublesToSixtySecondsAndResetsAfterAHandshake) {
+  Rig r;
+  std::vector<std::int64_t> waits;
+  for (int k = 0; k < 8; ++k) waits.push_back(r.core->on_disconnected(at(0)));
+  EXPECT_EQ(waits, (std::vector<std::int64_t>{1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000}));
+  r.connect();
+  EXPECT_EQ(r.core->on_disconnected(at(0)), 1000);
+}
+
+TEST(DELTA_1, MutationsCarryIncreasingIdsAndTheirChecksum) {
+  Rig r;
+  r.connect();
+  r.core->write("orders", "a", {1, 2, 3});
+  r.core->write("orders", "b", {4});
+  EXPECT_FALSE(r.core->write("orders", "c", {}));  // never an empty delta
+  r.core->advance(at(100));
+  const auto pushes = all_of<DeltaPush>(r.core->take_output());
+  ASSERT_EQ(pushes.size(), 2u);
+  EXPECT_LT(pushes[0].mutation_id, pushes[1].mutation_id);
+  EXPECT_EQ(pushes[0].checksum, crc32c(pushes[0].delta));  // DELTA-2
+  EXPECT_EQ(pushes[0].peer_id, pushes[1].peer_id);
+}
+
+TEST(FLOW_1, AtMostSixtyFourInFlight) {
+  Rig r;
+  r.connect();
+  for (int k = 0; k < 200; ++k) r.core->write("orders", "d", {1});
+  r.core->advance(at(100));
+  EXPECT_EQ(all_of<DeltaPush>(r.core->take_output()).size(), 50u);  // FLOW-2: a batch of 50 first
+  r.core->advance(at(200));
+  EXPECT_EQ(all_of<DeltaPush>(r.core->take_output()).size(), 14u);  // then up to 64 in flight
+  r.core->advance(at(300));
+  EXPECT_EQ(all_of<DeltaPush>(r.core->take_output()).size(), 0u);
+}
+
+TEST(FLOW_3, UnansweredMutationsAreResentAfterTwoSeconds) {
+  Rig r;
+  r.connect();
+  r.core->write("orders", "d", {1});
+  r.core->advance(at(100));
+  EXPECT_EQ(all_of<DeltaPush>(r.core->take_output()).size(), 1u);
+  r.core->advance(at(1'900));
+  EXPECT_TRUE(all_of<DeltaPush>(r.core->take_output()).empty());
+  r.feed(PingPong{1, true}, 2000);  // keep the connection alive
+  r.core->advance(at(2'100));
+  EXPECT_EQ(all_of<DeltaPush>(r.core->take_output()).size(), 1u);
+}
+
+TEST(DELTA_13, AnAckCoversOnlyItsOwnMutation) {
+  Rig r;
+  r.connect();
+  r.core->write("orders", "a", {1});
+  r.core->write("orders", "b", {2});
+  r.core->advance(at(100));
+  const auto pushes = all_of<DeltaPush>(r.core->take_output());
+  r.feed(DeltaAck{pushes[1].mutation_id, 2, std::nullopt}, 200);
+  EXPECT_EQ(r.core->pending(), 1u);
+  ClientConfig buggy = Rig::default_config();
+  buggy.bugs.insert(ClientBug::CumulativeAck);
+  Rig b(buggy);
+  b.connect();
+  b.core->write("orders", "a", {1});
+  b.core->write("orders", "b", {2});
+  b.core->advance(at(100));
+  const auto bp = all_of<DeltaPush>(b.core->take_output());
+  b.feed(DeltaAck{bp[1].mutation_id, 2, std::nullopt}, 200);
+  EXPECT_EQ(b.core->pending(), 0u);
+}
+
+TEST(RESYNC_2, AGapAsksForAResyncAndTheDeltaStillApplies) {
+  Rig r;
+  r.connect();
+  r.feed(ShapeSnapshot{"s1", Bytes{0x90}, 1, 0}, 10);
+  EXPECT_TRUE(r.feed(ShapeDelta{"s1", "orders", "a", "INSERT", {1}, 2}, 20).empty());
+  const auto out = r.feed(ShapeDelta{"s1", "orders", "b", "INSERT", {2}, 5}, 30);
+  const auto resync = all_of<ResyncRequest>(out);
+  ASSERT_EQ(resync.size(), 1u);
+  EXPECT_EQ(std::get<resync_reason::SequenceGap>(resync[0].reason).expected, 3u);
+  EXPECT_EQ(std::get<resync_reason::SequenceGap>(resync[0].reason).received, 5u);
+  EXPECT_EQ(resync[0].from_mutation_id, 3u);
+  EXPECT_EQ(resync[0].collection, "");
+  EXPECT_EQ(r.core->view().at("orders").size(), 2u);
+  // RESYNC-3: no second request until a snapshot answered the first.
+  EXPECT_TRUE(r.feed(ShapeDelta{"s1", "orders", "c", "INSERT", {3}, 9}, 40).empty());
+  ClientConfig buggy = Rig::default_config();
+  buggy.bugs.insert(ClientBug::NoResyncOnGap);
+  Rig b(buggy);
+  b.connect();
+  b.feed(ShapeSnapshot{"s1", Bytes{0x90}, 1, 0}, 10);
+  EXPECT_TRUE(b.feed(ShapeDelta{"s1", "orders", "b", "INSERT", {2}, 5}, 30).empty());
+}
+
+TEST(THROTTLE_2, BacklogAboveTheHighWatermarkThrottlesAndBelowTheLowReleases) {
+  ClientConfig cfg = Rig::default_config();
+  cfg.apply_rate_per_s = 100;
+  cfg.throttle_high = 10;
+  cfg.throttle_low = 3;
+  Rig r(cfg);
+  r.connect();
+  r.feed(ShapeSnapshot{"s1", Bytes{0x90}, 0, 0}, 0);
+  std::vector<Throttle> sent;
+  for (std::uint64_t k = 1; k <= 12; ++k) {
+    for (auto& t : all_of<Throttle>(r.feed(ShapeDelta{"s1", "orders", "d", "UPDATE", {1}, k}, 0)))
+      sent.push_back(t);
+  }
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(sent[0].throttle);
+  EXPECT_EQ(sent[0].queue_depth, 10u);
+  EXPECT_EQ(sent[0].suggested_rate, 100u);
+  r.core->advance(at(90));  // 10 ms per frame: 10 applied, 2 left
+  const auto release = all_of<Throttle>(r.core->take_output());
+  ASSERT_EQ(release.size(), 1u);
+  EXPECT_FALSE(release[0].throttle);
+  EXPECT_EQ(release[0].suggested_rate, 0u);
+}
+
+TEST(PURGE_6, PurgeDropsDataMutationsAndShapesAndIsIdempotent) {
+  Rig r;
+  r.connect();
+  r.feed(ShapeSnapshot{"s1", Bytes{0x91, 0x92, 0xa1, 'a', 0xc4, 0x01, 0x01}, 3, 1}, 0);
+  r.core->write("orders", "x", {1});
+  const auto out = r.feed(CollectionPurged{0, "orders", 4}, 10);
+  EXPECT_EQ(all_of<ShapeUnsubscribe>(out).size(), 1u);
+  EXPECT_EQ(r.core->pending(), 0u);
+  EXPECT_EQ(r.core->view().count("orders"), 0u);
+  EXPECT_TRUE(r.feed(CollectionPurged{0, "orders", 4}, 20).empty());                      // PURGE-8
+  EXPECT_TRUE(r.feed(ShapeDelta{"s1", "orders", "late", "INSERT", {1}, 3}, 30).empty());  // PURGE-7
+  EXPECT_EQ(r.core->view().count("orders"), 0u);
+}
+
+TEST(TOKEN_6, PermissionDeniedPausesPushesUntilARefreshSucceeds) {
+  ClientConfig cfg = Rig::default_config();
+  cfg.new_token = [] { return std::optional<std::string>("fresh"); };
+  Rig r(cfg);
+  r.connect();
+  r.core->write("orders", "d", {1});
+  r.core->advance(at(100));
+  const auto push = all_of<DeltaPush>(r.core->take_output()).at(0);
+  const auto out =
+      r.feed(DeltaReject{push.mutation_id, "token expired", compensation::PermissionDenied{}}, 150);
+  ASSERT_EQ(all_of<TokenRefresh>(out).size(), 1u);
+  EXPECT_EQ(r.core->pending(), 1u);
+  r.core->advance(at(300));
+  EXPECT_TRUE(all_of<DeltaPush>(r.core->take_output()).empty());  // paused
+  r.feed(TokenRefreshAck{true, std::nullopt, 3600}, 400);
+  r.core->advance(at(500));
+  EXPECT_EQ(all_of<DeltaPush>(r.core->take_output()).size(), 1u);
+}
+
+TEST(PING_6, SilenceForNinetySecondsClosesTheConnection) {
+  Rig r;
+  r.connect(0);
+  r.core->advance(at(89'999));
+  EXPECT_FALSE(r.core->take_close());
+  r.core->advance(at(90'000));
+  EXPECT_TRUE(r.core->take_close());
+}
+
+}  // namespace
+}  // namespace syncsim::test
