@@ -43,6 +43,14 @@ class BitReader {
   std::uint64_t pos_ = 0;
 };
 
+// Two's-complement wrapping, as Origin's release build computes (no UB).
+std::int64_t wrapping_sub(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) - static_cast<std::uint64_t>(b));
+}
+std::int64_t wrapping_add(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+}
+
 std::int64_t sign_extend(std::uint64_t v, int bits) {
   const int shift = 64 - bits;
   return static_cast<std::int64_t>(v << shift) >> shift;
@@ -62,8 +70,8 @@ std::vector<std::uint8_t> gorilla_encode(std::span<const GorillaSample> samples)
       bits.put(static_cast<std::uint64_t>(s.timestamp), 64);
       bits.put(s.value_bits, 64);
     } else {
-      const std::int64_t delta = s.timestamp - prev_ts;
-      const std::int64_t dod = delta - prev_delta;
+      const std::int64_t delta = wrapping_sub(s.timestamp, prev_ts);
+      const std::int64_t dod = wrapping_sub(delta, prev_delta);
       prev_delta = delta;
       const auto u = static_cast<std::uint64_t>(dod);
       if (dod == 0) {
@@ -145,8 +153,8 @@ std::vector<GorillaSample> gorilla_decode(std::span<const std::uint8_t> block) {
         if (!r.get(width, v)) return out;
         dod = width == 64 ? static_cast<std::int64_t>(v) : sign_extend(v, width);
       }
-      prev_delta += dod;
-      s.timestamp = prev_ts + prev_delta;
+      prev_delta = wrapping_add(prev_delta, dod);
+      s.timestamp = wrapping_add(prev_ts, prev_delta);
       // Value.
       std::uint64_t changed = 0;
       if (!r.get(1, changed)) return out;

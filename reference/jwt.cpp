@@ -256,8 +256,9 @@ JwtResult verify_jwt(std::string_view token, const JwtConfig& config, std::int64
   const auto mac = hmac_sha256(*config.hs256_secret, token.substr(0, d2));
   if (as_text(mac) != *signature) return fail("JWT signature verification failed");
   // 9-10. Time, 60 s leeway.
-  if (c.exp > 0 && now_s > c.exp + 60) return fail("JWT token expired");
-  if (c.nbf > 0 && now_s + 60 < c.nbf) return fail("JWT token not yet valid");
+  // (Written so that no claim value can overflow the arithmetic.)
+  if (c.exp > 0 && now_s - 60 > c.exp) return fail("JWT token expired");
+  if (c.nbf > 0 && now_s < c.nbf - 60) return fail("JWT token not yet valid");
   // 11-12. Issuer and audience.
   if (config.issuer && c.iss != config.issuer) return fail("JWT issuer mismatch");
   if (config.audience && c.aud != config.audience) return fail("JWT audience mismatch");
