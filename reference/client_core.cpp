@@ -7,6 +7,7 @@
 
 #include "protocol/crc32c.hpp"
 #include "protocol/validate.hpp"
+#include "reference/gorilla.hpp"
 #include "reference/snapshot.hpp"
 
 namespace syncsim::reference {
@@ -70,9 +71,11 @@ std::int64_t ClientCore::on_disconnected(Now) {
   ++stats_.reconnects;
   // CONN-1: min(1000 * 2^a, 60000) ms, no jitter; a grows after every wait.
   const std::uint32_t a = std::min<std::uint32_t>(backoff_attempt_, 6);
-  const std::int64_t wait = std::min<std::int64_t>(1000LL << a, 60'000);
+  std::int64_t wait = std::min<std::int64_t>(1000LL << a, 60'000);
+  if (config_.backoff_jitter_ms > 0) wait += rng_.between(0, config_.backoff_jitter_ms);
   ++backoff_attempt_;
-  return wait;  // >= 1 s: CONN-4
+  for (auto& [name, series] : timeseries_) series.in_flight = 0;  // answered never: sent again
+  return wait;                                                    // >= 1 s: CONN-4
 }
 
 void ClientCore::on_frame(const Message& m, Now now) {
@@ -138,6 +141,22 @@ void ClientCore::on_frame(const Message& m, Now now) {
           } else if (msg.action == "delete") {
             definitions_.erase({msg.definition_type, msg.name});
           }
+        } else if constexpr (std::is_same_v<T, PresenceBroadcast>) {
+          presence_peers_[msg.channel] = msg.peers;  // PRES-11: the latest broadcast is the truth
+        } else if constexpr (std::is_same_v<T, PresenceLeave>) {
+          std::erase_if(presence_peers_[msg.channel],
+                        [&](const PeerPresence& p) { return p.user_id == msg.user_id; });
+        } else if constexpr (std::is_same_v<T, TimeseriesAck>) {
+          auto it = timeseries_.find(msg.collection);
+          if (it == timeseries_.end() || it->second.in_flight == 0) return;
+          auto& series = it->second;
+          if (msg.accepted >=
+              series.in_flight) {  // TS-6: every sample taken; the watermark advances
+            series.samples.erase(
+                series.samples.begin(),
+                series.samples.begin() + static_cast<std::ptrdiff_t>(series.in_flight));
+          }
+          series.in_flight = 0;  // otherwise kept and sent again
         } else if constexpr (std::is_same_v<T, DeltaPush>) {
           // DELTA-18: never answered. RESYNC-6 (HC): a wrong checksum asks for a resync.
           if (purged_.count(msg.collection)) return;  // PURGE-7
@@ -169,6 +188,9 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
   send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1: at once
   next_ping_ = now.steady_ms + config_.ping_interval_ms;
   for (const auto& s : shapes_) send(ShapeSubscribe{s});  // SHAPE-14
+  for (const auto& [channel, state] : presence_) send(PresenceUpdate{channel, state});
+  next_presence_ = now.steady_ms + config_.presence_heartbeat_ms;
+  next_timeseries_ = now.steady_ms + config_.timeseries_interval_ms;
   next_push_ = now.steady_ms;
   push_tick(now);
 }
@@ -346,7 +368,44 @@ void ClientCore::on_purged(const CollectionPurged& m) {
 }
 
 void ClientCore::update_presence(const std::string& channel, Bytes state, Now) {
+  presence_[channel] = state;
   if (authenticated_) send(PresenceUpdate{channel, std::move(state)});
+}
+
+void ClientCore::record_sample(const std::string& collection, std::int64_t time_ms, double value) {
+  auto& series = timeseries_[collection];
+  if (series.samples.size() < 100'000) series.samples.emplace_back(time_ms, value);  // bounded
+}
+
+std::size_t ClientCore::unsynced_samples() const {
+  std::size_t n = 0;
+  for (const auto& [name, series] : timeseries_) n += series.samples.size();
+  return n;
+}
+
+// TS-1: ts_block = (t_i, 0.0), val_block = (i, v_i); one push per collection
+// in flight (TS-6).
+void ClientCore::push_timeseries() {
+  for (auto& [collection, series] : timeseries_) {
+    if (series.in_flight > 0 || series.samples.empty()) continue;
+    const std::size_t n = std::min<std::size_t>(series.samples.size(), 10'000);
+    std::vector<std::int64_t> times;
+    std::vector<double> values;
+    for (std::size_t k = 0; k < n; ++k) {
+      times.push_back(series.samples[k].first);
+      values.push_back(series.samples[k].second);
+    }
+    TimeseriesPush p;
+    p.lite_id = persistent_.lite_id;
+    p.collection = collection;
+    p.ts_block = ts_block_of(times);
+    p.val_block = val_block_of(values);
+    p.sample_count = n;
+    p.min_ts = *std::min_element(times.begin(), times.end());
+    p.max_ts = *std::max_element(times.begin(), times.end());
+    series.in_flight = n;
+    send(std::move(p));
+  }
 }
 
 // ---- time ----------------------------------------------------------------------------------
@@ -371,6 +430,14 @@ void ClientCore::advance(Now now) {
     next_ping_ = now.steady_ms + config_.ping_interval_ms;
   }
   if (paused_for_token_ && !refreshing_) request_token(now);
+  if (now.steady_ms >= next_presence_) {  // PRES-10
+    for (const auto& [channel, state] : presence_) send(PresenceUpdate{channel, state});
+    next_presence_ = now.steady_ms + config_.presence_heartbeat_ms;
+  }
+  if (now.steady_ms >= next_timeseries_) {
+    push_timeseries();
+    next_timeseries_ = now.steady_ms + config_.timeseries_interval_ms;
+  }
   apply_backlog(now);
   if (now.steady_ms >= next_push_) {
     push_tick(now);
@@ -382,6 +449,8 @@ std::int64_t ClientCore::next_deadline() const {
   if (!connected_) return std::numeric_limits<std::int64_t>::max();
   if (!authenticated_) return connected_at_ + config_.handshake_wait_ms;
   std::int64_t t = std::min({last_inbound_ + config_.dead_after_ms, next_ping_});
+  if (!presence_.empty()) t = std::min(t, next_presence_);
+  if (unsynced_samples() > 0) t = std::min(t, next_timeseries_);
   if (!pending_.empty()) t = std::min(t, next_push_);
   if (!backlog_.empty()) t = std::min(t, next_apply_);
   if (paused_for_token_ && !refreshing_) t = std::min(t, refresh_retry_at_);

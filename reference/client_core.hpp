@@ -45,6 +45,11 @@ struct ClientConfig {
   std::size_t pending_bytes_limit = 52'428'800;                     // FLOW-4
   std::size_t throttle_high = 1'000, throttle_low = 250;            // THROTTLE-2
   std::uint64_t apply_rate_per_s = 0;                               // 0: data frames apply at once
+  std::int64_t presence_heartbeat_ms = 15'000;                      // PRES-10
+  std::int64_t timeseries_interval_ms = 30'000;                     // TS-6
+  // CONN-1 says no jitter; a scenario may add up to this much, drawn from the
+  // node's PRNG (docs/decisions.md).
+  std::int64_t backoff_jitter_ms = 0;
   std::set<ClientBug> bugs;
 };
 
@@ -75,6 +80,8 @@ class ClientCore {
   // A local mutation; false when the pending queue is full (FLOW-4).
   bool write(const std::string& collection, const std::string& document_id, protocol::Bytes value);
   void update_presence(const std::string& channel, protocol::Bytes state, Now now);
+  // A timeseries sample, pushed with the next TS-1 batch of its collection.
+  void record_sample(const std::string& collection, std::int64_t time_ms, double value);
 
   // ---- observation -----------------------------------------------------------
   bool authenticated() const { return authenticated_; }
@@ -85,6 +92,11 @@ class ClientCore {
   }
   std::size_t pending() const { return pending_.size(); }
   std::size_t backlog() const { return backlog_.size(); }
+  // Peers per channel as the last PresenceBroadcast and later leaves have it.
+  const std::map<std::string, std::vector<protocol::PeerPresence>>& presence() const {
+    return presence_peers_;
+  }
+  std::size_t unsynced_samples() const;
   struct Stats {
     std::uint64_t acked = 0, rejected = 0, resyncs = 0, throttles = 0, reconnects = 0, purges = 0;
   };
@@ -147,6 +159,16 @@ class ClientCore {
   std::map<std::string, std::uint64_t> purged_;  // PURGE-6
   std::map<std::pair<std::string, std::string>, protocol::Bytes> definitions_;
   std::map<std::string, std::uint64_t> server_clock_;
+  std::map<std::string, protocol::Bytes> presence_;  // channels this client is present in
+  std::map<std::string, std::vector<protocol::PeerPresence>> presence_peers_;
+  std::int64_t next_presence_ = 0;
+  struct Series {
+    std::vector<std::pair<std::int64_t, double>> samples;  // not yet acknowledged in full
+    std::size_t in_flight = 0;                             // samples of the unanswered push (TS-6)
+  };
+  std::map<std::string, Series> timeseries_;
+  std::int64_t next_timeseries_ = 0;
+  void push_timeseries();
   Stats stats_;
 };
 

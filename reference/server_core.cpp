@@ -88,7 +88,8 @@ void ServerCore::close_session(SessionHandle h, Now now) {
 bool ServerCore::token_expired(const Session& s, Now now) const {
   if (bug(ServerBug::AcceptExpiredToken)) return false;
   const auto& id = s.identity;
-  return !id.trust && id.exp > 0 && floor_div(now.unix_ms, 1000) - 60 > id.exp;  // TOKEN-9 (no overflow)
+  return !id.trust && id.exp > 0 &&
+         floor_div(now.unix_ms, 1000) - 60 > id.exp;  // TOKEN-9 (no overflow)
 }
 
 void ServerCore::on_frame(SessionHandle h, const Message& m, Now now) {
@@ -266,7 +267,9 @@ void ServerCore::on_delta_push(Session& s, const DeltaPush& m, Now now) {
   if (m.device_valid_time_ms) {  // DELTA-15: signed, strictly beyond 24 h
     // The peer's value may be anything: subtract in 128 bits, saturate to i64.
     const sim::i128 wide = static_cast<sim::i128>(now.unix_ms) - *m.device_valid_time_ms;
-    const std::int64_t d = wide > INT64_MAX ? INT64_MAX : wide < INT64_MIN ? INT64_MIN : static_cast<std::int64_t>(wide);
+    const std::int64_t d = wide > INT64_MAX   ? INT64_MAX
+                           : wide < INT64_MIN ? INT64_MIN
+                                              : static_cast<std::int64_t>(wide);
     if (d > kSkewWarningMs || d < -kSkewWarningMs) skew = d;
   }
   ++s.processed;  // TS-4 counts accepted pushes

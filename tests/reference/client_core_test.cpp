@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/crc32c.hpp"
+#include "protocol/json.hpp"
 
 namespace syncsim::test {
 namespace {
@@ -265,6 +266,61 @@ TEST(PING_6, SilenceForNinetySecondsClosesTheConnection) {
   EXPECT_FALSE(r.core->take_close());
   r.core->advance(at(90'000));
   EXPECT_TRUE(r.core->take_close());
+}
+
+}  // namespace
+}  // namespace syncsim::test
+
+namespace syncsim::test {
+namespace {
+
+TEST(PRES_10, PresenceIsRepeatedEveryFifteenSecondsAndBroadcastsAreKept) {
+  Rig r;
+  r.connect();
+  r.core->update_presence("room", {1}, at(0));
+  EXPECT_EQ(all_of<PresenceUpdate>(r.core->take_output()).size(), 1u);
+  r.feed(PingPong{1, true}, 14'000);
+  r.core->advance(at(15'000));
+  EXPECT_EQ(all_of<PresenceUpdate>(r.core->take_output()).size(), 1u);
+  r.feed(PresenceBroadcast{"room", {PeerPresence{"u1", {1}, 0}, PeerPresence{"u2", {2}, 5}}},
+         15'001);
+  r.feed(PresenceLeave{"room", "u1"}, 15'002);  // PRES-11
+  ASSERT_EQ(r.core->presence().at("room").size(), 1u);
+  EXPECT_EQ(r.core->presence().at("room")[0].user_id, "u2");
+}
+
+TEST(TS_6, OnePushPerCollectionInFlightUntilFullyAcknowledged) {
+  Rig r;
+  r.connect();
+  r.core->record_sample("cpu", 1000, 1.5);
+  r.core->record_sample("cpu", 2000, 1.5);
+  r.core->record_sample("cpu", 3000, 2.5);
+  r.feed(PingPong{1, true}, 29'000);
+  r.core->advance(at(30'000));
+  const auto pushes = all_of<TimeseriesPush>(r.core->take_output());
+  ASSERT_EQ(pushes.size(), 1u);
+  EXPECT_EQ(pushes[0].sample_count, 3u);  // TS-1
+  EXPECT_EQ(pushes[0].min_ts, 1000);
+  EXPECT_EQ(pushes[0].max_ts, 3000);
+  EXPECT_EQ(protocol::to_hex(pushes[0].val_block),
+            "0300000000000000000000003ff80000000000008098267ffc");
+  r.feed(TimeseriesAck{"cpu", 2, 1, 2}, 30'100);  // not all: kept
+  EXPECT_EQ(r.core->unsynced_samples(), 3u);
+  r.feed(PingPong{1, true}, 59'000);
+  r.core->advance(at(60'000));
+  ASSERT_EQ(all_of<TimeseriesPush>(r.core->take_output()).size(), 1u);
+  r.feed(TimeseriesAck{"cpu", 3, 0, 5}, 60'100);
+  EXPECT_EQ(r.core->unsynced_samples(), 0u);
+}
+
+TEST(CONN_1, OptionalJitterComesFromThePrng) {
+  ClientConfig cfg = Rig::default_config();
+  cfg.backoff_jitter_ms = 500;
+  Rig a(cfg), b(cfg);
+  const auto wa = a.core->on_disconnected(at(0));
+  EXPECT_GE(wa, 1000);
+  EXPECT_LE(wa, 1500);
+  EXPECT_EQ(wa, b.core->on_disconnected(at(0)));  // same seed, same draw
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "protocol/codec.hpp"
 #include "protocol/frame_stream.hpp"
+#include "reference/client.hpp"
 #include "reference/runtime.hpp"
 #include "reference/server.hpp"
 
@@ -161,6 +162,99 @@ TEST(FRAME_13, RealTcpServerAnswersTheSameScript) {
   server->stop();
   client->socket.close();
   ioc.poll();
+}
+
+}  // namespace
+}  // namespace syncsim::test
+
+namespace syncsim::test {
+namespace {
+
+TEST(FRAME_8, ReferenceClientAndServerOverRealLoopbackTcp) {
+  boost::asio::io_context ioc;
+  sim::Prng prng(5);
+  auto server = std::make_shared<Server<TcpRuntime>>(TcpRuntime{&ioc, &prng}, ServerConfig{});
+  error_code ec;
+  ASSERT_TRUE(server->start(0, ec)) << ec.message();
+  const auto port = server->acceptor().local_endpoint().port();
+  ClientConfig cfg;
+  ShapeDefinition shape;
+  shape.shape_id = "s1";
+  shape.shape_type = shape_type::Document{"orders", {}};
+  cfg.shapes = {shape};
+  auto client = std::make_shared<Client<TcpRuntime>>(
+      TcpRuntime{&ioc, &prng},
+      boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), port), cfg,
+      ClientPersistent{});
+  client->start();
+  for (int k = 0; k < 400 && !client->core().authenticated(); ++k)
+    ioc.run_one_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(client->core().authenticated());
+  client->write("orders", "o1", {1, 2, 3});
+  const auto done = [&] {
+    const auto& v = client->core().view();
+    return client->core().pending() == 0 && v.count("orders") && v.at("orders").count("o1");
+  };
+  for (int k = 0; k < 400 && !done(); ++k) ioc.run_one_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(done());
+  EXPECT_EQ(server->core().collections().at({0, "orders"}).documents.at("o1"),
+            (protocol::Bytes{1, 2, 3}));
+  client->stop();
+  server->stop();
+  ioc.poll();
+}
+
+}  // namespace
+}  // namespace syncsim::test
+
+#include <rapidcheck/gtest.h>
+
+namespace syncsim::test {
+namespace {
+
+// A peer sending arbitrary bytes never takes the server down: a second
+// client is served normally afterwards, and the server's buffers stay bounded.
+RC_GTEST_PROP(FRAME_10, ServerShellSurvivesArbitraryBytes,
+              (const std::vector<std::uint8_t>& junk)) {
+  sim::WorldOptions o;
+  o.seed = *rc::gen::arbitrary<std::uint64_t>();
+  sim::World w(o);
+  std::shared_ptr<Server<SimRuntime>> server;
+  w.add_node("server", [&](sim::Host& h) {
+    server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, ServerConfig{});
+    error_code ec;
+    server->start(9091, ec);
+    return std::shared_ptr<void>(server);
+  });
+  // Valid frames mixed into the junk make it reach deeper than the framing.
+  Bytes bytes = junk;
+  for (const auto& m : opening_script()) {
+    if (*rc::gen::arbitrary<bool>()) append_frame(m, bytes);
+  }
+  w.add_node("hostile", [&](sim::Host& h) {
+    auto c = std::make_shared<ScriptedClient<sim::SimSocket>>(sim::SimSocket(h));
+    c->socket.async_connect(sim::Address{"server", 9091}, [c, bytes](error_code ec) {
+      if (ec) return;
+      c->read();
+      c->out = bytes;
+      boost::asio::async_write(c->socket, boost::asio::buffer(c->out),
+                               [c](error_code, std::size_t) {});
+    });
+    return std::shared_ptr<void>(c);
+  });
+  std::shared_ptr<ScriptedClient<sim::SimSocket>> good;
+  w.add_node("good", [&](sim::Host& h) {
+    good = std::make_shared<ScriptedClient<sim::SimSocket>>(sim::SimSocket(h));
+    return std::shared_ptr<void>(good);
+  });
+  w.run_until(sim::kSecond);
+  good->socket.async_connect(sim::Address{"server", 9091}, [g = good](error_code ec) {
+    if (ec) return;
+    g->read();
+    g->send_all(opening_script());
+  });
+  w.run_until(2 * sim::kSecond);
+  RC_ASSERT(good->received.size() == 3u);
 }
 
 }  // namespace
