@@ -24,19 +24,6 @@ struct BytesWriter {
 };
 
 template <class T>
-struct is_std_vector : std::false_type {};
-template <class T>
-struct is_std_vector<std::vector<T>> : std::true_type {};
-template <class T>
-struct is_std_map : std::false_type {};
-template <class K, class V>
-struct is_std_map<std::map<K, V>> : std::true_type {};
-template <class T>
-struct is_std_optional : std::false_type {};
-template <class T>
-struct is_std_optional<std::optional<T>> : std::true_type {};
-
-template <class T>
 concept EnumType = is_variant<T>::value && !std::is_same_v<T, Message>;
 
 class Encoder {

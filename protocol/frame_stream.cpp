@@ -52,6 +52,21 @@ StreamEvent FrameStream::header_event(const std::uint8_t* header) {
   return ev;
 }
 
+// The header (already consumed from buffer or input) was refused: a fatal
+// error closes the stream, an unknown code skips its n body bytes as they
+// arrive (counted as consumed now).
+StreamEvent FrameStream::after_bad_header(StreamEvent ev, std::uint32_t n) {
+  consumed_ += kFrameHeaderSize;
+  if (ev.fatal) {
+    closed_ = true;
+    input_ = {};
+  } else {
+    skip_ = n;
+    consumed_ += n;
+  }
+  return ev;
+}
+
 StreamEvent FrameStream::next() {
   if (closed_) return event(StreamEvent::Kind::Closed);
 
@@ -73,15 +88,7 @@ StreamEvent FrameStream::next() {
     if (ev.kind == StreamEvent::Kind::Error) {
       const std::uint32_t n = load_le32(buffer_.data() + 1);
       buffer_.clear();
-      consumed_ += kFrameHeaderSize;
-      if (ev.fatal) {
-        closed_ = true;
-        input_ = {};
-      } else {
-        skip_ = n;
-        consumed_ += n;  // counted as consumed now; skipped as it arrives
-      }
-      return ev;
+      return after_bad_header(std::move(ev), n);
     }
     const std::size_t want = kFrameHeaderSize + load_le32(buffer_.data() + 1);
     take(std::min(want - buffer_.size(), input_.size()));
@@ -103,15 +110,7 @@ StreamEvent FrameStream::next() {
   const std::uint32_t n = load_le32(input_.data() + 1);
   if (ev.kind == StreamEvent::Kind::Error) {
     input_ = input_.subspan(kFrameHeaderSize);
-    consumed_ += kFrameHeaderSize;
-    if (ev.fatal) {
-      closed_ = true;
-      input_ = {};
-    } else {
-      skip_ = n;
-      consumed_ += n;
-    }
-    return ev;
+    return after_bad_header(std::move(ev), n);
   }
   if (input_.size() - kFrameHeaderSize < n) {  // split frame: start buffering
     take(input_.size());

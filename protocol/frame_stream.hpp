@@ -54,6 +54,7 @@ class FrameStream {
 
  private:
   StreamEvent header_event(const std::uint8_t* header);
+  StreamEvent after_bad_header(StreamEvent ev, std::uint32_t n);
   void take(std::size_t n);  // consumes n bytes of input into the buffer
 
   DecodeLimits limits_;

@@ -6,19 +6,6 @@
 namespace syncsim::protocol {
 namespace {
 
-template <class T>
-struct is_vec : std::false_type {};
-template <class T>
-struct is_vec<std::vector<T>> : std::true_type {};
-template <class T>
-struct is_map : std::false_type {};
-template <class K, class V>
-struct is_map<std::map<K, V>> : std::true_type {};
-template <class T>
-struct is_opt : std::false_type {};
-template <class T>
-struct is_opt<std::optional<T>> : std::true_type {};
-
 // ---- to JSON ------------------------------------------------------------------
 
 template <class T>
@@ -38,13 +25,13 @@ Json to_json(const T& v) {
   } else if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T> ||
                        std::is_same_v<T, std::string>) {
     return Json(v);
-  } else if constexpr (is_opt<T>::value) {
+  } else if constexpr (is_std_optional<T>::value) {
     return v ? to_json(*v) : Json(nullptr);
-  } else if constexpr (is_vec<T>::value) {
+  } else if constexpr (is_std_vector<T>::value) {
     Json a = Json::array();
     for (const auto& e : v) a.push_back(to_json(e));
     return a;
-  } else if constexpr (is_map<T>::value) {
+  } else if constexpr (is_std_map<T>::value) {
     Json o = Json::object();
     for (const auto& [k, val] : v) {
       if constexpr (std::is_same_v<typename T::key_type, std::string>) {
@@ -115,7 +102,7 @@ class Reader {
       if (!bytes) return fail(path + ".hex", "not an even-length hex string");
       out = std::move(*bytes);
       return true;
-    } else if constexpr (is_opt<T>::value) {
+    } else if constexpr (is_std_optional<T>::value) {
       if (j.is_null()) {
         out.reset();
         return true;
@@ -124,7 +111,7 @@ class Reader {
       if (!read(j, inner, path)) return false;
       out = std::move(inner);
       return true;
-    } else if constexpr (is_vec<T>::value) {
+    } else if constexpr (is_std_vector<T>::value) {
       if (!j.is_array()) return fail(path, "expected an array");
       out.clear();
       std::size_t k = 0;
@@ -134,7 +121,7 @@ class Reader {
         out.push_back(std::move(v));
       }
       return true;
-    } else if constexpr (is_map<T>::value) {
+    } else if constexpr (is_std_map<T>::value) {
       if (!j.is_object()) return fail(path, "expected an object");
       out.clear();
       for (const auto& [key, val] : j.items()) {

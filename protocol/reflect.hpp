@@ -4,10 +4,13 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
+#include <optional>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 namespace syncsim::protocol {
 
@@ -52,5 +55,19 @@ template <class T>
 struct is_variant : std::false_type {};
 template <class... Ts>
 struct is_variant<std::variant<Ts...>> : std::true_type {};
+
+// The container shapes the wire types use (codec, JSON model).
+template <class T>
+struct is_std_vector : std::false_type {};
+template <class T>
+struct is_std_vector<std::vector<T>> : std::true_type {};
+template <class T>
+struct is_std_map : std::false_type {};
+template <class K, class V>
+struct is_std_map<std::map<K, V>> : std::true_type {};
+template <class T>
+struct is_std_optional : std::false_type {};
+template <class T>
+struct is_std_optional<std::optional<T>> : std::true_type {};
 
 }  // namespace syncsim::protocol

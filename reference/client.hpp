@@ -14,6 +14,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/frame_stream.hpp"
 #include "reference/client_core.hpp"
+#include "reference/wake_timer.hpp"
 
 namespace syncsim::reference {
 
@@ -26,7 +27,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
         server_(std::move(server)),
         core_(std::move(config), std::move(persistent), rt.rng("client")),
         socket_(rt.socket()),
-        wake_(rt.timer()) {}
+        wake_(rt) {}
 
   void start() { connect(); }
   ClientCore& core() { return core_; }
@@ -140,19 +141,11 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
 
   void arm_timer() {
     if (stopped_) return;
-    std::int64_t deadline = connected_ ? core_.next_deadline() : reconnect_at_;
-    if (deadline == armed_for_) return;
-    armed_for_ = deadline;
-    wake_.cancel();
-    if (deadline == std::numeric_limits<std::int64_t>::max()) return;
-    const std::int64_t wait = std::max<std::int64_t>(0, deadline - rt_.now().steady_ms);
-    wake_.expires_after(std::chrono::milliseconds(wait));
-    wake_.async_wait([self = this->shared_from_this(), deadline](boost::system::error_code ec) {
-      if (ec || self->armed_for_ != deadline) return;
-      self->armed_for_ = -1;
-      if (!self->connected_) return self->connect();
-      self->core_.advance(self->rt_.now());
-      self->flush();
+    const std::int64_t deadline = connected_ ? core_.next_deadline() : reconnect_at_;
+    wake_.arm(deadline, rt_.now().steady_ms, this->shared_from_this(), [this] {
+      if (!connected_) return connect();
+      core_.advance(rt_.now());
+      flush();
     });
   }
 
@@ -160,13 +153,13 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   typename Runtime::Address server_;
   ClientCore core_;
   typename Runtime::Socket socket_;
-  typename Runtime::Timer wake_;
+  WakeTimer<Runtime> wake_;
   protocol::FrameStream decoder_;
   std::array<std::uint8_t, 16384> buf_{};
   std::deque<protocol::Bytes> out_;
   bool writing_ = false, connected_ = false, stopped_ = false;
   std::uint64_t generation_ = 0;
-  std::int64_t armed_for_ = -1, reconnect_at_ = 0;
+  std::int64_t reconnect_at_ = 0;
 };
 
 }  // namespace syncsim::reference

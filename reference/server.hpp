@@ -20,6 +20,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/frame_stream.hpp"
 #include "reference/server_core.hpp"
+#include "reference/wake_timer.hpp"
 
 namespace syncsim::reference {
 
@@ -29,7 +30,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   static constexpr std::size_t kMaxOutboundBytes = 64u << 20;
 
   Server(Runtime rt, ServerConfig config)
-      : rt_(rt), core_(std::move(config)), acceptor_(std::nullopt), wake_(rt.timer()) {}
+      : rt_(rt), core_(std::move(config)), acceptor_(std::nullopt), wake_(rt) {}
 
   // Listens and starts accepting. False (with ec) if the port is unavailable.
   bool start(std::uint16_t port, boost::system::error_code& ec) {
@@ -186,27 +187,17 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   }
 
   void arm_timer() {
-    const std::int64_t deadline = core_.next_deadline();
-    if (deadline == armed_for_) return;
-    armed_for_ = deadline;
-    wake_.cancel();
-    if (deadline == std::numeric_limits<std::int64_t>::max()) return;
-    const std::int64_t wait = std::max<std::int64_t>(0, deadline - rt_.now().steady_ms);
-    wake_.expires_after(std::chrono::milliseconds(wait));
-    wake_.async_wait([self = this->shared_from_this(), deadline](boost::system::error_code ec) {
-      if (ec || self->armed_for_ != deadline) return;
-      self->armed_for_ = -1;
-      self->core_.advance(self->rt_.now());
-      self->flush();
+    wake_.arm(core_.next_deadline(), rt_.now().steady_ms, this->shared_from_this(), [this] {
+      core_.advance(rt_.now());
+      flush();
     });
   }
 
   Runtime rt_;
   ServerCore core_;
   std::optional<typename Runtime::Acceptor> acceptor_;
-  typename Runtime::Timer wake_;
+  WakeTimer<Runtime> wake_;
   std::map<SessionHandle, std::shared_ptr<Conn>> conns_;
-  std::int64_t armed_for_ = -1;
 };
 
 }  // namespace syncsim::reference

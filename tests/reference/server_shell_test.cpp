@@ -53,6 +53,18 @@ struct ScriptedClient : std::enable_shared_from_this<ScriptedClient<Socket>> {
   }
 };
 
+// Adds a node "server" running the reference server on port 9091.
+std::shared_ptr<Server<SimRuntime>>& add_server(sim::World& w,
+                                                std::shared_ptr<Server<SimRuntime>>& server) {
+  w.add_node("server", [&server](sim::Host& h) {
+    server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, ServerConfig{});
+    error_code ec;
+    EXPECT_TRUE(server->start(9091, ec)) << ec.message();
+    return std::shared_ptr<void>(server);
+  });
+  return server;
+}
+
 std::vector<Message> opening_script() {
   Handshake hs;
   hs.wire_version = 1;
@@ -75,12 +87,7 @@ void expect_opening_answers(const std::vector<Message>& got) {
 TEST(FRAME_13, SimulatedServerAnswersInRequestOrder) {
   sim::World w;
   std::shared_ptr<Server<SimRuntime>> server;
-  w.add_node("server", [&](sim::Host& h) {
-    server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, ServerConfig{});
-    error_code ec;
-    EXPECT_TRUE(server->start(9091, ec)) << ec.message();
-    return std::shared_ptr<void>(server);
-  });
+  add_server(w, server);
   std::shared_ptr<ScriptedClient<sim::SimSocket>> client;
   w.add_node("client", [&](sim::Host& h) {
     client = std::make_shared<ScriptedClient<sim::SimSocket>>(sim::SimSocket(h));
@@ -99,12 +106,8 @@ TEST(FRAME_13, SimulatedServerAnswersInRequestOrder) {
 
 TEST(SESSION_3, SimulatedIdleConnectionIsClosedAfterFiveMinutes) {
   sim::World w;
-  w.add_node("server", [&](sim::Host& h) {
-    auto server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, ServerConfig{});
-    error_code ec;
-    server->start(9091, ec);
-    return std::shared_ptr<void>(server);
-  });
+  std::shared_ptr<Server<SimRuntime>> server;
+  add_server(w, server);
   std::shared_ptr<ScriptedClient<sim::SimSocket>> client;
   w.add_node("client", [&](sim::Host& h) {
     client = std::make_shared<ScriptedClient<sim::SimSocket>>(sim::SimSocket(h));
@@ -120,12 +123,8 @@ TEST(SESSION_3, SimulatedIdleConnectionIsClosedAfterFiveMinutes) {
 
 TEST(FRAME_9, OverLongLengthClosesTheConnectionUnread) {
   sim::World w;
-  w.add_node("server", [&](sim::Host& h) {
-    auto server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, ServerConfig{});
-    error_code ec;
-    server->start(9091, ec);
-    return std::shared_ptr<void>(server);
-  });
+  std::shared_ptr<Server<SimRuntime>> server;
+  add_server(w, server);
   std::shared_ptr<ScriptedClient<sim::SimSocket>> client;
   w.add_node("client", [&](sim::Host& h) {
     client = std::make_shared<ScriptedClient<sim::SimSocket>>(sim::SimSocket(h));
@@ -220,12 +219,7 @@ RC_GTEST_PROP(FRAME_10, ServerShellSurvivesArbitraryBytes,
   o.seed = *rc::gen::arbitrary<std::uint64_t>();
   sim::World w(o);
   std::shared_ptr<Server<SimRuntime>> server;
-  w.add_node("server", [&](sim::Host& h) {
-    server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, ServerConfig{});
-    error_code ec;
-    server->start(9091, ec);
-    return std::shared_ptr<void>(server);
-  });
+  add_server(w, server);
   // Valid frames mixed into the junk make it reach deeper than the framing.
   Bytes bytes = junk;
   for (const auto& m : opening_script()) {
