@@ -33,8 +33,10 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   ClientCore& core() { return core_; }
   // Called after every step with the state to keep on disk (DELTA-1, HS-12).
   std::function<void(const ClientPersistent&)> on_persist;
-  // Sees every frame the client writes (tests and traces).
-  std::function<void(const protocol::Message&)> on_send;
+  // See every frame the client writes, and every connection that ends, with
+  // the connection id both ends share (tests, traces, the checker).
+  std::function<void(const protocol::Message&, std::uint64_t conn)> on_send;
+  std::function<void(std::uint64_t conn)> on_closed;
 
   bool write(const std::string& collection, const std::string& doc, protocol::Bytes value) {
     const bool ok = core_.write(collection, doc, std::move(value));
@@ -66,6 +68,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
                             if (g != self->generation_) return;
                             if (ec) return self->disconnected();
                             self->connected_ = true;
+                            self->conn_id_ = Runtime::connection_id(self->socket_);
                             self->core_.on_connected(self->rt_.now());
                             self->read(g);
                             self->flush();
@@ -73,6 +76,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   }
 
   void disconnected() {
+    if (connected_ && on_closed) on_closed(conn_id_);
     boost::system::error_code ignored;
     socket_.close(ignored);
     ++generation_;
@@ -111,7 +115,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   void flush() {
     for (auto& m : core_.take_output()) {
       if (!connected_) continue;
-      if (on_send) on_send(m);
+      if (on_send) on_send(m, conn_id_);
       out_.push_back(protocol::encode_frame(m));
     }
     write();
@@ -160,6 +164,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   bool writing_ = false, connected_ = false, stopped_ = false;
   std::uint64_t generation_ = 0;
   std::int64_t reconnect_at_ = 0;
+  std::uint64_t conn_id_ = 0;
 };
 
 }  // namespace syncsim::reference

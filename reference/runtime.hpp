@@ -36,6 +36,7 @@ struct SimRuntime {
     return a.node + ":" + std::to_string(a.port);
   }
   sim::Prng& rng(std::string_view label) const { return host->rng(label); }
+  static std::uint64_t connection_id(const Socket& s) { return s.connection_id(); }
 };
 
 // Real sockets. Time here is the machine's: runs on it are not reproducible
@@ -71,6 +72,12 @@ struct TcpRuntime {
     return ec ? "unknown:0" : ep.address().to_string() + ":" + std::to_string(ep.port());
   }
   sim::Prng& rng(std::string_view) const { return *prng; }
+  // Both ends agree on it: the client's local port, seen from either side.
+  static std::uint64_t connection_id(const Socket& s) {
+    boost::system::error_code ec;
+    const auto local = s.local_endpoint(ec), remote = s.remote_endpoint(ec);
+    return ec ? 0 : std::min(local.port(), remote.port());
+  }
 };
 
 }  // namespace syncsim::reference

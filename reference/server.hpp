@@ -42,8 +42,10 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   }
 
   ServerCore& core() { return core_; }
-  // Sees every frame the server writes (tests and traces).
-  std::function<void(const protocol::Message&)> on_send;
+  // See every frame the server writes, and every connection that ends, with
+  // the connection id both ends share (tests, traces, the checker).
+  std::function<void(const protocol::Message&, std::uint64_t conn)> on_send;
+  std::function<void(std::uint64_t conn)> on_closed;
   std::size_t connections() const { return conns_.size(); }
   typename Runtime::Acceptor& acceptor() { return *acceptor_; }
 
@@ -80,6 +82,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
     bool writing = false;
     bool closing = false;
     SessionHandle handle = 0;
+    std::uint64_t conn_id = 0;
   };
 
   void accept() {
@@ -90,6 +93,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
       if (handle) {
         auto c = std::make_shared<Conn>(std::move(s));
         c->handle = *handle;
+        c->conn_id = Runtime::connection_id(c->socket);
         self->conns_[*handle] = c;
         self->read(c);
         self->arm_timer();  // the new session's idle deadline
@@ -138,7 +142,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
       auto it = conns_.find(o.session);
       if (it == conns_.end() || it->second->closing) continue;
       Conn& c = *it->second;
-      if (on_send) on_send(o.message);
+      if (on_send) on_send(o.message, c.conn_id);
       protocol::Bytes frame = protocol::encode_frame(o.message);
       c.out_bytes += frame.size();
       c.out.push_back(std::move(frame));
@@ -177,6 +181,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
     if (it == conns_.end() || it->second != c) return;
     conns_.erase(it);
     close_socket(*c);
+    if (on_closed) on_closed(c->conn_id);
     core_.close_session(c->handle, rt_.now());
     flush();  // presence leaves for the others
   }

@@ -44,9 +44,12 @@ std::string_view stop_reason_name(StopReason r) {
 
 namespace detail {
 
+inline constexpr std::uint64_t kUnordered = UINT64_MAX;
+
 struct Unit {
   std::vector<std::uint8_t> bytes;
   bool fin = false;
+  std::uint64_t seq = kUnordered;  // byte-stream units are delivered in seq order
 };
 
 // One direction of a connection: bytes written by `from`, read by `to`.
@@ -65,6 +68,9 @@ struct Pipe {
   std::vector<std::uint8_t> frame_acc;  // frame relay: bytes of an unfinished frame
   bool relay_off = false;               // not frames after all: pass bytes through
   std::deque<Unit> held;                // waiting for a partition to heal
+  std::uint64_t next_send_seq = 0;      // byte stream: numbering of units as written
+  std::uint64_t next_recv_seq = 0;      // the next unit the reader may see
+  std::map<std::uint64_t, Unit> early;  // arrived ahead of a unit still delayed
 
   std::size_t unread() const { return rx.size() - rx_off; }
 };
@@ -72,7 +78,7 @@ struct Pipe {
 struct Connection {
   std::uint64_t id = 0;
   std::uint16_t port[2] = {0, 0};  // side 0: ephemeral; side 1: the listening port
-  Pipe pipe[2];  // pipe[s] carries what side s writes
+  Pipe pipe[2];                    // pipe[s] carries what side s writes
   LifeRef life[2];
   bool closed[2] = {false, false};
   bool reset = false;
@@ -202,6 +208,7 @@ struct World::Impl {
       detail::Unit u;
       u.bytes.assign(data + off, data + off + seg);
       u.fin = fin;
+      u.seq = p.next_send_seq++;  // TCP order survives any delay (partition release, retransmit)
       off += seg;
       Time t = wire_time(p.from, p.to, seg, lp) + sample_latency(lp, rng);
       if (!fin && rng.chance(lp.segment_loss)) {
@@ -335,6 +342,28 @@ struct World::Impl {
   }
 
   void deliver(const std::shared_ptr<detail::Connection>& c, int side, detail::Unit u) {
+    detail::Pipe& p = c->pipe[side];
+    if (u.seq != detail::kUnordered) {
+      // Byte stream: a unit that overtook an earlier one waits for it.
+      if (u.seq != p.next_recv_seq) {
+        p.early.emplace(u.seq, std::move(u));
+        return;
+      }
+      ++p.next_recv_seq;
+      deliver_one(c, side, std::move(u));
+      for (auto it = p.early.find(p.next_recv_seq); it != p.early.end();
+           it = p.early.find(p.next_recv_seq)) {
+        detail::Unit next = std::move(it->second);
+        p.early.erase(it);
+        ++p.next_recv_seq;
+        deliver_one(c, side, std::move(next));
+      }
+      return;
+    }
+    deliver_one(c, side, std::move(u));
+  }
+
+  void deliver_one(const std::shared_ptr<detail::Connection>& c, int side, detail::Unit u) {
     detail::Pipe& p = c->pipe[side];
     const int to_side = 1 - side;
     p.in_flight -= u.bytes.size();

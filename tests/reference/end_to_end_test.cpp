@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 
+#include "conformance/checker/session_checker.hpp"
+#include "protocol/codec.hpp"
 #include "protocol/validate.hpp"
 #include "reference/client.hpp"
 #include "reference/runtime.hpp"
@@ -20,13 +22,16 @@ using namespace protocol;
 struct Cluster {
   std::shared_ptr<Server<SimRuntime>> server;
   std::vector<std::shared_ptr<Client<SimRuntime>>> clients;
-  Findings violations;  // MUST findings of any frame either side wrote
-  std::uint64_t frames = 0;
-  void judge(const Message& m, Sender from) {
-    ++frames;
-    for (auto& f : validate(m, from)) {
-      if (f.level == Level::Must) violations.push_back(std::move(f));
+  conformance::SessionChecker checker;  // judges every frame either side writes
+  sim::World* world = nullptr;
+  void judge(const Message& m, std::uint64_t conn, Sender from) {
+    checker.on_frame(conformance::FrameRecord{world->now(), conn, from, encode_frame(m)});
+  }
+  bool flagged(std::string_view rule) const {
+    for (const auto& f : checker.findings()) {
+      if (f.finding.rule == rule && f.finding.level == Level::Must) return true;
     }
+    return false;
   }
 };
 
@@ -40,17 +45,21 @@ ShapeDefinition orders_shape() {
 // Builds server + n clients; clients write `writes` documents each at
 // random times in the first 20 s. With faults: jitter, segment loss, a
 // partition, a connection reset and a client restart.
-Cluster build(sim::World& w, int n, int writes, bool faults) {
+Cluster build(sim::World& w, int n, int writes, bool faults, ServerConfig server_config = {}) {
   Cluster c;
+  c.world = &w;
   c.clients.resize(static_cast<std::size_t>(n));
   w.default_link().latency = 5 * sim::kMillisecond;
   if (faults) {
     w.default_link().jitter = 20 * sim::kMillisecond;
     w.default_link().segment_loss = sim::Ratio::ppm(20'000);
   }
-  w.add_node("server", [&c](sim::Host& h) {
-    c.server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, ServerConfig{});
-    c.server->on_send = [&c](const Message& m) { c.judge(m, Sender::Server); };
+  w.add_node("server", [&c, server_config](sim::Host& h) {
+    c.server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, server_config);
+    c.server->on_send = [&c](const Message& m, std::uint64_t conn) {
+      c.judge(m, conn, Sender::Server);
+    };
+    c.server->on_closed = [&c](std::uint64_t conn) { c.checker.on_close(conn, c.world->now()); };
     boost::system::error_code ec;
     c.server->start(9091, ec);
     return std::shared_ptr<void>(c.server);
@@ -76,7 +85,10 @@ Cluster build(sim::World& w, int n, int writes, bool faults) {
         disk["peer_id"] = std::to_string(s.peer_id);
         disk["last_mutation_id"] = std::to_string(s.last_mutation_id);
       };
-      client->on_send = [&c](const Message& m) { c.judge(m, Sender::Client); };
+      client->on_send = [&c](const Message& m, std::uint64_t conn) {
+        c.judge(m, conn, Sender::Client);
+      };
+      client->on_closed = [&c](std::uint64_t conn) { c.checker.on_close(conn, c.world->now()); };
       client->start();
       c.clients[static_cast<std::size_t>(k)] = client;
       return std::shared_ptr<void>(client);
@@ -119,10 +131,15 @@ void expect_converged(sim::World& w, Cluster& c, std::uint64_t seed) {
     EXPECT_EQ(view->second, it->second.documents)
         << "seed " << seed << " client " << k << " diverged";
   }
-  EXPECT_TRUE(c.violations.empty())
-      << "seed " << seed << ": " << format_finding(c.violations.front());
-  EXPECT_GT(c.frames, 100u);
-  (void)w;
+  c.checker.finish(w.now());
+  if (c.checker.must_count() > 0) {
+    const auto& f = c.checker.findings().front();
+    std::string context;
+    for (const auto& line : f.context) context += "\n    " + line;
+    ADD_FAILURE() << "seed " << seed << ": " << conformance::format_check_finding(f)
+                  << "\n  frame: " << f.frame << "\n  before:" << context;
+  }
+  EXPECT_GT(c.checker.frames(), 100u);
 }
 
 TEST(Convergence, NoFaults) {
@@ -146,6 +163,32 @@ TEST(Convergence, MixedWorkloadWithFaultsOverAHundredSeeds) {
     expect_converged(w, c, seed);
     if (HasFailure()) return;
   }
+}
+
+// The checker catches the server's named bugs, naming the rule.
+TEST(Convergence, ServerBugWrongLsnOrderIsFlaggedAsDelta8) {
+  sim::World w;
+  ServerConfig cfg;
+  cfg.bugs.insert(ServerBug::WrongLsnOrder);
+  auto c = build(w, 2, 10, false, cfg);
+  w.run_until(40 * sim::kSecond);
+  EXPECT_TRUE(c.flagged("DELTA-8"));
+  EXPECT_TRUE(c.flagged("SHAPE-9"));
+}
+
+TEST(Convergence, ServerBugSkipDedupIsFlaggedAsDelta6) {
+  bool flagged = false;
+  for (std::uint64_t seed = 1; seed <= 20 && !flagged; ++seed) {
+    sim::WorldOptions o;
+    o.seed = seed;
+    sim::World w(o);
+    ServerConfig cfg;
+    cfg.bugs.insert(ServerBug::SkipDedup);
+    auto c = build(w, 4, 15, true, cfg);  // the partition forces retransmissions
+    w.run_until(60 * sim::kSecond);
+    flagged = c.flagged("DELTA-6");
+  }
+  EXPECT_TRUE(flagged);
 }
 
 // The check can fail: a client that sends wrong checksums never gets its

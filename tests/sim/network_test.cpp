@@ -25,18 +25,20 @@ struct ReadLoop : std::enable_shared_from_this<ReadLoop> {
   std::shared_ptr<SimSocket> socket;
   std::function<void(std::span<const std::uint8_t>)> on_data;
   std::array<std::uint8_t, 65536> buf{};
-  static void start(std::shared_ptr<SimSocket> s, std::function<void(std::span<const std::uint8_t>)> f) {
+  static void start(std::shared_ptr<SimSocket> s,
+                    std::function<void(std::span<const std::uint8_t>)> f) {
     auto loop = std::make_shared<ReadLoop>();
     loop->socket = std::move(s);
     loop->on_data = std::move(f);
     loop->next();
   }
   void next() {
-    socket->async_read_some(boost::asio::buffer(buf), [self = shared_from_this()](error_code ec, std::size_t n) {
-      if (ec) return;
-      self->on_data(std::span<const std::uint8_t>(self->buf.data(), n));
-      self->next();
-    });
+    socket->async_read_some(boost::asio::buffer(buf),
+                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                              if (ec) return;
+                              self->on_data(std::span<const std::uint8_t>(self->buf.data(), n));
+                              self->next();
+                            });
   }
 };
 
@@ -114,6 +116,12 @@ RC_GTEST_PROP(SimStream, RoundTripSurvivesAnySegmentationAndWindow, ()) {
   rt.payload = *rc::gen::resize(16'000, rc::gen::arbitrary<std::vector<std::uint8_t>>());
   if (rt.payload.empty()) rt.payload.push_back(0);
   start_echo_once(w, rt);
+  // A partition in the middle: held data and data still in flight must
+  // reach the reader in the order written (TCP, FRAME-8).
+  const Time cut = *rc::gen::inRange<Time>(0, 30 * kMillisecond);
+  const Duration for_how_long = *rc::gen::inRange<Duration>(1, 30 * kMillisecond);
+  w.at(cut, [&w] { w.partition(1, 0); });
+  w.at(cut + for_how_long, [&w] { w.heal(1, 0); });
   const auto r = w.run();
   RC_ASSERT(r.reason == StopReason::Quiescent);
   RC_ASSERT(!rt.error);
@@ -212,7 +220,9 @@ TEST(SimPartition, OneWayPartitionBlocksOnlyOneDirection) {
   EXPECT_EQ(client_sock->remote_address(), (Address{"server", 7}));
   EXPECT_EQ(client_sock->local_address(), (Address{"client", 40000}));
   auto reader = [](std::shared_ptr<SimSocket> sock, std::vector<std::uint8_t>& into) {
-    ReadLoop::start(std::move(sock), [&into](std::span<const std::uint8_t> d) { into.insert(into.end(), d.begin(), d.end()); });
+    ReadLoop::start(std::move(sock), [&into](std::span<const std::uint8_t> d) {
+      into.insert(into.end(), d.begin(), d.end());
+    });
   };
   reader(server_sock, at_server);
   reader(client_sock, at_client);
