@@ -20,5 +20,6 @@ Runner add_decode_command(CLI::App& app);
 Runner add_encode_command(CLI::App& app);
 Runner add_rules_command(CLI::App& app);
 Runner add_sim_demo_command(CLI::App& app);
+Runner add_check_trace_command(CLI::App& app);
 
 }  // namespace syncsim::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   runners["encode"] = add_encode_command(app);
   runners["rules"] = add_rules_command(app);
   runners["sim-demo"] = add_sim_demo_command(app);
+  runners["check-trace"] = add_check_trace_command(app);
 
   try {
     app.parse(argc, argv);

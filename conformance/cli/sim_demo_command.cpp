@@ -37,8 +37,8 @@ static int run_sim_demo(const SimDemoOptions& o) {
     c.trace_out = &trace;
   }
   c.on_start = [&](const sim::World& w) {
-    fmt::print("syncsim sim-demo: {} clients, {} s of virtual time, faults {}\n{}", o.clients, o.seconds,
-               o.no_faults ? "off" : "on", w.describe());
+    fmt::print("syncsim sim-demo: {} clients, {} s of virtual time, faults {}\n{}", o.clients,
+               o.seconds, o.no_faults ? "off" : "on", w.describe());
   };
   const auto t0 = std::chrono::steady_clock::now();  // measures only; never shapes the run
   const auto r = sim::demo::run_chatter(c);
@@ -47,8 +47,8 @@ static int run_sim_demo(const SimDemoOptions& o) {
       "done: {} events, {} trace lines in {:.2f} s wall ({:.0f}x real time)\n"
       "clients: {} connects, {} frames sent, {} echoed, {} errors\n"
       "trace hash: {:016x}  (seed {})\n",
-      r.events, r.trace_lines, wall, o.seconds / std::max(wall, 1e-9), r.stats.connects, r.stats.sent,
-      r.stats.echoed, r.stats.errors, r.trace_hash, o.seed);
+      r.events, r.trace_lines, wall, o.seconds / std::max(wall, 1e-9), r.stats.connects,
+      r.stats.sent, r.stats.echoed, r.stats.errors, r.trace_hash, o.seed);
   return kExitOk;
 }
 
