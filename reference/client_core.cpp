@@ -14,6 +14,17 @@ namespace syncsim::reference {
 
 using namespace protocol;
 
+std::optional<ClientBug> client_bug_from_name(std::string_view name) {
+  static const std::pair<std::string_view, ClientBug> kNames[] = {
+      {"NeverThrottle", ClientBug::NeverThrottle}, {"NoResyncOnGap", ClientBug::NoResyncOnGap},
+      {"PushToPurged", ClientBug::PushToPurged},   {"CumulativeAck", ClientBug::CumulativeAck},
+      {"WrongChecksum", ClientBug::WrongChecksum}, {"ReuseEpoch", ClientBug::ReuseEpoch}};
+  for (const auto& [n, b] : kNames) {
+    if (n == name) return b;
+  }
+  return std::nullopt;
+}
+
 std::string make_lite_id(std::int64_t unix_ms, sim::Prng& rng) {
   const std::uint64_t a = rng.next(), b = rng.next();
   char buf[40];
@@ -199,6 +210,7 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
 
 bool ClientCore::write(const std::string& collection, const std::string& document_id, Bytes value) {
   if (value.empty()) return false;  // DELTA-1: a delta is never empty
+  if (purged_.count(collection) && !bug(ClientBug::PushToPurged)) return false;  // PURGE-7 (D30)
   if (pending_.size() >= config_.pending_limit ||
       pending_bytes_ + value.size() > config_.pending_bytes_limit) {
     return false;  // FLOW-4: refused, nothing dropped

@@ -29,6 +29,8 @@ enum class ClientBug {
   ReuseEpoch,     // does not raise the epoch per connection (HS-12)
 };
 
+std::optional<ClientBug> client_bug_from_name(std::string_view name);
+
 struct ClientConfig {
   std::string token;                                      // "" = trust mode
   std::function<std::optional<std::string>()> new_token;  // a token source, if the client has one

@@ -36,6 +36,21 @@ bool is_graph(const ShapeDefinition& shape) {
 
 }  // namespace
 
+std::optional<ServerBug> server_bug_from_name(std::string_view name) {
+  static const std::pair<std::string_view, ServerBug> kNames[] = {
+      {"SkipDedup", ServerBug::SkipDedup},
+      {"AcceptExpiredToken", ServerBug::AcceptExpiredToken},
+      {"IgnoreThrottle", ServerBug::IgnoreThrottle},
+      {"ForgetPurgeBroadcast", ServerBug::ForgetPurgeBroadcast},
+      {"WrongLsnOrder", ServerBug::WrongLsnOrder},
+      {"SkipCrcCheck", ServerBug::SkipCrcCheck},
+      {"ForkStaysAuthenticated", ServerBug::ForkStaysAuthenticated}};
+  for (const auto& [n, b] : kNames) {
+    if (n == name) return b;
+  }
+  return std::nullopt;
+}
+
 std::string incompatible_version_error(std::uint32_t version) {
   return "incompatible wire version: version compatibility: remote wire version " +
          std::to_string(version) + " is newer than local 4; upgrade this node";

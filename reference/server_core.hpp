@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/messages.hpp"
@@ -34,6 +35,9 @@ enum class ServerBug {
   SkipCrcCheck,            // accepts deltas whose checksum is wrong (DELTA-4)
   ForkStaysAuthenticated,  // Origin's HS-10 deviation
 };
+
+// Names as scenarios spell them ("SkipDedup"), and back.
+std::optional<ServerBug> server_bug_from_name(std::string_view name);
 
 // A write a scenario declares as violating a constraint (§5.3.3, HARNESS CHOICE).
 struct ConstraintRule {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, and run the harness.
-# For now (issue 3) the main job decodes the golden frames and prints a
-# summary; the scenario suite replaces it once it exists.
+# The main job: install what is missing, build, and run the scenario suite
+# (scenarios/) on the reference client and server in the simulator, every
+# frame judged by the conformance checker. Extra arguments go to `syncsim run`
+# (e.g. scripts/main.sh --seeds 1..20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 BUILD_DIR=${BUILD_DIR:-build}
-"$BUILD_DIR"/syncsim decode --summary --no-validate tests/vectors/golden.jsonl
+exec "$BUILD_DIR"/syncsim run scenarios "$@"

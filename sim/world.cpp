@@ -952,6 +952,16 @@ std::vector<std::uint64_t> World::connection_ids() const {
   return ids;
 }
 
+std::vector<std::uint64_t> World::connection_ids_of(NodeId node) const {
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, wc] : impl_->conns) {
+    auto c = wc.lock();
+    if (!c || c->reset || (c->closed[0] && c->closed[1])) continue;
+    if (c->pipe[0].from == node || c->pipe[1].from == node) ids.push_back(id);
+  }
+  return ids;
+}
+
 void World::random_partitions(Duration mean_interval, Duration mean_duration, Ratio one_way,
                               Time until) {
   if (node_count() < 2 || mean_interval <= 0) return;

@@ -122,6 +122,7 @@ class World {
   void clog(NodeId from, NodeId to, Duration for_how_long);  // the direction stalls
   bool reset_connection(std::uint64_t conn_id);              // both ends see connection_reset
   std::vector<std::uint64_t> connection_ids() const;
+  std::vector<std::uint64_t> connection_ids_of(NodeId node) const;  // open ones with an end on node
   // Random partitions between any two nodes: on average one every
   // mean_interval, lasting mean_duration; one_way with probability one_way.
   void random_partitions(Duration mean_interval, Duration mean_duration, Ratio one_way, Time until);

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "syncsim 0.1.0");
 
   std::map<std::string, Runner> runners;
+  runners["run"] = add_run_command(app);
   runners["decode"] = add_decode_command(app);
   runners["encode"] = add_encode_command(app);
   runners["rules"] = add_rules_command(app);

@@ -1,0 +1,30 @@
+// Runs a scenario: the reference pair in the simulator, the scenario's
+// workload and faults, every frame judged by the session checker, then the
+// scenario's expectations.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "conformance/checker/session_checker.hpp"
+#include "conformance/runner/scenario.hpp"
+
+namespace syncsim::conformance {
+
+struct ScenarioResult {
+  std::string name, file;
+  std::uint64_t seed = 0;
+  bool passed = false;
+  std::vector<std::string> failures;      // what did not hold, one line each
+  std::vector<CheckFinding> findings;     // everything the checker found
+  std::size_t must_findings = 0;
+  std::uint64_t frames = 0, events = 0, trace_hash = 0;
+  double virtual_s = 0;
+};
+
+// Names of bugs, nodes and actions are checked here; an invalid scenario
+// returns a result whose only failure starts with "invalid scenario:".
+ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed);
+
+}  // namespace syncsim::conformance
