@@ -21,7 +21,8 @@ struct RunOptions {
   bool verbose = false;
 };
 
-static std::vector<std::string> scenario_files(const std::vector<std::string>& paths, std::string& error) {
+static std::vector<std::string> scenario_files(const std::vector<std::string>& paths,
+                                               std::string& error) {
   std::vector<std::string> files;
   for (const auto& p : paths) {
     std::error_code ec;
@@ -58,7 +59,8 @@ static int run_scenarios(const RunOptions& o) {
     }
   }
   std::string error;
-  const auto files = scenario_files(o.paths.empty() ? std::vector<std::string>{"scenarios"} : o.paths, error);
+  const auto files =
+      scenario_files(o.paths.empty() ? std::vector<std::string>{"scenarios"} : o.paths, error);
   if (!error.empty()) {
     fmt::print(stderr, "syncsim run: {}\n", error);
     return kExitInvalid;
@@ -88,14 +90,14 @@ static int run_scenarios(const RunOptions& o) {
       const auto again = conformance::run_scenario(s, seed);
       auto failures = r.failures;
       if (again.trace_hash != r.trace_hash) {
-        failures.push_back("nondeterministic: trace hash " + fmt::format("{:016x}", r.trace_hash) + " then " +
-                           fmt::format("{:016x}", again.trace_hash));
+        failures.push_back("nondeterministic: trace hash " + fmt::format("{:016x}", r.trace_hash) +
+                           " then " + fmt::format("{:016x}", again.trace_hash));
       }
       virtual_s += r.virtual_s;
       const bool ok = failures.empty();
       (ok ? passed : failed)++;
-      fmt::print("  {}  {:<36} seed {:<6} {:>6} frames  {:>3} MUST  trace {:016x}\n", ok ? "PASS" : "FAIL", s.name,
-                 seed, r.frames, r.must_findings, r.trace_hash);
+      fmt::print("  {}  {:<36} seed {:<6} {:>6} frames  {:>3} MUST  trace {:016x}\n",
+                 ok ? "PASS" : "FAIL", s.name, seed, r.frames, r.must_findings, r.trace_hash);
       if (!ok || o.verbose) {
         for (const auto& f : failures) fmt::print("        - {}\n", f);
         if (!ok) fmt::print("        reproduce: syncsim run {} --seed {}\n", s.file, seed);
@@ -103,8 +105,8 @@ static int run_scenarios(const RunOptions& o) {
     }
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fmt::print("{} run(s): {} passed, {} failed; {:.0f} virtual s in {:.2f} wall s ({:.0f}x)\n", passed + failed,
-             passed, failed, virtual_s, wall, virtual_s / std::max(wall, 1e-9));
+  fmt::print("{} run(s): {} passed, {} failed; {:.0f} virtual s in {:.2f} wall s ({:.0f}x)\n",
+             passed + failed, passed, failed, virtual_s, wall, virtual_s / std::max(wall, 1e-9));
   return failed > 0 ? kExitFindings : kExitOk;
 }
 

@@ -5,6 +5,7 @@
 
 #include "protocol/codec.hpp"
 #include "reference/client.hpp"
+#include "reference/persistence.hpp"
 #include "reference/runtime.hpp"
 #include "reference/server.hpp"
 
@@ -81,7 +82,9 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
     run.server->on_send = [&run](const protocol::Message& m, std::uint64_t conn) {
       run.judge(m, conn, protocol::Sender::Server);
     };
-    run.server->on_closed = [&run](std::uint64_t conn) { run.checker.on_close(conn, run.world->now()); };
+    run.server->on_closed = [&run](std::uint64_t conn) {
+      run.checker.on_close(conn, run.world->now());
+    };
     boost::system::error_code ec;
     run.server->start(kPort, ec);
     return std::shared_ptr<void>(run.server);
@@ -92,25 +95,17 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
     w.add_node(
         name,
         [&run, cfg, name](sim::Host& h) {
-          ClientPersistent p;  // from the node's disk (DELTA-1, HS-12)
           auto& disk = h.disk();
-          if (disk.count("lite_id")) {
-            p.lite_id = disk["lite_id"];
-            p.epoch = std::stoull(disk["epoch"]);
-            p.peer_id = std::stoull(disk["peer_id"]);
-            p.last_mutation_id = std::stoull(disk["last_mutation_id"]);
-          }
-          auto client = std::make_shared<Client<SimRuntime>>(SimRuntime{&h}, sim::Address{"server", kPort}, cfg, p);
-          client->on_persist = [&disk](const ClientPersistent& st) {
-            disk["lite_id"] = st.lite_id;
-            disk["epoch"] = std::to_string(st.epoch);
-            disk["peer_id"] = std::to_string(st.peer_id);
-            disk["last_mutation_id"] = std::to_string(st.last_mutation_id);
-          };
+          const ClientPersistent p = load_persistent(disk);  // DELTA-1, HS-12
+          auto client = std::make_shared<Client<SimRuntime>>(SimRuntime{&h},
+                                                             sim::Address{"server", kPort}, cfg, p);
+          client->on_persist = [&disk](const ClientPersistent& st) { save_persistent(disk, st); };
           client->on_send = [&run](const protocol::Message& m, std::uint64_t conn) {
             run.judge(m, conn, protocol::Sender::Client);
           };
-          client->on_closed = [&run](std::uint64_t conn) { run.checker.on_close(conn, run.world->now()); };
+          client->on_closed = [&run](std::uint64_t conn) {
+            run.checker.on_close(conn, run.world->now());
+          };
           client->start();
           run.clients[name] = client;
           return std::shared_ptr<void>(client);
@@ -122,12 +117,14 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
     auto& rng = w.host(*w.find_node(c.name)).rng("workload");
     const std::string collection = c.shapes.empty() ? "orders" : c.shapes.front();
     for (int i = 0; i < c.writes; ++i) {
-      const sim::Time t = rng.between(at(s.write_from_s), std::max(at(s.write_from_s), at(s.write_until_s)));
+      const sim::Time t =
+          rng.between(at(s.write_from_s), std::max(at(s.write_from_s), at(s.write_until_s)));
       const std::string doc = "doc-" + std::to_string(rng.below(10));
       protocol::Bytes value{static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i >> 8), 7};
       const std::string name = c.name;
       w.at(t, [&run, name, collection, doc, value] {
-        if (auto it = run.clients.find(name); it != run.clients.end()) it->second->write(collection, doc, value);
+        if (auto it = run.clients.find(name); it != run.clients.end())
+          it->second->write(collection, doc, value);
       });
     }
   }
@@ -159,19 +156,22 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
   result.virtual_s = static_cast<double>(w.now()) / 1e9;
 
   // Expectations.
-  if (s.expect.max_must_findings && result.must_findings > static_cast<std::size_t>(*s.expect.max_must_findings)) {
-    result.failures.push_back(std::to_string(result.must_findings) + " MUST findings (allowed " +
-                              std::to_string(*s.expect.max_must_findings) +
-                              "); first: " + format_check_finding(*std::find_if(
-                                                 result.findings.begin(), result.findings.end(), [](const auto& f) {
-                                                   return f.finding.level == protocol::Level::Must;
-                                                 })));
+  if (s.expect.max_must_findings &&
+      result.must_findings > static_cast<std::size_t>(*s.expect.max_must_findings)) {
+    result.failures.push_back(
+        std::to_string(result.must_findings) + " MUST findings (allowed " +
+        std::to_string(*s.expect.max_must_findings) + "); first: " +
+        format_check_finding(
+            *std::find_if(result.findings.begin(), result.findings.end(),
+                          [](const auto& f) { return f.finding.level == protocol::Level::Must; })));
   }
   for (const auto& rule : s.expect.flagged) {
-    const bool found = std::any_of(result.findings.begin(), result.findings.end(), [&](const CheckFinding& f) {
-      return f.finding.rule == rule && f.finding.level == protocol::Level::Must;
-    });
-    if (!found) result.failures.push_back("expected a MUST finding for " + rule + ", none was found");
+    const bool found =
+        std::any_of(result.findings.begin(), result.findings.end(), [&](const CheckFinding& f) {
+          return f.finding.rule == rule && f.finding.level == protocol::Level::Must;
+        });
+    if (!found)
+      result.failures.push_back("expected a MUST finding for " + rule + ", none was found");
   }
   if (s.expect.converged && run.server) {
     for (const auto& c : s.clients) {
@@ -180,7 +180,8 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
       auto& core = it->second->core();
       if (!core.authenticated()) result.failures.push_back(c.name + " is not connected at the end");
       if (core.pending() > 0) {
-        result.failures.push_back(c.name + " still has " + std::to_string(core.pending()) + " unacknowledged mutations");
+        result.failures.push_back(c.name + " still has " + std::to_string(core.pending()) +
+                                  " unacknowledged mutations");
       }
       for (const auto& coll : c.shapes) {
         const auto& store = run.server->core().collections();
@@ -190,8 +191,9 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
         const auto vit = core.view().find(coll);
         const auto& client_docs = vit == core.view().end() ? empty : vit->second;
         if (client_docs != server_docs) {
-          result.failures.push_back(c.name + "'s view of \"" + coll + "\" has " + std::to_string(client_docs.size()) +
-                                    " documents, the server " + std::to_string(server_docs.size()) + " (or differs)");
+          result.failures.push_back(c.name + "'s view of \"" + coll + "\" has " +
+                                    std::to_string(client_docs.size()) + " documents, the server " +
+                                    std::to_string(server_docs.size()) + " (or differs)");
         }
       }
     }

@@ -16,8 +16,8 @@ struct ScenarioResult {
   std::string name, file;
   std::uint64_t seed = 0;
   bool passed = false;
-  std::vector<std::string> failures;      // what did not hold, one line each
-  std::vector<CheckFinding> findings;     // everything the checker found
+  std::vector<std::string> failures;   // what did not hold, one line each
+  std::vector<CheckFinding> findings;  // everything the checker found
   std::size_t must_findings = 0;
   std::uint64_t frames = 0, events = 0, trace_hash = 0;
   double virtual_s = 0;

@@ -12,18 +12,19 @@ namespace syncsim::conformance {
 
 struct ScenarioClient {
   std::string name;
-  int writes = 0;                     // documents written at random times in the write window
-  std::vector<std::string> shapes;    // collections subscribed (Document shapes)
-  std::vector<std::string> bugs;      // reference ClientBug names
+  int writes = 0;                   // documents written at random times in the write window
+  std::vector<std::string> shapes;  // collections subscribed (Document shapes)
+  std::vector<std::string> bugs;    // reference ClientBug names
   std::int64_t clock_offset_ms = 0;
   std::int32_t drift_ppm = 0;
 };
 
 struct ScenarioEvent {
   double at_s = 0;
-  std::string action;  // partition, partition-one-way, heal, reset, restart, crash, purge, clock-jump
+  std::string
+      action;  // partition, partition-one-way, heal, reset, restart, crash, purge, clock-jump
   std::vector<std::string> nodes;
-  std::string collection;   // purge
+  std::string collection;     // purge
   std::int64_t delta_ms = 0;  // clock-jump
 };
 

@@ -1,8 +1,9 @@
 // The scenario language: strict parsing with file:line:column errors.
+#include "conformance/runner/scenario.hpp"
+
 #include <gtest/gtest.h>
 
 #include "conformance/runner/runner.hpp"
-#include "conformance/runner/scenario.hpp"
 
 namespace syncsim::test {
 namespace {
@@ -13,15 +14,21 @@ std::string error_of(const std::string& yaml) { return parse_scenario(yaml, "s.y
 
 TEST(Scenarios, ErrorsNameFileLineColumnAndWhatWasExpected) {
   EXPECT_EQ(error_of("name: x\nclients:\n  - {name: a, writez: 3}\n"),
-            "s.yaml:3:15: unknown key \"writez\" in a client (expected one of: bugs, clock_offset_ms, drift_ppm, "
+            "s.yaml:3:15: unknown key \"writez\" in a client (expected one of: bugs, "
+            "clock_offset_ms, drift_ppm, "
             "name, shapes, writes)");
-  EXPECT_EQ(error_of("name: x\nclients: []\n"), "s.yaml:2:10: \"clients\" must be a non-empty list");
-  EXPECT_EQ(error_of("name: x\nname: y\nclients: [{name: a}]\n"), "s.yaml:2:1: duplicate key \"name\" in the scenario");
-  EXPECT_EQ(error_of("name: x\nclients: [{name: a}, {name: a}]\n"), "s.yaml:2:29: duplicate node name \"a\"");
-  EXPECT_EQ(error_of("name: x\nclients: [{name: a, writes: many}]\n"), "s.yaml:2:29: \"writes\" must be an integer");
+  EXPECT_EQ(error_of("name: x\nclients: []\n"),
+            "s.yaml:2:10: \"clients\" must be a non-empty list");
+  EXPECT_EQ(error_of("name: x\nname: y\nclients: [{name: a}]\n"),
+            "s.yaml:2:1: duplicate key \"name\" in the scenario");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a}, {name: a}]\n"),
+            "s.yaml:2:29: duplicate node name \"a\"");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a, writes: many}]\n"),
+            "s.yaml:2:29: \"writes\" must be an integer");
   EXPECT_NE(error_of("name: x\nclients: [{name: a}\n").find("s.yaml:3:1:"), std::string::npos);
   EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nevents:\n  - {at_s: 1, action: explode}\n"),
-            "s.yaml:4:23: unknown action \"explode\" (expected partition, partition-one-way, heal, reset, restart, "
+            "s.yaml:4:23: unknown action \"explode\" (expected partition, partition-one-way, heal, "
+            "reset, restart, "
             "crash, purge, clock-jump)");
 }
 
@@ -34,12 +41,14 @@ TEST(Scenarios, AValidScenarioRunsAndPasses) {
   const auto r = conformance::run_scenario(*s.scenario, 1);
   EXPECT_TRUE(r.passed) << (r.failures.empty() ? "" : r.failures[0]);
   EXPECT_GT(r.frames, 10u);
-  EXPECT_EQ(conformance::run_scenario(*s.scenario, 1).trace_hash, r.trace_hash);  // same seed, same run
+  EXPECT_EQ(conformance::run_scenario(*s.scenario, 1).trace_hash,
+            r.trace_hash);  // same seed, same run
   EXPECT_NE(conformance::run_scenario(*s.scenario, 2).trace_hash, r.trace_hash);
 }
 
 TEST(Scenarios, UnknownBugNamesMakeTheScenarioInvalid) {
-  const auto s = parse_scenario("name: x\nclients: [{name: a}]\nserver: {bugs: [Nope]}\n", "x.yaml");
+  const auto s =
+      parse_scenario("name: x\nclients: [{name: a}]\nserver: {bugs: [Nope]}\n", "x.yaml");
   ASSERT_TRUE(s.scenario);
   const auto r = conformance::run_scenario(*s.scenario, 1);
   EXPECT_FALSE(r.passed);

@@ -10,6 +10,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/validate.hpp"
 #include "reference/client.hpp"
+#include "reference/persistence.hpp"
 #include "reference/runtime.hpp"
 #include "reference/server.hpp"
 
@@ -69,22 +70,11 @@ Cluster build(sim::World& w, int n, int writes, bool faults, ServerConfig server
     w.add_node(name, [&c, k](sim::Host& h) {
       ClientConfig cfg;
       cfg.shapes = {orders_shape()};
-      ClientPersistent p;  // from the node's disk
       auto& disk = h.disk();
-      if (disk.count("lite_id")) {
-        p.lite_id = disk["lite_id"];
-        p.epoch = std::stoull(disk["epoch"]);
-        p.peer_id = std::stoull(disk["peer_id"]);
-        p.last_mutation_id = std::stoull(disk["last_mutation_id"]);
-      }
+      const ClientPersistent p = load_persistent(disk);  // DELTA-1, HS-12
       auto client = std::make_shared<Client<SimRuntime>>(SimRuntime{&h},
                                                          sim::Address{"server", 9091}, cfg, p);
-      client->on_persist = [&disk](const ClientPersistent& s) {
-        disk["lite_id"] = s.lite_id;
-        disk["epoch"] = std::to_string(s.epoch);
-        disk["peer_id"] = std::to_string(s.peer_id);
-        disk["last_mutation_id"] = std::to_string(s.last_mutation_id);
-      };
+      client->on_persist = [&disk](const ClientPersistent& st) { save_persistent(disk, st); };
       client->on_send = [&c](const Message& m, std::uint64_t conn) {
         c.judge(m, conn, Sender::Client);
       };
