@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "conformance/cli/commands.hpp"
 #include "conformance/runner/runner.hpp"
+#include "protocol/json.hpp"
 
 namespace syncsim::cli {
 
@@ -19,7 +21,84 @@ struct RunOptions {
   std::string seeds;  // "A..B"
   std::string filter;
   bool verbose = false;
+  std::string junit_file, json_file;
 };
+
+// One finished run, kept for the reports.
+struct RunRecord {
+  std::string name, file;
+  std::uint64_t seed = 0;
+  std::vector<std::string> failures;
+  conformance::ScenarioResult result;
+};
+
+static std::string xml_escape(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x20 || c == '\n' || c == '\t') out += c;
+    }
+  }
+  return out;
+}
+
+// JUnit XML: one testsuite, one testcase per (scenario, seed).
+static bool write_junit(const std::string& path, const std::vector<RunRecord>& runs) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) return false;
+  std::size_t failures = 0;
+  for (const auto& r : runs) failures += !r.failures.empty();
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"syncsim\" tests=\""
+      << runs.size() << "\" failures=\"" << failures << "\">\n";
+  for (const auto& r : runs) {
+    out << "  <testcase classname=\"" << xml_escape(r.name) << "\" name=\"seed " << r.seed
+        << "\" time=\"0\">\n";
+    if (!r.failures.empty()) {
+      std::string text;
+      for (const auto& f : r.failures) text += f + "\n";
+      text += "reproduce: syncsim run " + r.file + " --seed " + std::to_string(r.seed) + "\n";
+      out << "    <failure message=\"" << xml_escape(r.failures.front()) << "\">"
+          << xml_escape(text) << "</failure>\n";
+    }
+    out << "  </testcase>\n";
+  }
+  out << "</testsuite>\n";
+  return static_cast<bool>(out);
+}
+
+// JSON: every run with its findings.
+static bool write_json(const std::string& path, const std::vector<RunRecord>& runs) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) return false;
+  protocol::Json doc = protocol::Json::array();
+  for (const auto& r : runs) {
+    protocol::Json findings = protocol::Json::array();
+    for (const auto& f : r.result.findings) {
+      findings.push_back({{"rule", std::string(f.finding.rule)},
+                          {"level", std::string(protocol::level_name(f.finding.level))},
+                          {"t_ns", f.t},
+                          {"conn", f.conn},
+                          {"message", f.finding.message},
+                          {"frame", f.frame},
+                          {"before", f.context}});
+    }
+    doc.push_back({{"scenario", r.name},
+                   {"file", r.file},
+                   {"seed", r.seed},
+                   {"passed", r.failures.empty()},
+                   {"failures", r.failures},
+                   {"frames", r.result.frames},
+                   {"trace_hash", fmt::format("{:016x}", r.result.trace_hash)},
+                   {"findings", findings}});
+  }
+  out << protocol::dump_json(doc) << "\n";
+  return static_cast<bool>(out);
+}
 
 static std::vector<std::string> scenario_files(const std::vector<std::string>& paths,
                                                std::string& error) {
@@ -82,6 +161,7 @@ static int run_scenarios(const RunOptions& o) {
   fmt::print("syncsim run: {} scenario(s), seeds {}..{}\n", scenarios.size(), first, last);
   std::size_t passed = 0, failed = 0;
   double virtual_s = 0;
+  std::vector<RunRecord> records;
   const auto t0 = std::chrono::steady_clock::now();  // measures only
   for (const auto& s : scenarios) {
     for (std::uint64_t seed = first; seed <= last; ++seed) {
@@ -102,11 +182,21 @@ static int run_scenarios(const RunOptions& o) {
         for (const auto& f : failures) fmt::print("        - {}\n", f);
         if (!ok) fmt::print("        reproduce: syncsim run {} --seed {}\n", s.file, seed);
       }
+      if (!o.junit_file.empty() || !o.json_file.empty())
+        records.push_back(RunRecord{s.name, s.file, seed, failures, r});
     }
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   fmt::print("{} run(s): {} passed, {} failed; {:.0f} virtual s in {:.2f} wall s ({:.0f}x)\n",
              passed + failed, passed, failed, virtual_s, wall, virtual_s / std::max(wall, 1e-9));
+  if (!o.junit_file.empty() && !write_junit(o.junit_file, records)) {
+    fmt::print(stderr, "syncsim run: {}: cannot write\n", o.junit_file);
+    return kExitInvalid;
+  }
+  if (!o.json_file.empty() && !write_json(o.json_file, records)) {
+    fmt::print(stderr, "syncsim run: {}: cannot write\n", o.json_file);
+    return kExitInvalid;
+  }
   return failed > 0 ? kExitFindings : kExitOk;
 }
 
@@ -129,6 +219,9 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--seeds", o->seeds, "a range of seeds, A..B");
   cmd->add_option("--filter", o->filter, "only scenarios whose name contains this");
   cmd->add_flag("-v,--verbose", o->verbose, "list details of passing runs too");
+  cmd->add_option("--junit", o->junit_file,
+                  "write a JUnit XML report (one testcase per scenario and seed)");
+  cmd->add_option("--json", o->json_file, "write a JSON report with every finding");
   return [o] { return run_scenarios(*o); };
 }
 
