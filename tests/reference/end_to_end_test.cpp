@@ -13,6 +13,7 @@
 #include "reference/persistence.hpp"
 #include "reference/runtime.hpp"
 #include "reference/server.hpp"
+#include "tests/support/test_support.hpp"
 
 namespace syncsim::test {
 namespace {
@@ -143,7 +144,7 @@ TEST(Convergence, NoFaults) {
 // 100 seeds in CI; SYNCSIM_SEEDS=1000 for the longer run.
 TEST(Convergence, MixedWorkloadWithFaultsOverAHundredSeeds) {
   const char* env = std::getenv("SYNCSIM_SEEDS");
-  const std::uint64_t seeds = env ? std::strtoull(env, nullptr, 10) : 100;
+  const std::uint64_t seeds = env ? std::strtoull(env, nullptr, 10) : seed_count(100);
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
     sim::WorldOptions o;
     o.seed = seed;

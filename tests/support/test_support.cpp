@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -60,6 +62,11 @@ bool has_rule(const protocol::Findings& f, std::string_view rule, protocol::Leve
 }
 bool has_must_rule(const protocol::Findings& f, std::string_view rule) {
   return has_rule(f, rule, protocol::Level::Must);
+}
+
+std::uint64_t seed_count(std::uint64_t full) {
+  const char* quick = std::getenv("SYNCSIM_QUICK");
+  return quick && *quick == '1' ? std::max<std::uint64_t>(1, full / 10) : full;
 }
 
 std::string describe(const protocol::Findings& f) {

@@ -28,6 +28,10 @@ protocol::Bytes hex(std::string_view h);  // aborts the test on bad hex
 bool has_must_rule(const protocol::Findings& f, std::string_view rule);
 bool has_rule(const protocol::Findings& f, std::string_view rule, protocol::Level level);
 
+// How many seeds a many-seed test runs: `full`, or a tenth of it when
+// SYNCSIM_QUICK is set (sanitizer builds).
+std::uint64_t seed_count(std::uint64_t full);
+
 // Findings as text, for failure messages.
 std::string describe(const protocol::Findings& f);
 
