@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "protocol/codec.hpp"
 #include "reference/client.hpp"
@@ -30,6 +31,23 @@ struct Run {
 
 sim::Time at(double seconds) { return static_cast<sim::Time>(seconds * 1e9); }
 
+// Adds the named bugs to `bugs`; false (with a failure recorded) on an
+// unknown name.
+template <class Bug, class FromName>
+bool add_bugs(const std::vector<std::string>& names, FromName from_name, std::set<Bug>& bugs,
+              const char* side, ScenarioResult& result) {
+  for (const auto& b : names) {
+    auto bug = from_name(b);
+    if (!bug) {
+      result.failures.push_back(std::string("invalid scenario: unknown ") + side + " bug \"" + b +
+                                "\"");
+      return false;
+    }
+    bugs.insert(*bug);
+  }
+  return true;
+}
+
 }  // namespace
 
 ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
@@ -40,25 +58,12 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
 
   // Bug names are the reference's; unknown ones make the scenario invalid.
   ServerConfig server_config;
-  for (const auto& b : s.server_bugs) {
-    auto bug = server_bug_from_name(b);
-    if (!bug) {
-      result.failures.push_back("invalid scenario: unknown server bug \"" + b + "\"");
-      return result;
-    }
-    server_config.bugs.insert(*bug);
-  }
+  if (!add_bugs(s.server_bugs, server_bug_from_name, server_config.bugs, "server", result))
+    return result;
   std::map<std::string, ClientConfig> client_configs;
   for (const auto& c : s.clients) {
     ClientConfig cfg;
-    for (const auto& b : c.bugs) {
-      auto bug = client_bug_from_name(b);
-      if (!bug) {
-        result.failures.push_back("invalid scenario: unknown client bug \"" + b + "\"");
-        return result;
-      }
-      cfg.bugs.insert(*bug);
-    }
+    if (!add_bugs(c.bugs, client_bug_from_name, cfg.bugs, "client", result)) return result;
     for (const auto& coll : c.shapes) {
       protocol::ShapeDefinition shape;
       shape.shape_id = coll + "-all";

@@ -4,6 +4,7 @@
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <functional>
 
 #include "protocol/codec.hpp"
 #include "protocol/frame_stream.hpp"
@@ -26,7 +27,7 @@ struct ScriptedClient : std::enable_shared_from_this<ScriptedClient<Socket>> {
   FrameStream decoder;
   std::array<std::uint8_t, 4096> buf{};
   std::vector<Message> received;
-  error_code read_error;
+  error_code connect_error, read_error;
   Bytes out;
 
   void send_all(const std::vector<Message>& ms) {
@@ -65,6 +66,25 @@ std::shared_ptr<Server<SimRuntime>>& add_server(sim::World& w,
   return server;
 }
 
+// Adds a node running a ScriptedClient that connects to the server and, once
+// connected, starts reading and hands itself to `on_connected`.
+using SimScripted = ScriptedClient<sim::SimSocket>;
+void add_scripted_client(sim::World& w, const std::string& name,
+                         std::shared_ptr<SimScripted>& client,
+                         std::function<void(const std::shared_ptr<SimScripted>&)> on_connected) {
+  w.add_node(name, [&client, on_connected](sim::Host& h) {
+    client = std::make_shared<SimScripted>(sim::SimSocket(h));
+    client->socket.async_connect(sim::Address{"server", 9091},
+                                 [c = client, on_connected](error_code ec) {
+                                   c->connect_error = ec;
+                                   if (ec) return;
+                                   c->read();
+                                   on_connected(c);
+                                 });
+    return std::shared_ptr<void>(client);
+  });
+}
+
 std::vector<Message> opening_script() {
   Handshake hs;
   hs.wire_version = 1;
@@ -88,17 +108,10 @@ TEST(FRAME_13, SimulatedServerAnswersInRequestOrder) {
   sim::World w;
   std::shared_ptr<Server<SimRuntime>> server;
   add_server(w, server);
-  std::shared_ptr<ScriptedClient<sim::SimSocket>> client;
-  w.add_node("client", [&](sim::Host& h) {
-    client = std::make_shared<ScriptedClient<sim::SimSocket>>(sim::SimSocket(h));
-    client->socket.async_connect(sim::Address{"server", 9091}, [c = client](error_code ec) {
-      ASSERT_FALSE(ec);
-      c->read();
-      c->send_all(opening_script());
-    });
-    return std::shared_ptr<void>(client);
-  });
+  std::shared_ptr<SimScripted> client;
+  add_scripted_client(w, "client", client, [](const auto& c) { c->send_all(opening_script()); });
   w.run_until(sim::kSecond);
+  EXPECT_FALSE(client->connect_error);
   expect_opening_answers(client->received);
   EXPECT_EQ(*server->core().wire_session_id(1),
             "sync-client:40000-1");  // SESSION-1 with the simulated address
@@ -108,13 +121,8 @@ TEST(SESSION_3, SimulatedIdleConnectionIsClosedAfterFiveMinutes) {
   sim::World w;
   std::shared_ptr<Server<SimRuntime>> server;
   add_server(w, server);
-  std::shared_ptr<ScriptedClient<sim::SimSocket>> client;
-  w.add_node("client", [&](sim::Host& h) {
-    client = std::make_shared<ScriptedClient<sim::SimSocket>>(sim::SimSocket(h));
-    client->socket.async_connect(sim::Address{"server", 9091},
-                                 [c = client](error_code) { c->read(); });
-    return std::shared_ptr<void>(client);
-  });
+  std::shared_ptr<SimScripted> client;
+  add_scripted_client(w, "client", client, [](const auto&) {});
   w.run_until(299 * sim::kSecond);
   EXPECT_FALSE(client->read_error);
   w.run_until(301 * sim::kSecond);
@@ -125,16 +133,11 @@ TEST(FRAME_9, OverLongLengthClosesTheConnectionUnread) {
   sim::World w;
   std::shared_ptr<Server<SimRuntime>> server;
   add_server(w, server);
-  std::shared_ptr<ScriptedClient<sim::SimSocket>> client;
-  w.add_node("client", [&](sim::Host& h) {
-    client = std::make_shared<ScriptedClient<sim::SimSocket>>(sim::SimSocket(h));
-    client->socket.async_connect(sim::Address{"server", 9091}, [c = client](error_code) {
-      c->read();
-      c->out = {0x10, 0xff, 0xff, 0xff, 0x7f};  // N = 2^31 - 1
-      boost::asio::async_write(c->socket, boost::asio::buffer(c->out),
-                               [c](error_code, std::size_t) {});
-    });
-    return std::shared_ptr<void>(client);
+  std::shared_ptr<SimScripted> client;
+  add_scripted_client(w, "client", client, [](const auto& c) {
+    c->out = {0x10, 0xff, 0xff, 0xff, 0x7f};  // N = 2^31 - 1
+    boost::asio::async_write(c->socket, boost::asio::buffer(c->out),
+                             [c](error_code, std::size_t) {});
   });
   w.run_until(sim::kSecond);
   EXPECT_EQ(client->read_error, boost::asio::error::eof);
