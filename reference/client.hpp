@@ -36,6 +36,8 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   // See every frame the client writes, and every connection that ends, with
   // the connection id both ends share (tests, traces, the checker).
   std::function<void(const protocol::Message&, std::uint64_t conn)> on_send;
+  // Every decodable frame read, before the core handles it (traces, checks).
+  std::function<void(const protocol::Message&, std::uint64_t conn)> on_receive;
   std::function<void(std::uint64_t conn)> on_closed;
 
   bool write(const std::string& collection, const std::string& doc, protocol::Bytes value) {
@@ -104,8 +106,13 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
             }
             if (ev.kind != protocol::StreamEvent::Kind::Frame) continue;  // FRAME-3
             protocol::DecodedBody body = protocol::decode_body(ev.msg_type, ev.body);
-            if (body.valid())
-              self->core_.on_frame(*body.message, self->rt_.now());  // else FRAME-10
+            if (!body.valid()) continue;  // FRAME-10
+            if (self->on_receive) self->on_receive(*body.message, self->conn_id_);
+            self->core_.on_frame(*body.message, self->rt_.now());
+            // Answers leave before the next frame is read, so a trace shows
+            // each frame's effects in order.
+            self->flush();
+            if (g != self->generation_) return;
           }
           self->flush();
           if (g == self->generation_) self->read(g);

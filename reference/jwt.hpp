@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/base64url.hpp"
+
 namespace syncsim::reference {
 
 struct JwtConfig {
@@ -45,7 +47,7 @@ std::string mint_hs256(const JwtClaims& claims, std::string_view secret);
 // Building blocks, exposed for tests.
 std::vector<std::uint8_t> sha256(std::string_view data);
 std::vector<std::uint8_t> hmac_sha256(std::string_view key, std::string_view data);
-std::string base64url_encode(std::string_view bytes);
-std::optional<std::string> base64url_decode(std::string_view text);  // padding optional
+using protocol::base64url_decode;
+using protocol::base64url_encode;
 
 }  // namespace syncsim::reference

@@ -45,6 +45,8 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   // See every frame the server writes, and every connection that ends, with
   // the connection id both ends share (tests, traces, the checker).
   std::function<void(const protocol::Message&, std::uint64_t conn)> on_send;
+  // Every decodable frame read, before the core handles it (traces, checks).
+  std::function<void(const protocol::Message&, std::uint64_t conn)> on_receive;
   std::function<void(std::uint64_t conn)> on_closed;
   std::size_t connections() const { return conns_.size(); }
   typename Runtime::Acceptor& acceptor() { return *acceptor_; }
@@ -112,7 +114,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
           if (ec) return self->drop(c);
           if (!self->on_bytes(*c, n)) return self->drop(c);
           self->flush();
-          self->read(c);
+          if (!c->closing) self->read(c);
         });
   }
 
@@ -129,8 +131,11 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
           break;  // FRAME-3: unknown code skipped
         case protocol::StreamEvent::Kind::Frame: {
           protocol::DecodedBody body = protocol::decode_body(ev.msg_type, ev.body);
-          if (body.valid())
-            core_.on_frame(c.handle, *body.message, rt_.now());  // else FRAME-10: ignored
+          if (!body.valid()) break;  // FRAME-10: ignored
+          if (on_receive) on_receive(*body.message, c.conn_id);
+          core_.on_frame(c.handle, *body.message, rt_.now());
+          flush();  // FRAME-13: one frame at a time, its answers written before the next
+          if (c.closing) return true;
           break;
         }
       }

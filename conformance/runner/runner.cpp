@@ -24,8 +24,8 @@ struct Run {
   std::shared_ptr<Server<SimRuntime>> server;
   std::map<std::string, std::shared_ptr<Client<SimRuntime>>> clients;
 
-  void judge(const protocol::Message& m, std::uint64_t conn, protocol::Sender from) {
-    checker.on_frame(FrameRecord{world->now(), conn, from, protocol::encode_frame(m)});
+  void judge(const protocol::Message& m, std::uint64_t conn, protocol::Sender from, Seen seen) {
+    checker.on_frame(FrameRecord{world->now(), conn, from, protocol::encode_frame(m), seen});
   }
 };
 
@@ -85,7 +85,10 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
   w.add_node("server", [&run, server_config](sim::Host& h) {
     run.server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, server_config);
     run.server->on_send = [&run](const protocol::Message& m, std::uint64_t conn) {
-      run.judge(m, conn, protocol::Sender::Server);
+      run.judge(m, conn, protocol::Sender::Server, Seen::Written);
+    };
+    run.server->on_receive = [&run](const protocol::Message& m, std::uint64_t conn) {
+      run.judge(m, conn, protocol::Sender::Client, Seen::Received);
     };
     run.server->on_closed = [&run](std::uint64_t conn) {
       run.checker.on_close(conn, run.world->now());
@@ -106,7 +109,10 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
                                                              sim::Address{"server", kPort}, cfg, p);
           client->on_persist = [&disk](const ClientPersistent& st) { save_persistent(disk, st); };
           client->on_send = [&run](const protocol::Message& m, std::uint64_t conn) {
-            run.judge(m, conn, protocol::Sender::Client);
+            run.judge(m, conn, protocol::Sender::Client, Seen::Written);
+          };
+          client->on_receive = [&run](const protocol::Message& m, std::uint64_t conn) {
+            run.judge(m, conn, protocol::Sender::Server, Seen::Received);
           };
           client->on_closed = [&run](std::uint64_t conn) {
             run.checker.on_close(conn, run.world->now());
@@ -144,7 +150,10 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
       if (e.action == "restart") w.restart(ids[0], false);
       if (e.action == "crash") w.crash(ids[0]);
       if (e.action == "clock-jump") w.clock_jump(ids[0], e.delta_ms * sim::kMillisecond);
-      if (e.action == "purge" && run.server) run.server->purge_collection(0, e.collection);
+      if (e.action == "purge" && run.server) {
+        run.checker.on_purge(0, e.collection, w.now());
+        run.server->purge_collection(0, e.collection);
+      }
       if (e.action == "reset") {
         for (const auto id : w.connection_ids_of(ids[0])) w.reset_connection(id);
       }
