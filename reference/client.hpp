@@ -49,6 +49,12 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
     core_.update_presence(channel, std::move(state), rt_.now());
     flush();
   }
+  // Runs f(core, now) as the application would, then writes what it produced.
+  template <class F>
+  void act(F&& f) {
+    f(core_, rt_.now());
+    flush();
+  }
   void stop() {
     stopped_ = true;
     ++generation_;

@@ -135,6 +135,7 @@ void ClientCore::on_frame(const Message& m, Now now) {
             if (msg.expires_in_secs > 0)
               lifetime_s_ = static_cast<std::int64_t>(msg.expires_in_secs);  // TOKEN-5 (HC)
             paused_for_token_ = false;
+            ++stats_.refreshes;
           } else {
             refresh_retry_at_ = now.steady_ms + 1000;  // TOKEN-7
           }
@@ -187,6 +188,13 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
     if (m.fork_detected) {  // HS-11: a new identity before reconnecting
       persistent_.lite_id = make_lite_id(now.unix_ms, rng_);
       persistent_.epoch = 0;  // raised to 1 by the next on_connected
+    } else if (config_.new_token && m.error && m.error->find("JWT") != std::string::npos) {
+      // Re-authentication (HC, docs/decisions.md D31): a token the server
+      // refuses is replaced from the token source before the next attempt.
+      if (auto t = config_.new_token(); t && !t->empty()) {
+        token_ = *t;
+        token_set_at_s_ = 0;
+      }
     }
     close_ = true;  // HS-13
     return;
@@ -198,6 +206,12 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
   for (const auto& [k, v] : m.server_clock) server_clock_[k] = std::max(server_clock_[k], v);
   send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1: at once
   next_ping_ = now.steady_ms + config_.ping_interval_ms;
+  if (state_corrupt_) {  // RESYNC-5 (HC): before any DeltaPush; the shapes reload it
+    send(ResyncRequest{resync_reason::CorruptedState{}, 0, ""});
+    view_.clear();
+    state_corrupt_ = false;
+    ++stats_.resyncs;
+  }
   for (const auto& s : shapes_) send(ShapeSubscribe{s});  // SHAPE-14
   for (const auto& [channel, state] : presence_) send(PresenceUpdate{channel, state});
   next_presence_ = now.steady_ms + config_.presence_heartbeat_ms;
@@ -335,9 +349,11 @@ void ClientCore::apply_delta(const ShapeDelta& m) {
 }
 
 void ClientCore::apply_backlog(Now now) {
-  if (config_.apply_rate_per_s == 0 || backlog_.empty()) return;
+  if (backlog_.empty()) return;
   const std::int64_t step_ms =
-      std::max<std::int64_t>(1, 1000 / static_cast<std::int64_t>(config_.apply_rate_per_s));
+      config_.apply_rate_per_s == 0
+          ? 0  // the rate was lifted: apply everything now
+          : std::max<std::int64_t>(1, 1000 / static_cast<std::int64_t>(config_.apply_rate_per_s));
   while (!backlog_.empty() && next_apply_ <= now.steady_ms) {
     apply_delta(backlog_.front());
     backlog_.pop_front();

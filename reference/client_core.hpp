@@ -84,6 +84,10 @@ class ClientCore {
   void update_presence(const std::string& channel, protocol::Bytes state, Now now);
   // A timeseries sample, pushed with the next TS-1 batch of its collection.
   void record_sample(const std::string& collection, std::int64_t time_ms, double value);
+  // The local store was found corrupt (e.g. at start): the next successful
+  // handshake asks for a full resync (RESYNC-5).
+  void mark_state_corrupt() { state_corrupt_ = true; }
+  void set_apply_rate(std::uint64_t per_s) { config_.apply_rate_per_s = per_s; }
 
   // ---- observation -----------------------------------------------------------
   bool authenticated() const { return authenticated_; }
@@ -94,13 +98,15 @@ class ClientCore {
   }
   std::size_t pending() const { return pending_.size(); }
   std::size_t backlog() const { return backlog_.size(); }
+  bool throttled() const { return throttled_; }
   // Peers per channel as the last PresenceBroadcast and later leaves have it.
   const std::map<std::string, std::vector<protocol::PeerPresence>>& presence() const {
     return presence_peers_;
   }
   std::size_t unsynced_samples() const;
   struct Stats {
-    std::uint64_t acked = 0, rejected = 0, resyncs = 0, throttles = 0, reconnects = 0, purges = 0;
+    std::uint64_t acked = 0, rejected = 0, resyncs = 0, throttles = 0, reconnects = 0, purges = 0,
+                  refreshes = 0;
   };
   const Stats& stats() const { return stats_; }
 
@@ -172,6 +178,7 @@ class ClientCore {
   std::int64_t next_timeseries_ = 0;
   void push_timeseries();
   Stats stats_;
+  bool state_corrupt_ = false;
 };
 
 // A UUID-v7-shaped id from a Unix time and the PRNG (HS-11).

@@ -13,6 +13,7 @@
 //   paths are exercised. Enabled by `frame_faults`.
 #pragma once
 
+#include <bitset>
 #include <cstdint>
 
 #include "sim/prng.hpp"
@@ -42,6 +43,11 @@ struct LinkParams {
   Ratio frame_reorder = Ratio::never();
   Duration reorder_window = 10 * kMillisecond;  // a reordered frame is held up to this long
   Ratio frame_corrupt = Ratio::never();
+  // Only frames whose msg_type is set here suffer the faults above.
+  std::bitset<256> frame_types = std::bitset<256>().set();
+  // Drops exactly the next N eligible frames, then counts down to 0: a
+  // targeted loss ("lose one ShapeDelta") without any randomness.
+  std::uint32_t drop_next = 0;
 
   // Bytes a direction holds (in flight + unread) before writers wait.
   std::uint32_t window = 1u << 20;

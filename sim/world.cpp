@@ -236,10 +236,10 @@ struct World::Impl {
                    std::size_t n) {
     detail::Pipe& p = c->pipe[side];
     p.frame_acc.insert(p.frame_acc.end(), data, data + n);
-    const LinkParams& lp = link(p.from, p.to);
     Prng& rng = link_rng(p.from, p.to);
     std::size_t off = 0;
     while (p.frame_acc.size() - off >= 5) {
+      const LinkParams& lp = link(p.from, p.to);  // per frame: drop_next counts down
       const std::uint8_t* h = p.frame_acc.data() + off;
       const std::uint32_t len =
           static_cast<std::uint32_t>(h[1]) | static_cast<std::uint32_t>(h[2]) << 8 |
@@ -258,7 +258,13 @@ struct World::Impl {
       u.bytes.assign(h, h + 5 + len);
       off += 5 + len;
       const std::uint64_t type = u.bytes[0];
-      if (rng.chance(lp.frame_drop)) {
+      if (!lp.frame_types.test(type)) {  // not a faulty type: passes as it is
+        schedule_unit(c, side, std::move(u),
+                      wire_time(p.from, p.to, 5 + len, lp) + sample_latency(lp, rng));
+        continue;
+      }
+      if (lp.drop_next > 0 || rng.chance(lp.frame_drop)) {
+        if (lp.drop_next > 0) --configure(p.from, p.to).drop_next;
         tr("drop")
             .conn(c->id)
             .node(name(p.from))

@@ -21,7 +21,7 @@ struct RunOptions {
   std::string seeds;  // "A..B"
   std::string filter;
   bool verbose = false;
-  std::string junit_file, json_file;
+  std::string junit_file, json_file, trace_file;
 };
 
 // One finished run, kept for the reports.
@@ -158,14 +158,42 @@ static int run_scenarios(const RunOptions& o) {
     fmt::print(stderr, "syncsim run: no scenario to run\n");
     return kExitInvalid;
   }
-  fmt::print("syncsim run: {} scenario(s), seeds {}..{}\n", scenarios.size(), first, last);
-  std::size_t passed = 0, failed = 0;
+  std::ofstream trace_out;
+  if (!o.trace_file.empty()) {
+    if (scenarios.size() != 1 || first != last) {
+      fmt::print(stderr, "syncsim run: --trace records one run: give one scenario and one seed\n");
+      return kExitInvalid;
+    }
+    trace_out.open(o.trace_file, std::ios::binary);
+    if (!trace_out) {
+      fmt::print(stderr, "syncsim run: {}: cannot write\n", o.trace_file);
+      return kExitInvalid;
+    }
+  }
+  fmt::print("syncsim run: {} scenario(s), seeds {}..{}; each run twice (determinism check)\n",
+             scenarios.size(), first, last);
+  std::size_t passed = 0, caught = 0, failed = 0;
   double virtual_s = 0;
   std::vector<RunRecord> records;
+  struct Row {
+    std::string name;
+    bool injects_bugs = false;
+    std::size_t ok = 0, bad = 0;
+    std::uint64_t frames = 0, must = 0;
+  };
+  std::vector<Row> rows;
   const auto t0 = std::chrono::steady_clock::now();  // measures only
   for (const auto& s : scenarios) {
+    Row row{s.name, !s.server.bugs.empty() || std::any_of(s.clients.begin(), s.clients.end(),
+                                                           [](const auto& c) {
+                                                             return !c.bugs.empty();
+                                                           })};
+    std::vector<std::string> first_failures;
+    std::uint64_t first_failed_seed = 0;
     for (std::uint64_t seed = first; seed <= last; ++seed) {
-      const auto r = conformance::run_scenario(s, seed);
+      conformance::RunOptions ro;
+      if (trace_out.is_open()) ro.frame_trace = &trace_out;
+      const auto r = conformance::run_scenario(s, seed, ro);
       // Determinism, proved on every run: the same seed must give the same trace.
       const auto again = conformance::run_scenario(s, seed);
       auto failures = r.failures;
@@ -175,20 +203,45 @@ static int run_scenarios(const RunOptions& o) {
       }
       virtual_s += r.virtual_s;
       const bool ok = failures.empty();
-      (ok ? passed : failed)++;
-      fmt::print("  {}  {:<36} seed {:<6} {:>6} frames  {:>3} MUST  trace {:016x}\n",
-                 ok ? "PASS" : "FAIL", s.name, seed, r.frames, r.must_findings, r.trace_hash);
-      if (!ok || o.verbose) {
+      (ok ? row.ok : row.bad)++;
+      row.frames += r.frames;
+      row.must += r.must_findings;
+      if (!ok && first_failures.empty()) {
+        first_failures = failures;
+        first_failed_seed = seed;
+      }
+      if (o.verbose) {
+        fmt::print("    {}  seed {:<6} {:>7} frames  {:>3} MUST  trace {:016x}\n",
+                   ok ? "pass" : "FAIL", seed, r.frames, r.must_findings, r.trace_hash);
         for (const auto& f : failures) fmt::print("        - {}\n", f);
-        if (!ok) fmt::print("        reproduce: syncsim run {} --seed {}\n", s.file, seed);
+        for (const auto& f : r.findings) {
+          if (!ok || f.finding.level == protocol::Level::Must)
+            fmt::print("        finding: {}\n", conformance::format_check_finding(f));
+        }
       }
       if (!o.junit_file.empty() || !o.json_file.empty())
         records.push_back(RunRecord{s.name, s.file, seed, failures, r});
     }
+    // One progress line per scenario.
+    const bool all_ok = row.bad == 0;
+    const char* verdict = !all_ok ? "FAIL " : row.injects_bugs ? "XFAIL" : "PASS ";
+    fmt::print("  {}  {:<40} {:>4}/{:<4} runs  {:>8} frames  {:>5} MUST\n", verdict, s.name,
+               row.ok, row.ok + row.bad, row.frames, row.must);
+    if (!all_ok) {
+      for (const auto& f : first_failures) fmt::print("        - {}\n", f);
+      fmt::print("        reproduce: syncsim run {} --seed {} -v --trace trace.jsonl\n", s.file,
+                 first_failed_seed);
+    }
+    (all_ok ? (row.injects_bugs ? caught : passed) : failed)++;
+    rows.push_back(row);
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fmt::print("{} run(s): {} passed, {} failed; {:.0f} virtual s in {:.2f} wall s ({:.0f}x)\n",
-             passed + failed, passed, failed, virtual_s, wall, virtual_s / std::max(wall, 1e-9));
+  fmt::print(
+      "\n{} scenario(s): {} passed, {} expected-fail (an injected bug was caught as the scenario "
+      "demands), {} failed, 0 unsupported\n",
+      rows.size(), passed, caught, failed);
+  fmt::print("{} run(s) x2; {:.0f} virtual s in {:.2f} wall s ({:.0f}x real time)\n",
+             (last - first + 1) * rows.size(), virtual_s, wall, virtual_s / std::max(wall, 1e-9));
   if (!o.junit_file.empty() && !write_junit(o.junit_file, records)) {
     fmt::print(stderr, "syncsim run: {}: cannot write\n", o.junit_file);
     return kExitInvalid;
@@ -207,11 +260,15 @@ Runner add_run_command(CLI::App& app) {
       "Run scenarios on the reference client and server in the simulator.\n"
       "Every frame is judged by the conformance checker; each scenario's\n"
       "expectations (convergence, findings) decide pass or fail. Each run is\n"
-      "done twice and must give the same trace hash.\n\n"
+      "done twice and must give the same trace hash. One line per scenario:\n"
+      "PASS, XFAIL (a scenario that injects a bug into the reference and\n"
+      "demands the checker catch it: it did) or FAIL, with the first seed's\n"
+      "failures and a command that reproduces it exactly.\n\n"
       "Examples:\n"
       "  syncsim run                              # the shipped suite (scenarios/)\n"
       "  syncsim run scenarios/dedup-retransmit.yaml --seeds 1..50\n"
-      "  syncsim run --filter purge -v\n\n"
+      "  syncsim run --filter purge -v\n"
+      "  syncsim run scenarios/resync-gap.yaml --seed 7 --trace t.jsonl\n\n"
       "Exit: 0 all passed, 1 a scenario failed, 2 invalid scenario or usage\n"
       "(YAML errors name file:line:column).");
   cmd->add_option("PATH", o->paths, "scenario files or directories (default: scenarios)");
@@ -222,6 +279,9 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--junit", o->junit_file,
                   "write a JUnit XML report (one testcase per scenario and seed)");
   cmd->add_option("--json", o->json_file, "write a JSON report with every finding");
+  cmd->add_option("--trace", o->trace_file,
+                  "record the run's frames (written and read), connection ends and purges as\n"
+                  "JSON lines that `syncsim check-trace` reads; one scenario, one seed");
   return [o] { return run_scenarios(*o); };
 }
 

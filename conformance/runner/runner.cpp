@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <map>
+#include <ostream>
 #include <set>
 
 #include "protocol/codec.hpp"
+#include "protocol/json.hpp"
 #include "reference/client.hpp"
+#include "reference/jwt.hpp"
 #include "reference/persistence.hpp"
 #include "reference/runtime.hpp"
 #include "reference/server.hpp"
@@ -17,19 +20,75 @@ using namespace reference;
 namespace {
 
 constexpr std::uint16_t kPort = 9091;
-
-struct Run {
-  sim::World* world = nullptr;
-  SessionChecker checker;
-  std::shared_ptr<Server<SimRuntime>> server;
-  std::map<std::string, std::shared_ptr<Client<SimRuntime>>> clients;
-
-  void judge(const protocol::Message& m, std::uint64_t conn, protocol::Sender from, Seen seen) {
-    checker.on_frame(FrameRecord{world->now(), conn, from, protocol::encode_frame(m), seen});
-  }
-};
+constexpr const char* kSecret = "syncsim-scenario-secret";  // the server's HS256 key
+constexpr std::int64_t kPollNs = 10'000'000;                 // `after` conditions: every 10 ms
 
 sim::Time at(double seconds) { return static_cast<sim::Time>(seconds * 1e9); }
+
+std::string seconds_text(double s) {
+  std::string t = std::to_string(s);
+  t.erase(t.find_last_not_of('0') + 1);
+  if (!t.empty() && t.back() == '.') t.pop_back();
+  return t + " s";
+}
+
+// A frame as the expectations see it: who wrote it on which client's connection.
+struct SeenFrame {
+  std::int64_t t = 0;
+  bool from_client = true;
+  protocol::Message message;
+};
+
+struct Run {
+  const Scenario* scenario = nullptr;
+  sim::World* world = nullptr;
+  SessionChecker checker;
+  std::ostream* trace = nullptr;
+  std::shared_ptr<Server<SimRuntime>> server;
+  std::map<std::string, std::shared_ptr<Client<SimRuntime>>> clients;
+  std::map<std::uint64_t, std::string> conn_client;  // connection -> client name
+  std::map<std::string, std::vector<SeenFrame>> frames;
+  bool keep_frames = false;
+  std::uint64_t written = 0;  // frames written (each is also recorded when read)
+  std::vector<std::string> failures;
+
+  explicit Run(CheckerOptions o) : checker(o) {}
+
+  void judge(const protocol::Message& m, std::uint64_t conn, protocol::Sender from, Seen seen) {
+    FrameRecord r{world->now(), conn, from, protocol::encode_frame(m), seen};
+    if (trace) {
+      *trace << "{\"t\":" << r.t << ",\"conn\":" << conn << ",\"from\":\""
+             << (from == protocol::Sender::Client ? "client" : "server") << "\",\"seen\":\""
+             << (seen == Seen::Written ? "written" : "received") << "\",\"frame_hex\":\""
+             << protocol::to_hex(r.frame) << "\"}\n";
+    }
+    checker.on_frame(r);
+    written += seen == Seen::Written;
+    if (keep_frames && seen == Seen::Written) {
+      auto it = conn_client.find(conn);
+      if (it != conn_client.end())
+        frames[it->second].push_back(SeenFrame{r.t, from == protocol::Sender::Client, m});
+    }
+  }
+  void closed(std::uint64_t conn) {
+    if (trace) *trace << "{\"t\":" << world->now() << ",\"conn\":" << conn << ",\"ev\":\"close\"}\n";
+    checker.on_close(conn, world->now());
+  }
+  void purge(std::uint32_t tenant, const std::string& collection) {
+    if (trace) {
+      *trace << "{\"t\":" << world->now() << ",\"ev\":\"purge\",\"tenant\":" << tenant
+             << ",\"collection\":" << protocol::Json(collection).dump() << "}\n";
+    }
+    checker.on_purge(tenant, collection, world->now());
+    if (server) server->purge_collection(tenant, collection);
+  }
+  Client<SimRuntime>* client(const std::string& name) {
+    auto it = clients.find(name);
+    if (it == clients.end()) return nullptr;
+    const auto id = world->find_node(name);
+    return id && world->is_up(*id) ? it->second.get() : nullptr;
+  }
+};
 
 // Adds the named bugs to `bugs`; false (with a failure recorded) on an
 // unknown name.
@@ -48,126 +107,432 @@ bool add_bugs(const std::vector<std::string>& names, FromName from_name, std::se
   return true;
 }
 
+ServerConfig server_config(const Scenario& s) {
+  ServerConfig c;
+  c.jwt.hs256_secret = kSecret;
+  const auto& sv = s.server;
+  if (sv.trust_mode) c.trust_mode = *sv.trust_mode;
+  if (sv.data_queue_limit) c.data_queue_limit = *sv.data_queue_limit;
+  if (sv.default_throttle_rate) c.default_throttle_rate = *sv.default_throttle_rate;
+  if (sv.rate_per_s) c.rate_per_s = *sv.rate_per_s;
+  if (sv.rate_capacity) c.rate_capacity = *sv.rate_capacity;
+  if (sv.idle_timeout_s) c.idle_timeout_ms = static_cast<std::int64_t>(*sv.idle_timeout_s * 1000);
+  if (sv.max_sessions) c.max_sessions = *sv.max_sessions;
+  for (const auto& k : sv.constraints) {
+    ConstraintRule rule;
+    rule.collection = k.collection;
+    rule.document_id = k.document;
+    rule.reason = k.reason;
+    rule.hint = protocol::compensation::Custom{"scenario", k.reason};
+    c.constraints.push_back(rule);
+  }
+  return c;
+}
+
+// The server's Unix seconds at true time t (drift ignored: tokens are coarse).
+std::int64_t server_unix_s(const Scenario& s, const sim::World& w, sim::Time t) {
+  return (w.options().unix_epoch_ms + s.server.clock_offset_ms + t / sim::kMillisecond) / 1000;
+}
+
+std::string mint(const ScenarioClient& c, std::size_t index, std::int64_t exp, bool good) {
+  JwtClaims claims;
+  claims.sub = c.name;
+  claims.tenant_id = c.token ? c.token->tenant : 0;
+  claims.user_id = index + 1;
+  claims.exp = exp;
+  return mint_hs256(claims, good ? kSecret : "not-the-server-secret");
+}
+
+ClientConfig client_config(const Scenario& s, const ScenarioClient& c, std::size_t index,
+                           sim::World& w) {
+  ClientConfig cfg;
+  for (const auto& coll : c.shapes) {
+    protocol::ShapeDefinition shape;
+    shape.shape_id = coll + "-all";
+    shape.shape_type = protocol::shape_type::Document{coll, {}};
+    cfg.shapes.push_back(shape);
+  }
+  if (c.token) {
+    const TokenSpec tk = *c.token;
+    cfg.token = mint(c, index, server_unix_s(s, w, at(c.start_s)) + tk.expires_in_s, true);
+    cfg.token_lifetime_s = tk.lifetime_s;
+    if (tk.refresh != "none") {
+      const bool good = tk.refresh == "ok";
+      cfg.new_token = [&s, &w, c, index, tk, good]() -> std::optional<std::string> {
+        return mint(c, index, server_unix_s(s, w, w.now()) + tk.refresh_expires_in_s, good);
+      };
+    }
+  }
+  cfg.apply_rate_per_s = c.apply_rate;
+  if (c.throttle_high) cfg.throttle_high = *c.throttle_high;
+  if (c.throttle_low) cfg.throttle_low = *c.throttle_low;
+  if (c.ping_interval_s) cfg.ping_interval_ms = static_cast<std::int64_t>(*c.ping_interval_s * 1000);
+  if (c.retransmit_ms) cfg.retransmit_ms = *c.retransmit_ms;
+  cfg.backoff_jitter_ms = c.backoff_jitter_ms;
+  return cfg;
+}
+
+std::uint8_t code_of(const std::string& name) {
+  for (int code = 0; code < 256; ++code) {
+    const auto n = protocol::code_name(static_cast<std::uint8_t>(code));
+    if (n == name || (n == "Ping/Pong" && (name == "Ping" || name == "Pong")))
+      return static_cast<std::uint8_t>(code);
+  }
+  return 0;
+}
+
+void apply_link(sim::LinkParams& p, const LinkSpec& k) {
+  if (k.latency_ms) p.latency = at(*k.latency_ms / 1000);
+  if (k.jitter_ms) p.jitter = at(*k.jitter_ms / 1000);
+  if (k.bandwidth_kbps) p.bandwidth_bytes_per_s = static_cast<std::uint64_t>(*k.bandwidth_kbps * 125);
+  if (k.segment_loss_ppm) p.segment_loss = sim::Ratio::ppm(*k.segment_loss_ppm);
+  if (k.segment_corrupt_ppm) p.segment_corrupt = sim::Ratio::ppm(*k.segment_corrupt_ppm);
+  if (k.frames) {
+    const FrameFaultSpec& f = *k.frames;
+    p.frame_faults = true;
+    p.frame_drop = sim::Ratio::ppm(f.drop_ppm);
+    p.frame_duplicate = sim::Ratio::ppm(f.duplicate_ppm);
+    p.frame_reorder = sim::Ratio::ppm(f.reorder_ppm);
+    p.frame_corrupt = sim::Ratio::ppm(f.corrupt_ppm);
+    p.reorder_window = at(f.reorder_window_ms / 1000);
+    p.drop_next = f.drop_next;
+    if (f.types.empty()) {
+      p.frame_types.set();
+    } else {
+      p.frame_types.reset();
+      for (const auto& t : f.types) p.frame_types.set(code_of(t));
+    }
+  }
+}
+
+void apply_link(sim::World& w, const LinkSpec& k) {
+  for (std::size_t a = 0; a < w.node_count(); ++a) {
+    for (std::size_t b = 0; b < w.node_count(); ++b) {
+      if (a == b) continue;
+      const auto from = static_cast<sim::NodeId>(a), to = static_cast<sim::NodeId>(b);
+      const bool from_ok = k.from == "*" || w.find_node(k.from) == from;
+      const bool to_ok = k.to == "*" || w.find_node(k.to) == to;
+      if (from_ok && to_ok) apply_link(w.link(from, to), k);
+    }
+  }
+}
+
+// The value at a dotted path of a frame's JSON model, as text; nullopt if absent.
+std::optional<std::string> json_text(const protocol::Json& value, const std::string& path) {
+  const protocol::Json* at_path = &value;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    const auto dot = path.find('.', start);
+    const std::string key = path.substr(start, dot == std::string::npos ? dot : dot - start);
+    if (!at_path->is_object() || !at_path->contains(key)) return std::nullopt;
+    at_path = &(*at_path)[key];
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (at_path->is_string()) return at_path->get<std::string>();
+  if (at_path->is_boolean()) return at_path->get<bool>() ? "true" : "false";
+  if (at_path->is_number()) return at_path->dump();
+  return std::string("*");  // an object or array: present
+}
+
+bool matches(const FrameExpectation& e, const SeenFrame& f) {
+  if (f.from_client != e.from_client) return false;
+  if (protocol::message_name(f.message) != e.type) return false;
+  if (e.where.empty()) return true;
+  const protocol::Json j = protocol::message_to_json(f.message)["value"];
+  for (const auto& [path, want] : e.where) {
+    const auto got = json_text(j, path);
+    if (!got || (want != "*" && *got != want)) return false;
+  }
+  return true;
+}
+
+std::string describe(const FrameExpectation& e) {
+  std::string what = e.type;
+  if (!e.where.empty()) {
+    what += "{";
+    bool first = true;
+    for (const auto& [k, v] : e.where) {
+      what += (first ? "" : ", ") + k + "=" + v;
+      first = false;
+    }
+    what += "}";
+  }
+  std::string when;
+  if (e.from_s > 0 || e.until_s < 1e17)
+    when = " between " + seconds_text(e.from_s) + " and " + seconds_text(e.until_s);
+  return (e.from_client ? e.client + " wrote " : "the server wrote to " + e.client + " ") + what +
+         when;
+}
+
+void check_frames(const FrameExpectation& e, const std::vector<SeenFrame>& frames,
+                  std::vector<std::string>& failures) {
+  std::vector<std::int64_t> times;
+  for (const auto& f : frames) {
+    if (f.t < at(e.from_s) || f.t > at(e.until_s)) continue;
+    if (matches(e, f)) times.push_back(f.t);
+  }
+  const std::uint64_t n = times.size();
+  if (e.at_least && n < *e.at_least) {
+    failures.push_back(e.rule + ": expected " + describe(e) + " at least " +
+                       std::to_string(*e.at_least) + " time(s); it happened " + std::to_string(n) +
+                       " time(s)");
+  }
+  if (e.at_most && n > *e.at_most) {
+    failures.push_back(e.rule + ": expected " + describe(e) + " at most " +
+                       std::to_string(*e.at_most) + " time(s); it happened " + std::to_string(n) +
+                       " time(s), first at " + seconds_text(static_cast<double>(times[0]) / 1e9));
+  }
+  if (e.max_per_s) {
+    std::size_t lo = 0, worst = 0;
+    std::int64_t worst_at = 0;
+    for (std::size_t hi = 0; hi < times.size(); ++hi) {
+      while (times[hi] - times[lo] >= sim::kSecond) ++lo;
+      if (hi - lo + 1 > worst) {
+        worst = hi - lo + 1;
+        worst_at = times[lo];
+      }
+    }
+    if (static_cast<double>(worst) > *e.max_per_s) {
+      failures.push_back(e.rule + ": expected " + describe(e) + " at most " +
+                         std::to_string(static_cast<std::uint64_t>(*e.max_per_s)) +
+                         " per second; " + std::to_string(worst) + " within the second from " +
+                         seconds_text(static_cast<double>(worst_at) / 1e9));
+    }
+  }
+}
+
+std::uint64_t stat_of(const ClientCore& core, const std::string& stat) {
+  const auto& st = core.stats();
+  if (stat == "acked") return st.acked;
+  if (stat == "rejected") return st.rejected;
+  if (stat == "resyncs") return st.resyncs;
+  if (stat == "throttles") return st.throttles;
+  if (stat == "reconnects") return st.reconnects;
+  if (stat == "purges") return st.purges;
+  if (stat == "pending") return core.pending();
+  if (stat == "backlog") return core.backlog();
+  return 0;
+}
+
+// True once the condition holds, judged against the stats when waiting began.
+bool condition_met(const WaitFor& wf, const ClientCore& core, const ClientCore::Stats& base) {
+  const auto& st = core.stats();
+  if (wf.condition == "connected") return core.authenticated();
+  if (wf.condition == "throttled") return core.throttled();
+  if (wf.condition == "unthrottled") return st.throttles > 0 && !core.throttled();
+  if (wf.condition == "resynced") return st.resyncs > base.resyncs;
+  if (wf.condition == "purged") return st.purges > base.purges;
+  if (wf.condition == "refreshed") return st.refreshes > base.refreshes;
+  return false;
+}
+
+void perform(Run& run, const ScenarioEvent& e, std::size_t index) {
+  sim::World& w = *run.world;
+  std::vector<sim::NodeId> ids;
+  for (const auto& n : e.nodes) ids.push_back(*w.find_node(n));
+  const std::string& a = e.action;
+  if (a == "partition") w.partition(ids[0], ids[1]);
+  if (a == "partition-one-way") w.partition(ids[0], ids[1], true);
+  if (a == "heal") w.heal(ids[0], ids[1]);
+  if (a == "clog") w.clog(ids[0], ids[1], at(e.for_s));
+  if (a == "restart") w.restart(ids[0], false);
+  if (a == "crash") w.crash(ids[0]);
+  if (a == "clock-jump") w.clock_jump(ids[0], e.delta_ms * sim::kMillisecond);
+  if (a == "drift") w.set_drift(ids[0], e.ppm);
+  if (a == "reset") {
+    for (const auto id : w.connection_ids_of(ids[0])) w.reset_connection(id);
+  }
+  if (a == "link") apply_link(w, *e.link);
+  if (a == "purge") run.purge(0, e.collection);
+  if (a == "server-write" && run.server) {
+    for (int i = 0; i < e.count; ++i) {
+      const std::string doc = e.document.empty() ? "srv-" + std::to_string(i % 50) : e.document;
+      run.server->inject_write(0, e.collection, doc,
+                               protocol::Bytes{static_cast<std::uint8_t>(i), 0x53,
+                                               static_cast<std::uint8_t>(index)});
+    }
+  }
+  if (a == "definition" && run.server) {
+    run.server->put_definition(
+        0, protocol::DefinitionSync{"function", e.name, "put", protocol::Bytes{'{', '}'}});
+  }
+  Client<SimRuntime>* c = run.client(e.client);
+  if (!c) return;  // a client that is down misses the step, as an application would
+  if (a == "write") {
+    const std::string coll = e.collection.empty() ? "orders" : e.collection;
+    for (int i = 0; i < e.count; ++i) {
+      const std::string doc = e.document.empty() ? "doc-" + std::to_string(i % 50) : e.document;
+      c->write(coll, doc,
+               protocol::Bytes{static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i >> 8),
+                               static_cast<std::uint8_t>(index)});
+    }
+  }
+  if (a == "presence") c->update_presence(e.channel, protocol::Bytes{'h', 'i'});
+  if (a == "samples") {
+    c->act([&](ClientCore& core, Now now) {
+      for (int i = 0; i < e.count; ++i) core.record_sample(e.collection, now.unix_ms + i, i * 0.5);
+    });
+  }
+  if (a == "apply-rate") c->act([&](ClientCore& core, Now) { core.set_apply_rate(e.rate); });
+  if (a == "corrupt-state") c->act([](ClientCore& core, Now) { core.mark_state_corrupt(); });
+}
+
+// Polls for an `after` condition, then performs the step after its delay.
+void wait_then_perform(Run& run, const ScenarioEvent& e, std::size_t index,
+                       ClientCore::Stats base, sim::Time deadline) {
+  sim::World& w = *run.world;
+  Client<SimRuntime>* c = run.client(e.after->client);
+  if (c && condition_met(*e.after, c->core(), base)) {
+    w.after(at(e.delay_s), [&run, &e, index] { perform(run, e, index); });
+    return;
+  }
+  if (deadline != 0 && w.now() >= deadline) {
+    run.failures.push_back("step " + std::to_string(index + 1) + " (" + e.action +
+                           ") waited for " + e.after->client + " " + e.after->condition +
+                           " and timed out at " +
+                           seconds_text(static_cast<double>(w.now()) / 1e9));
+    return;
+  }
+  w.after(kPollNs, [&run, &e, index, base, deadline] {
+    wait_then_perform(run, e, index, base, deadline);
+  });
+}
+
 }  // namespace
 
 ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
+  return run_scenario(s, seed, RunOptions{});
+}
+
+ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOptions& options) {
   ScenarioResult result;
   result.name = s.name;
   result.file = s.file;
   result.seed = seed;
 
   // Bug names are the reference's; unknown ones make the scenario invalid.
-  ServerConfig server_config;
-  if (!add_bugs(s.server_bugs, server_bug_from_name, server_config.bugs, "server", result))
+  ServerConfig server_cfg = server_config(s);
+  if (!add_bugs(s.server.bugs, server_bug_from_name, server_cfg.bugs, "server", result))
     return result;
-  std::map<std::string, ClientConfig> client_configs;
-  for (const auto& c : s.clients) {
-    ClientConfig cfg;
-    if (!add_bugs(c.bugs, client_bug_from_name, cfg.bugs, "client", result)) return result;
-    for (const auto& coll : c.shapes) {
-      protocol::ShapeDefinition shape;
-      shape.shape_id = coll + "-all";
-      shape.shape_type = protocol::shape_type::Document{coll, {}};
-      cfg.shapes.push_back(shape);
-    }
-    client_configs[c.name] = cfg;
+  std::vector<std::set<ClientBug>> client_bugs(s.clients.size());
+  for (std::size_t i = 0; i < s.clients.size(); ++i) {
+    if (!add_bugs(s.clients[i].bugs, client_bug_from_name, client_bugs[i], "client", result))
+      return result;
   }
 
-  sim::WorldOptions options;
-  options.seed = seed;
-  sim::World w(options);
-  Run run;
+  sim::WorldOptions wopts;
+  wopts.seed = seed;
+  wopts.max_events = s.max_events;
+  sim::World w(wopts);
+  CheckerOptions copts;
+  copts.server_unix_epoch_ms = wopts.unix_epoch_ms + s.server.clock_offset_ms;
+  Run run(copts);
+  run.scenario = &s;
   run.world = &w;
+  run.trace = options.frame_trace;
+  run.keep_frames = !s.expect.frames.empty();
   w.default_link().latency = at(s.latency_ms / 1000);
   w.default_link().jitter = at(s.jitter_ms / 1000);
   w.default_link().segment_loss = sim::Ratio::ppm(s.segment_loss_ppm);
 
-  w.add_node("server", [&run, server_config](sim::Host& h) {
-    run.server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, server_config);
-    run.server->on_send = [&run](const protocol::Message& m, std::uint64_t conn) {
-      run.judge(m, conn, protocol::Sender::Server, Seen::Written);
-    };
-    run.server->on_receive = [&run](const protocol::Message& m, std::uint64_t conn) {
-      run.judge(m, conn, protocol::Sender::Client, Seen::Received);
-    };
-    run.server->on_closed = [&run](std::uint64_t conn) {
-      run.checker.on_close(conn, run.world->now());
-    };
-    boost::system::error_code ec;
-    run.server->start(kPort, ec);
-    return std::shared_ptr<void>(run.server);
-  });
-  for (const auto& c : s.clients) {
-    const ClientConfig cfg = client_configs[c.name];
+  w.add_node(
+      "server",
+      [&run, server_cfg](sim::Host& h) {
+        run.server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, server_cfg);
+        run.server->on_send = [&run](const protocol::Message& m, std::uint64_t conn) {
+          run.judge(m, conn, protocol::Sender::Server, Seen::Written);
+        };
+        run.server->on_receive = [&run](const protocol::Message& m, std::uint64_t conn) {
+          run.judge(m, conn, protocol::Sender::Client, Seen::Received);
+        };
+        run.server->on_closed = [&run](std::uint64_t conn) { run.closed(conn); };
+        boost::system::error_code ec;
+        run.server->start(kPort, ec);
+        return std::shared_ptr<void>(run.server);
+      },
+      sim::ClockParams{s.server.clock_offset_ms * sim::kMillisecond, s.server.drift_ppm});
+  for (std::size_t i = 0; i < s.clients.size(); ++i) {
+    const ScenarioClient& c = s.clients[i];
+    ClientConfig cfg = client_config(s, c, i, w);
+    cfg.bugs = client_bugs[i];
     const std::string name = c.name;
+    auto booted = std::make_shared<bool>(false);
+    const sim::Time start = at(c.start_s);
     w.add_node(
         name,
-        [&run, cfg, name](sim::Host& h) {
+        [&run, cfg, name, booted, start](sim::Host& h) {
           auto& disk = h.disk();
           const ClientPersistent p = load_persistent(disk);  // DELTA-1, HS-12
           auto client = std::make_shared<Client<SimRuntime>>(SimRuntime{&h},
                                                              sim::Address{"server", kPort}, cfg, p);
           client->on_persist = [&disk](const ClientPersistent& st) { save_persistent(disk, st); };
-          client->on_send = [&run](const protocol::Message& m, std::uint64_t conn) {
+          client->on_send = [&run, name](const protocol::Message& m, std::uint64_t conn) {
+            run.conn_client[conn] = name;
             run.judge(m, conn, protocol::Sender::Client, Seen::Written);
           };
           client->on_receive = [&run](const protocol::Message& m, std::uint64_t conn) {
             run.judge(m, conn, protocol::Sender::Server, Seen::Received);
           };
-          client->on_closed = [&run](std::uint64_t conn) {
-            run.checker.on_close(conn, run.world->now());
-          };
-          client->start();
+          client->on_closed = [&run](std::uint64_t conn) { run.closed(conn); };
           run.clients[name] = client;
+          if (*booted || start == 0) {
+            client->start();
+          } else {  // the first boot waits for start_s
+            run.world->at(start, [client] { client->start(); });
+          }
+          *booted = true;
           return std::shared_ptr<void>(client);
         },
         sim::ClockParams{c.clock_offset_ms * sim::kMillisecond, c.drift_ppm});
   }
+  for (const auto& link : s.links) apply_link(w, link);
+
   // Workload: each client writes its documents at random times of the window.
   for (const auto& c : s.clients) {
     auto& rng = w.host(*w.find_node(c.name)).rng("workload");
-    const std::string collection = c.shapes.empty() ? "orders" : c.shapes.front();
+    const std::string collection =
+        !c.collection.empty() ? c.collection : c.shapes.empty() ? "orders" : c.shapes.front();
     for (int i = 0; i < c.writes; ++i) {
       const sim::Time t =
           rng.between(at(s.write_from_s), std::max(at(s.write_from_s), at(s.write_until_s)));
-      const std::string doc = "doc-" + std::to_string(rng.below(10));
+      const std::string doc =
+          "doc-" + std::to_string(rng.below(static_cast<std::uint64_t>(c.docs)));
       protocol::Bytes value{static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i >> 8), 7};
       const std::string name = c.name;
       w.at(t, [&run, name, collection, doc, value] {
-        if (auto it = run.clients.find(name); it != run.clients.end())
-          it->second->write(collection, doc, value);
+        if (auto* cl = run.client(name)) cl->write(collection, doc, value);
       });
     }
   }
-  // Faults and admin actions.
-  for (const auto& e : s.events) {
-    std::vector<sim::NodeId> ids;
-    for (const auto& n : e.nodes) ids.push_back(*w.find_node(n));
-    w.at(at(e.at_s), [&w, &run, e, ids] {
-      if (e.action == "partition") w.partition(ids[0], ids[1]);
-      if (e.action == "partition-one-way") w.partition(ids[0], ids[1], true);
-      if (e.action == "heal") w.heal(ids[0], ids[1]);
-      if (e.action == "restart") w.restart(ids[0], false);
-      if (e.action == "crash") w.crash(ids[0]);
-      if (e.action == "clock-jump") w.clock_jump(ids[0], e.delta_ms * sim::kMillisecond);
-      if (e.action == "purge" && run.server) {
-        run.checker.on_purge(0, e.collection, w.now());
-        run.server->purge_collection(0, e.collection);
-      }
-      if (e.action == "reset") {
-        for (const auto id : w.connection_ids_of(ids[0])) w.reset_connection(id);
-      }
+  // Steps: at a time, or once a condition holds.
+  for (std::size_t i = 0; i < s.events.size(); ++i) {
+    const ScenarioEvent& e = s.events[i];
+    w.at(at(e.at_s), [&run, &e, i] {
+      if (!e.after) return perform(run, e, i);
+      ClientCore::Stats base;
+      if (auto* c = run.client(e.after->client)) base = c->core().stats();
+      const sim::Time deadline =
+          e.after->timeout_s > 0 ? run.world->now() + at(e.after->timeout_s) : 0;
+      wait_then_perform(run, e, i, base, deadline);
     });
   }
 
   const auto r = w.run_until(at(s.duration_s));
   run.checker.finish(w.now());
   result.events = r.events;
-  result.frames = run.checker.frames();
+  result.frames = run.written;
   result.findings = run.checker.findings();
   result.must_findings = run.checker.must_count();
   result.trace_hash = w.trace().hash();
   result.virtual_s = static_cast<double>(w.now()) / 1e9;
+  result.failures = run.failures;
+  if (r.reason == sim::StopReason::BudgetExhausted || r.reason == sim::StopReason::Stalled) {
+    result.failures.push_back("the run stopped early (" +
+                              std::string(sim::stop_reason_name(r.reason)) + ") at " +
+                              seconds_text(result.virtual_s) + " after " +
+                              std::to_string(r.events) + " events");
+  }
 
   // Expectations.
   if (s.expect.max_must_findings &&
@@ -179,27 +544,48 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
             *std::find_if(result.findings.begin(), result.findings.end(),
                           [](const auto& f) { return f.finding.level == protocol::Level::Must; })));
   }
+  auto found = [&](const std::string& rule) {
+    return std::find_if(result.findings.begin(), result.findings.end(),
+                        [&](const CheckFinding& f) { return f.finding.rule == rule; });
+  };
   for (const auto& rule : s.expect.flagged) {
-    const bool found =
-        std::any_of(result.findings.begin(), result.findings.end(), [&](const CheckFinding& f) {
-          return f.finding.rule == rule && f.finding.level == protocol::Level::Must;
-        });
-    if (!found)
-      result.failures.push_back("expected a MUST finding for " + rule + ", none was found");
+    if (found(rule) == result.findings.end())
+      result.failures.push_back(rule + ": expected the checker to flag it; it did not");
+  }
+  for (const auto& rule : s.expect.absent) {
+    if (auto it = found(rule); it != result.findings.end())
+      result.failures.push_back(rule + ": expected no finding; " + format_check_finding(*it));
+  }
+  static const std::vector<SeenFrame> kNoFrames;
+  for (const auto& fe : s.expect.frames) {
+    auto it = run.frames.find(fe.client);
+    check_frames(fe, it == run.frames.end() ? kNoFrames : it->second, result.failures);
+  }
+  for (const auto& se : s.expect.stats) {
+    auto it = run.clients.find(se.client);
+    if (it == run.clients.end()) continue;
+    const std::uint64_t v = stat_of(it->second->core(), se.stat);
+    if ((se.at_least && v < *se.at_least) || (se.at_most && v > *se.at_most)) {
+      result.failures.push_back(se.rule + ": expected " + se.client + "'s " + se.stat +
+                                (se.at_least ? " >= " + std::to_string(*se.at_least) : "") +
+                                (se.at_most ? " <= " + std::to_string(*se.at_most) : "") +
+                                "; it is " + std::to_string(v));
+    }
   }
   if (s.expect.converged && run.server) {
     for (const auto& c : s.clients) {
-      auto it = run.clients.find(c.name);
-      if (it == run.clients.end() || !w.is_up(*w.find_node(c.name))) continue;
-      auto& core = it->second->core();
+      auto* cl = run.client(c.name);
+      if (!cl) continue;
+      auto& core = cl->core();
       if (!core.authenticated()) result.failures.push_back(c.name + " is not connected at the end");
       if (core.pending() > 0) {
         result.failures.push_back(c.name + " still has " + std::to_string(core.pending()) +
                                   " unacknowledged mutations");
       }
+      const std::uint32_t tenant = c.token ? c.token->tenant : 0;
       for (const auto& coll : c.shapes) {
         const auto& store = run.server->core().collections();
-        const auto sit = store.find({0, coll});
+        const auto sit = store.find({tenant, coll});
         const std::map<std::string, protocol::Bytes> empty;
         const auto& server_docs = sit == store.end() ? empty : sit->second.documents;
         const auto vit = core.view().find(coll);

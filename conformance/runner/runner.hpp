@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,15 @@ struct ScenarioResult {
   double virtual_s = 0;
 };
 
-// Names of bugs, nodes and actions are checked here; an invalid scenario
-// returns a result whose only failure starts with "invalid scenario:".
+struct RunOptions {
+  // Every frame written and read, connection ends and admin purges, as JSON
+  // lines in the format `syncsim check-trace` reads.
+  std::ostream* frame_trace = nullptr;
+};
+
+// Names of bugs are checked here; an invalid scenario returns a result whose
+// only failure starts with "invalid scenario:".
 ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed);
+ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOptions& options);
 
 }  // namespace syncsim::conformance

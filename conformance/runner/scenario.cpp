@@ -56,113 +56,387 @@ class Reader {
   std::string file_;
 };
 
+// Optional scalar fields, range-checked, with a message naming the key.
+template <class T>
+void opt(const Reader& r, const YAML::Node& map, const char* key, T& out, T lo, T hi) {
+  const auto n = map[key];
+  if (!n) return;
+  const std::string range = "\"" + std::string(key) + "\" must be a number in [" +
+                            std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  const T v = r.get<T>(n, range);
+  if (v < lo || v > hi) r.fail(n, range);
+  out = v;
+}
+template <class T>
+void opt(const Reader& r, const YAML::Node& map, const char* key, std::optional<T>& out, T lo,
+         T hi) {
+  if (!map[key]) return;
+  T v{};
+  opt(r, map, key, v, lo, hi);
+  out = v;
+}
+void opt_str(const Reader& r, const YAML::Node& map, const char* key, std::string& out) {
+  if (const auto n = map[key]) out = r.get<std::string>(n, "\"" + std::string(key) + "\" must be a string");
+}
+void opt_bool(const Reader& r, const YAML::Node& map, const char* key, bool& out) {
+  if (const auto n = map[key]) out = r.get<bool>(n, "\"" + std::string(key) + "\" must be true or false");
+}
+
+constexpr std::uint32_t kPpm = 1'000'000;
+
+const std::set<std::string>& message_names() {
+  static const std::set<std::string> kNames = {
+      "Handshake",        "HandshakeAck",     "DeltaPush",         "DeltaAck",
+      "DeltaReject",      "CollectionPurged", "ShapeSubscribe",    "ShapeSnapshot",
+      "ShapeDelta",       "ShapeUnsubscribe", "VectorClockSync",   "TimeseriesPush",
+      "TimeseriesAck",    "ResyncRequest",    "Throttle",          "TokenRefresh",
+      "TokenRefreshAck",  "DefinitionSync",   "PresenceUpdate",    "PresenceBroadcast",
+      "PresenceLeave",    "Ping",             "Pong"};
+  return kNames;
+}
+
+std::string joined(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+LinkSpec read_link(const YAML::Node& l, const Reader& r, const std::set<std::string>& nodes,
+                   bool needs_ends) {
+  r.keys(l,
+         {"from", "to", "latency_ms", "jitter_ms", "bandwidth_kbps", "segment_loss_ppm",
+          "segment_corrupt_ppm", "frames", "at_s", "action", "after", "delay_s"},
+         "a link");
+  LinkSpec k;
+  if (needs_ends && (!l["from"] || !l["to"])) r.fail(l, "a link needs \"from\" and \"to\"");
+  opt_str(r, l, "from", k.from);
+  opt_str(r, l, "to", k.to);
+  for (const auto* end : {"from", "to"}) {
+    const std::string& v = std::string(end) == "from" ? k.from : k.to;
+    if (l[end] && v != "*" && !nodes.count(v)) r.fail(l[end], "unknown node \"" + v + "\"");
+  }
+  opt(r, l, "latency_ms", k.latency_ms, 0.0, 600'000.0);
+  opt(r, l, "jitter_ms", k.jitter_ms, 0.0, 600'000.0);
+  opt(r, l, "bandwidth_kbps", k.bandwidth_kbps, 0.0, 1e9);
+  opt(r, l, "segment_loss_ppm", k.segment_loss_ppm, 0u, 999'999u);
+  opt(r, l, "segment_corrupt_ppm", k.segment_corrupt_ppm, 0u, kPpm);
+  if (const auto f = l["frames"]) {
+    r.keys(f,
+           {"drop_ppm", "duplicate_ppm", "reorder_ppm", "corrupt_ppm", "reorder_window_ms",
+            "types", "drop_next"},
+           "\"frames\"");
+    FrameFaultSpec ff;
+    opt(r, f, "drop_ppm", ff.drop_ppm, 0u, kPpm);
+    opt(r, f, "duplicate_ppm", ff.duplicate_ppm, 0u, kPpm);
+    opt(r, f, "reorder_ppm", ff.reorder_ppm, 0u, kPpm);
+    opt(r, f, "corrupt_ppm", ff.corrupt_ppm, 0u, kPpm);
+    opt(r, f, "reorder_window_ms", ff.reorder_window_ms, 0.0, 60'000.0);
+    opt(r, f, "drop_next", ff.drop_next, 0u, 1'000'000u);
+    if (f["types"]) {
+      ff.types = r.strings(f["types"], "\"types\"");
+      for (const auto& t : ff.types) {
+        if (!message_names().count(t))
+          r.fail(f["types"], "unknown message \"" + t + "\" (expected one of: " +
+                                 joined(message_names()) + ")");
+      }
+    }
+    k.frames = ff;
+  }
+  return k;
+}
+
+ScenarioClient read_client(const YAML::Node& c, const Reader& r) {
+  r.keys(c,
+         {"name", "writes", "collection", "docs", "shapes", "bugs", "clock_offset_ms",
+          "drift_ppm", "token", "apply_rate", "throttle_high", "throttle_low", "ping_interval_s",
+          "retransmit_ms", "backoff_jitter_ms", "start_s"},
+         "a client");
+  ScenarioClient cl;
+  if (!c["name"]) r.fail(c, "a client needs a \"name\"");
+  cl.name = r.get<std::string>(c["name"], "\"name\" must be a string");
+  opt(r, c, "writes", cl.writes, 0, 100'000);
+  opt_str(r, c, "collection", cl.collection);
+  opt(r, c, "docs", cl.docs, 1, 100'000);
+  if (c["shapes"]) cl.shapes = r.strings(c["shapes"], "\"shapes\"");
+  if (c["bugs"]) cl.bugs = r.strings(c["bugs"], "\"bugs\"");
+  opt(r, c, "clock_offset_ms", cl.clock_offset_ms, std::int64_t{-86'400'000'000},
+      std::int64_t{86'400'000'000});
+  opt(r, c, "drift_ppm", cl.drift_ppm, -100'000, 100'000);
+  if (const auto t = c["token"]) {
+    r.keys(t, {"expires_in_s", "lifetime_s", "tenant", "refresh", "refresh_expires_in_s"},
+           "\"token\"");
+    TokenSpec tk;
+    opt(r, t, "expires_in_s", tk.expires_in_s, std::int64_t{-1'000'000'000},
+        std::int64_t{1'000'000'000});
+    opt(r, t, "lifetime_s", tk.lifetime_s, std::int64_t{0}, std::int64_t{1'000'000'000});
+    opt(r, t, "tenant", tk.tenant, 0u, 0xffffffffu);
+    opt_str(r, t, "refresh", tk.refresh);
+    if (tk.refresh != "ok" && tk.refresh != "fail" && tk.refresh != "none")
+      r.fail(t["refresh"], "\"refresh\" must be ok, fail or none");
+    opt(r, t, "refresh_expires_in_s", tk.refresh_expires_in_s, std::int64_t{-1'000'000'000},
+        std::int64_t{1'000'000'000});
+    cl.token = tk;
+  }
+  opt(r, c, "apply_rate", cl.apply_rate, std::uint64_t{0}, std::uint64_t{1'000'000});
+  opt(r, c, "throttle_high", cl.throttle_high, std::uint64_t{1}, std::uint64_t{1'000'000});
+  opt(r, c, "throttle_low", cl.throttle_low, std::uint64_t{0}, std::uint64_t{1'000'000});
+  opt(r, c, "ping_interval_s", cl.ping_interval_s, 0.1, 86'400.0);
+  opt(r, c, "retransmit_ms", cl.retransmit_ms, std::int64_t{10}, std::int64_t{600'000});
+  opt(r, c, "backoff_jitter_ms", cl.backoff_jitter_ms, std::int64_t{0}, std::int64_t{600'000});
+  opt(r, c, "start_s", cl.start_s, 0.0, 86'400.0);
+  return cl;
+}
+
+ScenarioServer read_server(const YAML::Node& sv, const Reader& r) {
+  r.keys(sv,
+         {"bugs", "trust_mode", "data_queue_limit", "default_throttle_rate", "rate_per_s",
+          "rate_capacity", "idle_timeout_s", "max_sessions", "constraints", "clock_offset_ms",
+          "drift_ppm"},
+         "\"server\"");
+  ScenarioServer out;
+  if (sv["bugs"]) out.bugs = r.strings(sv["bugs"], "\"bugs\"");
+  if (sv["trust_mode"]) {
+    bool v = true;
+    opt_bool(r, sv, "trust_mode", v);
+    out.trust_mode = v;
+  }
+  opt(r, sv, "data_queue_limit", out.data_queue_limit, std::size_t{1}, std::size_t{10'000'000});
+  opt(r, sv, "default_throttle_rate", out.default_throttle_rate, std::uint64_t{1},
+      std::uint64_t{1'000'000});
+  opt(r, sv, "rate_per_s", out.rate_per_s, std::int64_t{1}, std::int64_t{1'000'000});
+  opt(r, sv, "rate_capacity", out.rate_capacity, std::int64_t{1}, std::int64_t{1'000'000});
+  opt(r, sv, "idle_timeout_s", out.idle_timeout_s, 0.1, 86'400.0);
+  opt(r, sv, "max_sessions", out.max_sessions, 0u, 1'000'000u);
+  opt(r, sv, "clock_offset_ms", out.clock_offset_ms, std::int64_t{-86'400'000'000},
+      std::int64_t{86'400'000'000});
+  opt(r, sv, "drift_ppm", out.drift_ppm, -100'000, 100'000);
+  if (const auto cs = sv["constraints"]) {
+    if (!cs.IsSequence()) r.fail(cs, "\"constraints\" must be a list");
+    for (const auto& c : cs) {
+      r.keys(c, {"collection", "document", "reason"}, "a constraint");
+      ScenarioServer::Constraint k;
+      if (!c["collection"] || !c["reason"]) r.fail(c, "a constraint needs \"collection\" and \"reason\"");
+      opt_str(r, c, "collection", k.collection);
+      opt_str(r, c, "document", k.document);
+      opt_str(r, c, "reason", k.reason);
+      if (k.reason.empty()) r.fail(c["reason"], "\"reason\" must not be empty (DELTA-10)");
+      out.constraints.push_back(k);
+    }
+  }
+  return out;
+}
+
+const std::set<std::string>& actions() {
+  static const std::set<std::string> kActions = {
+      "partition",  "partition-one-way", "heal",         "reset",      "restart",
+      "crash",      "purge",             "clock-jump",   "drift",      "link",
+      "clog",       "write",             "server-write", "presence",   "samples",
+      "definition", "apply-rate",        "corrupt-state"};
+  return kActions;
+}
+
+ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<std::string>& nodes,
+                         const std::set<std::string>& clients) {
+  r.keys(e,
+         {"at_s", "after", "delay_s", "action", "nodes", "client", "collection", "document",
+          "channel", "name", "count", "delta_ms", "ppm", "rate", "for_s", "from", "to",
+          "latency_ms", "jitter_ms", "bandwidth_kbps", "segment_loss_ppm", "segment_corrupt_ppm",
+          "frames"},
+         "an event");
+  ScenarioEvent ev;
+  if (!e["action"]) r.fail(e, "an event needs an \"action\"");
+  if (!e["at_s"] && !e["after"]) r.fail(e, "an event needs \"at_s\" or \"after\"");
+  opt(r, e, "at_s", ev.at_s, 0.0, 86'400.0);
+  opt(r, e, "delay_s", ev.delay_s, 0.0, 86'400.0);
+  if (const auto a = e["after"]) {
+    r.keys(a, {"client", "condition", "timeout_s"}, "\"after\"");
+    WaitFor w;
+    opt_str(r, a, "client", w.client);
+    opt_str(r, a, "condition", w.condition);
+    opt(r, a, "timeout_s", w.timeout_s, 0.0, 86'400.0);
+    if (!clients.count(w.client)) r.fail(a, "\"after\" needs a known \"client\"");
+    static const std::set<std::string> kConditions = {
+        "connected", "throttled", "unthrottled", "resynced", "purged", "refreshed"};
+    if (!kConditions.count(w.condition))
+      r.fail(a, "unknown condition \"" + w.condition + "\" (expected one of: " +
+                    joined(kConditions) + ")");
+    ev.after = w;
+  }
+  ev.action = r.get<std::string>(e["action"], "\"action\" must be a string");
+  if (!actions().count(ev.action))
+    r.fail(e["action"],
+           "unknown action \"" + ev.action + "\" (expected one of: " + joined(actions()) + ")");
+  if (e["nodes"]) ev.nodes = r.strings(e["nodes"], "\"nodes\"");
+  for (const auto& n : ev.nodes) {
+    if (!nodes.count(n)) r.fail(e["nodes"], "unknown node \"" + n + "\"");
+  }
+  const std::string& a = ev.action;
+  const bool pair = a == "partition" || a == "partition-one-way" || a == "heal" || a == "clog";
+  if (pair && ev.nodes.size() != 2) r.fail(e, "\"" + a + "\" needs two nodes");
+  const bool one =
+      a == "reset" || a == "restart" || a == "crash" || a == "clock-jump" || a == "drift";
+  if (one && ev.nodes.size() != 1) r.fail(e, "\"" + a + "\" needs one node");
+  opt_str(r, e, "client", ev.client);
+  const bool by_client = a == "write" || a == "presence" || a == "samples" ||
+                         a == "apply-rate" || a == "corrupt-state";
+  if (by_client && !clients.count(ev.client))
+    r.fail(e, "\"" + a + "\" needs a known \"client\"");
+  opt_str(r, e, "collection", ev.collection);
+  if ((a == "purge" || a == "server-write" || a == "samples") && ev.collection.empty())
+    r.fail(e, "\"" + a + "\" needs a \"collection\"");
+  opt_str(r, e, "document", ev.document);
+  opt_str(r, e, "channel", ev.channel);
+  if (a == "presence" && ev.channel.empty()) r.fail(e, "\"presence\" needs a \"channel\"");
+  opt_str(r, e, "name", ev.name);
+  if (a == "definition" && ev.name.empty()) r.fail(e, "\"definition\" needs a \"name\"");
+  opt(r, e, "count", ev.count, 1, 1'000'000);
+  opt(r, e, "delta_ms", ev.delta_ms, std::int64_t{-86'400'000'000}, std::int64_t{86'400'000'000});
+  opt(r, e, "ppm", ev.ppm, -100'000, 100'000);
+  opt(r, e, "rate", ev.rate, std::uint64_t{0}, std::uint64_t{1'000'000});
+  opt(r, e, "for_s", ev.for_s, 0.0, 86'400.0);
+  if (a == "link") {
+    ev.link = read_link(e, r, nodes, true);
+  } else if (e["from"] || e["to"] || e["frames"] || e["latency_ms"]) {
+    r.fail(e, "link fields belong to \"action: link\"");
+  }
+  return ev;
+}
+
+std::optional<std::uint64_t> opt_count(const Reader& r, const YAML::Node& n, const char* key) {
+  std::optional<std::uint64_t> v;
+  opt(r, n, key, v, std::uint64_t{0}, std::uint64_t{1'000'000'000});
+  return v;
+}
+
+ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
+                           const std::set<std::string>& clients) {
+  r.keys(ex, {"converged", "must_findings", "flagged", "absent", "frames", "stats"}, "\"expect\"");
+  ScenarioExpect out;
+  opt_bool(r, ex, "converged", out.converged);
+  if (ex["must_findings"]) {
+    if (ex["must_findings"].IsNull()) {
+      out.max_must_findings.reset();
+    } else {
+      out.max_must_findings =
+          r.get<int>(ex["must_findings"], "\"must_findings\" must be an integer or null");
+    }
+  }
+  if (ex["flagged"]) {
+    out.flagged = r.strings(ex["flagged"], "\"flagged\"");
+    if (!ex["must_findings"]) out.max_must_findings.reset();  // findings are expected
+  }
+  if (ex["absent"]) out.absent = r.strings(ex["absent"], "\"absent\"");
+  if (const auto fs = ex["frames"]) {
+    if (!fs.IsSequence()) r.fail(fs, "\"frames\" must be a list");
+    for (const auto& f : fs) {
+      r.keys(f,
+             {"rule", "client", "from", "type", "where", "at_least", "at_most", "between_s",
+              "max_per_s"},
+             "a frame expectation");
+      FrameExpectation fe;
+      if (!f["rule"] || !f["client"] || !f["type"])
+        r.fail(f, "a frame expectation needs \"rule\", \"client\" and \"type\"");
+      opt_str(r, f, "rule", fe.rule);
+      opt_str(r, f, "client", fe.client);
+      if (!clients.count(fe.client)) r.fail(f["client"], "unknown client \"" + fe.client + "\"");
+      std::string from = "client";
+      opt_str(r, f, "from", from);
+      if (from != "client" && from != "server") r.fail(f["from"], "\"from\" must be client or server");
+      fe.from_client = from == "client";
+      opt_str(r, f, "type", fe.type);
+      if (!message_names().count(fe.type))
+        r.fail(f["type"], "unknown message \"" + fe.type + "\" (expected one of: " +
+                              joined(message_names()) + ")");
+      if (const auto w = f["where"]) {
+        if (!w.IsMap()) r.fail(w, "\"where\" must map JSON paths to values");
+        for (const auto& kv : w)
+          fe.where[kv.first.as<std::string>()] = r.get<std::string>(kv.second, "a scalar");
+      }
+      fe.at_least = opt_count(r, f, "at_least");
+      fe.at_most = opt_count(r, f, "at_most");
+      if (!fe.at_least && !fe.at_most && !f["max_per_s"]) fe.at_least = 1;
+      if (const auto b = f["between_s"]) {
+        if (!b.IsSequence() || b.size() != 2) r.fail(b, "\"between_s\" must be [from, until]");
+        fe.from_s = r.get<double>(b[0], "a number");
+        fe.until_s = r.get<double>(b[1], "a number");
+      }
+      opt(r, f, "max_per_s", fe.max_per_s, 0.0, 1e9);
+      out.frames.push_back(fe);
+    }
+  }
+  if (const auto ss = ex["stats"]) {
+    if (!ss.IsSequence()) r.fail(ss, "\"stats\" must be a list");
+    static const std::set<std::string> kStats = {"acked",      "rejected", "resyncs",
+                                                 "throttles",  "reconnects", "purges",
+                                                 "pending",    "backlog"};
+    for (const auto& st : ss) {
+      r.keys(st, {"rule", "client", "stat", "at_least", "at_most"}, "a stat expectation");
+      StatExpectation se;
+      if (!st["rule"] || !st["client"] || !st["stat"])
+        r.fail(st, "a stat expectation needs \"rule\", \"client\" and \"stat\"");
+      opt_str(r, st, "rule", se.rule);
+      opt_str(r, st, "client", se.client);
+      if (!clients.count(se.client)) r.fail(st["client"], "unknown client \"" + se.client + "\"");
+      opt_str(r, st, "stat", se.stat);
+      if (!kStats.count(se.stat))
+        r.fail(st["stat"], "unknown stat \"" + se.stat + "\" (expected one of: " + joined(kStats) + ")");
+      se.at_least = opt_count(r, st, "at_least");
+      se.at_most = opt_count(r, st, "at_most");
+      out.stats.push_back(se);
+    }
+  }
+  return out;
+}
+
 Scenario read(const YAML::Node& root, const Reader& r, const std::string& file) {
   Scenario s;
   s.file = file;
   r.keys(root,
-         {"name", "description", "rules", "duration_s", "write_window_s", "network", "clients",
-          "server", "events", "expect"},
+         {"name", "description", "rules", "duration_s", "max_events", "write_window_s", "network",
+          "links", "clients", "server", "events", "expect"},
          "the scenario");
   if (!root["name"]) r.fail(root, "missing \"name\"");
   s.name = r.get<std::string>(root["name"], "\"name\" must be a string");
-  if (root["description"])
-    s.description = r.get<std::string>(root["description"], "\"description\" must be a string");
+  opt_str(r, root, "description", s.description);
   if (root["rules"]) s.rules = r.strings(root["rules"], "\"rules\"");
-  if (root["duration_s"])
-    s.duration_s = r.get<double>(root["duration_s"], "\"duration_s\" must be a number");
-  if (s.duration_s <= 0 || s.duration_s > 86400)
-    r.fail(root["duration_s"], "\"duration_s\" must be in (0, 86400]");
+  opt(r, root, "duration_s", s.duration_s, 0.001, 86'400.0);
+  opt(r, root, "max_events", s.max_events, std::uint64_t{1000}, std::uint64_t{1'000'000'000});
   if (const auto w = root["write_window_s"]) {
     if (!w.IsSequence() || w.size() != 2) r.fail(w, "\"write_window_s\" must be [from, until]");
     s.write_from_s = r.get<double>(w[0], "a number");
     s.write_until_s = r.get<double>(w[1], "a number");
+    if (s.write_from_s < 0 || s.write_until_s < s.write_from_s)
+      r.fail(w, "\"write_window_s\" must be [from, until] with 0 <= from <= until");
   }
   if (const auto n = root["network"]) {
     r.keys(n, {"latency_ms", "jitter_ms", "segment_loss_ppm"}, "\"network\"");
-    if (n["latency_ms"])
-      s.latency_ms = r.get<double>(n["latency_ms"], "\"latency_ms\" must be a number");
-    if (n["jitter_ms"])
-      s.jitter_ms = r.get<double>(n["jitter_ms"], "\"jitter_ms\" must be a number");
-    if (n["segment_loss_ppm"]) {
-      s.segment_loss_ppm =
-          r.get<std::uint32_t>(n["segment_loss_ppm"], "\"segment_loss_ppm\" must be 0..1000000");
-    }
+    opt(r, n, "latency_ms", s.latency_ms, 0.0, 600'000.0);
+    opt(r, n, "jitter_ms", s.jitter_ms, 0.0, 600'000.0);
+    opt(r, n, "segment_loss_ppm", s.segment_loss_ppm, 0u, 999'999u);
   }
   if (!root["clients"] || !root["clients"].IsSequence() || root["clients"].size() == 0) {
     r.fail(root["clients"] ? root["clients"] : root, "\"clients\" must be a non-empty list");
   }
-  std::set<std::string> names{"server"};
+  std::set<std::string> nodes{"server"}, clients;
   for (const auto& c : root["clients"]) {
-    r.keys(c, {"name", "writes", "shapes", "bugs", "clock_offset_ms", "drift_ppm"}, "a client");
-    ScenarioClient cl;
-    if (!c["name"]) r.fail(c, "a client needs a \"name\"");
-    cl.name = r.get<std::string>(c["name"], "\"name\" must be a string");
-    if (!names.insert(cl.name).second) r.fail(c["name"], "duplicate node name \"" + cl.name + "\"");
-    if (c["writes"]) cl.writes = r.get<int>(c["writes"], "\"writes\" must be an integer");
-    if (cl.writes < 0 || cl.writes > 100000) r.fail(c["writes"], "\"writes\" must be 0..100000");
-    if (c["shapes"]) cl.shapes = r.strings(c["shapes"], "\"shapes\"");
-    if (c["bugs"]) cl.bugs = r.strings(c["bugs"], "\"bugs\"");
-    if (c["clock_offset_ms"])
-      cl.clock_offset_ms = r.get<std::int64_t>(c["clock_offset_ms"], "an integer");
-    if (c["drift_ppm"]) cl.drift_ppm = r.get<std::int32_t>(c["drift_ppm"], "an integer");
+    ScenarioClient cl = read_client(c, r);
+    if (!nodes.insert(cl.name).second) r.fail(c["name"], "duplicate node name \"" + cl.name + "\"");
+    clients.insert(cl.name);
     s.clients.push_back(std::move(cl));
   }
-  if (const auto sv = root["server"]) {
-    r.keys(sv, {"bugs"}, "\"server\"");
-    if (sv["bugs"]) s.server_bugs = r.strings(sv["bugs"], "\"bugs\"");
+  if (const auto ls = root["links"]) {
+    if (!ls.IsSequence()) r.fail(ls, "\"links\" must be a list");
+    for (const auto& l : ls) {
+      if (l["at_s"] || l["action"]) r.fail(l, "timed link changes go in \"events\" (action: link)");
+      s.links.push_back(read_link(l, r, nodes, true));
+    }
   }
+  if (const auto sv = root["server"]) s.server = read_server(sv, r);
   if (const auto evs = root["events"]) {
     if (!evs.IsSequence()) r.fail(evs, "\"events\" must be a list");
-    static const std::set<std::string> kActions = {"partition", "partition-one-way", "heal",
-                                                   "reset",     "restart",           "crash",
-                                                   "purge",     "clock-jump"};
-    for (const auto& e : evs) {
-      r.keys(e, {"at_s", "action", "nodes", "collection", "delta_ms"}, "an event");
-      ScenarioEvent ev;
-      if (!e["at_s"] || !e["action"]) r.fail(e, "an event needs \"at_s\" and \"action\"");
-      ev.at_s = r.get<double>(e["at_s"], "\"at_s\" must be a number");
-      ev.action = r.get<std::string>(e["action"], "\"action\" must be a string");
-      if (!kActions.count(ev.action)) {
-        r.fail(e["action"],
-               "unknown action \"" + ev.action +
-                   "\" (expected partition, partition-one-way, heal, reset, restart, crash, purge, "
-                   "clock-jump)");
-      }
-      if (e["nodes"]) ev.nodes = r.strings(e["nodes"], "\"nodes\"");
-      for (const auto& n : ev.nodes) {
-        if (!names.count(n)) r.fail(e["nodes"], "unknown node \"" + n + "\"");
-      }
-      const bool pair =
-          ev.action == "partition" || ev.action == "partition-one-way" || ev.action == "heal";
-      if (pair && ev.nodes.size() != 2) r.fail(e, "\"" + ev.action + "\" needs two nodes");
-      const bool one = ev.action == "reset" || ev.action == "restart" || ev.action == "crash" ||
-                       ev.action == "clock-jump";
-      if (one && ev.nodes.size() != 1) r.fail(e, "\"" + ev.action + "\" needs one node");
-      if (ev.action == "purge") {
-        if (!e["collection"]) r.fail(e, "\"purge\" needs a \"collection\"");
-        ev.collection = r.get<std::string>(e["collection"], "a string");
-      }
-      if (e["delta_ms"]) ev.delta_ms = r.get<std::int64_t>(e["delta_ms"], "an integer");
-      s.events.push_back(std::move(ev));
-    }
+    for (const auto& e : evs) s.events.push_back(read_event(e, r, nodes, clients));
   }
-  if (const auto ex = root["expect"]) {
-    r.keys(ex, {"converged", "must_findings", "flagged"}, "\"expect\"");
-    if (ex["converged"])
-      s.expect.converged = r.get<bool>(ex["converged"], "\"converged\" must be true or false");
-    if (ex["must_findings"]) {
-      if (ex["must_findings"].IsNull()) {
-        s.expect.max_must_findings.reset();
-      } else {
-        s.expect.max_must_findings =
-            r.get<int>(ex["must_findings"], "\"must_findings\" must be an integer or null");
-      }
-    }
-    if (ex["flagged"]) {
-      s.expect.flagged = r.strings(ex["flagged"], "\"flagged\"");
-      s.expect.max_must_findings.reset();  // findings are expected
-    }
-  }
+  if (const auto ex = root["expect"]) s.expect = read_expect(ex, r, clients);
   return s;
 }
 

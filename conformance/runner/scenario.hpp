@@ -1,37 +1,129 @@
 // A scenario: a YAML file that sets up the reference pair in the simulator,
-// schedules faults, and states what must hold (docs/scenarios.md). Parsing is
-// strict: unknown keys and wrong types are errors naming file:line:column.
+// schedules faults and workload steps, and states what must hold
+// (docs/scenarios.md has the full reference). Parsing is strict: unknown
+// keys, wrong types, unknown names and impossible values are errors naming
+// file:line:column and what was expected.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace syncsim::conformance {
 
+// Frame-level faults of a lossy relay on one direction of a link.
+struct FrameFaultSpec {
+  std::uint32_t drop_ppm = 0, duplicate_ppm = 0, reorder_ppm = 0, corrupt_ppm = 0;
+  double reorder_window_ms = 10;
+  std::vector<std::string> types;  // message names; empty: every type
+  std::uint32_t drop_next = 0;     // drop exactly the next N frames of those types
+};
+
+// Parameters of a link direction; unset fields keep their value.
+struct LinkSpec {
+  std::string from, to;  // node names; "*" = every node
+  std::optional<double> latency_ms, jitter_ms, bandwidth_kbps;
+  std::optional<std::uint32_t> segment_loss_ppm, segment_corrupt_ppm;
+  std::optional<FrameFaultSpec> frames;
+};
+
+struct TokenSpec {
+  std::int64_t expires_in_s = 3600;  // relative to the client's boot, server clock; <0: expired
+  std::int64_t lifetime_s = 0;       // what the client believes (TOKEN-5); 0: from the first ack
+  std::uint32_t tenant = 0;
+  std::string refresh = "ok";          // ok | fail (wrong signature) | none (no token source)
+  std::int64_t refresh_expires_in_s = 3600;
+};
+
 struct ScenarioClient {
   std::string name;
   int writes = 0;                   // documents written at random times in the write window
+  std::string collection;           // where writes go; default: the first shape, else "orders"
+  int docs = 10;                    // distinct document ids written
   std::vector<std::string> shapes;  // collections subscribed (Document shapes)
   std::vector<std::string> bugs;    // reference ClientBug names
   std::int64_t clock_offset_ms = 0;
   std::int32_t drift_ppm = 0;
+  std::optional<TokenSpec> token;  // none: trust mode (empty token)
+  std::uint64_t apply_rate = 0;    // data frames applied per second; 0: at once
+  std::optional<std::uint64_t> throttle_high, throttle_low;
+  std::optional<double> ping_interval_s;
+  std::optional<std::int64_t> retransmit_ms;
+  std::int64_t backoff_jitter_ms = 0;
+  double start_s = 0;  // boots at this time
+};
+
+struct ScenarioServer {
+  std::vector<std::string> bugs;  // reference ServerBug names
+  std::optional<bool> trust_mode;
+  std::optional<std::size_t> data_queue_limit;
+  std::optional<std::uint64_t> default_throttle_rate;
+  std::optional<std::int64_t> rate_per_s, rate_capacity;
+  std::optional<double> idle_timeout_s;
+  std::optional<std::uint32_t> max_sessions;
+  struct Constraint {
+    std::string collection, document, reason;
+  };
+  std::vector<Constraint> constraints;
+  std::int64_t clock_offset_ms = 0;
+  std::int32_t drift_ppm = 0;
+};
+
+// A condition a step can wait for (instead of a fixed time).
+struct WaitFor {
+  std::string client;
+  std::string condition;  // connected | throttled | unthrottled | resynced | purged | refreshed
+  double timeout_s = 0;   // 0: until the end of the run
 };
 
 struct ScenarioEvent {
-  double at_s = 0;
-  std::string
-      action;  // partition, partition-one-way, heal, reset, restart, crash, purge, clock-jump
-  std::vector<std::string> nodes;
-  std::string collection;     // purge
-  std::int64_t delta_ms = 0;  // clock-jump
+  double at_s = 0;                  // when; with `after`, the earliest time to start waiting
+  std::optional<WaitFor> after;     // run once the condition holds, plus delay_s
+  double delay_s = 0;
+  std::string action;
+  std::vector<std::string> nodes;   // partition, heal, reset, restart, crash, clock-jump, clog
+  std::string client;               // write, presence, samples, apply-rate, corrupt-state
+  std::string collection;           // purge, write, server-write, samples
+  std::string document;             // write, server-write; empty: doc-<i>
+  std::string channel;              // presence
+  std::string name;                 // definition
+  int count = 1;                    // write, server-write, samples
+  std::int64_t delta_ms = 0;        // clock-jump
+  std::int32_t ppm = 0;             // drift
+  std::uint64_t rate = 0;           // apply-rate
+  double for_s = 0;                 // clog
+  std::optional<LinkSpec> link;     // link
+};
+
+// "client a writes at least one ResyncRequest with reason SequenceGap
+// between 10 s and 12 s" -- counted over every connection of the client.
+struct FrameExpectation {
+  std::string rule;    // cited when it fails
+  std::string client;  // whose connections
+  bool from_client = true;
+  std::string type;                          // message name, e.g. ResyncRequest, Pong
+  std::map<std::string, std::string> where;  // dotted JSON-model path -> scalar text
+  std::optional<std::uint64_t> at_least, at_most;
+  double from_s = 0, until_s = 1e18;
+  std::optional<double> max_per_s;  // rate: no 1-second window holds more
+};
+
+struct StatExpectation {
+  std::string rule;
+  std::string client;
+  std::string stat;  // acked rejected resyncs throttles reconnects purges pending backlog
+  std::optional<std::uint64_t> at_least, at_most;
 };
 
 struct ScenarioExpect {
   bool converged = true;
   std::optional<int> max_must_findings = 0;  // nullopt: not checked
-  std::vector<std::string> flagged;          // rule IDs that must be found (MUST level)
+  std::vector<std::string> flagged;          // rule IDs that must be found (any level)
+  std::vector<std::string> absent;           // rule IDs that must not be found (any level)
+  std::vector<FrameExpectation> frames;
+  std::vector<StatExpectation> stats;
 };
 
 struct Scenario {
@@ -39,12 +131,14 @@ struct Scenario {
   std::string name, description;
   std::vector<std::string> rules;
   double duration_s = 60;
+  std::uint64_t max_events = 50'000'000;
   double write_from_s = 2, write_until_s = 20;
-  // network
+  // network defaults
   double latency_ms = 5, jitter_ms = 0;
   std::uint32_t segment_loss_ppm = 0;
+  std::vector<LinkSpec> links;
   std::vector<ScenarioClient> clients;
-  std::vector<std::string> server_bugs;  // reference ServerBug names
+  ScenarioServer server;
   std::vector<ScenarioEvent> events;
   ScenarioExpect expect;
 };
