@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 namespace syncsim::conformance {
 namespace {
@@ -61,8 +62,14 @@ template <class T>
 void opt(const Reader& r, const YAML::Node& map, const char* key, T& out, T lo, T hi) {
   const auto n = map[key];
   if (!n) return;
-  const std::string range = "\"" + std::string(key) + "\" must be a number in [" +
-                            std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  auto text = [](T v) {
+    std::ostringstream o;
+    o << v;
+    return o.str();
+  };
+  const std::string range = "\"" + std::string(key) + "\" must be " +
+                            (std::is_integral_v<T> ? "an integer" : "a number") + " in [" +
+                            text(lo) + ", " + text(hi) + "]";
   const T v = r.get<T>(n, range);
   if (v < lo || v > hi) r.fail(n, range);
   out = v;

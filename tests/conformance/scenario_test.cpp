@@ -14,9 +14,10 @@ std::string error_of(const std::string& yaml) { return parse_scenario(yaml, "s.y
 
 TEST(Scenarios, ErrorsNameFileLineColumnAndWhatWasExpected) {
   EXPECT_EQ(error_of("name: x\nclients:\n  - {name: a, writez: 3}\n"),
-            "s.yaml:3:15: unknown key \"writez\" in a client (expected one of: bugs, "
-            "clock_offset_ms, drift_ppm, "
-            "name, shapes, writes)");
+            "s.yaml:3:15: unknown key \"writez\" in a client (expected one of: apply_rate, "
+            "backoff_jitter_ms, bugs, clock_offset_ms, collection, docs, drift_ppm, name, "
+            "ping_interval_s, retransmit_ms, shapes, start_s, throttle_high, throttle_low, token, "
+            "writes)");
   EXPECT_EQ(error_of("name: x\nclients: []\n"),
             "s.yaml:2:10: \"clients\" must be a non-empty list");
   EXPECT_EQ(error_of("name: x\nname: y\nclients: [{name: a}]\n"),
@@ -24,12 +25,35 @@ TEST(Scenarios, ErrorsNameFileLineColumnAndWhatWasExpected) {
   EXPECT_EQ(error_of("name: x\nclients: [{name: a}, {name: a}]\n"),
             "s.yaml:2:29: duplicate node name \"a\"");
   EXPECT_EQ(error_of("name: x\nclients: [{name: a, writes: many}]\n"),
-            "s.yaml:2:29: \"writes\" must be an integer");
+            "s.yaml:2:29: \"writes\" must be an integer in [0, 100000]");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a, drift_ppm: 200000}]\n"),
+            "s.yaml:2:32: \"drift_ppm\" must be an integer in [-100000, 100000]");
   EXPECT_NE(error_of("name: x\nclients: [{name: a}\n").find("s.yaml:3:1:"), std::string::npos);
   EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nevents:\n  - {at_s: 1, action: explode}\n"),
-            "s.yaml:4:23: unknown action \"explode\" (expected partition, partition-one-way, heal, "
-            "reset, restart, "
-            "crash, purge, clock-jump)");
+            "s.yaml:4:23: unknown action \"explode\" (expected one of: apply-rate, clock-jump, "
+            "clog, corrupt-state, crash, definition, drift, heal, link, partition, "
+            "partition-one-way, presence, purge, reset, restart, samples, server-write, write)");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nevents:\n  - {at_s: 1, action: write}\n"),
+            "s.yaml:4:5: \"write\" needs a known \"client\"");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nlinks:\n  - {from: a, to: b}\n"),
+            "s.yaml:4:19: unknown node \"b\"");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nlinks:\n"
+                     "  - {from: a, to: server, frames: {types: [Shape]}}\n"),
+            "s.yaml:4:43: unknown message \"Shape\" (expected one of: CollectionPurged, "
+            "DefinitionSync, DeltaAck, DeltaPush, DeltaReject, Handshake, HandshakeAck, Ping, "
+            "Pong, PresenceBroadcast, PresenceLeave, PresenceUpdate, ResyncRequest, "
+            "ShapeDelta, ShapeSnapshot, ShapeSubscribe, ShapeUnsubscribe, Throttle, "
+            "TimeseriesAck, TimeseriesPush, TokenRefresh, TokenRefreshAck, VectorClockSync)");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nevents:\n"
+                     "  - {action: heal, nodes: [a, server], after: {client: a, condition: "
+                     "sleepy}}\n"),
+            "s.yaml:4:47: unknown condition \"sleepy\" (expected one of: connected, purged, "
+            "refreshed, resynced, throttled, unthrottled)");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a, token: {refresh: maybe}}]\n"),
+            "s.yaml:2:38: \"refresh\" must be ok, fail or none");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nexpect:\n"
+                     "  frames: [{rule: X-1, client: a, type: Ping, at_least: -1}]\n"),
+            "s.yaml:4:57: \"at_least\" must be an integer in [0, 1000000000]");
 }
 
 TEST(Scenarios, AValidScenarioRunsAndPasses) {
