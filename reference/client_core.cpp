@@ -334,7 +334,7 @@ void ClientCore::on_shape_delta(const ShapeDelta& m, Now now) {
   if (!throttled_ && backlog_.size() >= config_.throttle_high && !bug(ClientBug::NeverThrottle)) {
     throttled_ = true;  // THROTTLE-2/3
     ++stats_.throttles;
-    send(Throttle{true, backlog_.size(), config_.apply_rate_per_s});
+    send(Throttle{true, backlog_.size(), config_.suggested_rate.value_or(config_.apply_rate_per_s)});
   }
   if (next_apply_ < now.steady_ms) next_apply_ = now.steady_ms;
 }

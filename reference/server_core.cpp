@@ -44,7 +44,8 @@ std::optional<ServerBug> server_bug_from_name(std::string_view name) {
       {"ForgetPurgeBroadcast", ServerBug::ForgetPurgeBroadcast},
       {"WrongLsnOrder", ServerBug::WrongLsnOrder},
       {"SkipCrcCheck", ServerBug::SkipCrcCheck},
-      {"ForkStaysAuthenticated", ServerBug::ForkStaysAuthenticated}};
+      {"ForkStaysAuthenticated", ServerBug::ForkStaysAuthenticated},
+      {"WrongPushChecksum", ServerBug::WrongPushChecksum}};
   for (const auto& [n, b] : kNames) {
     if (n == name) return b;
   }
@@ -292,14 +293,22 @@ void ServerCore::on_delta_push(Session& s, const DeltaPush& m, Now now) {
   const std::size_t ack_at = out_.size();
   send(s, DeltaAck{m.mutation_id, 0, skew});
   const std::uint64_t lsn =
-      apply_write(s.identity.tenant, m.collection, m.document_id, m.delta, now);
+      apply_write(s.identity.tenant, m.collection, m.document_id, m.delta, now, &m, s.handle);
   std::get<DeltaAck>(out_[ack_at].message).lsn = lsn;  // DELTA-8
+}
+
+bool ServerCore::subscribes_to(const Session& s, const std::string& collection) const {
+  for (const auto& [id, shape] : s.shapes) {
+    if (!is_graph(shape) && collection_of(shape) == collection) return true;
+  }
+  return false;
 }
 
 // §1.1: next LSN of (tenant, collection), last writer wins, ShapeDelta to every
 // matching subscription of the tenant, the writer's own included.
 std::uint64_t ServerCore::apply_write(std::uint32_t tenant, const std::string& collection,
-                                      const std::string& doc, std::optional<Bytes> value, Now now) {
+                                      const std::string& doc, std::optional<Bytes> value, Now now,
+                                      const DeltaPush* origin, SessionHandle from) {
   Collection& c = collections_[{tenant, collection}];
   std::uint64_t lsn = ++c.lsn;
   if (bug(ServerBug::WrongLsnOrder) && lsn % 2 == 0) lsn -= 1;  // 1, 1, 3, 3, ...: not increasing
@@ -316,6 +325,19 @@ std::uint64_t ServerCore::apply_write(std::uint32_t tenant, const std::string& c
     for (const auto& [shape_id, shape] : s.shapes) {
       if (is_graph(shape) || collection_of(shape) != collection) continue;
       send_data(s, ShapeDelta{shape_id, collection, doc, operation, value.value_or(Bytes{}), lsn});
+    }
+    // DELTA-17 (HC, off by default): the write also goes out as a DeltaPush to
+    // the other sessions subscribed to the collection.
+    if (config_.push_deltas && value && h != from && subscribes_to(s, collection)) {
+      DeltaPush p;
+      p.collection = collection;
+      p.document_id = doc;
+      p.delta = *value;
+      p.peer_id = origin ? origin->peer_id : 0;
+      p.mutation_id = origin ? origin->mutation_id : lsn;
+      p.checksum = crc32c(p.delta) ^ (bug(ServerBug::WrongPushChecksum) ? 1u : 0u);
+      p.device_valid_time_ms = origin ? origin->device_valid_time_ms : std::nullopt;
+      send_data(s, std::move(p));
     }
   }
   release_all(now);

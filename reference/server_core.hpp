@@ -34,6 +34,7 @@ enum class ServerBug {
   WrongLsnOrder,           // acks and deltas carry a decreasing LSN (DELTA-8, SHAPE-9)
   SkipCrcCheck,            // accepts deltas whose checksum is wrong (DELTA-4)
   ForkStaysAuthenticated,  // Origin's HS-10 deviation
+  WrongPushChecksum,       // DeltaPush to clients carries a wrong checksum (DELTA-17)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.
@@ -62,6 +63,7 @@ struct ServerConfig {
   std::size_t presence_max_channels = 64;     // PRES-4
   std::size_t presence_max_peers = 1024;      // PRES-4
   std::vector<ConstraintRule> constraints;    // §5.3.3
+  bool push_deltas = false;                   // DELTA-17: also send DeltaPush to subscribers
   std::set<ServerBug> bugs;
 };
 
@@ -165,7 +167,9 @@ class ServerCore {
 
   void send_snapshot(Session& s, const protocol::ShapeDefinition& shape);
   std::uint64_t apply_write(std::uint32_t tenant, const std::string& collection,
-                            const std::string& doc, std::optional<protocol::Bytes> value, Now now);
+                            const std::string& doc, std::optional<protocol::Bytes> value, Now now,
+                            const protocol::DeltaPush* origin = nullptr, SessionHandle from = 0);
+  bool subscribes_to(const Session& s, const std::string& collection) const;
   void broadcast_presence(const ChannelKey& key, SessionHandle except, Now now);
   void leave_channel(Session& s, const std::string& channel, Now now);
   void sweep_presence(Now now);

@@ -58,8 +58,8 @@ std::string format_check_finding(const CheckFinding& f) {
 
 const std::vector<std::string_view>& SessionChecker::session_rules() {
   static const std::vector<std::string_view> kRules = {
-      "HS-1",       "HS-2",       "HS-13",      "SESSION-1", "SESSION-5", "DELTA-4",
-      "DELTA-6",    "DELTA-8",    "DELTA-9",    "PING-2",    "SHAPE-2",   "SHAPE-6",
+      "HS-1",       "HS-2",       "HS-10",      "HS-12",      "HS-13",      "SESSION-1", "SESSION-5", "DELTA-4",
+      "DELTA-6",    "DELTA-17",    "DELTA-8",    "DELTA-9",    "PING-2",    "SHAPE-2",   "SHAPE-6",
       "SHAPE-9",    "RESYNC-2",   "RESYNC-4",   "RESYNC-8",  "THROTTLE-2", "THROTTLE-4",
       "THROTTLE-5", "TOKEN-1",    "TOKEN-7",    "TOKEN-9",   "PURGE-1",   "PURGE-2",
       "PURGE-4",    "PURGE-7"};
@@ -141,7 +141,16 @@ void SessionChecker::client_wrote(Session& s, const Message& m, const FrameRecor
   };
   if (s.failed_ack) flag("HS-13", Level::Must, "client wrote a frame after a failed HandshakeAck");
   if (const auto* h = std::get_if<Handshake>(&m)) {
-    if (!h->lite_id.empty()) s.client_key = h->lite_id;
+    if (!h->lite_id.empty()) {
+      s.client_key = h->lite_id;
+      auto [it, fresh] = epochs_.emplace(h->lite_id, h->epoch);
+      if (!fresh && h->epoch <= it->second) {
+        flag("HS-12", Level::Must,
+             "Handshake epoch " + std::to_string(h->epoch) + " for lite_id " + h->lite_id +
+                 " does not exceed the " + std::to_string(it->second) + " it sent before");
+      }
+      it->second = std::max(it->second, h->epoch);
+    }
     return;
   }
   if (first) {
@@ -274,10 +283,11 @@ void SessionChecker::answered_push(Session& s, const Push& p, bool accepted, boo
                ms(r.t - p.received_at) + " after the push was read, while throttled",
            r.t, r.conn, json);
   }
-  if (!options_.server_unix_epoch_ms) return;
+  const auto read_at = server_ms(p.received_at), answered_at = server_ms(r.t);
+  if (!read_at || !answered_at) return;
   const std::int64_t deadline_ms = (s.exp + 60) * 1000;  // AUTH-3's 60 s leeway
   if (accepted && s.exp > 0) {
-    const std::int64_t read_ms = *options_.server_unix_epoch_ms + p.received_at / kMs;
+    const std::int64_t read_ms = *read_at;
     if (read_ms > deadline_ms + options_.clock_tolerance_ms) {
       report("TOKEN-9", Level::Must,
              "mutation " + std::to_string(p.mutation_id) +
@@ -288,7 +298,7 @@ void SessionChecker::answered_push(Session& s, const Push& p, bool accepted, boo
     }
   }
   if (expired_reject) {
-    const std::int64_t answer_ms = *options_.server_unix_epoch_ms + r.t / kMs;
+    const std::int64_t answer_ms = *answered_at;
     if (s.exp == 0 || answer_ms < deadline_ms - options_.clock_tolerance_ms) {
       report("TOKEN-9", Level::Must,
              "mutation " + std::to_string(p.mutation_id) +
@@ -331,6 +341,7 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
       s.session_id = ack->session_id;
     }
     s.authenticated = ack->success;
+    s.fork_rejected = !ack->success && ack->fork_detected;
     if (ack->success) {
       s.ever_authenticated = true;
       s.tenant = claims ? claims->tenant_id : 0;
@@ -346,7 +357,11 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
       std::holds_alternative<ShapeDelta>(m) || std::holds_alternative<DeltaPush>(m) ||
       std::holds_alternative<CollectionPurged>(m) || std::holds_alternative<PresenceBroadcast>(m) ||
       std::holds_alternative<PresenceLeave>(m) || std::holds_alternative<DefinitionSync>(m);
-  if (server_initiated && !s.ever_authenticated) {
+  if (server_initiated && s.fork_rejected) {
+    flag("HS-10", Level::Must,
+         std::string(message_name(m)) +
+             " to a session whose handshake failed with fork_detected (it is not authenticated)");
+  } else if (server_initiated && !s.ever_authenticated) {
     flag("HS-2", Level::Must,
          std::string(message_name(m)) + " before the first successful HandshakeAck");
   }
@@ -485,9 +500,16 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
       owe_purge(p->tenant_id, p->name, r.t);
     return;
   }
-  if (const auto* push = std::get_if<DeltaPush>(&m); push && s.purged.count(push->collection)) {
-    flag("PURGE-4", Level::Must,
-         "DeltaPush for \"" + push->collection + "\" after CollectionPurged");
+  if (const auto* push = std::get_if<DeltaPush>(&m)) {
+    if (s.purged.count(push->collection)) {
+      flag("PURGE-4", Level::Must,
+           "DeltaPush for \"" + push->collection + "\" after CollectionPurged");
+    }
+    if (push->checksum != 0 && push->checksum != crc32c(push->delta)) {
+      flag("DELTA-17", Level::Must,
+           "server DeltaPush checksum " + std::to_string(push->checksum) +
+               " is neither 0 nor the CRC32C of its delta");
+    }
     return;
   }
   if (const auto* ack = std::get_if<TokenRefreshAck>(&m)) {
@@ -547,6 +569,12 @@ void SessionChecker::client_read(Session& s, const Message& m, const FrameRecord
 }
 
 // ---- connection ends, admin actions, the end of the trace -------------------
+
+std::optional<std::int64_t> SessionChecker::server_ms(std::int64_t t) const {
+  if (options_.server_unix_ms) return options_.server_unix_ms(t);
+  if (options_.server_unix_epoch_ms) return *options_.server_unix_epoch_ms + t / kMs;
+  return std::nullopt;
+}
 
 void SessionChecker::owe_purge(std::uint32_t tenant, const std::string& collection,
                                std::int64_t t) {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -51,8 +52,10 @@ struct CheckerOptions {
   std::int64_t control_delay_ns = 500'000'000;    // THROTTLE-5: longest answer delay
   // THROTTLE-4's 1000 ms window, less 1 % for server clock drift.
   std::int64_t throttle_window_ns = 990'000'000;
-  // TOKEN-9 needs the server's clock: its Unix ms at t = 0, when known.
+  // TOKEN-9 needs the server's clock: its Unix ms at t = 0, when known...
   std::optional<std::int64_t> server_unix_epoch_ms;
+  // ... or, better, its reading at any t (the simulator knows its jumps).
+  std::function<std::int64_t(std::int64_t t)> server_unix_ms;
   std::int64_t clock_tolerance_ms = 2'000;
 };
 
@@ -105,6 +108,7 @@ class SessionChecker {
     bool server_spoke = false;
     bool authenticated = false;  // the server's last HandshakeAck succeeded
     bool ever_authenticated = false;
+    bool fork_rejected = false;  // the last ack said fork_detected (HS-10)
     bool closed = false;
     std::optional<std::string> session_id;
     std::deque<std::int64_t> handshakes_at;  // received, unanswered (HS-2)
@@ -166,6 +170,7 @@ class SessionChecker {
   std::optional<Push> answer(Session& s, std::uint64_t mid, const FrameRecord& r,
                              const std::string& json);
   void owe_purge(std::uint32_t tenant, const std::string& collection, std::int64_t t);
+  std::optional<std::int64_t> server_ms(std::int64_t t) const;
 
   CheckerOptions options_;
   std::map<std::uint64_t, Session> sessions_;
@@ -173,6 +178,7 @@ class SessionChecker {
   std::map<std::pair<std::uint32_t, std::string>, std::uint64_t> delivered_lsn_;  // PURGE-2
   std::set<std::tuple<std::uint32_t, std::string, std::uint64_t>> purges_seen_;  // PURGE-1
   std::map<std::string, ClientRecord> clients_;
+  std::map<std::string, std::uint64_t> epochs_;  // HS-12: lite_id -> highest epoch sent
   std::vector<CheckFinding> findings_;
   std::uint64_t frames_ = 0;
   Session* current_ = nullptr;

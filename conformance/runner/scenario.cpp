@@ -155,7 +155,8 @@ LinkSpec read_link(const YAML::Node& l, const Reader& r, const std::set<std::str
 ScenarioClient read_client(const YAML::Node& c, const Reader& r) {
   r.keys(c,
          {"name", "writes", "collection", "docs", "shapes", "bugs", "clock_offset_ms",
-          "drift_ppm", "token", "apply_rate", "throttle_high", "throttle_low", "ping_interval_s",
+          "drift_ppm", "token", "apply_rate", "throttle_high", "throttle_low", "suggested_rate",
+          "ping_interval_s",
           "retransmit_ms", "backoff_jitter_ms", "start_s"},
          "a client");
   ScenarioClient cl;
@@ -187,6 +188,7 @@ ScenarioClient read_client(const YAML::Node& c, const Reader& r) {
   opt(r, c, "apply_rate", cl.apply_rate, std::uint64_t{0}, std::uint64_t{1'000'000});
   opt(r, c, "throttle_high", cl.throttle_high, std::uint64_t{1}, std::uint64_t{1'000'000});
   opt(r, c, "throttle_low", cl.throttle_low, std::uint64_t{0}, std::uint64_t{1'000'000});
+  opt(r, c, "suggested_rate", cl.suggested_rate, std::uint64_t{0}, std::uint64_t{1'000'000});
   opt(r, c, "ping_interval_s", cl.ping_interval_s, 0.1, 86'400.0);
   opt(r, c, "retransmit_ms", cl.retransmit_ms, std::int64_t{10}, std::int64_t{600'000});
   opt(r, c, "backoff_jitter_ms", cl.backoff_jitter_ms, std::int64_t{0}, std::int64_t{600'000});
@@ -198,7 +200,7 @@ ScenarioServer read_server(const YAML::Node& sv, const Reader& r) {
   r.keys(sv,
          {"bugs", "trust_mode", "data_queue_limit", "default_throttle_rate", "rate_per_s",
           "rate_capacity", "idle_timeout_s", "max_sessions", "constraints", "clock_offset_ms",
-          "drift_ppm"},
+          "drift_ppm", "delta_push"},
          "\"server\"");
   ScenarioServer out;
   if (sv["bugs"]) out.bugs = r.strings(sv["bugs"], "\"bugs\"");
@@ -217,6 +219,7 @@ ScenarioServer read_server(const YAML::Node& sv, const Reader& r) {
   opt(r, sv, "clock_offset_ms", out.clock_offset_ms, std::int64_t{-86'400'000'000},
       std::int64_t{86'400'000'000});
   opt(r, sv, "drift_ppm", out.drift_ppm, -100'000, 100'000);
+  opt_bool(r, sv, "delta_push", out.delta_push);
   if (const auto cs = sv["constraints"]) {
     if (!cs.IsSequence()) r.fail(cs, "\"constraints\" must be a list");
     for (const auto& c : cs) {
@@ -245,8 +248,8 @@ const std::set<std::string>& actions() {
 ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<std::string>& nodes,
                          const std::set<std::string>& clients) {
   r.keys(e,
-         {"at_s", "after", "delay_s", "action", "nodes", "client", "collection", "document",
-          "channel", "name", "count", "delta_ms", "ppm", "rate", "for_s", "from", "to",
+         {"at_s", "after", "delay_s", "every_s", "times", "action", "nodes", "client", "collection", "document",
+          "channel", "name", "count", "size", "delta_ms", "ppm", "rate", "for_s", "from", "to",
           "latency_ms", "jitter_ms", "bandwidth_kbps", "segment_loss_ppm", "segment_corrupt_ppm",
           "frames"},
          "an event");
@@ -255,6 +258,9 @@ ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<st
   if (!e["at_s"] && !e["after"]) r.fail(e, "an event needs \"at_s\" or \"after\"");
   opt(r, e, "at_s", ev.at_s, 0.0, 86'400.0);
   opt(r, e, "delay_s", ev.delay_s, 0.0, 86'400.0);
+  opt(r, e, "every_s", ev.every_s, 0.0, 86'400.0);
+  opt(r, e, "times", ev.times, 1, 100'000);
+  if (ev.times > 1 && ev.every_s <= 0) r.fail(e, "\"times\" needs \"every_s\" > 0");
   if (const auto a = e["after"]) {
     r.keys(a, {"client", "condition", "timeout_s"}, "\"after\"");
     WaitFor w;
@@ -297,6 +303,7 @@ ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<st
   opt_str(r, e, "name", ev.name);
   if (a == "definition" && ev.name.empty()) r.fail(e, "\"definition\" needs a \"name\"");
   opt(r, e, "count", ev.count, 1, 1'000'000);
+  opt(r, e, "size", ev.size, 1, 1'000'000);
   opt(r, e, "delta_ms", ev.delta_ms, std::int64_t{-86'400'000'000}, std::int64_t{86'400'000'000});
   opt(r, e, "ppm", ev.ppm, -100'000, 100'000);
   opt(r, e, "rate", ev.rate, std::uint64_t{0}, std::uint64_t{1'000'000});
@@ -317,9 +324,11 @@ std::optional<std::uint64_t> opt_count(const Reader& r, const YAML::Node& n, con
 
 ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
                            const std::set<std::string>& clients) {
-  r.keys(ex, {"converged", "must_findings", "flagged", "absent", "frames", "stats"}, "\"expect\"");
+  r.keys(ex, {"converged", "converged_rule", "must_findings", "flagged", "absent", "frames", "stats"},
+         "\"expect\"");
   ScenarioExpect out;
   opt_bool(r, ex, "converged", out.converged);
+  opt_str(r, ex, "converged_rule", out.converged_rule);
   if (ex["must_findings"]) {
     if (ex["must_findings"].IsNull()) {
       out.max_must_findings.reset();
@@ -373,9 +382,9 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
   }
   if (const auto ss = ex["stats"]) {
     if (!ss.IsSequence()) r.fail(ss, "\"stats\" must be a list");
-    static const std::set<std::string> kStats = {"acked",      "rejected", "resyncs",
-                                                 "throttles",  "reconnects", "purges",
-                                                 "pending",    "backlog"};
+    static const std::set<std::string> kStats = {"acked",   "rejected", "resyncs",
+                                                 "throttles", "reconnects", "purges",
+                                                 "refreshes", "pending",  "backlog"};
     for (const auto& st : ss) {
       r.keys(st, {"rule", "client", "stat", "at_least", "at_most"}, "a stat expectation");
       StatExpectation se;

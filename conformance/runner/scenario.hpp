@@ -49,6 +49,7 @@ struct ScenarioClient {
   std::optional<TokenSpec> token;  // none: trust mode (empty token)
   std::uint64_t apply_rate = 0;    // data frames applied per second; 0: at once
   std::optional<std::uint64_t> throttle_high, throttle_low;
+  std::optional<std::uint64_t> suggested_rate;  // in Throttle{true}; 0 = server default
   std::optional<double> ping_interval_s;
   std::optional<std::int64_t> retransmit_ms;
   std::int64_t backoff_jitter_ms = 0;
@@ -69,6 +70,7 @@ struct ScenarioServer {
   std::vector<Constraint> constraints;
   std::int64_t clock_offset_ms = 0;
   std::int32_t drift_ppm = 0;
+  bool delta_push = false;  // DELTA-17: writes also go out as DeltaPush to subscribers
 };
 
 // A condition a step can wait for (instead of a fixed time).
@@ -82,6 +84,8 @@ struct ScenarioEvent {
   double at_s = 0;                  // when; with `after`, the earliest time to start waiting
   std::optional<WaitFor> after;     // run once the condition holds, plus delay_s
   double delay_s = 0;
+  double every_s = 0;  // repeat: every this long ...
+  int times = 1;       // ... this many times in all
   std::string action;
   std::vector<std::string> nodes;   // partition, heal, reset, restart, crash, clock-jump, clog
   std::string client;               // write, presence, samples, apply-rate, corrupt-state
@@ -90,6 +94,7 @@ struct ScenarioEvent {
   std::string channel;              // presence
   std::string name;                 // definition
   int count = 1;                    // write, server-write, samples
+  int size = 3;                     // write, server-write: bytes per value
   std::int64_t delta_ms = 0;        // clock-jump
   std::int32_t ppm = 0;             // drift
   std::uint64_t rate = 0;           // apply-rate
@@ -119,8 +124,11 @@ struct StatExpectation {
 
 struct ScenarioExpect {
   bool converged = true;
+  std::string converged_rule = "CONVERGENCE";  // cited when views differ at the end
   std::optional<int> max_must_findings = 0;  // nullopt: not checked
-  std::vector<std::string> flagged;          // rule IDs that must be found (any level)
+  // Rule IDs that must be found, by the checker (any level) or by a failed
+  // expectation citing them; failures citing them are then expected.
+  std::vector<std::string> flagged;
   std::vector<std::string> absent;           // rule IDs that must not be found (any level)
   std::vector<FrameExpectation> frames;
   std::vector<StatExpectation> stats;

@@ -542,7 +542,9 @@ TEST(PURGE_1, EverySessionThatTouchedTheCollectionHearsOfThePurge) {
   tr.checker.finish(tr.t + 60'000 * kMs);
   ASSERT_TRUE(tr.has("PURGE-1")) << tr.all();
   for (const auto& f : tr.checker.findings()) {
-    if (f.finding.rule == "PURGE-1") EXPECT_EQ(f.conn, 2u);
+    if (f.finding.rule == "PURGE-1") {
+      EXPECT_EQ(f.conn, 2u);
+    }
   }
   Trace none;  // a purge nobody hears of is found from the harness's note
   none.c(hs());
