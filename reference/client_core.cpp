@@ -206,13 +206,14 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
   for (const auto& [k, v] : m.server_clock) server_clock_[k] = std::max(server_clock_[k], v);
   send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1: at once
   next_ping_ = now.steady_ms + config_.ping_interval_ms;
-  if (state_corrupt_) {  // RESYNC-5 (HC): before any DeltaPush; the shapes reload it
+
+  for (const auto& s : shapes_) send(ShapeSubscribe{s});  // SHAPE-14
+  if (state_corrupt_) {  // RESYNC-5 (HC): before any DeltaPush; fresh snapshots reload it
     send(ResyncRequest{resync_reason::CorruptedState{}, 0, ""});
     view_.clear();
     state_corrupt_ = false;
     ++stats_.resyncs;
   }
-  for (const auto& s : shapes_) send(ShapeSubscribe{s});  // SHAPE-14
   for (const auto& [channel, state] : presence_) send(PresenceUpdate{channel, state});
   next_presence_ = now.steady_ms + config_.presence_heartbeat_ms;
   next_timeseries_ = now.steady_ms + config_.timeseries_interval_ms;
@@ -334,7 +335,8 @@ void ClientCore::on_shape_delta(const ShapeDelta& m, Now now) {
   if (!throttled_ && backlog_.size() >= config_.throttle_high && !bug(ClientBug::NeverThrottle)) {
     throttled_ = true;  // THROTTLE-2/3
     ++stats_.throttles;
-    send(Throttle{true, backlog_.size(), config_.suggested_rate.value_or(config_.apply_rate_per_s)});
+    send(
+        Throttle{true, backlog_.size(), config_.suggested_rate.value_or(config_.apply_rate_per_s)});
   }
   if (next_apply_ < now.steady_ms) next_apply_ = now.steady_ms;
 }

@@ -47,9 +47,9 @@ struct ClientConfig {
   std::size_t pending_bytes_limit = 52'428'800;                     // FLOW-4
   std::size_t throttle_high = 1'000, throttle_low = 250;            // THROTTLE-2
   std::uint64_t apply_rate_per_s = 0;                               // 0: data frames apply at once
-  std::optional<std::uint64_t> suggested_rate;  // THROTTLE-3: default the apply rate; 0 = server's
-  std::int64_t presence_heartbeat_ms = 15'000;                      // PRES-10
-  std::int64_t timeseries_interval_ms = 30'000;                     // TS-6
+  std::optional<std::uint64_t> suggested_rate;   // THROTTLE-3: default the apply rate; 0 = server's
+  std::int64_t presence_heartbeat_ms = 15'000;   // PRES-10
+  std::int64_t timeseries_interval_ms = 30'000;  // TS-6
   // CONN-1 says no jitter; a scenario may add up to this much, drawn from the
   // node's PRNG (docs/decisions.md).
   std::int64_t backoff_jitter_ms = 0;

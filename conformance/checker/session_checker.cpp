@@ -58,11 +58,11 @@ std::string format_check_finding(const CheckFinding& f) {
 
 const std::vector<std::string_view>& SessionChecker::session_rules() {
   static const std::vector<std::string_view> kRules = {
-      "HS-1",       "HS-2",       "HS-10",      "HS-12",      "HS-13",      "SESSION-1", "SESSION-5", "DELTA-4",
-      "DELTA-6",    "DELTA-17",    "DELTA-8",    "DELTA-9",    "PING-2",    "SHAPE-2",   "SHAPE-6",
-      "SHAPE-9",    "RESYNC-2",   "RESYNC-4",   "RESYNC-8",  "THROTTLE-2", "THROTTLE-4",
-      "THROTTLE-5", "TOKEN-1",    "TOKEN-7",    "TOKEN-9",   "PURGE-1",   "PURGE-2",
-      "PURGE-4",    "PURGE-7"};
+      "HS-1",      "HS-2",       "HS-10",      "HS-12",      "HS-13",    "SESSION-1",
+      "SESSION-5", "DELTA-4",    "DELTA-6",    "DELTA-17",   "DELTA-8",  "DELTA-9",
+      "PING-2",    "SHAPE-2",    "SHAPE-6",    "SHAPE-9",    "RESYNC-2", "RESYNC-4",
+      "RESYNC-8",  "THROTTLE-2", "THROTTLE-4", "THROTTLE-5", "TOKEN-1",  "TOKEN-7",
+      "TOKEN-9",   "PURGE-1",    "PURGE-2",    "PURGE-4",    "PURGE-7"};
   return kRules;
 }
 
@@ -74,8 +74,8 @@ std::size_t SessionChecker::must_count() const {
                     [](const CheckFinding& f) { return f.finding.level == Level::Must; }));
 }
 
-void SessionChecker::report(std::string_view rule, Level level, std::string message,
-                            std::int64_t t, std::uint64_t conn, const std::string& frame_json) {
+void SessionChecker::report(std::string_view rule, Level level, std::string message, std::int64_t t,
+                            std::uint64_t conn, const std::string& frame_json) {
   CheckFinding f;
   f.finding = Finding{rule, level, Problem::ValueConstraint, 0, std::move(message)};
   f.t = t;
@@ -83,9 +83,11 @@ void SessionChecker::report(std::string_view rule, Level level, std::string mess
   f.frame = frame_json;
   if (current_) {
     for (const auto& c : current_->recent) {  // rendered only when something is reported
-      f.context.push_back(c.seen == Seen::Received
-                              ? other_side(c.from) + " read " + json_of(c.frame)
-                              : side_name(c.from) + " " + json_of(c.frame));
+      const char* verb = c.seen == Seen::Received  ? " read "
+                         : c.seen == Seen::Written ? " wrote "
+                                                   : " ";
+      f.context.push_back((c.seen == Seen::Received ? other_side(c.from) : side_name(c.from)) +
+                          verb + json_of(c.frame));
     }
   }
   findings_.push_back(std::move(f));
@@ -171,7 +173,8 @@ void SessionChecker::client_wrote(Session& s, const Message& m, const FrameRecor
                std::to_string(it->second) + " predate it)");
     }
     if (s.gap_owed_since) {
-      flag("RESYNC-2", Level::Must, "DeltaPush before the ResyncRequest owed for " + s.gap_owed_what);
+      flag("RESYNC-2", Level::Must,
+           "DeltaPush before the ResyncRequest owed for " + s.gap_owed_what);
       s.gap_owed_since.reset();
     }
     rec.max_mutation_id = std::max(rec.max_mutation_id, p->mutation_id);
@@ -189,8 +192,7 @@ void SessionChecker::client_wrote(Session& s, const Message& m, const FrameRecor
     if (s.last_throttle.value_or(false) == th->throttle) {
       flag("THROTTLE-2", Level::Should,
            std::string("Throttle{throttle: ") + (th->throttle ? "true" : "false") +
-               "} while the connection is already " +
-               (th->throttle ? "throttled" : "unthrottled"));
+               "} while the connection is already " + (th->throttle ? "throttled" : "unthrottled"));
     }
     s.last_throttle = th->throttle;
   } else if (std::holds_alternative<TokenRefresh>(m)) {
@@ -585,8 +587,7 @@ void SessionChecker::owe_purge(std::uint32_t tenant, const std::string& collecti
   }
 }
 
-void SessionChecker::on_purge(std::uint32_t tenant, const std::string& collection,
-                              std::int64_t t) {
+void SessionChecker::on_purge(std::uint32_t tenant, const std::string& collection, std::int64_t t) {
   owe_purge(tenant, collection, t);
 }
 

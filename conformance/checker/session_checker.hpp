@@ -111,7 +111,7 @@ class SessionChecker {
     bool fork_rejected = false;  // the last ack said fork_detected (HS-10)
     bool closed = false;
     std::optional<std::string> session_id;
-    std::deque<std::int64_t> handshakes_at;  // received, unanswered (HS-2)
+    std::deque<std::int64_t> handshakes_at;                    // received, unanswered (HS-2)
     std::deque<std::optional<protocol::TokenClaims>> offered;  // their claims
     std::uint32_t tenant = 0;
     std::int64_t exp = 0;  // of the authenticated identity; 0: never expires
@@ -123,10 +123,10 @@ class SessionChecker {
     std::map<std::string, std::uint64_t> collection_lsn;  // DELTA-8
     std::deque<std::pair<std::uint64_t, std::int64_t>> pings;  // PING-2: timestamp, received
     std::map<std::string, std::deque<std::int64_t>> subscribes_unanswered;  // SHAPE-2
-    std::map<std::string, std::string> shapes;       // active: shape_id -> collection
-    std::set<std::string> unsubscribed;              // SHAPE-6
-    std::map<std::string, std::uint64_t> shape_lsn;  // SHAPE-9
-    std::set<std::string> touched;                   // collections pushed or subscribed
+    std::map<std::string, std::string> shapes;          // active: shape_id -> collection
+    std::set<std::string> unsubscribed;                 // SHAPE-6
+    std::map<std::string, std::uint64_t> shape_lsn;     // SHAPE-9
+    std::set<std::string> touched;                      // collections pushed or subscribed
     std::map<std::string, std::int64_t> snapshot_owed;  // RESYNC-8: shape_id -> since
     std::set<std::string> purged;                       // PURGE-4
     std::map<std::string, std::int64_t> purge_owed;     // PURGE-1: collection -> since
@@ -138,11 +138,11 @@ class SessionChecker {
 
     // ---- what the client has seen and done ----
     bool client_spoke = false;
-    bool client_handshaken = false;  // the client read a successful ack
-    bool failed_ack = false;         // HS-13
-    std::string client_key;          // lite_id, or "conn:N"
-    std::map<std::string, std::uint64_t> delta_t;   // RESYNC-1: last ShapeDelta lsn read
-    std::map<std::string, std::uint64_t> seeded_t;  // ... or the snapshot's (RESYNC-3 HC)
+    bool client_handshaken = false;                          // the client read a successful ack
+    bool failed_ack = false;                                 // HS-13
+    std::string client_key;                                  // lite_id, or "conn:N"
+    std::map<std::string, std::uint64_t> delta_t;            // RESYNC-1: last ShapeDelta lsn read
+    std::map<std::string, std::uint64_t> seeded_t;           // ... or the snapshot's (RESYNC-3 HC)
     std::set<std::pair<std::uint64_t, std::uint64_t>> gaps;  // (expected, received) seen
     bool resync_sent = false;
     std::optional<std::int64_t> gap_owed_since;  // RESYNC-2
@@ -176,7 +176,7 @@ class SessionChecker {
   std::map<std::uint64_t, Session> sessions_;
   std::map<std::string, std::uint64_t> open_ids_;  // SESSION-1: session id -> conn
   std::map<std::pair<std::uint32_t, std::string>, std::uint64_t> delivered_lsn_;  // PURGE-2
-  std::set<std::tuple<std::uint32_t, std::string, std::uint64_t>> purges_seen_;  // PURGE-1
+  std::set<std::tuple<std::uint32_t, std::string, std::uint64_t>> purges_seen_;   // PURGE-1
   std::map<std::string, ClientRecord> clients_;
   std::map<std::string, std::uint64_t> epochs_;  // HS-12: lite_id -> highest epoch sent
   std::vector<CheckFinding> findings_;

@@ -184,10 +184,9 @@ static int run_scenarios(const RunOptions& o) {
   std::vector<Row> rows;
   const auto t0 = std::chrono::steady_clock::now();  // measures only
   for (const auto& s : scenarios) {
-    Row row{s.name, !s.server.bugs.empty() || std::any_of(s.clients.begin(), s.clients.end(),
-                                                           [](const auto& c) {
-                                                             return !c.bugs.empty();
-                                                           })};
+    Row row{s.name,
+            !s.server.bugs.empty() || std::any_of(s.clients.begin(), s.clients.end(),
+                                                  [](const auto& c) { return !c.bugs.empty(); })};
     std::vector<std::string> first_failures;
     std::uint64_t first_failed_seed = 0;
     for (std::uint64_t seed = first; seed <= last; ++seed) {
@@ -225,8 +224,8 @@ static int run_scenarios(const RunOptions& o) {
     // One progress line per scenario.
     const bool all_ok = row.bad == 0;
     const char* verdict = !all_ok ? "FAIL " : row.injects_bugs ? "XFAIL" : "PASS ";
-    fmt::print("  {}  {:<40} {:>4}/{:<4} runs  {:>8} frames  {:>5} MUST\n", verdict, s.name,
-               row.ok, row.ok + row.bad, row.frames, row.must);
+    fmt::print("  {}  {:<40} {:>4}/{:<4} runs  {:>8} frames  {:>5} MUST\n", verdict, s.name, row.ok,
+               row.ok + row.bad, row.frames, row.must);
     if (!all_ok) {
       for (const auto& f : first_failures) fmt::print("        - {}\n", f);
       fmt::print("        reproduce: syncsim run {} --seed {} -v --trace trace.jsonl\n", s.file,

@@ -1,6 +1,7 @@
 #include "conformance/runner/runner.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <ostream>
 #include <set>
@@ -21,9 +22,13 @@ namespace {
 
 constexpr std::uint16_t kPort = 9091;
 constexpr const char* kSecret = "syncsim-scenario-secret";  // the server's HS256 key
-constexpr std::int64_t kPollNs = 10'000'000;                 // `after` conditions: every 10 ms
+constexpr std::int64_t kPollNs = 10'000'000;                // `after` conditions: every 10 ms
 
-sim::Time at(double seconds) { return static_cast<sim::Time>(seconds * 1e9); }
+// Seconds to virtual ns, saturating (1e18 s stands for "forever").
+sim::Time at(double seconds) {
+  if (seconds >= 9e9) return std::numeric_limits<sim::Time>::max();
+  return static_cast<sim::Time>(seconds * 1e9);
+}
 
 std::string seconds_text(double s) {
   std::string t = std::to_string(s);
@@ -71,7 +76,8 @@ struct Run {
     }
   }
   void closed(std::uint64_t conn) {
-    if (trace) *trace << "{\"t\":" << world->now() << ",\"conn\":" << conn << ",\"ev\":\"close\"}\n";
+    if (trace)
+      *trace << "{\"t\":" << world->now() << ",\"conn\":" << conn << ",\"ev\":\"close\"}\n";
     checker.on_close(conn, world->now());
   }
   void purge(std::uint32_t tenant, const std::string& collection) {
@@ -168,7 +174,8 @@ ClientConfig client_config(const Scenario& s, const ScenarioClient& c, std::size
   if (c.throttle_high) cfg.throttle_high = *c.throttle_high;
   if (c.throttle_low) cfg.throttle_low = *c.throttle_low;
   cfg.suggested_rate = c.suggested_rate;
-  if (c.ping_interval_s) cfg.ping_interval_ms = static_cast<std::int64_t>(*c.ping_interval_s * 1000);
+  if (c.ping_interval_s)
+    cfg.ping_interval_ms = static_cast<std::int64_t>(*c.ping_interval_s * 1000);
   if (c.retransmit_ms) cfg.retransmit_ms = *c.retransmit_ms;
   cfg.backoff_jitter_ms = c.backoff_jitter_ms;
   return cfg;
@@ -186,7 +193,8 @@ std::uint8_t code_of(const std::string& name) {
 void apply_link(sim::LinkParams& p, const LinkSpec& k) {
   if (k.latency_ms) p.latency = at(*k.latency_ms / 1000);
   if (k.jitter_ms) p.jitter = at(*k.jitter_ms / 1000);
-  if (k.bandwidth_kbps) p.bandwidth_bytes_per_s = static_cast<std::uint64_t>(*k.bandwidth_kbps * 125);
+  if (k.bandwidth_kbps)
+    p.bandwidth_bytes_per_s = static_cast<std::uint64_t>(*k.bandwidth_kbps * 125);
   if (k.segment_loss_ppm) p.segment_loss = sim::Ratio::ppm(*k.segment_loss_ppm);
   if (k.segment_corrupt_ppm) p.segment_corrupt = sim::Ratio::ppm(*k.segment_corrupt_ppm);
   if (k.frames) {
@@ -386,8 +394,8 @@ void perform(Run& run, const ScenarioEvent& e, std::size_t index) {
 }
 
 // Polls for an `after` condition, then performs the step after its delay.
-void wait_then_perform(Run& run, const ScenarioEvent& e, std::size_t index,
-                       ClientCore::Stats base, sim::Time deadline) {
+void wait_then_perform(Run& run, const ScenarioEvent& e, std::size_t index, ClientCore::Stats base,
+                       sim::Time deadline) {
   sim::World& w = *run.world;
   Client<SimRuntime>* c = run.client(e.after->client);
   if (c && condition_met(*e.after, c->core(), base)) {
@@ -395,15 +403,13 @@ void wait_then_perform(Run& run, const ScenarioEvent& e, std::size_t index,
     return;
   }
   if (deadline != 0 && w.now() >= deadline) {
-    run.failures.push_back("step " + std::to_string(index + 1) + " (" + e.action +
-                           ") waited for " + e.after->client + " " + e.after->condition +
-                           " and timed out at " +
+    run.failures.push_back("step " + std::to_string(index + 1) + " (" + e.action + ") waited for " +
+                           e.after->client + " " + e.after->condition + " and timed out at " +
                            seconds_text(static_cast<double>(w.now()) / 1e9));
     return;
   }
-  w.after(kPollNs, [&run, &e, index, base, deadline] {
-    wait_then_perform(run, e, index, base, deadline);
-  });
+  w.after(kPollNs,
+          [&run, &e, index, base, deadline] { wait_then_perform(run, e, index, base, deadline); });
 }
 
 }  // namespace
@@ -435,7 +441,8 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
   CheckerOptions copts;
   copts.server_unix_ms = [&w](std::int64_t t) {  // the server's clock, jumps included
     const auto server = w.find_node("server");
-    return w.options().unix_epoch_ms + (server ? w.clock(*server).system(t) : t) / sim::kMillisecond;
+    return w.options().unix_epoch_ms +
+           (server ? w.clock(*server).system(t) : t) / sim::kMillisecond;
   };
   Run run(copts);
   run.scenario = &s;
@@ -501,8 +508,9 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
   // Workload: each client writes its documents at random times of the window.
   for (const auto& c : s.clients) {
     auto& rng = w.host(*w.find_node(c.name)).rng("workload");
-    const std::string collection =
-        !c.collection.empty() ? c.collection : c.shapes.empty() ? "orders" : c.shapes.front();
+    const std::string collection = !c.collection.empty() ? c.collection
+                                   : c.shapes.empty()    ? "orders"
+                                                         : c.shapes.front();
     for (int i = 0; i < c.writes; ++i) {
       const sim::Time t =
           rng.between(at(s.write_from_s), std::max(at(s.write_from_s), at(s.write_until_s)));
@@ -520,12 +528,12 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
     const ScenarioEvent& e = s.events[i];
     for (int k = 0; k < e.times; ++k) {
       w.at(at(e.at_s + k * e.every_s), [&run, &e, i] {
-      if (!e.after) return perform(run, e, i);
-      ClientCore::Stats base;
-      if (auto* c = run.client(e.after->client)) base = c->core().stats();
-      const sim::Time deadline =
-          e.after->timeout_s > 0 ? run.world->now() + at(e.after->timeout_s) : 0;
-      wait_then_perform(run, e, i, base, deadline);
+        if (!e.after) return perform(run, e, i);
+        ClientCore::Stats base;
+        if (auto* c = run.client(e.after->client)) base = c->core().stats();
+        const sim::Time deadline =
+            e.after->timeout_s > 0 ? run.world->now() + at(e.after->timeout_s) : 0;
+        wait_then_perform(run, e, i, base, deadline);
       });
     }
   }
@@ -540,10 +548,9 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
   result.virtual_s = static_cast<double>(w.now()) / 1e9;
   result.failures = run.failures;
   if (r.reason == sim::StopReason::BudgetExhausted || r.reason == sim::StopReason::Stalled) {
-    result.failures.push_back("the run stopped early (" +
-                              std::string(sim::stop_reason_name(r.reason)) + ") at " +
-                              seconds_text(result.virtual_s) + " after " +
-                              std::to_string(r.events) + " events");
+    result.failures.push_back(
+        "the run stopped early (" + std::string(sim::stop_reason_name(r.reason)) + ") at " +
+        seconds_text(result.virtual_s) + " after " + std::to_string(r.events) + " events");
   }
 
   // Expectations.
@@ -586,7 +593,8 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
       auto* cl = run.client(c.name);
       if (!cl) continue;
       auto& core = cl->core();
-      if (!core.authenticated()) result.failures.push_back(cite + c.name + " is not connected at the end");
+      if (!core.authenticated())
+        result.failures.push_back(cite + c.name + " is not connected at the end");
       if (core.pending() > 0) {
         result.failures.push_back(cite + c.name + " still has " + std::to_string(core.pending()) +
                                   " unacknowledged mutations");
@@ -615,7 +623,8 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
                                      [&](const std::string& f) { return f.starts_with(prefix); });
     std::erase_if(result.failures, [&](const std::string& f) { return f.starts_with(prefix); });
     if (found(rule) == result.findings.end() && cited == 0)
-      result.failures.push_back(rule + ": expected it to be caught; neither the checker nor an "
+      result.failures.push_back(rule +
+                                ": expected it to be caught; neither the checker nor an "
                                 "expectation citing it failed");
   }
   result.passed = result.failures.empty();

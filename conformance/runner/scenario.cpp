@@ -83,22 +83,40 @@ void opt(const Reader& r, const YAML::Node& map, const char* key, std::optional<
   out = v;
 }
 void opt_str(const Reader& r, const YAML::Node& map, const char* key, std::string& out) {
-  if (const auto n = map[key]) out = r.get<std::string>(n, "\"" + std::string(key) + "\" must be a string");
+  if (const auto n = map[key])
+    out = r.get<std::string>(n, "\"" + std::string(key) + "\" must be a string");
 }
 void opt_bool(const Reader& r, const YAML::Node& map, const char* key, bool& out) {
-  if (const auto n = map[key]) out = r.get<bool>(n, "\"" + std::string(key) + "\" must be true or false");
+  if (const auto n = map[key])
+    out = r.get<bool>(n, "\"" + std::string(key) + "\" must be true or false");
 }
 
 constexpr std::uint32_t kPpm = 1'000'000;
 
 const std::set<std::string>& message_names() {
-  static const std::set<std::string> kNames = {
-      "Handshake",        "HandshakeAck",     "DeltaPush",         "DeltaAck",
-      "DeltaReject",      "CollectionPurged", "ShapeSubscribe",    "ShapeSnapshot",
-      "ShapeDelta",       "ShapeUnsubscribe", "VectorClockSync",   "TimeseriesPush",
-      "TimeseriesAck",    "ResyncRequest",    "Throttle",          "TokenRefresh",
-      "TokenRefreshAck",  "DefinitionSync",   "PresenceUpdate",    "PresenceBroadcast",
-      "PresenceLeave",    "Ping",             "Pong"};
+  static const std::set<std::string> kNames = {"Handshake",
+                                               "HandshakeAck",
+                                               "DeltaPush",
+                                               "DeltaAck",
+                                               "DeltaReject",
+                                               "CollectionPurged",
+                                               "ShapeSubscribe",
+                                               "ShapeSnapshot",
+                                               "ShapeDelta",
+                                               "ShapeUnsubscribe",
+                                               "VectorClockSync",
+                                               "TimeseriesPush",
+                                               "TimeseriesAck",
+                                               "ResyncRequest",
+                                               "Throttle",
+                                               "TokenRefresh",
+                                               "TokenRefreshAck",
+                                               "DefinitionSync",
+                                               "PresenceUpdate",
+                                               "PresenceBroadcast",
+                                               "PresenceLeave",
+                                               "Ping",
+                                               "Pong"};
   return kNames;
 }
 
@@ -129,8 +147,8 @@ LinkSpec read_link(const YAML::Node& l, const Reader& r, const std::set<std::str
   opt(r, l, "segment_corrupt_ppm", k.segment_corrupt_ppm, 0u, kPpm);
   if (const auto f = l["frames"]) {
     r.keys(f,
-           {"drop_ppm", "duplicate_ppm", "reorder_ppm", "corrupt_ppm", "reorder_window_ms",
-            "types", "drop_next"},
+           {"drop_ppm", "duplicate_ppm", "reorder_ppm", "corrupt_ppm", "reorder_window_ms", "types",
+            "drop_next"},
            "\"frames\"");
     FrameFaultSpec ff;
     opt(r, f, "drop_ppm", ff.drop_ppm, 0u, kPpm);
@@ -143,8 +161,8 @@ LinkSpec read_link(const YAML::Node& l, const Reader& r, const std::set<std::str
       ff.types = r.strings(f["types"], "\"types\"");
       for (const auto& t : ff.types) {
         if (!message_names().count(t))
-          r.fail(f["types"], "unknown message \"" + t + "\" (expected one of: " +
-                                 joined(message_names()) + ")");
+          r.fail(f["types"], "unknown message \"" + t +
+                                 "\" (expected one of: " + joined(message_names()) + ")");
       }
     }
     k.frames = ff;
@@ -154,10 +172,9 @@ LinkSpec read_link(const YAML::Node& l, const Reader& r, const std::set<std::str
 
 ScenarioClient read_client(const YAML::Node& c, const Reader& r) {
   r.keys(c,
-         {"name", "writes", "collection", "docs", "shapes", "bugs", "clock_offset_ms",
-          "drift_ppm", "token", "apply_rate", "throttle_high", "throttle_low", "suggested_rate",
-          "ping_interval_s",
-          "retransmit_ms", "backoff_jitter_ms", "start_s"},
+         {"name", "writes", "collection", "docs", "shapes", "bugs", "clock_offset_ms", "drift_ppm",
+          "token", "apply_rate", "throttle_high", "throttle_low", "suggested_rate",
+          "ping_interval_s", "retransmit_ms", "backoff_jitter_ms", "start_s"},
          "a client");
   ScenarioClient cl;
   if (!c["name"]) r.fail(c, "a client needs a \"name\"");
@@ -225,7 +242,8 @@ ScenarioServer read_server(const YAML::Node& sv, const Reader& r) {
     for (const auto& c : cs) {
       r.keys(c, {"collection", "document", "reason"}, "a constraint");
       ScenarioServer::Constraint k;
-      if (!c["collection"] || !c["reason"]) r.fail(c, "a constraint needs \"collection\" and \"reason\"");
+      if (!c["collection"] || !c["reason"])
+        r.fail(c, "a constraint needs \"collection\" and \"reason\"");
       opt_str(r, c, "collection", k.collection);
       opt_str(r, c, "document", k.document);
       opt_str(r, c, "reason", k.reason);
@@ -238,19 +256,40 @@ ScenarioServer read_server(const YAML::Node& sv, const Reader& r) {
 
 const std::set<std::string>& actions() {
   static const std::set<std::string> kActions = {
-      "partition",  "partition-one-way", "heal",         "reset",      "restart",
-      "crash",      "purge",             "clock-jump",   "drift",      "link",
-      "clog",       "write",             "server-write", "presence",   "samples",
-      "definition", "apply-rate",        "corrupt-state"};
+      "partition",    "partition-one-way", "heal",    "reset",      "restart",    "crash",
+      "purge",        "clock-jump",        "drift",   "link",       "clog",       "write",
+      "server-write", "presence",          "samples", "definition", "apply-rate", "corrupt-state"};
   return kActions;
 }
 
 ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<std::string>& nodes,
                          const std::set<std::string>& clients) {
   r.keys(e,
-         {"at_s", "after", "delay_s", "every_s", "times", "action", "nodes", "client", "collection", "document",
-          "channel", "name", "count", "size", "delta_ms", "ppm", "rate", "for_s", "from", "to",
-          "latency_ms", "jitter_ms", "bandwidth_kbps", "segment_loss_ppm", "segment_corrupt_ppm",
+         {"at_s",
+          "after",
+          "delay_s",
+          "every_s",
+          "times",
+          "action",
+          "nodes",
+          "client",
+          "collection",
+          "document",
+          "channel",
+          "name",
+          "count",
+          "size",
+          "delta_ms",
+          "ppm",
+          "rate",
+          "for_s",
+          "from",
+          "to",
+          "latency_ms",
+          "jitter_ms",
+          "bandwidth_kbps",
+          "segment_loss_ppm",
+          "segment_corrupt_ppm",
           "frames"},
          "an event");
   ScenarioEvent ev;
@@ -268,11 +307,11 @@ ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<st
     opt_str(r, a, "condition", w.condition);
     opt(r, a, "timeout_s", w.timeout_s, 0.0, 86'400.0);
     if (!clients.count(w.client)) r.fail(a, "\"after\" needs a known \"client\"");
-    static const std::set<std::string> kConditions = {
-        "connected", "throttled", "unthrottled", "resynced", "purged", "refreshed"};
+    static const std::set<std::string> kConditions = {"connected", "throttled", "unthrottled",
+                                                      "resynced",  "purged",    "refreshed"};
     if (!kConditions.count(w.condition))
-      r.fail(a, "unknown condition \"" + w.condition + "\" (expected one of: " +
-                    joined(kConditions) + ")");
+      r.fail(a, "unknown condition \"" + w.condition +
+                    "\" (expected one of: " + joined(kConditions) + ")");
     ev.after = w;
   }
   ev.action = r.get<std::string>(e["action"], "\"action\" must be a string");
@@ -290,10 +329,9 @@ ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<st
       a == "reset" || a == "restart" || a == "crash" || a == "clock-jump" || a == "drift";
   if (one && ev.nodes.size() != 1) r.fail(e, "\"" + a + "\" needs one node");
   opt_str(r, e, "client", ev.client);
-  const bool by_client = a == "write" || a == "presence" || a == "samples" ||
-                         a == "apply-rate" || a == "corrupt-state";
-  if (by_client && !clients.count(ev.client))
-    r.fail(e, "\"" + a + "\" needs a known \"client\"");
+  const bool by_client = a == "write" || a == "presence" || a == "samples" || a == "apply-rate" ||
+                         a == "corrupt-state";
+  if (by_client && !clients.count(ev.client)) r.fail(e, "\"" + a + "\" needs a known \"client\"");
   opt_str(r, e, "collection", ev.collection);
   if ((a == "purge" || a == "server-write" || a == "samples") && ev.collection.empty())
     r.fail(e, "\"" + a + "\" needs a \"collection\"");
@@ -324,7 +362,8 @@ std::optional<std::uint64_t> opt_count(const Reader& r, const YAML::Node& n, con
 
 ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
                            const std::set<std::string>& clients) {
-  r.keys(ex, {"converged", "converged_rule", "must_findings", "flagged", "absent", "frames", "stats"},
+  r.keys(ex,
+         {"converged", "converged_rule", "must_findings", "flagged", "absent", "frames", "stats"},
          "\"expect\"");
   ScenarioExpect out;
   opt_bool(r, ex, "converged", out.converged);
@@ -357,12 +396,13 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
       if (!clients.count(fe.client)) r.fail(f["client"], "unknown client \"" + fe.client + "\"");
       std::string from = "client";
       opt_str(r, f, "from", from);
-      if (from != "client" && from != "server") r.fail(f["from"], "\"from\" must be client or server");
+      if (from != "client" && from != "server")
+        r.fail(f["from"], "\"from\" must be client or server");
       fe.from_client = from == "client";
       opt_str(r, f, "type", fe.type);
       if (!message_names().count(fe.type))
-        r.fail(f["type"], "unknown message \"" + fe.type + "\" (expected one of: " +
-                              joined(message_names()) + ")");
+        r.fail(f["type"], "unknown message \"" + fe.type +
+                              "\" (expected one of: " + joined(message_names()) + ")");
       if (const auto w = f["where"]) {
         if (!w.IsMap()) r.fail(w, "\"where\" must map JSON paths to values");
         for (const auto& kv : w)
@@ -382,9 +422,9 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
   }
   if (const auto ss = ex["stats"]) {
     if (!ss.IsSequence()) r.fail(ss, "\"stats\" must be a list");
-    static const std::set<std::string> kStats = {"acked",   "rejected", "resyncs",
+    static const std::set<std::string> kStats = {"acked",     "rejected",   "resyncs",
                                                  "throttles", "reconnects", "purges",
-                                                 "refreshes", "pending",  "backlog"};
+                                                 "refreshes", "pending",    "backlog"};
     for (const auto& st : ss) {
       r.keys(st, {"rule", "client", "stat", "at_least", "at_most"}, "a stat expectation");
       StatExpectation se;
@@ -395,7 +435,8 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
       if (!clients.count(se.client)) r.fail(st["client"], "unknown client \"" + se.client + "\"");
       opt_str(r, st, "stat", se.stat);
       if (!kStats.count(se.stat))
-        r.fail(st["stat"], "unknown stat \"" + se.stat + "\" (expected one of: " + joined(kStats) + ")");
+        r.fail(st["stat"],
+               "unknown stat \"" + se.stat + "\" (expected one of: " + joined(kStats) + ")");
       se.at_least = opt_count(r, st, "at_least");
       se.at_most = opt_count(r, st, "at_most");
       out.stats.push_back(se);

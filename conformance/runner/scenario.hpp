@@ -33,7 +33,7 @@ struct TokenSpec {
   std::int64_t expires_in_s = 3600;  // relative to the client's boot, server clock; <0: expired
   std::int64_t lifetime_s = 0;       // what the client believes (TOKEN-5); 0: from the first ack
   std::uint32_t tenant = 0;
-  std::string refresh = "ok";          // ok | fail (wrong signature) | none (no token source)
+  std::string refresh = "ok";  // ok | fail (wrong signature) | none (no token source)
   std::int64_t refresh_expires_in_s = 3600;
 };
 
@@ -81,25 +81,25 @@ struct WaitFor {
 };
 
 struct ScenarioEvent {
-  double at_s = 0;                  // when; with `after`, the earliest time to start waiting
-  std::optional<WaitFor> after;     // run once the condition holds, plus delay_s
+  double at_s = 0;               // when; with `after`, the earliest time to start waiting
+  std::optional<WaitFor> after;  // run once the condition holds, plus delay_s
   double delay_s = 0;
   double every_s = 0;  // repeat: every this long ...
   int times = 1;       // ... this many times in all
   std::string action;
-  std::vector<std::string> nodes;   // partition, heal, reset, restart, crash, clock-jump, clog
-  std::string client;               // write, presence, samples, apply-rate, corrupt-state
-  std::string collection;           // purge, write, server-write, samples
-  std::string document;             // write, server-write; empty: doc-<i>
-  std::string channel;              // presence
-  std::string name;                 // definition
-  int count = 1;                    // write, server-write, samples
-  int size = 3;                     // write, server-write: bytes per value
-  std::int64_t delta_ms = 0;        // clock-jump
-  std::int32_t ppm = 0;             // drift
-  std::uint64_t rate = 0;           // apply-rate
-  double for_s = 0;                 // clog
-  std::optional<LinkSpec> link;     // link
+  std::vector<std::string> nodes;  // partition, heal, reset, restart, crash, clock-jump, clog
+  std::string client;              // write, presence, samples, apply-rate, corrupt-state
+  std::string collection;          // purge, write, server-write, samples
+  std::string document;            // write, server-write; empty: doc-<i>
+  std::string channel;             // presence
+  std::string name;                // definition
+  int count = 1;                   // write, server-write, samples
+  int size = 3;                    // write, server-write: bytes per value
+  std::int64_t delta_ms = 0;       // clock-jump
+  std::int32_t ppm = 0;            // drift
+  std::uint64_t rate = 0;          // apply-rate
+  double for_s = 0;                // clog
+  std::optional<LinkSpec> link;    // link
 };
 
 // "client a writes at least one ResyncRequest with reason SequenceGap
@@ -125,11 +125,11 @@ struct StatExpectation {
 struct ScenarioExpect {
   bool converged = true;
   std::string converged_rule = "CONVERGENCE";  // cited when views differ at the end
-  std::optional<int> max_must_findings = 0;  // nullopt: not checked
+  std::optional<int> max_must_findings = 0;    // nullopt: not checked
   // Rule IDs that must be found, by the checker (any level) or by a failed
   // expectation citing them; failures citing them are then expected.
   std::vector<std::string> flagged;
-  std::vector<std::string> absent;           // rule IDs that must not be found (any level)
+  std::vector<std::string> absent;  // rule IDs that must not be found (any level)
   std::vector<FrameExpectation> frames;
   std::vector<StatExpectation> stats;
 };
