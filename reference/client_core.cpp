@@ -120,6 +120,11 @@ void ClientCore::on_frame(const Message& m, Now now) {
           if (coll.empty() && msg.snapshot_lsn == 0) return;  // an unknown or Graph shape
           if (auto docs = decode_snapshot_data(msg.data))
             view_[coll] = std::move(*docs);            // SHAPE-11
+          // Deltas still waiting to be applied that the snapshot already holds
+          // would roll it back (SHAPE-9/11).
+          std::erase_if(backlog_, [&](const ShapeDelta& d) {
+            return d.shape_id == msg.shape_id && d.lsn <= msg.snapshot_lsn;
+          });
           position_[msg.shape_id] = msg.snapshot_lsn;  // RESYNC-3 (HC): seeded from the snapshot
           snapshot_since_resync_.insert(msg.shape_id);
         } else if constexpr (std::is_same_v<T, ShapeDelta>) {
