@@ -142,7 +142,8 @@ void ClientCore::on_frame(const Message& m, Now now) {
             paused_for_token_ = false;
             ++stats_.refreshes;
           } else {
-            refresh_retry_at_ = now.steady_ms + 1000;  // TOKEN-7
+            // TOKEN-7: at least 1 s; +1 ms because steady_ms is floored.
+            refresh_retry_at_ = now.steady_ms + 1001;
           }
           refreshing_.reset();
         } else if constexpr (std::is_same_v<T, VectorClockSync>) {

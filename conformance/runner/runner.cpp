@@ -136,9 +136,12 @@ ServerConfig server_config(const Scenario& s) {
   return c;
 }
 
-// The server's Unix seconds at true time t (drift ignored: tokens are coarse).
-std::int64_t server_unix_s(const Scenario& s, const sim::World& w, sim::Time t) {
-  return (w.options().unix_epoch_ms + s.server.clock_offset_ms + t / sim::kMillisecond) / 1000;
+// The server's Unix seconds at true time t, as its own clock reads them
+// (offset, drift and jumps): tokens are minted to expire on that clock.
+std::int64_t server_unix_s(sim::World& w, sim::Time t) {
+  const auto server = w.find_node("server");
+  const sim::Time system = server ? w.clock(*server).system(t) : t;
+  return (w.options().unix_epoch_ms + system / sim::kMillisecond) / 1000;
 }
 
 std::string mint(const ScenarioClient& c, std::size_t index, std::int64_t exp, bool good) {
@@ -150,7 +153,7 @@ std::string mint(const ScenarioClient& c, std::size_t index, std::int64_t exp, b
   return mint_hs256(claims, good ? kSecret : "not-the-server-secret");
 }
 
-ClientConfig client_config(const Scenario& s, const ScenarioClient& c, std::size_t index,
+ClientConfig client_config(const ScenarioClient& c, std::size_t index,
                            sim::World& w) {
   ClientConfig cfg;
   for (const auto& coll : c.shapes) {
@@ -161,12 +164,12 @@ ClientConfig client_config(const Scenario& s, const ScenarioClient& c, std::size
   }
   if (c.token) {
     const TokenSpec tk = *c.token;
-    cfg.token = mint(c, index, server_unix_s(s, w, at(c.start_s)) + tk.expires_in_s, true);
+    cfg.token = mint(c, index, server_unix_s(w, at(c.start_s)) + tk.expires_in_s, true);
     cfg.token_lifetime_s = tk.lifetime_s;
     if (tk.refresh != "none") {
       const bool good = tk.refresh == "ok";
-      cfg.new_token = [&s, &w, c, index, tk, good]() -> std::optional<std::string> {
-        return mint(c, index, server_unix_s(s, w, w.now()) + tk.refresh_expires_in_s, good);
+      cfg.new_token = [&w, c, index, tk, good]() -> std::optional<std::string> {
+        return mint(c, index, server_unix_s(w, w.now()) + tk.refresh_expires_in_s, good);
       };
     }
   }
@@ -471,7 +474,7 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
       sim::ClockParams{s.server.clock_offset_ms * sim::kMillisecond, s.server.drift_ppm});
   for (std::size_t i = 0; i < s.clients.size(); ++i) {
     const ScenarioClient& c = s.clients[i];
-    ClientConfig cfg = client_config(s, c, i, w);
+    ClientConfig cfg = client_config(c, i, w);
     cfg.bugs = client_bugs[i];
     const std::string name = c.name;
     auto booted = std::make_shared<bool>(false);
