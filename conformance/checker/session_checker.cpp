@@ -62,7 +62,8 @@ const std::vector<std::string_view>& SessionChecker::session_rules() {
       "SESSION-5", "DELTA-4",    "DELTA-6",    "DELTA-17",   "DELTA-8",  "DELTA-9",
       "PING-2",    "SHAPE-2",    "SHAPE-6",    "SHAPE-9",    "RESYNC-2", "RESYNC-4",
       "RESYNC-8",  "THROTTLE-2", "THROTTLE-4", "THROTTLE-5", "TOKEN-1",  "TOKEN-7",
-      "TOKEN-9",   "PURGE-1",    "PURGE-2",    "PURGE-4",    "PURGE-7"};
+      "TOKEN-9",   "PURGE-1",    "PURGE-2",    "PURGE-4",    "PURGE-7",   "SESSION-7", "CONN-3",    "TOKEN-4",   "FLOW-1",
+      "SHAPE-15",   "TS-5",      "VCLOCK-1",  "VCLOCK-2"};
   return kRules;
 }
 
@@ -143,8 +144,22 @@ void SessionChecker::client_wrote(Session& s, const Message& m, const FrameRecor
   };
   if (s.failed_ack) flag("HS-13", Level::Must, "client wrote a frame after a failed HandshakeAck");
   if (const auto* h = std::get_if<Handshake>(&m)) {
+    if (s.handshaken_here) {
+      flag("SESSION-7", Level::Should,
+           "a second Handshake on a connection whose handshake already succeeded");
+    }
     if (!h->lite_id.empty()) {
       s.client_key = h->lite_id;
+      auto [live, fresh_client] = live_conn_.emplace(h->lite_id, r.conn);
+      if (!fresh_client && live->second != r.conn) {
+        auto other = sessions_.find(live->second);
+        if (other != sessions_.end() && !other->second.closed) {
+          flag("CONN-3", Level::Must,
+               "client " + h->lite_id + " opened connection " + std::to_string(r.conn) +
+                   " while its connection " + std::to_string(live->second) + " is still open");
+        }
+        live->second = r.conn;
+      }
       auto [it, fresh] = epochs_.emplace(h->lite_id, h->epoch);
       if (!fresh && h->epoch <= it->second) {
         flag("HS-12", Level::Must,
@@ -159,7 +174,8 @@ void SessionChecker::client_wrote(Session& s, const Message& m, const FrameRecor
     flag("HS-1", Level::Must,
          "the client's first frame is " + std::string(message_name(m)) + ", not Handshake");
   } else if (!s.client_handshaken && !s.failed_ack) {
-    flag("HS-1", Level::Must,
+    const bool refresh = std::holds_alternative<TokenRefresh>(m);
+    flag(refresh ? "TOKEN-4" : "HS-1", Level::Must,
          std::string(message_name(m)) +
              " before a successful HandshakeAck (the client must wait for it)");
   }
@@ -178,6 +194,13 @@ void SessionChecker::client_wrote(Session& s, const Message& m, const FrameRecor
       s.gap_owed_since.reset();
     }
     rec.max_mutation_id = std::max(rec.max_mutation_id, p->mutation_id);
+    s.in_flight.insert(p->mutation_id);
+    if (s.in_flight.size() > 64) {
+      flag("FLOW-1", Level::Must,
+           std::to_string(s.in_flight.size()) +
+               " mutations pushed and not yet answered on this connection (at most 64)");
+      s.in_flight.clear();  // reported once per episode
+    }
   } else if (const auto* rq = std::get_if<ResyncRequest>(&m)) {
     s.resync_sent = true;
     s.gap_owed_since.reset();
@@ -250,6 +273,8 @@ void SessionChecker::server_read(Session& s, const Message& m, const FrameRecord
     }
   } else if (const auto* tr = std::get_if<TokenRefresh>(&m)) {
     s.refreshes.emplace_back(peek_token_claims(tr->new_token), r.t);
+  } else if (std::holds_alternative<TimeseriesPush>(m)) {
+    s.timeseries_owed.push_back(r.t);
   }
 }
 
@@ -344,6 +369,7 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
     }
     s.authenticated = ack->success;
     s.fork_rejected = !ack->success && ack->fork_detected;
+    if (ack->success) check_clock(s, ack->server_clock, r, json);
     if (ack->success) {
       s.ever_authenticated = true;
       s.tenant = claims ? claims->tenant_id : 0;
@@ -472,6 +498,10 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
     if (s.unsubscribed.count(d->shape_id) && !s.shapes.count(d->shape_id)) {
       flag("SHAPE-6", Level::Must,
            "ShapeDelta for shape \"" + d->shape_id + "\" after its ShapeUnsubscribe was read");
+    } else if (!s.shapes.count(d->shape_id)) {
+      flag("SHAPE-15", Level::Must,
+           "ShapeDelta for shape \"" + d->shape_id +
+               "\", never subscribed on this session (subscribed_shapes creates no subscription)");
     }
     if (s.snapshot_owed.erase(d->shape_id)) {
       flag("RESYNC-8", Level::Should,
@@ -514,6 +544,21 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
     }
     return;
   }
+  if (std::holds_alternative<TimeseriesAck>(m)) {
+    if (s.timeseries_owed.empty()) {
+      flag("TS-5", Level::Must, "TimeseriesAck without a TimeseriesPush to answer");
+    } else {
+      s.timeseries_owed.pop_front();
+    }
+    return;
+  }
+  if (const auto* vc = std::get_if<VectorClockSync>(&m)) {
+    if (vc->sender_id != 0)
+      flag("VCLOCK-1", Level::Must,
+           "server VectorClockSync with sender_id " + std::to_string(vc->sender_id) + ", not 0");
+    check_clock(s, vc->clocks, r, json);
+    return;
+  }
   if (const auto* ack = std::get_if<TokenRefreshAck>(&m)) {
     if (s.refreshes.empty()) {
       flag("TOKEN-1", Level::Must, "TokenRefreshAck without a TokenRefresh to answer");
@@ -531,7 +576,12 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
 void SessionChecker::client_read(Session& s, const Message& m, const FrameRecord& r) {
   if (const auto* ack = std::get_if<HandshakeAck>(&m)) {
     s.client_handshaken = s.client_handshaken || ack->success;
+    s.handshaken_here = s.handshaken_here || ack->success;
     s.failed_ack = !ack->success;
+  } else if (const auto* da = std::get_if<DeltaAck>(&m)) {
+    s.in_flight.erase(da->mutation_id);
+  } else if (const auto* dr = std::get_if<DeltaReject>(&m)) {
+    s.in_flight.erase(dr->mutation_id);
   } else if (const auto* snap = std::get_if<ShapeSnapshot>(&m)) {
     s.seeded_t[snap->shape_id] = snap->snapshot_lsn;
   } else if (const auto* d = std::get_if<ShapeDelta>(&m)) {
@@ -572,6 +622,20 @@ void SessionChecker::client_read(Session& s, const Message& m, const FrameRecord
 
 // ---- connection ends, admin actions, the end of the trace -------------------
 
+void SessionChecker::check_clock(Session& s, const std::map<std::string, std::uint64_t>& clock,
+                                 const FrameRecord& r, const std::string& json) {
+  for (const auto& [key, value] : clock) {
+    auto& last = s.clock[key];
+    if (value < last) {
+      report("VCLOCK-2", Level::Must,
+             "server clock entry \"" + key + "\" went back from " + std::to_string(last) + " to " +
+                 std::to_string(value),
+             r.t, r.conn, json);
+    }
+    last = std::max(last, value);
+  }
+}
+
 std::optional<std::int64_t> SessionChecker::server_ms(std::int64_t t) const {
   if (options_.server_unix_ms) return options_.server_unix_ms(t);
   if (options_.server_unix_epoch_ms) return *options_.server_unix_epoch_ms + t / kMs;
@@ -610,6 +674,7 @@ void SessionChecker::on_close(std::uint64_t conn, std::int64_t t) {
   s.handshakes_at.clear();
   s.offered.clear();
   s.refreshes.clear();
+  s.timeseries_owed.clear();
   s.snapshot_owed.clear();
   s.purge_owed.clear();
   s.gap_owed_since.reset();
@@ -639,6 +704,8 @@ void SessionChecker::finish(std::int64_t t) {
       if (!sent.empty() && sent.front() <= cutoff)
         owed("SHAPE-2", Level::Must, "ShapeSubscribe \"" + shape + "\" never answered");
     }
+    if (!s.timeseries_owed.empty() && s.timeseries_owed.front() <= cutoff)
+      owed("TS-5", Level::Must, "a TimeseriesPush was never answered");
     if (!s.refreshes.empty() && s.refreshes.front().second <= cutoff)
       owed("TOKEN-1", Level::Must, "a TokenRefresh was never answered");
     for (const auto& [shape, since] : s.snapshot_owed) {

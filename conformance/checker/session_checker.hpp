@@ -135,6 +135,8 @@ class SessionChecker {
     std::int64_t throttled_at = 0;
     bool throttle_reported = false;
     std::deque<std::int64_t> data_at;  // data frames written while throttled
+    std::deque<std::int64_t> timeseries_owed;        // TS-5: pushes read, unanswered
+    std::map<std::string, std::uint64_t> clock;      // VCLOCK-2: the server clock sent
 
     // ---- what the client has seen and done ----
     bool client_spoke = false;
@@ -149,6 +151,8 @@ class SessionChecker {
     std::string gap_owed_what;
     std::optional<bool> last_throttle;  // THROTTLE-2
     bool refresh_outstanding = false;   // TOKEN-7
+    bool handshaken_here = false;       // SESSION-7: a Handshake already succeeded
+    std::set<std::uint64_t> in_flight;  // FLOW-1: pushed, answer not yet read
     std::optional<std::int64_t> refresh_failed_at;
 
     std::deque<RecentFrame> recent;  // context
@@ -171,6 +175,8 @@ class SessionChecker {
                              const std::string& json);
   void owe_purge(std::uint32_t tenant, const std::string& collection, std::int64_t t);
   std::optional<std::int64_t> server_ms(std::int64_t t) const;
+  void check_clock(Session& s, const std::map<std::string, std::uint64_t>& clock,
+                   const FrameRecord& r, const std::string& json);
 
   CheckerOptions options_;
   std::map<std::uint64_t, Session> sessions_;
@@ -179,6 +185,7 @@ class SessionChecker {
   std::set<std::tuple<std::uint32_t, std::string, std::uint64_t>> purges_seen_;   // PURGE-1
   std::map<std::string, ClientRecord> clients_;
   std::map<std::string, std::uint64_t> epochs_;  // HS-12: lite_id -> highest epoch sent
+  std::map<std::string, std::uint64_t> live_conn_;  // CONN-3: client -> its open connection
   std::vector<CheckFinding> findings_;
   std::uint64_t frames_ = 0;
   Session* current_ = nullptr;

@@ -593,5 +593,151 @@ TEST(PURGE_7, MutationsFromBeforeThePurgeAreNeverPushedAgain) {
   EXPECT_FALSE(fine.has("PURGE-7")) << fine.all();
 }
 
+TEST(HS_10, NoServerFramesToAForkRejectedSession) {
+  Trace tr;
+  tr.c(hs());
+  HandshakeAck fork;
+  fork.session_id = "sync-1";
+  fork.error = "FORK_DETECTED: regenerate LiteId and reconnect";
+  fork.fork_detected = true;
+  fork.server_wire_version = 4;
+  tr.s(fork);
+  EXPECT_FALSE(tr.has("HS-10")) << tr.all();
+  tr.s(DefinitionSync{"function", "f", "put", Bytes{'{', '}'}});
+  EXPECT_TRUE(tr.has("HS-10"));
+}
+
+TEST(HS_12, EpochsRiseWithEveryHandshakeOfALiteId) {
+  Trace tr;
+  Handshake h = hs();
+  h.lite_id = "lite-1";
+  h.epoch = 3;
+  tr.c(h, 1);
+  h.epoch = 4;
+  tr.c(h, 2);
+  EXPECT_FALSE(tr.has("HS-12")) << tr.all();
+  tr.c(h, 3);
+  EXPECT_TRUE(tr.has("HS-12"));
+}
+
+TEST(SESSION_7, OneSuccessfulHandshakePerConnection) {
+  Trace tr;
+  tr.c(hs());
+  tr.s(ok_ack());
+  EXPECT_FALSE(tr.has("SESSION-7"));
+  tr.c(hs());
+  EXPECT_TRUE(tr.has("SESSION-7"));
+}
+
+TEST(CONN_3, OneConnectionPerClientAtATime) {
+  Trace tr;
+  Handshake h = hs();
+  h.lite_id = "lite-1";
+  h.epoch = 1;
+  tr.c(h, 1);
+  tr.on_close_both(1);
+  h.epoch = 2;
+  tr.c(h, 2);
+  EXPECT_FALSE(tr.has("CONN-3")) << tr.all();
+  h.epoch = 3;
+  tr.c(h, 3);  // connection 2 is still open
+  EXPECT_TRUE(tr.has("CONN-3"));
+}
+
+TEST(TOKEN_4, RefreshOnlyOnAnAuthenticatedSession) {
+  Trace tr;
+  tr.c(hs());
+  tr.c(TokenRefresh{token(0)});
+  EXPECT_TRUE(tr.has("TOKEN-4")) << tr.all();
+}
+
+TEST(FLOW_1, AtMost64MutationsInFlight) {
+  Trace tr;
+  tr.c(hs());
+  tr.s(ok_ack());
+  for (std::uint64_t id = 1; id <= 64; ++id) tr.c(push(id));
+  tr.s(DeltaAck{1, 1, std::nullopt});
+  tr.c(push(65));  // 64 in flight again: fine
+  EXPECT_FALSE(tr.has("FLOW-1")) << tr.all();
+  tr.c(push(2));  // a retransmission is not a new one
+  EXPECT_FALSE(tr.has("FLOW-1"));
+  tr.c(push(66));
+  EXPECT_TRUE(tr.has("FLOW-1"));
+}
+
+TEST(SHAPE_15, DeltasOnlyForShapesSubscribedOnTheSession) {
+  Trace tr;
+  Handshake h = hs();
+  h.subscribed_shapes = {"s1"};  // stored only: no subscription (SHAPE-15)
+  tr.c(h);
+  tr.s(ok_ack());
+  tr.s(delta("s1", 1));
+  EXPECT_TRUE(tr.has("SHAPE-15")) << tr.all();
+  Trace fine;
+  fine.c(hs());
+  fine.s(ok_ack());
+  fine.c(subscribe("s1"));
+  fine.s(ShapeSnapshot{"s1", Bytes{0x90}, 0, 0});
+  fine.s(delta("s1", 1));
+  EXPECT_FALSE(fine.has("SHAPE-15")) << fine.all();
+}
+
+TEST(TS_5, OneAckPerTimeseriesPush) {
+  Trace tr;
+  tr.c(hs());
+  tr.s(ok_ack());
+  TimeseriesPush p;
+  p.collection = "cpu";
+  p.sample_count = 1;
+  tr.c(p);
+  tr.s(TimeseriesAck{"cpu", 1, 0, 1});
+  EXPECT_FALSE(tr.has("TS-5")) << tr.all();
+  tr.s(TimeseriesAck{"cpu", 1, 0, 2});
+  EXPECT_TRUE(tr.has("TS-5"));
+  Trace never;
+  never.c(hs());
+  never.s(ok_ack());
+  never.c(p);
+  never.checker.finish(never.t + 60'000 * kMs);
+  EXPECT_TRUE(never.has("TS-5"));
+}
+
+TEST(VCLOCK_1, TheServerAnswersWithSenderIdZero) {
+  Trace tr;
+  tr.c(hs());
+  tr.s(ok_ack());
+  tr.c(VectorClockSync{{{"orders", 3}}, 9});
+  tr.s(VectorClockSync{{{"orders", 3}}, 0});
+  EXPECT_FALSE(tr.has("VCLOCK-1")) << tr.all();
+  tr.s(VectorClockSync{{{"orders", 3}}, 9});
+  EXPECT_TRUE(tr.has("VCLOCK-1"));
+}
+
+TEST(VCLOCK_2, ServerClockValuesNeverDecrease) {
+  Trace tr;
+  tr.c(hs());
+  HandshakeAck ack = ok_ack();
+  ack.server_clock = {{"orders", 5}};
+  tr.s(ack);
+  tr.s(VectorClockSync{{{"orders", 6}}, 0});
+  EXPECT_FALSE(tr.has("VCLOCK-2")) << tr.all();
+  tr.s(VectorClockSync{{{"orders", 4}}, 0});
+  EXPECT_TRUE(tr.has("VCLOCK-2"));
+}
+
+TEST(DELTA_17, ServerPushesCarryAZeroOrCorrectChecksum) {
+  Trace tr;
+  tr.c(hs());
+  tr.s(ok_ack());
+  DeltaPush p = push(1);
+  tr.s(p);
+  p.checksum = 0;
+  tr.s(p);
+  EXPECT_FALSE(tr.has("DELTA-17")) << tr.all();
+  p.checksum = 12345;
+  tr.s(p);
+  EXPECT_TRUE(tr.has("DELTA-17"));
+}
+
 }  // namespace
 }  // namespace syncsim::test
