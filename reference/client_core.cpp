@@ -73,7 +73,7 @@ void ClientCore::on_connected(Now now) {
   hs.client_version = "syncsim-reference/0.1";
   hs.lite_id = persistent_.lite_id;
   hs.epoch = persistent_.epoch;
-  hs.wire_version = 1;  // HS-3
+  hs.wire_version = config_.wire_version;  // HS-3
   send(std::move(hs));  // HS-1: the first frame
 }
 
@@ -223,6 +223,7 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
   for (const auto& [channel, state] : presence_) send(PresenceUpdate{channel, state});
   next_presence_ = now.steady_ms + config_.presence_heartbeat_ms;
   next_timeseries_ = now.steady_ms + config_.timeseries_interval_ms;
+  next_vclock_ = now.steady_ms + config_.vclock_interval_ms;
   next_push_ = now.steady_ms;
   push_tick(now);
 }
@@ -348,6 +349,8 @@ void ClientCore::on_shape_delta(const ShapeDelta& m, Now now) {
 }
 
 void ClientCore::apply_delta(const ShapeDelta& m) {
+  auto& seen = seen_lsn_[m.collection];
+  seen = std::max(seen, m.lsn);
   auto& docs = view_[m.collection];
   if (m.operation == "DELETE") {
     docs.erase(m.document_id);
@@ -474,6 +477,11 @@ void ClientCore::advance(Now now) {
     push_timeseries();
     next_timeseries_ = now.steady_ms + config_.timeseries_interval_ms;
   }
+  if (config_.vclock_interval_ms > 0 && now.steady_ms >= next_vclock_) {
+    // VCLOCK-3 (HC): keys are collections, values the highest LSN this client saw.
+    send(VectorClockSync{seen_lsn_, persistent_.peer_id});
+    next_vclock_ = now.steady_ms + config_.vclock_interval_ms;
+  }
   apply_backlog(now);
   if (now.steady_ms >= next_push_) {
     push_tick(now);
@@ -490,6 +498,7 @@ std::int64_t ClientCore::next_deadline() const {
   if (!pending_.empty()) t = std::min(t, next_push_);
   if (!backlog_.empty()) t = std::min(t, next_apply_);
   if (paused_for_token_ && !refreshing_) t = std::min(t, refresh_retry_at_);
+  if (config_.vclock_interval_ms > 0) t = std::min(t, next_vclock_);
   return t;
 }
 

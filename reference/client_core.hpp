@@ -50,6 +50,8 @@ struct ClientConfig {
   std::optional<std::uint64_t> suggested_rate;   // THROTTLE-3: default the apply rate; 0 = server's
   std::int64_t presence_heartbeat_ms = 15'000;   // PRES-10
   std::int64_t timeseries_interval_ms = 30'000;  // TS-6
+  std::int64_t vclock_interval_ms = 0;  // VCLOCK-4: sending is optional; 0 = never
+  std::uint16_t wire_version = 1;       // HS-3 (scenarios may claim a future one, HS-4)
   // CONN-1 says no jitter; a scenario may add up to this much, drawn from the
   // node's PRNG (docs/decisions.md).
   std::int64_t backoff_jitter_ms = 0;
@@ -89,6 +91,11 @@ class ClientCore {
   // handshake asks for a full resync (RESYNC-5).
   void mark_state_corrupt() { state_corrupt_ = true; }
   void set_apply_rate(std::uint64_t per_s) { config_.apply_rate_per_s = per_s; }
+  // Subscribes every active shape again on this connection (SHAPE-5).
+  void resubscribe() {
+    if (!authenticated_) return;
+    for (const auto& s : shapes_) send(protocol::ShapeSubscribe{s});
+  }
 
   // ---- observation -----------------------------------------------------------
   bool authenticated() const { return authenticated_; }
@@ -177,6 +184,8 @@ class ClientCore {
   };
   std::map<std::string, Series> timeseries_;
   std::int64_t next_timeseries_ = 0;
+  std::int64_t next_vclock_ = 0;
+  std::map<std::string, std::uint64_t> seen_lsn_;  // VCLOCK-3: per collection
   void push_timeseries();
   Stats stats_;
   bool state_corrupt_ = false;

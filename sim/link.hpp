@@ -43,6 +43,9 @@ struct LinkParams {
   Ratio frame_reorder = Ratio::never();
   Duration reorder_window = 10 * kMillisecond;  // a reordered frame is held up to this long
   Ratio frame_corrupt = Ratio::never();
+  // Before a frame, insert a frame of an unknown code (0x99, 4-byte body):
+  // receivers must skip it and keep the connection (FRAME-3).
+  Ratio frame_inject_unknown = Ratio::never();
   // Only frames whose msg_type is set here suffer the faults above.
   std::bitset<256> frame_types = std::bitset<256>().set();
   // Drops exactly the next N eligible frames, then counts down to 0: a

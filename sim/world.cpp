@@ -258,6 +258,14 @@ struct World::Impl {
       u.bytes.assign(h, h + 5 + len);
       off += 5 + len;
       const std::uint64_t type = u.bytes[0];
+      if (rng.chance(lp.frame_inject_unknown)) {
+        const std::uint64_t noise = rng.next();
+        detail::Unit junk;
+        junk.bytes = {0x99, 4, 0, 0, 0};
+        for (int b = 0; b < 4; ++b) junk.bytes.push_back(static_cast<std::uint8_t>(noise >> (8 * b)));
+        tr("inject").conn(c->id).node(name(p.from)).num("msg_type", 0x99).end();
+        schedule_unit(c, side, std::move(junk), wire_time(p.from, p.to, 9, lp));
+      }
       if (!lp.frame_types.test(type)) {  // not a faulty type: passes as it is
         schedule_unit(c, side, std::move(u),
                       wire_time(p.from, p.to, 5 + len, lp) + sample_latency(lp, rng));

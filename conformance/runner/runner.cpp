@@ -55,6 +55,7 @@ struct Run {
   std::map<std::string, std::vector<SeenFrame>> frames;
   bool keep_frames = false;
   std::uint64_t written = 0;  // frames written (each is also recorded when read)
+  std::map<std::string, std::uint64_t> refused;  // writes the client refused (FLOW-4)
   std::vector<std::string> failures;
 
   explicit Run(CheckerOptions o) : checker(o) {}
@@ -125,6 +126,8 @@ ServerConfig server_config(const Scenario& s) {
   if (sv.idle_timeout_s) c.idle_timeout_ms = static_cast<std::int64_t>(*sv.idle_timeout_s * 1000);
   if (sv.max_sessions) c.max_sessions = *sv.max_sessions;
   c.push_deltas = sv.delta_push;
+  c.rate_limit_reject = sv.rate_limit_reject;
+  if (sv.presence_max_channels) c.presence_max_channels = *sv.presence_max_channels;
   for (const auto& k : sv.constraints) {
     ConstraintRule rule;
     rule.collection = k.collection;
@@ -181,6 +184,10 @@ ClientConfig client_config(const ScenarioClient& c, std::size_t index,
     cfg.ping_interval_ms = static_cast<std::int64_t>(*c.ping_interval_s * 1000);
   if (c.retransmit_ms) cfg.retransmit_ms = *c.retransmit_ms;
   cfg.backoff_jitter_ms = c.backoff_jitter_ms;
+  if (c.vclock_interval_s)
+    cfg.vclock_interval_ms = static_cast<std::int64_t>(*c.vclock_interval_s * 1000);
+  if (c.wire_version) cfg.wire_version = *c.wire_version;
+  if (c.pending_limit) cfg.pending_limit = *c.pending_limit;
   return cfg;
 }
 
@@ -207,6 +214,7 @@ void apply_link(sim::LinkParams& p, const LinkSpec& k) {
     p.frame_duplicate = sim::Ratio::ppm(f.duplicate_ppm);
     p.frame_reorder = sim::Ratio::ppm(f.reorder_ppm);
     p.frame_corrupt = sim::Ratio::ppm(f.corrupt_ppm);
+    p.frame_inject_unknown = sim::Ratio::ppm(f.inject_unknown_ppm);
     p.reorder_window = at(f.reorder_window_ms / 1000);
     p.drop_next = f.drop_next;
     if (f.types.empty()) {
@@ -315,8 +323,14 @@ void check_frames(const FrameExpectation& e, const std::vector<SeenFrame>& frame
   }
 }
 
-std::uint64_t stat_of(const ClientCore& core, const std::string& stat) {
+std::uint64_t stat_of(const ClientCore& core, const std::string& stat, std::uint64_t refused) {
   const auto& st = core.stats();
+  if (stat == "refused") return refused;
+  if (stat == "peers") {
+    std::uint64_t n = 0;
+    for (const auto& [channel, peers] : core.presence()) n += peers.size();
+    return n;
+  }
   if (stat == "acked") return st.acked;
   if (stat == "rejected") return st.rejected;
   if (stat == "resyncs") return st.resyncs;
@@ -374,8 +388,8 @@ void perform(Run& run, const ScenarioEvent& e, std::size_t index) {
     }
   }
   if (a == "definition" && run.server) {
-    run.server->put_definition(
-        0, protocol::DefinitionSync{"function", e.name, "put", protocol::Bytes{'{', '}'}});
+    run.server->put_definition(0, protocol::DefinitionSync{"function", e.name, e.definition_action,
+                                                           protocol::Bytes{'{', '}'}});
   }
   Client<SimRuntime>* c = run.client(e.client);
   if (!c) return;  // a client that is down misses the step, as an application would
@@ -383,7 +397,7 @@ void perform(Run& run, const ScenarioEvent& e, std::size_t index) {
     const std::string coll = e.collection.empty() ? "orders" : e.collection;
     for (int i = 0; i < e.count; ++i) {
       const std::string doc = e.document.empty() ? "doc-" + std::to_string(i % 50) : e.document;
-      c->write(coll, doc, value_of(i, index, e.size));
+      if (!c->write(coll, doc, value_of(i, index, e.size))) ++run.refused[e.client];
     }
   }
   if (a == "presence") c->update_presence(e.channel, protocol::Bytes{'h', 'i'});
@@ -394,6 +408,7 @@ void perform(Run& run, const ScenarioEvent& e, std::size_t index) {
   }
   if (a == "apply-rate") c->act([&](ClientCore& core, Now) { core.set_apply_rate(e.rate); });
   if (a == "corrupt-state") c->act([](ClientCore& core, Now) { core.mark_state_corrupt(); });
+  if (a == "resubscribe") c->act([](ClientCore& core, Now) { core.resubscribe(); });
 }
 
 // Polls for an `after` condition, then performs the step after its delay.
@@ -522,7 +537,8 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
       protocol::Bytes value{static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i >> 8), 7};
       const std::string name = c.name;
       w.at(t, [&run, name, collection, doc, value] {
-        if (auto* cl = run.client(name)) cl->write(collection, doc, value);
+        if (auto* cl = run.client(name); cl && !cl->write(collection, doc, value))
+          ++run.refused[name];
       });
     }
   }
@@ -582,7 +598,7 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
   for (const auto& se : s.expect.stats) {
     auto it = run.clients.find(se.client);
     if (it == run.clients.end()) continue;
-    const std::uint64_t v = stat_of(it->second->core(), se.stat);
+    const std::uint64_t v = stat_of(it->second->core(), se.stat, run.refused[se.client]);
     if ((se.at_least && v < *se.at_least) || (se.at_most && v > *se.at_most)) {
       result.failures.push_back(se.rule + ": expected " + se.client + "'s " + se.stat +
                                 (se.at_least ? " >= " + std::to_string(*se.at_least) : "") +

@@ -148,7 +148,7 @@ LinkSpec read_link(const YAML::Node& l, const Reader& r, const std::set<std::str
   if (const auto f = l["frames"]) {
     r.keys(f,
            {"drop_ppm", "duplicate_ppm", "reorder_ppm", "corrupt_ppm", "reorder_window_ms", "types",
-            "drop_next"},
+            "drop_next", "inject_unknown_ppm"},
            "\"frames\"");
     FrameFaultSpec ff;
     opt(r, f, "drop_ppm", ff.drop_ppm, 0u, kPpm);
@@ -157,6 +157,7 @@ LinkSpec read_link(const YAML::Node& l, const Reader& r, const std::set<std::str
     opt(r, f, "corrupt_ppm", ff.corrupt_ppm, 0u, kPpm);
     opt(r, f, "reorder_window_ms", ff.reorder_window_ms, 0.0, 60'000.0);
     opt(r, f, "drop_next", ff.drop_next, 0u, 1'000'000u);
+    opt(r, f, "inject_unknown_ppm", ff.inject_unknown_ppm, 0u, kPpm);
     if (f["types"]) {
       ff.types = r.strings(f["types"], "\"types\"");
       for (const auto& t : ff.types) {
@@ -174,7 +175,7 @@ ScenarioClient read_client(const YAML::Node& c, const Reader& r) {
   r.keys(c,
          {"name", "writes", "collection", "docs", "shapes", "bugs", "clock_offset_ms", "drift_ppm",
           "token", "apply_rate", "throttle_high", "throttle_low", "suggested_rate",
-          "ping_interval_s", "retransmit_ms", "backoff_jitter_ms", "start_s"},
+          "ping_interval_s", "vclock_interval_s", "wire_version", "pending_limit", "retransmit_ms", "backoff_jitter_ms", "start_s"},
          "a client");
   ScenarioClient cl;
   if (!c["name"]) r.fail(c, "a client needs a \"name\"");
@@ -210,6 +211,9 @@ ScenarioClient read_client(const YAML::Node& c, const Reader& r) {
   opt(r, c, "retransmit_ms", cl.retransmit_ms, std::int64_t{10}, std::int64_t{600'000});
   opt(r, c, "backoff_jitter_ms", cl.backoff_jitter_ms, std::int64_t{0}, std::int64_t{600'000});
   opt(r, c, "start_s", cl.start_s, 0.0, 86'400.0);
+  opt(r, c, "vclock_interval_s", cl.vclock_interval_s, 0.01, 86'400.0);
+  opt(r, c, "wire_version", cl.wire_version, std::uint16_t{0}, std::uint16_t{65535});
+  opt(r, c, "pending_limit", cl.pending_limit, std::size_t{1}, std::size_t{10'000'000});
   return cl;
 }
 
@@ -217,7 +221,7 @@ ScenarioServer read_server(const YAML::Node& sv, const Reader& r) {
   r.keys(sv,
          {"bugs", "trust_mode", "data_queue_limit", "default_throttle_rate", "rate_per_s",
           "rate_capacity", "idle_timeout_s", "max_sessions", "constraints", "clock_offset_ms",
-          "drift_ppm", "delta_push"},
+          "drift_ppm", "delta_push", "rate_limit_reject", "presence_max_channels"},
          "\"server\"");
   ScenarioServer out;
   if (sv["bugs"]) out.bugs = r.strings(sv["bugs"], "\"bugs\"");
@@ -237,6 +241,9 @@ ScenarioServer read_server(const YAML::Node& sv, const Reader& r) {
       std::int64_t{86'400'000'000});
   opt(r, sv, "drift_ppm", out.drift_ppm, -100'000, 100'000);
   opt_bool(r, sv, "delta_push", out.delta_push);
+  opt_bool(r, sv, "rate_limit_reject", out.rate_limit_reject);
+  opt(r, sv, "presence_max_channels", out.presence_max_channels, std::size_t{0},
+      std::size_t{100'000});
   if (const auto cs = sv["constraints"]) {
     if (!cs.IsSequence()) r.fail(cs, "\"constraints\" must be a list");
     for (const auto& c : cs) {
@@ -258,7 +265,7 @@ const std::set<std::string>& actions() {
   static const std::set<std::string> kActions = {
       "partition",    "partition-one-way", "heal",    "reset",      "restart",    "crash",
       "purge",        "clock-jump",        "drift",   "link",       "clog",       "write",
-      "server-write", "presence",          "samples", "definition", "apply-rate", "corrupt-state"};
+      "server-write", "presence",          "samples", "definition", "apply-rate", "corrupt-state", "resubscribe"};
   return kActions;
 }
 
@@ -277,6 +284,7 @@ ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<st
           "document",
           "channel",
           "name",
+          "definition_action",
           "count",
           "size",
           "delta_ms",
@@ -330,7 +338,7 @@ ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<st
   if (one && ev.nodes.size() != 1) r.fail(e, "\"" + a + "\" needs one node");
   opt_str(r, e, "client", ev.client);
   const bool by_client = a == "write" || a == "presence" || a == "samples" || a == "apply-rate" ||
-                         a == "corrupt-state";
+                         a == "corrupt-state" || a == "resubscribe";
   if (by_client && !clients.count(ev.client)) r.fail(e, "\"" + a + "\" needs a known \"client\"");
   opt_str(r, e, "collection", ev.collection);
   if ((a == "purge" || a == "server-write" || a == "samples") && ev.collection.empty())
@@ -340,6 +348,7 @@ ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<st
   if (a == "presence" && ev.channel.empty()) r.fail(e, "\"presence\" needs a \"channel\"");
   opt_str(r, e, "name", ev.name);
   if (a == "definition" && ev.name.empty()) r.fail(e, "\"definition\" needs a \"name\"");
+  opt_str(r, e, "definition_action", ev.definition_action);
   opt(r, e, "count", ev.count, 1, 1'000'000);
   opt(r, e, "size", ev.size, 1, 1'000'000);
   opt(r, e, "delta_ms", ev.delta_ms, std::int64_t{-86'400'000'000}, std::int64_t{86'400'000'000});
@@ -424,7 +433,7 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
     if (!ss.IsSequence()) r.fail(ss, "\"stats\" must be a list");
     static const std::set<std::string> kStats = {"acked",     "rejected",   "resyncs",
                                                  "throttles", "reconnects", "purges",
-                                                 "refreshes", "pending",    "backlog"};
+                                                 "refreshes", "pending",    "backlog",   "refused", "peers"};
     for (const auto& st : ss) {
       r.keys(st, {"rule", "client", "stat", "at_least", "at_most"}, "a stat expectation");
       StatExpectation se;

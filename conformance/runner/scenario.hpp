@@ -19,6 +19,7 @@ struct FrameFaultSpec {
   double reorder_window_ms = 10;
   std::vector<std::string> types;  // message names; empty: every type
   std::uint32_t drop_next = 0;     // drop exactly the next N frames of those types
+  std::uint32_t inject_unknown_ppm = 0;  // frames of an unknown code slipped in (FRAME-3)
 };
 
 // Parameters of a link direction; unset fields keep their value.
@@ -54,6 +55,9 @@ struct ScenarioClient {
   std::optional<std::int64_t> retransmit_ms;
   std::int64_t backoff_jitter_ms = 0;
   double start_s = 0;  // boots at this time
+  std::optional<double> vclock_interval_s;  // sends VectorClockSync this often
+  std::optional<std::uint16_t> wire_version;
+  std::optional<std::size_t> pending_limit;  // FLOW-4
 };
 
 struct ScenarioServer {
@@ -71,6 +75,8 @@ struct ScenarioServer {
   std::int64_t clock_offset_ms = 0;
   std::int32_t drift_ppm = 0;
   bool delta_push = false;  // DELTA-17: writes also go out as DeltaPush to subscribers
+  bool rate_limit_reject = false;  // RATE-3: reject with a RateLimited hint instead of dropping
+  std::optional<std::size_t> presence_max_channels;  // PRES-4
 };
 
 // A condition a step can wait for (instead of a fixed time).
@@ -93,6 +99,7 @@ struct ScenarioEvent {
   std::string document;            // write, server-write; empty: doc-<i>
   std::string channel;             // presence
   std::string name;                // definition
+  std::string definition_action = "put";  // definition: put, delete, or anything (DEF-3)
   int count = 1;                   // write, server-write, samples
   int size = 3;                    // write, server-write: bytes per value
   std::int64_t delta_ms = 0;       // clock-jump
