@@ -212,4 +212,15 @@ void validate(const Message& m, Sender sender, Findings& out, std::uint64_t fram
   std::visit([&](const auto& msg) { v.check(msg); }, m);
 }
 
+std::span<const std::string_view> frame_rules() {
+  static constexpr std::string_view kRules[] = {
+      "ENC-1",     "ENC-2",    "ENC-3",    "ENC-4",      "ENC-5",      "ENC-6",   "ENC-8",
+      "ENC-9",     "ENC-10",   "ENC-12",   "ENC-13",     "FRAME-1",    "FRAME-2", "FRAME-6",
+      "FRAME-8",   "FRAME-9",  "FRAME-11", "HS-3",       "HS-5",       "HS-7",    "HS-8",
+      "SESSION-1", "DELTA-1",  "DELTA-2",  "DELTA-10",   "DELTA-15",   "SHAPE-1", "SHAPE-7",
+      "RESYNC-2",  "RESYNC-5", "RESYNC-6", "THROTTLE-1", "THROTTLE-2", "TOKEN-2", "TS-4",
+      "DEF-1",     "PRES-9"};
+  return kRules;
+}
+
 }  // namespace syncsim::protocol

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <optional>
+#include <span>
+#include <string_view>
 
 #include "protocol/finding.hpp"
 #include "protocol/messages.hpp"
@@ -29,5 +31,9 @@ std::string crc_mismatch_reason(std::uint32_t expected, std::uint32_t computed);
 
 // Whether payload is a UTF-8 JSON object (DEF-1).
 bool is_json_object(const Bytes& payload);
+
+// The rule IDs decode_frame, FrameStream and validate() can cite: judged on
+// every frame the checker sees (`syncsim rules --coverage`).
+std::span<const std::string_view> frame_rules();
 
 }  // namespace syncsim::protocol

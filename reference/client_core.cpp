@@ -74,7 +74,7 @@ void ClientCore::on_connected(Now now) {
   hs.lite_id = persistent_.lite_id;
   hs.epoch = persistent_.epoch;
   hs.wire_version = config_.wire_version;  // HS-3
-  send(std::move(hs));  // HS-1: the first frame
+  send(std::move(hs));                     // HS-1: the first frame
 }
 
 std::int64_t ClientCore::on_disconnected(Now) {
@@ -119,7 +119,7 @@ void ClientCore::on_frame(const Message& m, Now now) {
           const std::string coll = shape_collection(msg.shape_id);
           if (coll.empty() && msg.snapshot_lsn == 0) return;  // an unknown or Graph shape
           if (auto docs = decode_snapshot_data(msg.data))
-            view_[coll] = std::move(*docs);            // SHAPE-11
+            view_[coll] = std::move(*docs);  // SHAPE-11
           // Deltas still waiting to be applied that the snapshot already holds
           // would roll it back (SHAPE-9/11).
           std::erase_if(backlog_, [&](const ShapeDelta& d) {

@@ -50,8 +50,8 @@ struct ClientConfig {
   std::optional<std::uint64_t> suggested_rate;   // THROTTLE-3: default the apply rate; 0 = server's
   std::int64_t presence_heartbeat_ms = 15'000;   // PRES-10
   std::int64_t timeseries_interval_ms = 30'000;  // TS-6
-  std::int64_t vclock_interval_ms = 0;  // VCLOCK-4: sending is optional; 0 = never
-  std::uint16_t wire_version = 1;       // HS-3 (scenarios may claim a future one, HS-4)
+  std::int64_t vclock_interval_ms = 0;           // VCLOCK-4: sending is optional; 0 = never
+  std::uint16_t wire_version = 1;                // HS-3 (scenarios may claim a future one, HS-4)
   // CONN-1 says no jitter; a scenario may add up to this much, drawn from the
   // node's PRNG (docs/decisions.md).
   std::int64_t backoff_jitter_ms = 0;

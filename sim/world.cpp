@@ -262,7 +262,8 @@ struct World::Impl {
         const std::uint64_t noise = rng.next();
         detail::Unit junk;
         junk.bytes = {0x99, 4, 0, 0, 0};
-        for (int b = 0; b < 4; ++b) junk.bytes.push_back(static_cast<std::uint8_t>(noise >> (8 * b)));
+        for (int b = 0; b < 4; ++b)
+          junk.bytes.push_back(static_cast<std::uint8_t>(noise >> (8 * b)));
         tr("inject").conn(c->id).node(name(p.from)).num("msg_type", 0x99).end();
         schedule_unit(c, side, std::move(junk), wire_time(p.from, p.to, 9, lp));
       }

@@ -58,12 +58,12 @@ std::string format_check_finding(const CheckFinding& f) {
 
 const std::vector<std::string_view>& SessionChecker::session_rules() {
   static const std::vector<std::string_view> kRules = {
-      "HS-1",      "HS-2",       "HS-10",      "HS-12",      "HS-13",    "SESSION-1",
-      "SESSION-5", "DELTA-4",    "DELTA-6",    "DELTA-17",   "DELTA-8",  "DELTA-9",
-      "PING-2",    "SHAPE-2",    "SHAPE-6",    "SHAPE-9",    "RESYNC-2", "RESYNC-4",
-      "RESYNC-8",  "THROTTLE-2", "THROTTLE-4", "THROTTLE-5", "TOKEN-1",  "TOKEN-7",
-      "TOKEN-9",   "PURGE-1",    "PURGE-2",    "PURGE-4",    "PURGE-7",   "SESSION-7", "CONN-3",    "TOKEN-4",   "FLOW-1",
-      "SHAPE-15",   "TS-5",      "VCLOCK-1",  "VCLOCK-2"};
+      "HS-1",       "HS-2",      "HS-10",    "HS-12",    "HS-13",    "SESSION-1",  "SESSION-5",
+      "DELTA-4",    "DELTA-6",   "DELTA-17", "DELTA-8",  "DELTA-9",  "PING-2",     "SHAPE-2",
+      "SHAPE-6",    "SHAPE-9",   "RESYNC-2", "RESYNC-4", "RESYNC-8", "THROTTLE-2", "THROTTLE-4",
+      "THROTTLE-5", "TOKEN-1",   "TOKEN-7",  "TOKEN-9",  "PURGE-1",  "PURGE-2",    "PURGE-4",
+      "PURGE-7",    "SESSION-7", "CONN-3",   "TOKEN-4",  "FLOW-1",   "SHAPE-15",   "TS-5",
+      "VCLOCK-1",   "VCLOCK-2"};
   return kRules;
 }
 

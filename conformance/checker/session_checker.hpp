@@ -134,9 +134,9 @@ class SessionChecker {
     std::uint64_t throttle_rate = 0;
     std::int64_t throttled_at = 0;
     bool throttle_reported = false;
-    std::deque<std::int64_t> data_at;  // data frames written while throttled
-    std::deque<std::int64_t> timeseries_owed;        // TS-5: pushes read, unanswered
-    std::map<std::string, std::uint64_t> clock;      // VCLOCK-2: the server clock sent
+    std::deque<std::int64_t> data_at;            // data frames written while throttled
+    std::deque<std::int64_t> timeseries_owed;    // TS-5: pushes read, unanswered
+    std::map<std::string, std::uint64_t> clock;  // VCLOCK-2: the server clock sent
 
     // ---- what the client has seen and done ----
     bool client_spoke = false;
@@ -184,7 +184,7 @@ class SessionChecker {
   std::map<std::pair<std::uint32_t, std::string>, std::uint64_t> delivered_lsn_;  // PURGE-2
   std::set<std::tuple<std::uint32_t, std::string, std::uint64_t>> purges_seen_;   // PURGE-1
   std::map<std::string, ClientRecord> clients_;
-  std::map<std::string, std::uint64_t> epochs_;  // HS-12: lite_id -> highest epoch sent
+  std::map<std::string, std::uint64_t> epochs_;     // HS-12: lite_id -> highest epoch sent
   std::map<std::string, std::uint64_t> live_conn_;  // CONN-3: client -> its open connection
   std::vector<CheckFinding> findings_;
   std::uint64_t frames_ = 0;

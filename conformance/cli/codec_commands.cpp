@@ -326,21 +326,4 @@ Runner add_encode_command(CLI::App& app) {
   return [o] { return run_encode(*o); };
 }
 
-Runner add_rules_command(CLI::App& app) {
-  auto filter = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("rules",
-                                 "List the spec's rules (PROTOCOL.md Appendix F): ID, level,\n"
-                                 "which side it binds, and a summary.\n\n"
-                                 "Example: syncsim rules DELTA");
-  cmd->add_option("PREFIX", *filter, "only rules whose ID starts with this");
-  return [filter] {
-    for (const auto& r : protocol::all_rules()) {
-      if (!r.id.starts_with(*filter)) continue;
-      fmt::print("{:<12} {:<6} {:<6}{} {}\n", r.id, protocol::level_name(r.level),
-                 protocol::binds_name(r.binds), r.harness_choice ? " HC" : "   ", r.summary);
-    }
-    return kExitOk;
-  };
-}
-
 }  // namespace syncsim::cli

@@ -100,26 +100,6 @@ static bool write_json(const std::string& path, const std::vector<RunRecord>& ru
   return static_cast<bool>(out);
 }
 
-static std::vector<std::string> scenario_files(const std::vector<std::string>& paths,
-                                               std::string& error) {
-  std::vector<std::string> files;
-  for (const auto& p : paths) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(p, ec)) {
-      for (const auto& e : std::filesystem::directory_iterator(p, ec)) {
-        if (e.path().extension() == ".yaml") files.push_back(e.path().string());
-      }
-    } else if (std::filesystem::is_regular_file(p, ec)) {
-      files.push_back(p);
-    } else {
-      error = p + ": no such file or directory";
-      return {};
-    }
-  }
-  std::sort(files.begin(), files.end());  // a fixed order
-  return files;
-}
-
 static int run_scenarios(const RunOptions& o) {
   std::uint64_t first = o.seed, last = o.seed;
   if (!o.seeds.empty()) {
@@ -138,8 +118,8 @@ static int run_scenarios(const RunOptions& o) {
     }
   }
   std::string error;
-  const auto files =
-      scenario_files(o.paths.empty() ? std::vector<std::string>{"scenarios"} : o.paths, error);
+  const auto files = conformance::scenario_files(
+      o.paths.empty() ? std::vector<std::string>{"scenarios"} : o.paths, error);
   if (!error.empty()) {
     fmt::print(stderr, "syncsim run: {}\n", error);
     return kExitInvalid;

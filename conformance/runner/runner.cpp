@@ -54,7 +54,7 @@ struct Run {
   std::map<std::uint64_t, std::string> conn_client;  // connection -> client name
   std::map<std::string, std::vector<SeenFrame>> frames;
   bool keep_frames = false;
-  std::uint64_t written = 0;  // frames written (each is also recorded when read)
+  std::uint64_t written = 0;                     // frames written (each is also recorded when read)
   std::map<std::string, std::uint64_t> refused;  // writes the client refused (FLOW-4)
   std::vector<std::string> failures;
 
@@ -156,8 +156,7 @@ std::string mint(const ScenarioClient& c, std::size_t index, std::int64_t exp, b
   return mint_hs256(claims, good ? kSecret : "not-the-server-secret");
 }
 
-ClientConfig client_config(const ScenarioClient& c, std::size_t index,
-                           sim::World& w) {
+ClientConfig client_config(const ScenarioClient& c, std::size_t index, sim::World& w) {
   ClientConfig cfg;
   for (const auto& coll : c.shapes) {
     protocol::ShapeDefinition shape;

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -173,9 +175,26 @@ LinkSpec read_link(const YAML::Node& l, const Reader& r, const std::set<std::str
 
 ScenarioClient read_client(const YAML::Node& c, const Reader& r) {
   r.keys(c,
-         {"name", "writes", "collection", "docs", "shapes", "bugs", "clock_offset_ms", "drift_ppm",
-          "token", "apply_rate", "throttle_high", "throttle_low", "suggested_rate",
-          "ping_interval_s", "vclock_interval_s", "wire_version", "pending_limit", "retransmit_ms", "backoff_jitter_ms", "start_s"},
+         {"name",
+          "writes",
+          "collection",
+          "docs",
+          "shapes",
+          "bugs",
+          "clock_offset_ms",
+          "drift_ppm",
+          "token",
+          "apply_rate",
+          "throttle_high",
+          "throttle_low",
+          "suggested_rate",
+          "ping_interval_s",
+          "vclock_interval_s",
+          "wire_version",
+          "pending_limit",
+          "retransmit_ms",
+          "backoff_jitter_ms",
+          "start_s"},
          "a client");
   ScenarioClient cl;
   if (!c["name"]) r.fail(c, "a client needs a \"name\"");
@@ -265,7 +284,8 @@ const std::set<std::string>& actions() {
   static const std::set<std::string> kActions = {
       "partition",    "partition-one-way", "heal",    "reset",      "restart",    "crash",
       "purge",        "clock-jump",        "drift",   "link",       "clog",       "write",
-      "server-write", "presence",          "samples", "definition", "apply-rate", "corrupt-state", "resubscribe"};
+      "server-write", "presence",          "samples", "definition", "apply-rate", "corrupt-state",
+      "resubscribe"};
   return kActions;
 }
 
@@ -431,9 +451,9 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
   }
   if (const auto ss = ex["stats"]) {
     if (!ss.IsSequence()) r.fail(ss, "\"stats\" must be a list");
-    static const std::set<std::string> kStats = {"acked",     "rejected",   "resyncs",
-                                                 "throttles", "reconnects", "purges",
-                                                 "refreshes", "pending",    "backlog",   "refused", "peers"};
+    static const std::set<std::string> kStats = {"acked",      "rejected", "resyncs",   "throttles",
+                                                 "reconnects", "purges",   "refreshes", "pending",
+                                                 "backlog",    "refused",  "peers"};
     for (const auto& st : ss) {
       r.keys(st, {"rule", "client", "stat", "at_least", "at_most"}, "a stat expectation");
       StatExpectation se;
@@ -531,6 +551,34 @@ ScenarioLoad load_scenario(const std::string& path) {
   if (text.str().size() > (1u << 20))
     return ScenarioLoad{std::nullopt, path + ": larger than 1 MiB"};
   return parse_scenario(text.str(), path);
+}
+
+std::vector<std::string> scenario_files(const std::vector<std::string>& paths, std::string& error) {
+  std::vector<std::string> files;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(p, ec)) {
+      for (const auto& e : std::filesystem::directory_iterator(p, ec)) {
+        if (e.path().extension() == ".yaml") files.push_back(e.path().string());
+      }
+    } else if (std::filesystem::is_regular_file(p, ec)) {
+      files.push_back(p);
+    } else {
+      error = p + ": no such file or directory";
+      return {};
+    }
+  }
+  std::sort(files.begin(), files.end());  // a fixed order
+  return files;
+}
+
+std::vector<std::string> rules_named(const Scenario& s) {
+  std::set<std::string> ids(s.rules.begin(), s.rules.end());
+  for (const auto& f : s.expect.frames) ids.insert(f.rule);
+  for (const auto& st : s.expect.stats) ids.insert(st.rule);
+  ids.insert(s.expect.flagged.begin(), s.expect.flagged.end());
+  ids.insert(s.expect.absent.begin(), s.expect.absent.end());
+  return {ids.begin(), ids.end()};
 }
 
 }  // namespace syncsim::conformance

@@ -17,8 +17,8 @@ namespace syncsim::conformance {
 struct FrameFaultSpec {
   std::uint32_t drop_ppm = 0, duplicate_ppm = 0, reorder_ppm = 0, corrupt_ppm = 0;
   double reorder_window_ms = 10;
-  std::vector<std::string> types;  // message names; empty: every type
-  std::uint32_t drop_next = 0;     // drop exactly the next N frames of those types
+  std::vector<std::string> types;        // message names; empty: every type
+  std::uint32_t drop_next = 0;           // drop exactly the next N frames of those types
   std::uint32_t inject_unknown_ppm = 0;  // frames of an unknown code slipped in (FRAME-3)
 };
 
@@ -54,7 +54,7 @@ struct ScenarioClient {
   std::optional<double> ping_interval_s;
   std::optional<std::int64_t> retransmit_ms;
   std::int64_t backoff_jitter_ms = 0;
-  double start_s = 0;  // boots at this time
+  double start_s = 0;                       // boots at this time
   std::optional<double> vclock_interval_s;  // sends VectorClockSync this often
   std::optional<std::uint16_t> wire_version;
   std::optional<std::size_t> pending_limit;  // FLOW-4
@@ -74,7 +74,7 @@ struct ScenarioServer {
   std::vector<Constraint> constraints;
   std::int64_t clock_offset_ms = 0;
   std::int32_t drift_ppm = 0;
-  bool delta_push = false;  // DELTA-17: writes also go out as DeltaPush to subscribers
+  bool delta_push = false;         // DELTA-17: writes also go out as DeltaPush to subscribers
   bool rate_limit_reject = false;  // RATE-3: reject with a RateLimited hint instead of dropping
   std::optional<std::size_t> presence_max_channels;  // PRES-4
 };
@@ -100,13 +100,13 @@ struct ScenarioEvent {
   std::string channel;             // presence
   std::string name;                // definition
   std::string definition_action = "put";  // definition: put, delete, or anything (DEF-3)
-  int count = 1;                   // write, server-write, samples
-  int size = 3;                    // write, server-write: bytes per value
-  std::int64_t delta_ms = 0;       // clock-jump
-  std::int32_t ppm = 0;            // drift
-  std::uint64_t rate = 0;          // apply-rate
-  double for_s = 0;                // clog
-  std::optional<LinkSpec> link;    // link
+  int count = 1;                          // write, server-write, samples
+  int size = 3;                           // write, server-write: bytes per value
+  std::int64_t delta_ms = 0;              // clock-jump
+  std::int32_t ppm = 0;                   // drift
+  std::uint64_t rate = 0;                 // apply-rate
+  double for_s = 0;                       // clog
+  std::optional<LinkSpec> link;           // link
 };
 
 // "client a writes at least one ResyncRequest with reason SequenceGap
@@ -165,5 +165,12 @@ struct ScenarioLoad {
 
 ScenarioLoad load_scenario(const std::string& path);
 ScenarioLoad parse_scenario(const std::string& text, const std::string& file);
+
+// The .yaml files named by `paths` (files, or directories read one level
+// deep), sorted; on a missing path, `error` says which.
+std::vector<std::string> scenario_files(const std::vector<std::string>& paths, std::string& error);
+
+// Every rule ID a scenario names: its `rules`, and those its expectations cite.
+std::vector<std::string> rules_named(const Scenario& s);
 
 }  // namespace syncsim::conformance
