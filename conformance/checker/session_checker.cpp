@@ -143,6 +143,18 @@ void SessionChecker::client_wrote(Session& s, const Message& m, const FrameRecor
     report(rule, level, std::move(why), r.t, r.conn, json_of(m));
   };
   if (s.failed_ack) flag("HS-13", Level::Must, "client wrote a frame after a failed HandshakeAck");
+  // CONN-3: a client whose newer connection is open still writing on an older
+  // one has two at once. (A crashed client writes nothing more: no finding.)
+  if (auto live = live_conn_.find(s.client_key);
+      live != live_conn_.end() && live->second != r.conn && !s.conn3_reported) {
+    auto newer = sessions_.find(live->second);
+    if (newer != sessions_.end() && !newer->second.closed) {
+      flag("CONN-3", Level::Must,
+           "client " + s.client_key + " wrote on connection " + std::to_string(r.conn) +
+               " while its newer connection " + std::to_string(live->second) + " is open");
+      s.conn3_reported = true;
+    }
+  }
   if (const auto* h = std::get_if<Handshake>(&m)) {
     if (s.handshaken_here) {
       flag("SESSION-7", Level::Should,
@@ -150,16 +162,7 @@ void SessionChecker::client_wrote(Session& s, const Message& m, const FrameRecor
     }
     if (!h->lite_id.empty()) {
       s.client_key = h->lite_id;
-      auto [live, fresh_client] = live_conn_.emplace(h->lite_id, r.conn);
-      if (!fresh_client && live->second != r.conn) {
-        auto other = sessions_.find(live->second);
-        if (other != sessions_.end() && !other->second.closed) {
-          flag("CONN-3", Level::Must,
-               "client " + h->lite_id + " opened connection " + std::to_string(r.conn) +
-                   " while its connection " + std::to_string(live->second) + " is still open");
-        }
-        live->second = r.conn;
-      }
+      live_conn_[h->lite_id] = r.conn;  // CONN-3: the client's newest connection
       auto [it, fresh] = epochs_.emplace(h->lite_id, h->epoch);
       if (!fresh && h->epoch <= it->second) {
         flag("HS-12", Level::Must,

@@ -152,6 +152,7 @@ class SessionChecker {
     std::optional<bool> last_throttle;  // THROTTLE-2
     bool refresh_outstanding = false;   // TOKEN-7
     bool handshaken_here = false;       // SESSION-7: a Handshake already succeeded
+    bool conn3_reported = false;
     std::set<std::uint64_t> in_flight;  // FLOW-1: pushed, answer not yet read
     std::optional<std::int64_t> refresh_failed_at;
 

@@ -16,9 +16,8 @@ TEST(Scenarios, ErrorsNameFileLineColumnAndWhatWasExpected) {
   EXPECT_EQ(error_of("name: x\nclients:\n  - {name: a, writez: 3}\n"),
             "s.yaml:3:15: unknown key \"writez\" in a client (expected one of: apply_rate, "
             "backoff_jitter_ms, bugs, clock_offset_ms, collection, docs, drift_ppm, name, "
-            "ping_interval_s, retransmit_ms, shapes, start_s, suggested_rate, throttle_high, "
-            "throttle_low, token, "
-            "writes)");
+            "pending_limit, ping_interval_s, retransmit_ms, shapes, start_s, suggested_rate, "
+            "throttle_high, throttle_low, token, vclock_interval_s, wire_version, writes)");
   EXPECT_EQ(error_of("name: x\nclients: []\n"),
             "s.yaml:2:10: \"clients\" must be a non-empty list");
   EXPECT_EQ(error_of("name: x\nname: y\nclients: [{name: a}]\n"),
@@ -33,7 +32,8 @@ TEST(Scenarios, ErrorsNameFileLineColumnAndWhatWasExpected) {
   EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nevents:\n  - {at_s: 1, action: explode}\n"),
             "s.yaml:4:23: unknown action \"explode\" (expected one of: apply-rate, clock-jump, "
             "clog, corrupt-state, crash, definition, drift, heal, link, partition, "
-            "partition-one-way, presence, purge, reset, restart, samples, server-write, write)");
+            "partition-one-way, presence, purge, reset, restart, resubscribe, samples, server-write, "
+            "write)");
   EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nevents:\n  - {at_s: 1, action: write}\n"),
             "s.yaml:4:5: \"write\" needs a known \"client\"");
   EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nlinks:\n  - {from: a, to: b}\n"),
