@@ -14,15 +14,24 @@ namespace syncsim::reference {
 
 using namespace protocol;
 
+namespace {
+constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
+    {"NeverThrottle", ClientBug::NeverThrottle}, {"NoResyncOnGap", ClientBug::NoResyncOnGap},
+    {"PushToPurged", ClientBug::PushToPurged},   {"CumulativeAck", ClientBug::CumulativeAck},
+    {"WrongChecksum", ClientBug::WrongChecksum}, {"ReuseEpoch", ClientBug::ReuseEpoch}};
+}  // namespace
+
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {
-  static const std::pair<std::string_view, ClientBug> kNames[] = {
-      {"NeverThrottle", ClientBug::NeverThrottle}, {"NoResyncOnGap", ClientBug::NoResyncOnGap},
-      {"PushToPurged", ClientBug::PushToPurged},   {"CumulativeAck", ClientBug::CumulativeAck},
-      {"WrongChecksum", ClientBug::WrongChecksum}, {"ReuseEpoch", ClientBug::ReuseEpoch}};
-  for (const auto& [n, b] : kNames) {
+  for (const auto& [n, b] : kClientBugNames) {
     if (n == name) return b;
   }
   return std::nullopt;
+}
+
+std::vector<std::string_view> client_bug_names() {
+  std::vector<std::string_view> out;
+  for (const auto& [n, b] : kClientBugNames) out.push_back(n);
+  return out;
 }
 
 std::string make_lite_id(std::int64_t unix_ms, sim::Prng& rng) {

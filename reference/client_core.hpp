@@ -30,6 +30,7 @@ enum class ClientBug {
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
+std::vector<std::string_view> client_bug_names();  // every bug, as scenarios spell it
 
 struct ClientConfig {
   std::string token;                                      // "" = trust mode

@@ -36,20 +36,29 @@ bool is_graph(const ShapeDefinition& shape) {
 
 }  // namespace
 
+namespace {
+constexpr std::pair<std::string_view, ServerBug> kServerBugNames[] = {
+    {"SkipDedup", ServerBug::SkipDedup},
+    {"AcceptExpiredToken", ServerBug::AcceptExpiredToken},
+    {"IgnoreThrottle", ServerBug::IgnoreThrottle},
+    {"ForgetPurgeBroadcast", ServerBug::ForgetPurgeBroadcast},
+    {"WrongLsnOrder", ServerBug::WrongLsnOrder},
+    {"SkipCrcCheck", ServerBug::SkipCrcCheck},
+    {"ForkStaysAuthenticated", ServerBug::ForkStaysAuthenticated},
+    {"WrongPushChecksum", ServerBug::WrongPushChecksum}};
+}  // namespace
+
 std::optional<ServerBug> server_bug_from_name(std::string_view name) {
-  static const std::pair<std::string_view, ServerBug> kNames[] = {
-      {"SkipDedup", ServerBug::SkipDedup},
-      {"AcceptExpiredToken", ServerBug::AcceptExpiredToken},
-      {"IgnoreThrottle", ServerBug::IgnoreThrottle},
-      {"ForgetPurgeBroadcast", ServerBug::ForgetPurgeBroadcast},
-      {"WrongLsnOrder", ServerBug::WrongLsnOrder},
-      {"SkipCrcCheck", ServerBug::SkipCrcCheck},
-      {"ForkStaysAuthenticated", ServerBug::ForkStaysAuthenticated},
-      {"WrongPushChecksum", ServerBug::WrongPushChecksum}};
-  for (const auto& [n, b] : kNames) {
+  for (const auto& [n, b] : kServerBugNames) {
     if (n == name) return b;
   }
   return std::nullopt;
+}
+
+std::vector<std::string_view> server_bug_names() {
+  std::vector<std::string_view> out;
+  for (const auto& [n, b] : kServerBugNames) out.push_back(n);
+  return out;
 }
 
 std::string incompatible_version_error(std::uint32_t version) {

@@ -39,6 +39,7 @@ enum class ServerBug {
 
 // Names as scenarios spell them ("SkipDedup"), and back.
 std::optional<ServerBug> server_bug_from_name(std::string_view name);
+std::vector<std::string_view> server_bug_names();  // every bug, as scenarios spell it
 
 // A write a scenario declares as violating a constraint (§5.3.3, HARNESS CHOICE).
 struct ConstraintRule {

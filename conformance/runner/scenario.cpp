@@ -9,6 +9,8 @@
 #include <sstream>
 #include <type_traits>
 
+#include "protocol/rules.hpp"
+
 namespace syncsim::conformance {
 namespace {
 
@@ -125,6 +127,20 @@ const std::set<std::string>& message_names() {
 std::string joined(const std::set<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// A rule ID the spec defines (Appendix F); anything else is a typo.
+std::string rule_id(const Reader& r, const YAML::Node& n) {
+  const auto id = r.get<std::string>(n, "a rule ID must be a string");
+  if (!protocol::find_rule(id))
+    r.fail(n, "\"" + id + "\" is not a rule of the spec (see `syncsim rules`)");
+  return id;
+}
+std::vector<std::string> rule_ids(const Reader& r, const YAML::Node& n, const std::string& what) {
+  if (!n.IsSequence()) r.fail(n, what + " must be a list of rule IDs");
+  std::vector<std::string> out;
+  for (const auto& e : n) out.push_back(rule_id(r, e));
   return out;
 }
 
@@ -396,7 +412,7 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
          "\"expect\"");
   ScenarioExpect out;
   opt_bool(r, ex, "converged", out.converged);
-  opt_str(r, ex, "converged_rule", out.converged_rule);
+  if (ex["converged_rule"]) out.converged_rule = rule_id(r, ex["converged_rule"]);
   if (ex["must_findings"]) {
     if (ex["must_findings"].IsNull()) {
       out.max_must_findings.reset();
@@ -406,10 +422,10 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
     }
   }
   if (ex["flagged"]) {
-    out.flagged = r.strings(ex["flagged"], "\"flagged\"");
+    out.flagged = rule_ids(r, ex["flagged"], "\"flagged\"");
     if (!ex["must_findings"]) out.max_must_findings.reset();  // findings are expected
   }
-  if (ex["absent"]) out.absent = r.strings(ex["absent"], "\"absent\"");
+  if (ex["absent"]) out.absent = rule_ids(r, ex["absent"], "\"absent\"");
   if (const auto fs = ex["frames"]) {
     if (!fs.IsSequence()) r.fail(fs, "\"frames\" must be a list");
     for (const auto& f : fs) {
@@ -420,7 +436,7 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
       FrameExpectation fe;
       if (!f["rule"] || !f["client"] || !f["type"])
         r.fail(f, "a frame expectation needs \"rule\", \"client\" and \"type\"");
-      opt_str(r, f, "rule", fe.rule);
+      fe.rule = rule_id(r, f["rule"]);
       opt_str(r, f, "client", fe.client);
       if (!clients.count(fe.client)) r.fail(f["client"], "unknown client \"" + fe.client + "\"");
       std::string from = "client";
@@ -459,7 +475,7 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
       StatExpectation se;
       if (!st["rule"] || !st["client"] || !st["stat"])
         r.fail(st, "a stat expectation needs \"rule\", \"client\" and \"stat\"");
-      opt_str(r, st, "rule", se.rule);
+      se.rule = rule_id(r, st["rule"]);
       opt_str(r, st, "client", se.client);
       if (!clients.count(se.client)) r.fail(st["client"], "unknown client \"" + se.client + "\"");
       opt_str(r, st, "stat", se.stat);
@@ -484,7 +500,7 @@ Scenario read(const YAML::Node& root, const Reader& r, const std::string& file) 
   if (!root["name"]) r.fail(root, "missing \"name\"");
   s.name = r.get<std::string>(root["name"], "\"name\" must be a string");
   opt_str(r, root, "description", s.description);
-  if (root["rules"]) s.rules = r.strings(root["rules"], "\"rules\"");
+  if (root["rules"]) s.rules = rule_ids(r, root["rules"], "\"rules\"");
   opt(r, root, "duration_s", s.duration_s, 0.001, 86'400.0);
   opt(r, root, "max_events", s.max_events, std::uint64_t{1000}, std::uint64_t{1'000'000'000});
   if (const auto w = root["write_window_s"]) {

@@ -29,11 +29,12 @@ TEST(Scenarios, ErrorsNameFileLineColumnAndWhatWasExpected) {
   EXPECT_EQ(error_of("name: x\nclients: [{name: a, drift_ppm: 200000}]\n"),
             "s.yaml:2:32: \"drift_ppm\" must be an integer in [-100000, 100000]");
   EXPECT_NE(error_of("name: x\nclients: [{name: a}\n").find("s.yaml:3:1:"), std::string::npos);
-  EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nevents:\n  - {at_s: 1, action: explode}\n"),
-            "s.yaml:4:23: unknown action \"explode\" (expected one of: apply-rate, clock-jump, "
-            "clog, corrupt-state, crash, definition, drift, heal, link, partition, "
-            "partition-one-way, presence, purge, reset, restart, resubscribe, samples, server-write, "
-            "write)");
+  EXPECT_EQ(
+      error_of("name: x\nclients: [{name: a}]\nevents:\n  - {at_s: 1, action: explode}\n"),
+      "s.yaml:4:23: unknown action \"explode\" (expected one of: apply-rate, clock-jump, "
+      "clog, corrupt-state, crash, definition, drift, heal, link, partition, "
+      "partition-one-way, presence, purge, reset, restart, resubscribe, samples, server-write, "
+      "write)");
   EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nevents:\n  - {at_s: 1, action: write}\n"),
             "s.yaml:4:5: \"write\" needs a known \"client\"");
   EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nlinks:\n  - {from: a, to: b}\n"),
@@ -53,8 +54,11 @@ TEST(Scenarios, ErrorsNameFileLineColumnAndWhatWasExpected) {
   EXPECT_EQ(error_of("name: x\nclients: [{name: a, token: {refresh: maybe}}]\n"),
             "s.yaml:2:38: \"refresh\" must be ok, fail or none");
   EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nexpect:\n"
-                     "  frames: [{rule: X-1, client: a, type: Ping, at_least: -1}]\n"),
-            "s.yaml:4:57: \"at_least\" must be an integer in [0, 1000000000]");
+                     "  frames: [{rule: PING-2, client: a, type: Ping, at_least: -1}]\n"),
+            "s.yaml:4:60: \"at_least\" must be an integer in [0, 1000000000]");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nexpect:\n"
+                     "  frames: [{rule: X-1, client: a, type: Ping}]\n"),
+            "s.yaml:4:19: \"X-1\" is not a rule of the spec (see `syncsim rules`)");
 }
 
 TEST(Scenarios, AValidScenarioRunsAndPasses) {

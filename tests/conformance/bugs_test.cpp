@@ -1,0 +1,95 @@
+// Checker strength: every named bug of the reference's switch makes a
+// shipped scenario fail for the rule it breaks, and the same scenario with
+// that bug removed does not catch that rule -- so it is the bug, not the
+// scenario, that the check sees.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "conformance/runner/runner.hpp"
+#include "reference/client_core.hpp"
+#include "reference/server_core.hpp"
+#include "tests/support/test_support.hpp"
+
+namespace syncsim::test {
+namespace {
+
+struct BugCase {
+  const char* bug;
+  const char* scenario;  // scenarios/<name>.yaml
+  const char* rule;      // the rule the bug breaks
+};
+
+constexpr BugCase kCases[] = {
+    {"SkipDedup", "bug-server-skips-dedup", "DELTA-6"},
+    {"AcceptExpiredToken", "bug-server-accepts-expired-token", "TOKEN-9"},
+    {"IgnoreThrottle", "bug-server-ignores-throttle", "THROTTLE-4"},
+    {"ForgetPurgeBroadcast", "bug-server-forgets-purge-broadcast", "PURGE-1"},
+    {"WrongLsnOrder", "bug-server-wrong-lsn-order", "DELTA-8"},
+    {"SkipCrcCheck", "bug-server-skips-crc-check", "DELTA-4"},
+    {"ForkStaysAuthenticated", "bug-server-fork-stays-authenticated", "HS-10"},
+    {"WrongPushChecksum", "bug-server-wrong-push-checksum", "DELTA-17"},
+    {"NeverThrottle", "bug-client-never-throttles", "THROTTLE-2"},
+    {"NoResyncOnGap", "bug-client-no-resync-on-gap", "RESYNC-2"},
+    {"PushToPurged", "bug-client-pushes-to-purged", "PURGE-7"},
+    {"CumulativeAck", "bug-client-cumulative-ack", "DELTA-13"},
+    {"WrongChecksum", "bug-server-skips-crc-check", "DELTA-2"},
+    {"ReuseEpoch", "bug-client-reuse-epoch", "HS-12"},
+};
+
+conformance::Scenario load(const std::string& name) {
+  const auto loaded =
+      conformance::load_scenario(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/" + name + ".yaml");
+  EXPECT_TRUE(loaded.scenario) << loaded.error;
+  return loaded.scenario.value_or(conformance::Scenario{});
+}
+
+// Whether a run caught `rule`: a checker finding, or a failed expectation citing it.
+bool caught(const conformance::ScenarioResult& r, const std::string& rule) {
+  const bool found = std::any_of(r.findings.begin(), r.findings.end(),
+                                 [&](const auto& f) { return f.finding.rule == rule; });
+  const bool cited = std::any_of(r.failures.begin(), r.failures.end(),
+                                 [&](const auto& f) { return f.starts_with(rule + ": "); });
+  return found || cited;
+}
+
+bool remove_bug(conformance::Scenario& s, const std::string& bug) {
+  auto drop = [&](std::vector<std::string>& bugs) { return std::erase(bugs, bug) > 0; };
+  bool removed = drop(s.server.bugs);
+  for (auto& c : s.clients) removed = drop(c.bugs) || removed;
+  return removed;
+}
+
+TEST(CheckerStrength, EveryNamedBugHasAScenario) {
+  std::vector<std::string_view> names = reference::server_bug_names();
+  for (const auto n : reference::client_bug_names()) names.push_back(n);
+  for (const auto n : names) {
+    EXPECT_TRUE(std::any_of(std::begin(kCases), std::end(kCases),
+                            [&](const BugCase& c) { return c.bug == n; }))
+        << "bug " << n << " has no scenario that proves the checker catches it";
+  }
+}
+
+TEST(CheckerStrength, EachBugFailsItsScenarioForTheRightRuleAndOnlyWithTheBug) {
+  for (const auto& c : kCases) {
+    SCOPED_TRACE(std::string(c.bug) + " in " + c.scenario);
+    conformance::Scenario with_bug = load(c.scenario);
+    ASSERT_TRUE(std::count(with_bug.expect.flagged.begin(), with_bug.expect.flagged.end(), c.rule))
+        << "the scenario must demand " << c.rule;
+    conformance::Scenario without = with_bug;
+    ASSERT_TRUE(remove_bug(without, c.bug)) << "the scenario does not inject " << c.bug;
+    without.expect.flagged.clear();
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      const auto r = conformance::run_scenario(with_bug, seed);
+      EXPECT_TRUE(r.passed) << "seed " << seed << ": "
+                            << (r.failures.empty() ? "" : r.failures.front());
+      const auto clean = conformance::run_scenario(without, seed);
+      EXPECT_FALSE(caught(clean, c.rule))
+          << "seed " << seed << ": " << c.rule << " is caught even without " << c.bug;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace syncsim::test
