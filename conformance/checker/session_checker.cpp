@@ -284,8 +284,7 @@ void SessionChecker::server_read(Session& s, const Message& m, const FrameRecord
 // ---- the server's frames ----------------------------------------------------
 
 std::optional<SessionChecker::Push> SessionChecker::answer(Session& s, std::uint64_t mid,
-                                                           const FrameRecord& r,
-                                                           const std::string& json) {
+                                                           const FrameRecord& r, const Message& m) {
   auto it = std::find_if(s.outstanding.begin(), s.outstanding.end(),
                          [&](const Push& p) { return p.mutation_id == mid; });
   if (it == s.outstanding.end()) {
@@ -293,7 +292,7 @@ std::optional<SessionChecker::Push> SessionChecker::answer(Session& s, std::uint
            s.skipped.count(mid)
                ? "answer to mutation " + std::to_string(mid) + " after answers to later pushes"
                : "answer to mutation " + std::to_string(mid) + ", which has no unanswered push",
-           r.t, r.conn, json);
+           r.t, r.conn, json_of(m));
     return std::nullopt;
   }
   for (auto before = s.outstanding.begin(); before != it; ++before)
@@ -306,12 +305,12 @@ std::optional<SessionChecker::Push> SessionChecker::answer(Session& s, std::uint
 }
 
 void SessionChecker::answered_push(Session& s, const Push& p, bool accepted, bool expired_reject,
-                                   const FrameRecord& r, const std::string& json) {
+                                   const FrameRecord& r, const Message& m) {
   if (s.throttled && r.t - p.received_at > options_.control_delay_ns) {
     report("THROTTLE-5", Level::Must,
            "the answer to mutation " + std::to_string(p.mutation_id) + " left " +
                ms(r.t - p.received_at) + " after the push was read, while throttled",
-           r.t, r.conn, json);
+           r.t, r.conn, json_of(m));
   }
   const auto read_at = server_ms(p.received_at), answered_at = server_ms(r.t);
   if (!read_at || !answered_at) return;
@@ -324,7 +323,7 @@ void SessionChecker::answered_push(Session& s, const Push& p, bool accepted, boo
                  " accepted although the session's token expired at " + std::to_string(s.exp) +
                  " (read at server time " + std::to_string(read_ms / 1000) +
                  " s, leeway 60 s); expected DeltaReject \"token expired\"",
-             r.t, r.conn, json);
+             r.t, r.conn, json_of(m));
     }
   }
   if (expired_reject) {
@@ -335,7 +334,7 @@ void SessionChecker::answered_push(Session& s, const Push& p, bool accepted, boo
                  " rejected as \"token expired\" but the token " +
                  (s.exp == 0 ? std::string("has no expiry")
                              : "is valid until " + std::to_string(s.exp) + " + 60 s"),
-             r.t, r.conn, json);
+             r.t, r.conn, json_of(m));
     }
   }
 }
@@ -343,9 +342,8 @@ void SessionChecker::answered_push(Session& s, const Push& p, bool accepted, boo
 void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecord& r) {
   const bool first = !s.server_spoke;
   s.server_spoke = true;
-  const std::string json = json_of(m);
   auto flag = [&](std::string_view rule, Level level, std::string why) {
-    report(rule, level, std::move(why), r.t, r.conn, json);
+    report(rule, level, std::move(why), r.t, r.conn, json_of(m));  // rendered only if reported
   };
   if (const auto* ack = std::get_if<HandshakeAck>(&m)) {
     std::optional<TokenClaims> claims;
@@ -372,7 +370,7 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
     }
     s.authenticated = ack->success;
     s.fork_rejected = !ack->success && ack->fork_detected;
-    if (ack->success) check_clock(s, ack->server_clock, r, json);
+    if (ack->success) check_clock(s, ack->server_clock, r, m);
     if (ack->success) {
       s.ever_authenticated = true;
       s.tenant = claims ? claims->tenant_id : 0;
@@ -417,7 +415,7 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
     d = std::max(d, lsn);
   };
   if (const auto* ack = std::get_if<DeltaAck>(&m)) {
-    const auto p = answer(s, ack->mutation_id, r, json);
+    const auto p = answer(s, ack->mutation_id, r, m);
     if (!p) return;
     if (!s.authenticated) {
       flag("SESSION-5", Level::Must, "DeltaAck on a session that is not authenticated");
@@ -444,11 +442,11 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
       delivered(p->collection, ack->lsn);
       accept(*p);
     }
-    answered_push(s, *p, true, false, r, json);
+    answered_push(s, *p, true, false, r, m);
     return;
   }
   if (const auto* rej = std::get_if<DeltaReject>(&m)) {
-    const auto p = answer(s, rej->mutation_id, r, json);
+    const auto p = answer(s, rej->mutation_id, r, m);
     if (!p) return;
     if (!s.authenticated && rej->reason != "not authenticated") {
       flag("SESSION-5", Level::Must,
@@ -463,7 +461,7 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
                "rejected with \"" + rej->reason + "\" (step 3 decides first)");
     }
     if (!pre) accept(*p);  // step 9 keeps the dedup update
-    answered_push(s, *p, !pre, rej->reason == "token expired", r, json);
+    answered_push(s, *p, !pre, rej->reason == "token expired", r, m);
     return;
   }
   if (const auto* pong = std::get_if<PingPong>(&m); pong && pong->is_pong) {
@@ -559,7 +557,7 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
     if (vc->sender_id != 0)
       flag("VCLOCK-1", Level::Must,
            "server VectorClockSync with sender_id " + std::to_string(vc->sender_id) + ", not 0");
-    check_clock(s, vc->clocks, r, json);
+    check_clock(s, vc->clocks, r, m);
     return;
   }
   if (const auto* ack = std::get_if<TokenRefreshAck>(&m)) {
@@ -626,14 +624,14 @@ void SessionChecker::client_read(Session& s, const Message& m, const FrameRecord
 // ---- connection ends, admin actions, the end of the trace -------------------
 
 void SessionChecker::check_clock(Session& s, const std::map<std::string, std::uint64_t>& clock,
-                                 const FrameRecord& r, const std::string& json) {
+                                 const FrameRecord& r, const Message& m) {
   for (const auto& [key, value] : clock) {
     auto& last = s.clock[key];
     if (value < last) {
       report("VCLOCK-2", Level::Must,
              "server clock entry \"" + key + "\" went back from " + std::to_string(last) + " to " +
                  std::to_string(value),
-             r.t, r.conn, json);
+             r.t, r.conn, json_of(m));
     }
     last = std::max(last, value);
   }

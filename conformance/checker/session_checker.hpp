@@ -171,13 +171,13 @@ class SessionChecker {
   void client_read(Session& s, const protocol::Message& m, const FrameRecord& r);
   void check_deadlines(Session& s, std::uint64_t conn, std::int64_t now);
   void answered_push(Session& s, const Push& p, bool accepted, bool expired_reject,
-                     const FrameRecord& r, const std::string& json);
+                     const FrameRecord& r, const protocol::Message& m);
   std::optional<Push> answer(Session& s, std::uint64_t mid, const FrameRecord& r,
-                             const std::string& json);
+                             const protocol::Message& m);
   void owe_purge(std::uint32_t tenant, const std::string& collection, std::int64_t t);
   std::optional<std::int64_t> server_ms(std::int64_t t) const;
   void check_clock(Session& s, const std::map<std::string, std::uint64_t>& clock,
-                   const FrameRecord& r, const std::string& json);
+                   const FrameRecord& r, const protocol::Message& m);
 
   CheckerOptions options_;
   std::map<std::uint64_t, Session> sessions_;

@@ -21,6 +21,7 @@ struct RunOptions {
   std::string seeds;  // "A..B"
   std::string filter;
   bool verbose = false;
+  bool bench = false;
   std::string junit_file, json_file, trace_file;
 };
 
@@ -100,6 +101,60 @@ static bool write_json(const std::string& path, const std::vector<RunRecord>& ru
   return static_cast<bool>(out);
 }
 
+// --bench: each run once, timed (wall time is measured here, never used in a
+// run), with a table of the slowest scenarios and the totals.
+static int bench_scenarios(const std::vector<conformance::Scenario>& scenarios, std::uint64_t first,
+                           std::uint64_t last) {
+  struct Timing {
+    std::string name;
+    double wall = 0, virtual_s = 0;
+    std::uint64_t events = 0, frames = 0;
+  };
+  std::vector<Timing> rows;
+  Timing total{"total"};
+  bool all_passed = true;
+  for (const auto& s : scenarios) {
+    Timing t{s.name};
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::uint64_t seed = first; seed <= last; ++seed) {
+      const auto r = conformance::run_scenario(s, seed);
+      all_passed = all_passed && r.passed;
+      t.virtual_s += r.virtual_s;
+      t.events += r.events;
+      t.frames += r.frames;
+    }
+    t.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    total.wall += t.wall;
+    total.virtual_s += t.virtual_s;
+    total.events += t.events;
+    total.frames += t.frames;
+    rows.push_back(t);
+  }
+  std::sort(rows.begin(), rows.end(), [](const Timing& a, const Timing& b) {
+    return a.wall > b.wall || (a.wall == b.wall && a.name < b.name);
+  });
+  const std::uint64_t runs = (last - first + 1) * scenarios.size();
+  fmt::print("syncsim run --bench: {} scenario(s) x seeds {}..{} = {} runs, each once\n\n",
+             scenarios.size(), first, last, runs);
+  fmt::print("{:<40} {:>9} {:>10} {:>10} {:>12} {:>12}\n", "slowest scenarios", "wall ms",
+             "virtual s", "x real", "events/s", "frames/s");
+  auto line = [](const Timing& t) {
+    const double w = std::max(t.wall, 1e-9);
+    fmt::print("{:<40} {:>9.1f} {:>10.0f} {:>10.0f} {:>12.0f} {:>12.0f}\n", t.name, t.wall * 1e3,
+               t.virtual_s, t.virtual_s / w, static_cast<double>(t.events) / w,
+               static_cast<double>(t.frames) / w);
+  };
+  for (std::size_t i = 0; i < rows.size() && i < 10; ++i) line(rows[i]);
+  fmt::print("\n");
+  line(total);
+  fmt::print(
+      "\n{} runs in {:.2f} s wall: {:.1f} ms per run; the virtual time they cover passes "
+      "{:.0f}x faster than real time.\n",
+      runs, total.wall, total.wall * 1e3 / static_cast<double>(std::max<std::uint64_t>(runs, 1)),
+      total.virtual_s / std::max(total.wall, 1e-9));
+  return all_passed ? kExitOk : kExitFindings;
+}
+
 static int run_scenarios(const RunOptions& o) {
   std::uint64_t first = o.seed, last = o.seed;
   if (!o.seeds.empty()) {
@@ -138,6 +193,7 @@ static int run_scenarios(const RunOptions& o) {
     fmt::print(stderr, "syncsim run: no scenario to run\n");
     return kExitInvalid;
   }
+  if (o.bench) return bench_scenarios(scenarios, first, last);
   std::ofstream trace_out;
   if (!o.trace_file.empty()) {
     if (scenarios.size() != 1 || first != last) {
@@ -258,6 +314,9 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--junit", o->junit_file,
                   "write a JUnit XML report (one testcase per scenario and seed)");
   cmd->add_option("--json", o->json_file, "write a JSON report with every finding");
+  cmd->add_flag("--bench", o->bench,
+                "time the runs instead (each once, no reports): the slowest scenarios,\n"
+                "virtual seconds per wall second, events and frames per second");
   cmd->add_option("--trace", o->trace_file,
                   "record the run's frames (written and read), connection ends and purges as\n"
                   "JSON lines that `syncsim check-trace` reads; one scenario, one seed");
