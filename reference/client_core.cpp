@@ -149,10 +149,22 @@ void ClientCore::on_frame(const Message& m, Now now) {
             if (msg.expires_in_secs > 0)
               lifetime_s_ = static_cast<std::int64_t>(msg.expires_in_secs);  // TOKEN-5 (HC)
             paused_for_token_ = false;
+            refresh_failures_ = 0;
             ++stats_.refreshes;
           } else {
             // TOKEN-7: at least 1 s; +1 ms because steady_ms is floored.
             refresh_retry_at_ = now.steady_ms + 1001;
+            // Re-authentication (D42): after kReauthAfter failed refreshes in a
+            // row, start a new session with a fresh token from the source.
+            if (++refresh_failures_ >= kReauthAfter && config_.new_token) {
+              if (auto t = config_.new_token(); t && !t->empty()) {
+                token_ = *t;
+                token_set_at_s_ = 0;
+                refresh_failures_ = 0;
+                ++stats_.reauths;
+                close_ = true;
+              }
+            }
           }
           refreshing_.reset();
         } else if constexpr (std::is_same_v<T, VectorClockSync>) {

@@ -115,7 +115,7 @@ class ClientCore {
   std::size_t unsynced_samples() const;
   struct Stats {
     std::uint64_t acked = 0, rejected = 0, resyncs = 0, throttles = 0, reconnects = 0, purges = 0,
-                  refreshes = 0;
+                  refreshes = 0, reauths = 0;
   };
   const Stats& stats() const { return stats_; }
 
@@ -190,6 +190,8 @@ class ClientCore {
   void push_timeseries();
   Stats stats_;
   bool state_corrupt_ = false;
+  static constexpr int kReauthAfter = 3;  // failed refreshes in a row before re-authenticating
+  int refresh_failures_ = 0;
 };
 
 // A UUID-v7-shaped id from a Unix time and the PRNG (HS-11).

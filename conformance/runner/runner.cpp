@@ -169,8 +169,11 @@ ClientConfig client_config(const ScenarioClient& c, std::size_t index, sim::Worl
     cfg.token = mint(c, index, server_unix_s(w, at(c.start_s)) + tk.expires_in_s, true);
     cfg.token_lifetime_s = tk.lifetime_s;
     if (tk.refresh != "none") {
-      const bool good = tk.refresh == "ok";
-      cfg.new_token = [&w, c, index, tk, good]() -> std::optional<std::string> {
+      // ok: every token valid; fail: none; flaky: the first bad_tokens are bad.
+      auto handed_out = std::make_shared<int>(0);
+      cfg.new_token = [&w, c, index, tk, handed_out]() -> std::optional<std::string> {
+        const bool good =
+            tk.refresh == "ok" || (tk.refresh == "flaky" && ++*handed_out > tk.bad_tokens);
         return mint(c, index, server_unix_s(w, w.now()) + tk.refresh_expires_in_s, good);
       };
     }
@@ -337,6 +340,7 @@ std::uint64_t stat_of(const ClientCore& core, const std::string& stat, std::uint
   if (stat == "reconnects") return st.reconnects;
   if (stat == "purges") return st.purges;
   if (stat == "refreshes") return st.refreshes;
+  if (stat == "reauths") return st.reauths;
   if (stat == "pending") return core.pending();
   if (stat == "backlog") return core.backlog();
   return 0;

@@ -224,16 +224,19 @@ ScenarioClient read_client(const YAML::Node& c, const Reader& r) {
       std::int64_t{86'400'000'000});
   opt(r, c, "drift_ppm", cl.drift_ppm, -100'000, 100'000);
   if (const auto t = c["token"]) {
-    r.keys(t, {"expires_in_s", "lifetime_s", "tenant", "refresh", "refresh_expires_in_s"},
-           "\"token\"");
+    r.keys(
+        t,
+        {"expires_in_s", "lifetime_s", "tenant", "refresh", "refresh_expires_in_s", "bad_tokens"},
+        "\"token\"");
     TokenSpec tk;
     opt(r, t, "expires_in_s", tk.expires_in_s, std::int64_t{-1'000'000'000},
         std::int64_t{1'000'000'000});
     opt(r, t, "lifetime_s", tk.lifetime_s, std::int64_t{0}, std::int64_t{1'000'000'000});
     opt(r, t, "tenant", tk.tenant, 0u, 0xffffffffu);
     opt_str(r, t, "refresh", tk.refresh);
-    if (tk.refresh != "ok" && tk.refresh != "fail" && tk.refresh != "none")
-      r.fail(t["refresh"], "\"refresh\" must be ok, fail or none");
+    if (tk.refresh != "ok" && tk.refresh != "fail" && tk.refresh != "flaky" && tk.refresh != "none")
+      r.fail(t["refresh"], "\"refresh\" must be ok, fail, flaky or none");
+    opt(r, t, "bad_tokens", tk.bad_tokens, 0, 1'000'000);
     opt(r, t, "refresh_expires_in_s", tk.refresh_expires_in_s, std::int64_t{-1'000'000'000},
         std::int64_t{1'000'000'000});
     cl.token = tk;
@@ -469,7 +472,7 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
     if (!ss.IsSequence()) r.fail(ss, "\"stats\" must be a list");
     static const std::set<std::string> kStats = {"acked",      "rejected", "resyncs",   "throttles",
                                                  "reconnects", "purges",   "refreshes", "pending",
-                                                 "backlog",    "refused",  "peers"};
+                                                 "backlog",    "refused",  "peers",     "reauths"};
     for (const auto& st : ss) {
       r.keys(st, {"rule", "client", "stat", "at_least", "at_most"}, "a stat expectation");
       StatExpectation se;

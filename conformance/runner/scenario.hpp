@@ -34,7 +34,9 @@ struct TokenSpec {
   std::int64_t expires_in_s = 3600;  // relative to the client's boot, server clock; <0: expired
   std::int64_t lifetime_s = 0;       // what the client believes (TOKEN-5); 0: from the first ack
   std::uint32_t tenant = 0;
-  std::string refresh = "ok";  // ok | fail (wrong signature) | none (no token source)
+  std::string refresh =
+      "ok";            // ok | fail (wrong signature) | flaky (bad_tokens bad, then ok) | none
+  int bad_tokens = 3;  // flaky: how many bad tokens the source hands out first
   std::int64_t refresh_expires_in_s = 3600;
 };
 
