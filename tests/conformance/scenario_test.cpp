@@ -52,7 +52,7 @@ TEST(Scenarios, ErrorsNameFileLineColumnAndWhatWasExpected) {
             "s.yaml:4:47: unknown condition \"sleepy\" (expected one of: connected, purged, "
             "refreshed, resynced, throttled, unthrottled)");
   EXPECT_EQ(error_of("name: x\nclients: [{name: a, token: {refresh: maybe}}]\n"),
-            "s.yaml:2:38: \"refresh\" must be ok, fail or none");
+            "s.yaml:2:38: \"refresh\" must be ok, fail, flaky or none");
   EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nexpect:\n"
                      "  frames: [{rule: PING-2, client: a, type: Ping, at_least: -1}]\n"),
             "s.yaml:4:60: \"at_least\" must be an integer in [0, 1000000000]");
