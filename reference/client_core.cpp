@@ -347,6 +347,9 @@ void ClientCore::on_shape_delta(const ShapeDelta& m, Now now) {
     return;                                          // PURGE-7
   if (shape_collection(m.shape_id).empty()) return;  // SHAPE-12: unknown shape, not an error
   auto pos = position_.find(m.shape_id);
+  // D43: a delta at or below the position is stale (a fresh snapshot holds
+  // it, or a relay duplicated or reordered it): applying it would roll back.
+  if (pos != position_.end() && m.lsn <= pos->second) return;
   if (pos != position_.end() && m.lsn > pos->second + 1 && !bug(ClientBug::NoResyncOnGap)) {
     // RESYNC-2, RESYNC-3 (HC): again only once a snapshot answered the last request.
     if (!resync_sent_ || snapshot_since_resync_.count(m.shape_id)) {

@@ -271,10 +271,27 @@ static int run_scenarios(const RunOptions& o) {
     rows.push_back(row);
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fmt::print(
-      "\n{} scenario(s): {} passed, {} expected-fail (an injected bug was caught as the scenario "
-      "demands), {} failed, 0 unsupported\n",
-      rows.size(), passed, caught, failed);
+  std::size_t passed_runs = 0, caught_runs = 0, failed_runs = 0;
+  for (const auto& row : rows) {
+    if (row.bad > 0) {
+      failed_runs += row.bad;
+    } else if (row.injects_bugs) {
+      caught_runs += row.ok;
+    } else {
+      passed_runs += row.ok;
+    }
+  }
+  fmt::print("\n{:<13} {:>9} {:>6}  {}\n", "result", "scenarios", "runs", "meaning");
+  fmt::print("{:<13} {:>9} {:>6}  {}\n", "PASS", passed, passed_runs,
+             "every expectation held, no MUST finding");
+  fmt::print("{:<13} {:>9} {:>6}  {}\n", "XFAIL", caught, caught_runs,
+             "an injected bug was caught, as the scenario demands");
+  fmt::print("{:<13} {:>9} {:>6}  {}\n", "FAIL", failed, failed_runs,
+             "something did not hold (see above)");
+  fmt::print("{:<13} {:>9} {:>6}  {}\n", "UNSUPPORTED", 0, 0,
+             "needs what the target lacks (none: the reference has it all)");
+  fmt::print("\n{} scenario(s): {} passed, {} expected-fail, {} failed\n", rows.size(), passed,
+             caught, failed);
   fmt::print("{} run(s) x2; {:.0f} virtual s in {:.2f} wall s ({:.0f}x real time)\n",
              (last - first + 1) * rows.size(), virtual_s, wall, virtual_s / std::max(wall, 1e-9));
   if (!o.junit_file.empty() && !write_junit(o.junit_file, records)) {
