@@ -235,9 +235,8 @@ void SessionChecker::client_wrote(Session& s, const Message& m, const FrameRecor
 
 void SessionChecker::server_read(Session& s, const Message& m, const FrameRecord& r) {
   if (const auto* h = std::get_if<Handshake>(&m)) {
-    s.handshakes_at.push_back(r.t);
-    s.offered.push_back(h->jwt_token.empty() ? std::optional<TokenClaims>(TokenClaims{})
-                                             : peek_token_claims(h->jwt_token));
+    s.handshakes.push_back({r.t, h->jwt_token.empty() ? std::optional<TokenClaims>(TokenClaims{})
+                                                      : peek_token_claims(h->jwt_token)});
   } else if (const auto* p = std::get_if<DeltaPush>(&m)) {
     Push push{p->mutation_id, p->peer_id, p->collection, r.t};
     push.bad_crc = p->checksum != 0 && crc32c(p->delta) != p->checksum;
@@ -347,12 +346,11 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
   };
   if (const auto* ack = std::get_if<HandshakeAck>(&m)) {
     std::optional<TokenClaims> claims;
-    if (s.handshakes_at.empty()) {
+    if (s.handshakes.empty()) {
       flag("HS-2", Level::Must, "HandshakeAck without a Handshake to answer");
     } else {
-      s.handshakes_at.pop_front();
-      claims = s.offered.front();
-      s.offered.pop_front();
+      claims = s.handshakes.front().claims;
+      s.handshakes.pop_front();
     }
     // SESSION-1: one id per connection, unique among open sessions.
     if (s.session_id && *s.session_id != ack->session_id) {
@@ -378,7 +376,7 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
     }
     return;
   }
-  if (first && !s.handshakes_at.empty()) {
+  if (first && !s.handshakes.empty()) {
     flag("HS-2", Level::Must,
          "the server's first frame is " + std::string(message_name(m)) + ", not HandshakeAck");
   }
@@ -672,8 +670,7 @@ void SessionChecker::on_close(std::uint64_t conn, std::int64_t t) {
   s.pings.clear();
   s.subscribes_unanswered.clear();
   s.outstanding.clear();
-  s.handshakes_at.clear();
-  s.offered.clear();
+  s.handshakes.clear();
   s.refreshes.clear();
   s.timeseries_owed.clear();
   s.snapshot_owed.clear();
@@ -695,7 +692,7 @@ void SessionChecker::finish(std::int64_t t) {
     auto owed = [&](std::string_view rule, Level level, std::string why) {
       report(rule, level, std::move(why), t, conn, "");
     };
-    if (!s.handshakes_at.empty() && s.handshakes_at.front() <= cutoff)
+    if (!s.handshakes.empty() && s.handshakes.front().read_at <= cutoff)
       owed("HS-2", Level::Must, "a Handshake was never answered");
     const auto old_pings = std::count_if(s.pings.begin(), s.pings.end(),
                                          [&](const auto& p) { return p.second <= cutoff; });

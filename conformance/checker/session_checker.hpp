@@ -111,8 +111,11 @@ class SessionChecker {
     bool fork_rejected = false;  // the last ack said fork_detected (HS-10)
     bool closed = false;
     std::optional<std::string> session_id;
-    std::deque<std::int64_t> handshakes_at;                    // received, unanswered (HS-2)
-    std::deque<std::optional<protocol::TokenClaims>> offered;  // their claims
+    struct OfferedHandshake {
+      std::int64_t read_at = 0;
+      std::optional<protocol::TokenClaims> claims;  // of its token, if readable
+    };
+    std::deque<OfferedHandshake> handshakes;  // read, unanswered (HS-2)
     std::uint32_t tenant = 0;
     std::int64_t exp = 0;  // of the authenticated identity; 0: never expires
     std::deque<std::pair<std::optional<protocol::TokenClaims>, std::int64_t>>

@@ -45,7 +45,6 @@ struct SeenFrame {
 };
 
 struct Run {
-  const Scenario* scenario = nullptr;
   sim::World* world = nullptr;
   SessionChecker checker;
   std::ostream* trace = nullptr;
@@ -466,7 +465,6 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
            (server ? w.clock(*server).system(t) : t) / sim::kMillisecond;
   };
   Run run(copts);
-  run.scenario = &s;
   run.world = &w;
   run.trace = options.frame_trace;
   run.keep_frames = !s.expect.frames.empty();
