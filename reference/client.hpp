@@ -141,7 +141,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
     if (writing_ || out_.empty() || !connected_) return;
     writing_ = true;
     const std::uint64_t g = generation_;
-    boost::asio::async_write(
+    Runtime::write_frame(
         socket_, boost::asio::buffer(out_.front()),
         [self = this->shared_from_this(), g](boost::system::error_code ec, std::size_t) {
           if (g != self->generation_) return;

@@ -7,6 +7,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <string>
 
@@ -37,6 +38,10 @@ struct SimRuntime {
   }
   sim::Prng& rng(std::string_view label) const { return host->rng(label); }
   static std::uint64_t connection_id(const Socket& s) { return s.connection_id(); }
+  template <class Handler>
+  static void write_frame(Socket& s, boost::asio::const_buffer frame, Handler handler) {
+    boost::asio::async_write(s, frame, std::move(handler));
+  }
 };
 
 // Real sockets. Time here is the machine's: runs on it are not reproducible
@@ -52,14 +57,19 @@ struct TcpRuntime {
 
   Socket socket() const { return Socket(*ioc); }
   Timer timer() const { return Timer(*ioc); }
+  boost::asio::ip::address bind_address = boost::asio::ip::address_v4::loopback();
+
   Acceptor listen(std::uint16_t port, boost::system::error_code& ec) const {
     Acceptor a(*ioc);
-    const Address at(boost::asio::ip::address_v4::loopback(), port);
+    bind_listen(a, port, ec);
+    return a;
+  }
+  void bind_listen(Acceptor& a, std::uint16_t port, boost::system::error_code& ec) const {
+    const Address at(bind_address, port);
     a.open(at.protocol(), ec);
     if (!ec) a.set_option(Acceptor::reuse_address(true), ec);
     if (!ec) a.bind(at, ec);
     if (!ec) a.listen(boost::asio::socket_base::max_listen_connections, ec);
-    return a;
   }
   Now now() const {
     using namespace std::chrono;
@@ -77,6 +87,10 @@ struct TcpRuntime {
     boost::system::error_code ec;
     const auto local = s.local_endpoint(ec), remote = s.remote_endpoint(ec);
     return ec ? 0 : std::min(local.port(), remote.port());
+  }
+  template <class Handler>
+  static void write_frame(Socket& s, boost::asio::const_buffer frame, Handler handler) {
+    boost::asio::async_write(s, frame, std::move(handler));
   }
 };
 

@@ -169,7 +169,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   void write(const std::shared_ptr<Conn>& c) {
     if (c->writing || c->out.empty()) return;
     c->writing = true;
-    boost::asio::async_write(
+    Runtime::write_frame(
         c->socket, boost::asio::buffer(c->out.front()),
         [self = this->shared_from_this(), c](boost::system::error_code ec, std::size_t n) {
           c->writing = false;
