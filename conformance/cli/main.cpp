@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   runners["rules"] = add_rules_command(app);
   runners["sim-demo"] = add_sim_demo_command(app);
   runners["check-trace"] = add_check_trace_command(app);
+  runners["serve"] = add_serve_command(app);
 
   try {
     app.parse(argc, argv);

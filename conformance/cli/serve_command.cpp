@@ -1,0 +1,127 @@
+// `syncsim serve`: the reference server on a real port, for trying a client
+// by hand. Every frame it reads and writes is judged as it happens; findings
+// print as they are made, and a summary at the end.
+#include <fmt/core.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fstream>
+#include <memory>
+
+#include "conformance/cli/commands.hpp"
+#include "conformance/live/live_server.hpp"
+
+namespace syncsim::cli {
+
+namespace {
+
+struct ServeOptions {
+  std::string listen = "tcp://127.0.0.1:9091";
+  std::string jwt_secret;
+  bool no_trust_mode = false;
+  double duration_s = 0;
+  std::string trace_file;
+  bool must_only = false;
+};
+
+int serve(const ServeOptions& o) {
+  const auto parsed = conformance::parse_endpoint(o.listen);
+  if (!parsed.endpoint) {
+    fmt::print(stderr, "syncsim serve: --listen {}\n", parsed.error);
+    return kExitInvalid;
+  }
+  std::ofstream trace;
+  if (!o.trace_file.empty()) {
+    trace.open(o.trace_file, std::ios::binary);
+    if (!trace) {
+      fmt::print(stderr, "syncsim serve: {}: cannot write\n", o.trace_file);
+      return kExitInvalid;
+    }
+  }
+  boost::asio::io_context ioc;
+  conformance::LiveServer::Options options;
+  options.listen = *parsed.endpoint;
+  options.config.trust_mode = !o.no_trust_mode;
+  if (!o.jwt_secret.empty()) options.config.jwt.hs256_secret = o.jwt_secret;
+  if (trace.is_open()) options.trace = &trace;
+  options.on_finding = [&o](const conformance::CheckFinding& f) {
+    if (o.must_only && f.finding.level != protocol::Level::Must) return;
+    fmt::print("{}\n", conformance::format_check_finding(f));
+    if (!f.frame.empty()) fmt::print("    frame:  {}\n", f.frame);
+    for (const auto& c : f.context) fmt::print("    before: {}\n", c);
+    std::fflush(stdout);
+  };
+  conformance::LiveServer server(ioc, options);
+  boost::system::error_code ec;
+  if (!server.start(ec)) {
+    fmt::print(stderr, "syncsim serve: cannot listen on {}: {}\n", options.listen.text(),
+               ec.message());
+    return kExitInvalid;
+  }
+  auto shown = options.listen;
+  shown.port = server.port();
+  fmt::print(
+      "syncsim serve: the reference server listens on {} (trust mode {}, JWT {}); "
+      "Ctrl-C ends it\n",
+      shown.text(), options.config.trust_mode ? "on" : "off",
+      options.config.jwt.hs256_secret ? "HS256 with the given secret" : "not configured");
+  std::fflush(stdout);
+
+  bool stopping = false;
+  auto stop = [&] {
+    if (stopping) return;
+    stopping = true;
+    server.stop();
+    ioc.stop();
+  };
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& e, int) {
+    if (!e) stop();
+  });
+  boost::asio::steady_timer deadline(ioc);
+  if (o.duration_s > 0) {
+    deadline.expires_after(
+        std::chrono::milliseconds(static_cast<std::int64_t>(o.duration_s * 1000)));
+    deadline.async_wait([&](const boost::system::error_code& e) {
+      if (!e) stop();
+    });
+  }
+  ioc.run();
+  server.finish();
+  const auto& checker = server.checker();
+  fmt::print("syncsim serve: {} connection(s), {} frames judged, {} MUST findings, {} in all\n",
+             server.connections(), checker.frames(), checker.must_count(),
+             checker.findings().size());
+  return checker.must_count() > 0 ? kExitFindings : kExitOk;
+}
+
+}  // namespace
+
+Runner add_serve_command(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand(
+      "serve",
+      "Run the reference server on a real port, so you can point your client\n"
+      "at it by hand. Every frame the server reads and writes is judged by the\n"
+      "conformance checker as it happens (your client's frames and the\n"
+      "reference server's alike); findings print as they are made.\n\n"
+      "Examples:\n"
+      "  syncsim serve                                   # tcp://127.0.0.1:9091\n"
+      "  syncsim serve --listen ws://127.0.0.1:9090/sync # WebSocket, any path\n"
+      "  syncsim serve --jwt-secret s3cret --no-trust-mode --trace t.jsonl\n\n"
+      "Exit (after Ctrl-C or --duration): 0 no MUST finding, 1 MUST findings,\n"
+      "2 bad options or an address it cannot listen on.");
+  cmd->add_option("--listen", o->listen, "tcp://HOST:PORT or ws://HOST:PORT/PATH (port 0: any)")
+      ->capture_default_str();
+  cmd->add_option("--jwt-secret", o->jwt_secret, "HS256 key tokens are verified with (AUTH-2)");
+  cmd->add_flag("--no-trust-mode", o->no_trust_mode,
+                "refuse empty tokens (AUTH-1 trust mode is on by default)");
+  cmd->add_option("--duration", o->duration_s, "stop after this many seconds (default: Ctrl-C)")
+      ->check(CLI::Range(0.0, 1e7));
+  cmd->add_option("--trace", o->trace_file,
+                  "record every frame read and written as JSON lines (check-trace reads them)");
+  cmd->add_flag("--must-only", o->must_only, "print MUST findings only");
+  return [o] { return serve(*o); };
+}
+
+}  // namespace syncsim::cli

@@ -1,0 +1,124 @@
+#include "conformance/live/live_server.hpp"
+
+#include <chrono>
+#include <ostream>
+#include <set>
+#include <variant>
+
+#include "protocol/codec.hpp"
+#include "protocol/json.hpp"
+#include "reference/runtime.hpp"
+#include "reference/server.hpp"
+#include "reference/ws_runtime.hpp"
+
+namespace syncsim::conformance {
+
+using namespace reference;
+
+struct LiveServer::Impl {
+  boost::asio::io_context& ioc;
+  Options options;
+  sim::Prng prng;
+  SessionChecker checker;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::set<std::uint64_t> seen_connections;
+  std::variant<std::shared_ptr<Server<TcpRuntime>>, std::shared_ptr<Server<WsRuntime>>> server;
+  std::uint16_t bound_port = 0;
+
+  Impl(boost::asio::io_context& io, Options o)
+      : ioc(io), options(std::move(o)), prng(options.seed), checker(checker_options()) {}
+
+  CheckerOptions checker_options() {
+    CheckerOptions c;
+    const auto unix_at_start = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+    c.server_unix_epoch_ms = unix_at_start;  // TOKEN-9 on this machine's clock
+    return c;
+  }
+  std::int64_t now_ns() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                started)
+        .count();
+  }
+  void judge(const protocol::Message& m, std::uint64_t conn, protocol::Sender from) {
+    seen_connections.insert(conn);
+    FrameRecord r{now_ns(), conn, from, protocol::encode_frame(m), Seen::Both};
+    if (options.trace) {
+      *options.trace << "{\"t\":" << r.t << ",\"conn\":" << conn << ",\"from\":\""
+                     << (from == protocol::Sender::Client ? "client" : "server")
+                     << "\",\"frame_hex\":\"" << protocol::to_hex(r.frame) << "\"}\n";
+    }
+    const std::size_t before = checker.findings().size();
+    checker.on_frame(r);
+    report_new(before);
+  }
+  void closed(std::uint64_t conn) {
+    const auto t = now_ns();
+    if (options.trace)
+      *options.trace << "{\"t\":" << t << ",\"conn\":" << conn << ",\"ev\":\"close\"}\n";
+    const std::size_t before = checker.findings().size();
+    checker.on_close(conn, t);
+    report_new(before);
+  }
+  void report_new(std::size_t before) {
+    if (!options.on_finding) return;
+    for (std::size_t i = before; i < checker.findings().size(); ++i)
+      options.on_finding(checker.findings()[i]);
+  }
+
+  template <class Runtime>
+  bool start_with(Runtime rt, boost::system::error_code& ec) {
+    auto s = std::make_shared<Server<Runtime>>(rt, options.config);
+    // A tap at the server: over one TCP or WebSocket connection what the
+    // client wrote is what the server reads, so each frame counts as both
+    // written and read (D27); the client's own rules are judged on it too.
+    s->on_send = [this](const protocol::Message& m, std::uint64_t conn) {
+      judge(m, conn, protocol::Sender::Server);
+    };
+    s->on_receive = [this](const protocol::Message& m, std::uint64_t conn) {
+      judge(m, conn, protocol::Sender::Client);
+    };
+    s->on_closed = [this](std::uint64_t conn) { closed(conn); };
+    if (!s->start(options.listen.port, ec)) return false;
+    bound_port = s->acceptor().local_endpoint().port();
+    server = s;
+    return true;
+  }
+};
+
+LiveServer::LiveServer(boost::asio::io_context& ioc, Options options)
+    : impl_(std::make_unique<Impl>(ioc, std::move(options))) {}
+LiveServer::~LiveServer() { stop(); }
+
+bool LiveServer::start(boost::system::error_code& ec) {
+  const auto address = boost::asio::ip::make_address(impl_->options.listen.host, ec);
+  if (ec) return false;
+  if (impl_->options.listen.transport == Endpoint::Transport::WebSocket) {
+    WsRuntime rt{&impl_->ioc, &impl_->prng, impl_->options.listen.path, address};
+    return impl_->start_with(rt, ec);
+  }
+  TcpRuntime rt{&impl_->ioc, &impl_->prng, address};
+  return impl_->start_with(rt, ec);
+}
+
+std::uint16_t LiveServer::port() const { return impl_->bound_port; }
+
+void LiveServer::stop() {
+  std::visit(
+      [](auto& s) {
+        if (s) s->stop();
+      },
+      impl_->server);
+}
+
+void LiveServer::finish() {
+  const std::size_t before = impl_->checker.findings().size();
+  impl_->checker.finish(impl_->now_ns());
+  impl_->report_new(before);
+}
+
+const SessionChecker& LiveServer::checker() const { return impl_->checker; }
+std::uint64_t LiveServer::connections() const { return impl_->seen_connections.size(); }
+
+}  // namespace syncsim::conformance
