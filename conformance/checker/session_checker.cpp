@@ -6,6 +6,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/crc32c.hpp"
 #include "protocol/json.hpp"
+#include "protocol/rules.hpp"
 
 namespace syncsim::conformance {
 
@@ -82,6 +83,10 @@ void SessionChecker::report(std::string_view rule, Level level, std::string mess
   f.t = t;
   f.conn = conn;
   f.frame = frame_json;
+  const Rule* info = find_rule(rule);
+  f.blamed = info && info->binds == Binds::Client   ? Sender::Client
+             : info && info->binds == Binds::Server ? Sender::Server
+                                                    : current_from_.value_or(Sender::Server);
   if (current_) {
     for (const auto& c : current_->recent) {  // rendered only when something is reported
       const char* verb = c.seen == Seen::Received  ? " read "
@@ -99,7 +104,9 @@ void SessionChecker::on_frame(const FrameRecord& r) {
   Session& s = sessions_[r.conn];
   if (s.client_key.empty()) s.client_key = "conn:" + std::to_string(r.conn);
   current_ = &s;
+  current_from_.reset();
   check_deadlines(s, r.conn, r.t);
+  current_from_ = r.from;
   const DecodedFrame d = decode_frame(r.frame);
   const bool written = r.seen != Seen::Received;
   const bool read = r.seen != Seen::Written;
@@ -123,6 +130,7 @@ void SessionChecker::on_frame(const FrameRecord& r) {
   s.recent.push_back(RecentFrame{r.from, r.seen, r.frame});
   if (s.recent.size() > kContextFrames) s.recent.pop_front();
   current_ = nullptr;
+  current_from_.reset();
 }
 
 void SessionChecker::check_deadlines(Session& s, std::uint64_t conn, std::int64_t now) {

@@ -66,6 +66,10 @@ struct CheckFinding {
   std::uint64_t conn = 0;
   std::string frame;                 // the offending frame in the JSON model
   std::vector<std::string> context;  // up to 5 frames of the connection before it
+  // Who broke the rule: the side the rule binds, or for rules binding both,
+  // the sender of the frame judged (a tool that sends bad frames on purpose
+  // ignores its own findings by this).
+  protocol::Sender blamed = protocol::Sender::Server;
 };
 
 class SessionChecker {
@@ -193,6 +197,7 @@ class SessionChecker {
   std::vector<CheckFinding> findings_;
   std::uint64_t frames_ = 0;
   Session* current_ = nullptr;
+  std::optional<protocol::Sender> current_from_;  // sender of the frame being judged
 };
 
 // One line for a terminal: "DELTA-9 (MUST) t=1.250s conn 3: ...".

@@ -23,5 +23,6 @@ Runner add_sim_demo_command(CLI::App& app);
 Runner add_check_trace_command(CLI::App& app);
 Runner add_run_command(CLI::App& app);
 Runner add_serve_command(CLI::App& app);
+Runner add_check_command(CLI::App& app);
 
 }  // namespace syncsim::cli

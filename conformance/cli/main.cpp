@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   runners["sim-demo"] = add_sim_demo_command(app);
   runners["check-trace"] = add_check_trace_command(app);
   runners["serve"] = add_serve_command(app);
+  runners["check"] = add_check_command(app);
 
   try {
     app.parse(argc, argv);

@@ -4,8 +4,10 @@
 
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <set>
 
 #include "conformance/live/live_server.hpp"
+#include "conformance/live/server_check.hpp"
 #include "protocol/codec.hpp"
 #include "reference/client.hpp"
 #include "reference/runtime.hpp"
@@ -121,6 +123,137 @@ TEST(HS_1, LiveServerReportsAClientThatPushesBeforeTheHandshake) {
   EXPECT_NE(std::find(seen.begin(), seen.end(), "HS-1"), seen.end());        // reported live
   server.stop();
   ioc.poll();
+}
+
+}  // namespace
+}  // namespace syncsim::test
+
+namespace syncsim::test {
+namespace {
+
+using conformance::ServerCheckOptions;
+using conformance::Verdict;
+
+struct CheckRun {
+  boost::asio::io_context ioc;
+  std::unique_ptr<LiveServer> server;
+  std::vector<conformance::ServerCaseResult> results;
+  void serve(const std::string& listen, std::set<ServerBug> bugs = {}) {
+    LiveServer::Options o;
+    o.listen = *conformance::parse_endpoint(listen).endpoint;
+    o.config.bugs = std::move(bugs);
+    server = std::make_unique<LiveServer>(ioc, o);
+    boost::system::error_code ec;
+    ASSERT_TRUE(server->start(ec)) << ec.message();
+  }
+  void check(Endpoint target, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000),
+             std::string filter = "") {
+    ServerCheckOptions o;
+    o.target = std::move(target);
+    o.answer_timeout = timeout;
+    o.filter = std::move(filter);
+    results = conformance::check_server(ioc, o);
+  }
+  std::string failures() const {
+    std::string out;
+    for (const auto& r : results) {
+      if (r.verdict != Verdict::Pass)
+        out += "\n  " + std::string(conformance::verdict_name(r.verdict)) + " " + r.rule + " " +
+               r.id + ": " + r.detail;
+    }
+    return out;
+  }
+  const conformance::ServerCaseResult* result(const std::string& rule) const {
+    for (const auto& r : results) {
+      if (r.rule == rule) return &r;
+    }
+    return nullptr;
+  }
+};
+
+TEST(CheckServer, TheReferenceServerPassesEveryCaseOverTcpAndWebSocket) {
+  for (const std::string scheme : {"tcp://127.0.0.1:0", "ws://127.0.0.1:0/"}) {
+    CheckRun run;
+    run.serve(scheme);
+    Endpoint target = *conformance::parse_endpoint(scheme).endpoint;
+    target.port = run.server->port();
+    target.path = "/sync";
+    run.check(target);
+    EXPECT_EQ(run.results.size(), conformance::server_cases().size());
+    EXPECT_TRUE(run.failures().empty()) << scheme << run.failures();
+  }
+}
+
+TEST(CheckServer, AFaultyServerFailsTheCaseOfTheRuleItBreaks) {
+  const std::pair<ServerBug, std::string> faults[] = {{ServerBug::SkipDedup, "DELTA-6"},
+                                                      {ServerBug::SkipCrcCheck, "DELTA-4"}};
+  for (const auto& [bug, rule] : faults) {
+    CheckRun run;
+    run.serve("tcp://127.0.0.1:0", {bug});
+    Endpoint target = *conformance::parse_endpoint("tcp://127.0.0.1:0").endpoint;
+    target.port = run.server->port();
+    run.check(target);
+    const auto* r = run.result(rule);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->verdict, Verdict::Fail) << rule;
+    EXPECT_FALSE(r->frames.empty());  // the frames around it are shown
+    for (const auto& other : run.results) {
+      if (other.rule != rule) {
+        EXPECT_EQ(other.verdict, Verdict::Pass) << other.id << ": " << other.detail;
+      }
+    }
+  }
+}
+
+TEST(CheckServer, AnUnreachableServerEndsTheRunAtOnce) {
+  CheckRun run;
+  std::uint16_t port = 0;
+  {
+    tcp::acceptor probe(run.ioc, tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
+    port = probe.local_endpoint().port();
+  }  // closed: nothing listens there now
+  Endpoint target = *conformance::parse_endpoint("tcp://127.0.0.1:1").endpoint;
+  target.port = port;
+  const auto t0 = std::chrono::steady_clock::now();
+  run.check(target);
+  ASSERT_EQ(run.results.size(), 1u);
+  EXPECT_EQ(run.results[0].verdict, Verdict::Unreachable);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+}
+
+TEST(CheckServer, AStalledPeerTimesOutAndAGarbagePeerFailsNamingTheRule) {
+  // Stalled: accepts, never answers. Garbage: answers every connection with
+  // a header claiming a 4 GiB frame.
+  for (const bool garbage : {false, true}) {
+    CheckRun run;
+    tcp::acceptor peer(run.ioc, tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
+    std::vector<std::shared_ptr<tcp::socket>> held;
+    const Bytes junk{0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x00};
+    std::function<void()> accept = [&] {
+      peer.async_accept([&](boost::system::error_code ec, tcp::socket s) {
+        if (ec) return;
+        auto sock = std::make_shared<tcp::socket>(std::move(s));
+        held.push_back(sock);
+        if (garbage)
+          boost::asio::async_write(*sock, boost::asio::buffer(junk),
+                                   [](boost::system::error_code, std::size_t) {});
+        accept();
+      });
+    };
+    accept();
+    Endpoint target = *conformance::parse_endpoint("tcp://127.0.0.1:1").endpoint;
+    target.port = peer.local_endpoint().port();
+    const auto t0 = std::chrono::steady_clock::now();
+    run.check(target, std::chrono::milliseconds(100), "PING-2");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+    ASSERT_EQ(run.results.size(), 1u);
+    if (garbage) {
+      EXPECT_EQ(run.results[0].verdict, Verdict::Fail);
+      EXPECT_NE(run.results[0].detail.find("FRAME-9"), std::string::npos) << run.results[0].detail;
+    } else {
+      EXPECT_EQ(run.results[0].verdict, Verdict::Timeout);
+    }
+  }
 }
 
 }  // namespace
