@@ -2,12 +2,13 @@
 // binary message, bad messages skipped without ending the session.
 #include <gtest/gtest.h>
 
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket.hpp>
+#include <array>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <functional>
 
 #include "protocol/codec.hpp"
+#include "protocol/frame_stream.hpp"
 #include "reference/client.hpp"
 #include "reference/server.hpp"
 #include "reference/ws_runtime.hpp"
@@ -19,7 +20,6 @@ using namespace protocol;
 using namespace reference;
 using boost::system::error_code;
 using tcp = boost::asio::ip::tcp;
-namespace websocket = boost::beast::websocket;
 
 void run_until(boost::asio::io_context& ioc, const std::function<bool()>& done) {
   for (int k = 0; k < 1000 && !done(); ++k) ioc.run_one_for(std::chrono::milliseconds(5));
@@ -68,24 +68,26 @@ TEST(FRAME_4, ReferenceClientAndServerOverWebSocket) {
   client->stop();
 }
 
-// A raw WebSocket peer: sends what a test says, collects the frames it gets.
+// A raw WebSocket peer: sends whatever messages a test says, collects the
+// frames it gets.
 struct RawPeer {
-  websocket::stream<tcp::socket> ws;
+  WsSocket ws;
   std::vector<Message> received;
-  boost::beast::flat_buffer in;
+  std::array<std::uint8_t, 4096> in{};
+  FrameStream frames;
   bool closed = false;
-  explicit RawPeer(boost::asio::io_context& ioc) : ws(ioc) {}
+  explicit RawPeer(boost::asio::io_context& ioc) : ws(ioc, "/any/path") {}  // FRAME-14
   void read() {
-    ws.async_read(in, [this](error_code ec, std::size_t) {
+    ws.async_read_some(boost::asio::buffer(in), [this](error_code ec, std::size_t n) {
       if (ec) {
         closed = true;
         return;
       }
-      const auto d = in.cdata();
-      const Bytes frame(static_cast<const std::uint8_t*>(d.data()),
-                        static_cast<const std::uint8_t*>(d.data()) + d.size());
-      in.consume(in.size());
-      if (auto m = decode_frame(frame).message) received.push_back(*m);
+      frames.feed(std::span<const std::uint8_t>(in.data(), n));
+      for (auto ev = frames.next(); ev.kind == StreamEvent::Kind::Frame; ev = frames.next()) {
+        if (auto body = decode_body(ev.msg_type, ev.body); body.valid())
+          received.push_back(*body.message);
+      }
       read();
     });
   }
@@ -95,53 +97,40 @@ TEST(FRAME_5, ShortAndTextMessagesAreSkippedAndTheSessionGoesOn) {
   WsServer s;
   RawPeer peer(s.ioc);
   bool connected = false;
-  // One thread runs both ends, so the peer connects asynchronously too.
-  peer.ws.next_layer().async_connect(
-      {boost::asio::ip::address_v4::loopback(), s.port}, [&](error_code ec) {
-        ASSERT_FALSE(ec) << ec.message();
-        peer.ws.async_handshake("localhost", "/any/path", [&](error_code hec) {  // FRAME-14
-          ASSERT_FALSE(hec) << hec.message();
-          connected = true;
-        });
-      });
+  peer.ws.async_connect({boost::asio::ip::address_v4::loopback(), s.port}, [&](error_code ec) {
+    ASSERT_FALSE(ec) << ec.message();
+    connected = true;
+  });
   run_until(s.ioc, [&] { return connected; });
   ASSERT_TRUE(connected);
   peer.read();
   Handshake hs;
   hs.wire_version = 1;
   const Bytes good = encode_frame(hs);
-  bool sent = false;
   // FRAME-7: a text message; FRAME-5: shorter than a header, and shorter
   // than 5 + its length; then a real frame with trailing bytes (FRAME-4).
-  auto step = std::make_shared<int>(0);
-  std::function<void()> next = [&, step] {
-    const int k = (*step)++;
-    auto done = [&](error_code ec, std::size_t) {
+  const std::string text = "hello";
+  const Bytes tiny{0x01, 0x02};
+  const Bytes cut(good.begin(), good.end() - 1);
+  Bytes padded = good;
+  padded.push_back(0xAA);
+  const std::vector<std::pair<boost::asio::const_buffer, bool>> messages = {
+      {boost::asio::buffer(text), true},
+      {boost::asio::buffer(tiny), false},
+      {boost::asio::buffer(cut), false},
+      {boost::asio::buffer(padded), false}};
+  std::size_t sent = 0;
+  std::function<void()> next = [&] {
+    if (sent == messages.size()) return;
+    const auto [bytes, is_text] = messages[sent];
+    peer.ws.async_write_message(bytes, is_text, [&](error_code ec, std::size_t) {
       ASSERT_FALSE(ec) << ec.message();
+      ++sent;
       next();
-    };
-    if (k == 0) {
-      peer.ws.text(true);
-      peer.ws.async_write(boost::asio::buffer(std::string("hello")), done);
-    } else if (k == 1) {
-      peer.ws.binary(true);
-      static const Bytes tiny{0x01, 0x02};
-      peer.ws.async_write(boost::asio::buffer(tiny), done);
-    } else if (k == 2) {
-      static Bytes cut;
-      cut.assign(good.begin(), good.end() - 1);
-      peer.ws.async_write(boost::asio::buffer(cut), done);
-    } else if (k == 3) {
-      static Bytes extra;
-      extra = good;
-      extra.push_back(0xAA);
-      peer.ws.async_write(boost::asio::buffer(extra), done);
-    } else {
-      sent = true;
-    }
+    });
   };
   next();
-  run_until(s.ioc, [&] { return sent && !peer.received.empty(); });
+  run_until(s.ioc, [&] { return sent == messages.size() && !peer.received.empty(); });
   ASSERT_EQ(peer.received.size(), 1u);
   EXPECT_TRUE(std::get<HandshakeAck>(peer.received[0]).success);
   EXPECT_FALSE(peer.closed);
