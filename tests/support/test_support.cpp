@@ -66,7 +66,7 @@ bool has_must_rule(const protocol::Findings& f, std::string_view rule) {
 
 std::uint64_t seed_count(std::uint64_t full) {
   const char* quick = std::getenv("SYNCSIM_QUICK");
-  return quick && *quick == '1' ? std::max<std::uint64_t>(1, full / 10) : full;
+  return quick && *quick == '1' ? std::max<std::uint64_t>(1, full / 20) : full;
 }
 
 std::string describe(const protocol::Findings& f) {

@@ -28,7 +28,7 @@ protocol::Bytes hex(std::string_view h);  // aborts the test on bad hex
 bool has_must_rule(const protocol::Findings& f, std::string_view rule);
 bool has_rule(const protocol::Findings& f, std::string_view rule, protocol::Level level);
 
-// How many seeds a many-seed test runs: `full`, or a tenth of it when
+// How many seeds a many-seed test runs: `full`, or a twentieth of it when
 // SYNCSIM_QUICK is set (sanitizer builds).
 std::uint64_t seed_count(std::uint64_t full);
 
