@@ -76,14 +76,17 @@ struct TcpRuntime {
     return Now{duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count(),
                duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()};
   }
-  static std::string peer_of(const Socket& s) {
+  // Any socket with remote_endpoint/local_endpoint(ec): WsRuntime uses these too.
+  template <class AnySocket>
+  static std::string peer_of(const AnySocket& s) {
     boost::system::error_code ec;
     const auto ep = s.remote_endpoint(ec);
     return ec ? "unknown:0" : ep.address().to_string() + ":" + std::to_string(ep.port());
   }
   sim::Prng& rng(std::string_view) const { return *prng; }
   // Both ends agree on it: the client's local port, seen from either side.
-  static std::uint64_t connection_id(const Socket& s) {
+  template <class AnySocket>
+  static std::uint64_t connection_id(const AnySocket& s) {
     boost::system::error_code ec;
     const auto local = s.local_endpoint(ec), remote = s.remote_endpoint(ec);
     return ec ? 0 : std::min(local.port(), remote.port());

@@ -99,17 +99,9 @@ struct WsRuntime {
     return a;
   }
   Now now() const { return TcpRuntime{ioc, prng}.now(); }
-  static std::string peer_of(const Socket& s) {
-    boost::system::error_code ec;
-    const auto ep = s.remote_endpoint(ec);
-    return ec ? "unknown:0" : ep.address().to_string() + ":" + std::to_string(ep.port());
-  }
+  static std::string peer_of(const Socket& s) { return TcpRuntime::peer_of(s); }
   sim::Prng& rng(std::string_view) const { return *prng; }
-  static std::uint64_t connection_id(const Socket& s) {
-    boost::system::error_code ec;
-    const auto local = s.local_endpoint(ec), remote = s.remote_endpoint(ec);
-    return ec ? 0 : std::min(local.port(), remote.port());
-  }
+  static std::uint64_t connection_id(const Socket& s) { return TcpRuntime::connection_id(s); }
   template <class Handler>
   static void write_frame(Socket& s, boost::asio::const_buffer frame, Handler handler) {
     s.async_write_frame(frame, WsSocket::IoHandler(std::move(handler)));
