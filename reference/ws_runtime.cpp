@@ -77,6 +77,8 @@ void WsSocket::async_read_some(boost::asio::mutable_buffer into, IoHandler handl
   s->message.clear();
   s->ws.async_read(s->message,
                    [s, into, handler = std::move(handler)](error_code ec, std::size_t) mutable {
+                     // A close handshake reads as the end of a byte stream would.
+                     if (ec == boost::beast::websocket::error::closed) ec = boost::asio::error::eof;
                      if (ec) return handler(ec, 0);
                      if (!s->accept_message()) {  // skipped: read the next one
                        WsSocket again(s);

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   runners["check-trace"] = add_check_trace_command(app);
   runners["serve"] = add_serve_command(app);
   runners["check"] = add_check_command(app);
+  runners["client"] = add_client_command(app);
 
   try {
     app.parse(argc, argv);

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "conformance/cli/commands.hpp"
+#include "conformance/cli/xml_escape.hpp"
 #include "conformance/runner/runner.hpp"
 #include "protocol/json.hpp"
 
@@ -32,21 +33,6 @@ struct RunRecord {
   std::vector<std::string> failures;
   conformance::ScenarioResult result;
 };
-
-static std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default:
-        if (static_cast<unsigned char>(c) >= 0x20 || c == '\n' || c == '\t') out += c;
-    }
-  }
-  return out;
-}
 
 // JUnit XML: one testsuite, one testcase per (scenario, seed).
 static bool write_junit(const std::string& path, const std::vector<RunRecord>& runs) {

@@ -5,6 +5,7 @@
 #include <set>
 #include <variant>
 
+#include "conformance/checker/trace_writer.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/json.hpp"
 #include "reference/runtime.hpp"
@@ -44,19 +45,14 @@ struct LiveServer::Impl {
   void judge(const protocol::Message& m, std::uint64_t conn, protocol::Sender from) {
     seen_connections.insert(conn);
     FrameRecord r{now_ns(), conn, from, protocol::encode_frame(m), Seen::Both};
-    if (options.trace) {
-      *options.trace << "{\"t\":" << r.t << ",\"conn\":" << conn << ",\"from\":\""
-                     << (from == protocol::Sender::Client ? "client" : "server")
-                     << "\",\"frame_hex\":\"" << protocol::to_hex(r.frame) << "\"}\n";
-    }
+    if (options.trace) write_trace_frame(*options.trace, r);
     const std::size_t before = checker.findings().size();
     checker.on_frame(r);
     report_new(before);
   }
   void closed(std::uint64_t conn) {
     const auto t = now_ns();
-    if (options.trace)
-      *options.trace << "{\"t\":" << t << ",\"conn\":" << conn << ",\"ev\":\"close\"}\n";
+    if (options.trace) write_trace_close(*options.trace, t, conn);
     const std::size_t before = checker.findings().size();
     checker.on_close(conn, t);
     report_new(before);

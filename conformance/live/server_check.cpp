@@ -19,16 +19,6 @@ using namespace protocol;
 using tcp = boost::asio::ip::tcp;
 using error_code = boost::system::error_code;
 
-std::string_view verdict_name(Verdict v) {
-  switch (v) {
-    case Verdict::Pass: return "PASS";
-    case Verdict::Fail: return "FAIL";
-    case Verdict::Timeout: return "TIMEOUT";
-    case Verdict::Unreachable: return "UNREACHABLE";
-  }
-  return "?";
-}
-
 namespace {
 
 // One step of a case: send a message (or raw bytes), or expect an answer.
@@ -42,7 +32,7 @@ struct Step {
 };
 
 struct Case {
-  ServerCaseInfo info;
+  CaseInfo info;
   std::vector<Step> steps;
 };
 
@@ -118,76 +108,80 @@ std::vector<Case> make_cases(const std::string& token) {
   DeltaPush wrong_crc = push(11);
   wrong_crc.checksum ^= 0xDEAD;
   return {
-      {{"handshake-answered-first", "HS-2", "a Handshake is answered by a HandshakeAck first"},
+      {{"handshake-answered-first", "HS-2", "a Handshake is answered by a HandshakeAck first",
+        "handshake"},
        {send(handshake(token)), ack_ok}},
       {{"handshake-future-wire-version", "HS-4",
-        "wire_version 5 fails with the fixed incompatible-version error"},
+        "wire_version 5 fails with the fixed incompatible-version error", "handshake"},
        {send(handshake(token, 5)),
         expect<HandshakeAck>(
             "HandshakeAck{success: false, error: \"incompatible wire version...\"}",
             [](const HandshakeAck& a) {
               return !a.success && a.error && a.error->starts_with("incompatible wire version");
             })}},
-      {{"ping-echoed", "PING-2", "a Ping is answered by a Pong echoing its timestamp"},
+      {{"ping-echoed", "PING-2", "a Ping is answered by a Pong echoing its timestamp", "ping"},
        {send(handshake(token)), ack_ok, send(PingPong{424242, false}), pong(424242)}},
-      {{"ping-before-handshake", "SESSION-6", "before the handshake, a Ping is still answered"},
+      {{"ping-before-handshake", "SESSION-6", "before the handshake, a Ping is still answered",
+        "ping"},
        {send(PingPong{777, false}), pong(777)}},
       {{"push-before-handshake-rejected", "SESSION-5",
-        "a DeltaPush before the handshake is rejected \"not authenticated\""},
+        "a DeltaPush before the handshake is rejected \"not authenticated\"", "deltas"},
        {send(push(1)),
         expect<DeltaReject>("DeltaReject{mutation_id: 1, reason: \"not authenticated\"}",
                             [](const DeltaReject& r) {
                               return r.mutation_id == 1 && r.reason == "not authenticated";
                             })}},
-      {{"push-acknowledged", "DELTA-7", "an accepted DeltaPush gets one DeltaAck"},
+      {{"push-acknowledged", "DELTA-7", "an accepted DeltaPush gets one DeltaAck", "deltas"},
        {send(handshake(token)), ack_ok, send(push(1)), acked(1, false)}},
-      {{"answers-in-push-order", "DELTA-9", "three pushes are answered in push order"},
+      {{"answers-in-push-order", "DELTA-9", "three pushes are answered in push order", "deltas"},
        {send(handshake(token)), ack_ok, send(push(1)), send(push(2)), send(push(3)),
         acked(1, false), acked(2, false), acked(3, false)}},
       {{"duplicate-acked-with-lsn-0", "DELTA-6",
-        "a duplicate of an accepted mutation is acknowledged with lsn 0, not applied"},
+        "a duplicate of an accepted mutation is acknowledged with lsn 0, not applied", "deltas"},
        {send(handshake(token)), ack_ok, send(push(5)), acked(5, false), send(push(5)),
         acked(5, true)}},
       {{"checksum-mismatch-rejected", "DELTA-4",
-        "a DeltaPush whose checksum does not match is rejected \"CRC32C mismatch ...\""},
+        "a DeltaPush whose checksum does not match is rejected \"CRC32C mismatch ...\"", "deltas"},
        {send(handshake(token)), ack_ok, send(wrong_crc),
         expect<DeltaReject>("DeltaReject{mutation_id: 11, reason: \"CRC32C mismatch: ...\"}",
                             [](const DeltaReject& r) {
                               return r.mutation_id == 11 && r.reason.starts_with("CRC32C mismatch");
                             })}},
-      {{"empty-delta-rejected", "DELTA-5", "an empty delta is rejected \"empty delta\""},
+      {{"empty-delta-rejected", "DELTA-5", "an empty delta is rejected \"empty delta\"", "deltas"},
        {send(handshake(token)), ack_ok, send(push(12, {})),
         expect<DeltaReject>("DeltaReject{mutation_id: 12, reason: \"empty delta\"}",
                             [](const DeltaReject& r) {
                               return r.mutation_id == 12 && r.reason == "empty delta";
                             })}},
-      {{"subscribe-gets-snapshot", "SHAPE-2", "a ShapeSubscribe gets a ShapeSnapshot of its id"},
+      {{"subscribe-gets-snapshot", "SHAPE-2", "a ShapeSubscribe gets a ShapeSnapshot of its id",
+        "shapes"},
        {send(handshake(token)), ack_ok, send(ShapeSubscribe{check_shape()}),
         expect<ShapeSnapshot>(
             "ShapeSnapshot{shape_id: \"syncsim-check-all\"}",
             [](const ShapeSnapshot& s) { return s.shape_id == "syncsim-check-all"; })}},
       {{"resync-keeps-session", "RESYNC-7",
         "a ResyncRequest neither closes the session nor draws an error; a Ping after it is "
-        "answered"},
+        "answered",
+        "resync"},
        {send(handshake(token)), ack_ok, send(ShapeSubscribe{check_shape()}),
         expect<ShapeSnapshot>("ShapeSnapshot"),
         send(ResyncRequest{resync_reason::CorruptedState{}, 0, ""}), send(PingPong{31, false}),
         eventually(pong(31))}},  // a fresh snapshot may come first (RESYNC-8)
       {{"refresh-answered", "TOKEN-1",
-        "a TokenRefresh with a bad token is answered once, success false with an error"},
+        "a TokenRefresh with a bad token is answered once, success false with an error", "tokens"},
        {send(handshake(token)), ack_ok, send(TokenRefresh{"not.a.token"}),
         expect<TokenRefreshAck>(
             "TokenRefreshAck{success: false, error: ...}",
             [](const TokenRefreshAck& a) { return !a.success && a.error && !a.error->empty(); })}},
       {{"throttle-does-not-delay-pong", "THROTTLE-5",
-        "after Throttle{true, rate 1}, a Ping is still answered at once"},
+        "after Throttle{true, rate 1}, a Ping is still answered at once", "throttle"},
        {send(handshake(token)), ack_ok, send(Throttle{true, 5000, 1}), send(PingPong{99, false}),
         pong(99)}},
       {{"unknown-code-skipped", "FRAME-3",
-        "a frame of an unknown code is skipped and the connection kept"},
+        "a frame of an unknown code is skipped and the connection kept", "framing"},
        {send(handshake(token)), ack_ok, send_raw(unknown_code), send(PingPong{3, false}), pong(3)}},
       {{"undecodable-body-ignored", "FRAME-10",
-        "a frame whose body does not decode is ignored and the connection kept"},
+        "a frame whose body does not decode is ignored and the connection kept", "framing"},
        {send(handshake(token)), ack_ok, send_raw(bad_body), send(PingPong{4, false}), pong(4)}},
   };
 }
@@ -202,9 +196,8 @@ class CaseRun {
       : ioc_(ioc), socket_(make_socket(ioc, o)), options_(o), result_(result) {}
 
   void run(const Case& c) {
-    const auto deadline_for = [&] {
-      return std::chrono::steady_clock::now() + options_.answer_timeout;
-    };
+    const auto budget = options_.suite.scaled(options_.answer_budget_ms);
+    const auto deadline_for = [&] { return std::chrono::steady_clock::now() + budget; };
     bool connected = false;
     error_code connect_error;
     const tcp::endpoint at(boost::asio::ip::make_address(options_.target.host),
@@ -236,8 +229,8 @@ class CaseRun {
       for (;;) {
         if (!wait_until([&] { return !inbox_.empty() || closed_; }, deadline)) {
           result_.verdict = Verdict::Timeout;
-          result_.detail = "expected " + step.want + " within " +
-                           std::to_string(options_.answer_timeout.count()) + " ms; nothing came";
+          result_.detail = "expected " + step.want + " within " + std::to_string(budget.count()) +
+                           " ms; nothing came";
           return finish();
         }
         if (inbox_.empty()) {  // closed
@@ -371,32 +364,40 @@ class CaseRun {
 
 }  // namespace
 
-const std::vector<ServerCaseInfo>& server_cases() {
-  static const std::vector<ServerCaseInfo> kInfos = [] {
-    std::vector<ServerCaseInfo> out;
+const std::vector<CaseInfo>& server_cases() {
+  static const std::vector<CaseInfo> kInfos = [] {
+    std::vector<CaseInfo> out;
     for (const auto& c : make_cases("")) out.push_back(c.info);
     return out;
   }();
   return kInfos;
 }
 
-std::vector<ServerCaseResult> check_server(boost::asio::io_context& ioc,
-                                           const ServerCheckOptions& options) {
-  std::vector<ServerCaseResult> results;
+std::vector<CaseResult> check_server(boost::asio::io_context& ioc,
+                                     const ServerCheckOptions& options) {
+  std::vector<CaseResult> results;
   for (const Case& c : make_cases(options.token)) {
-    if (!options.filter.empty() && c.info.id.find(options.filter) == std::string::npos &&
-        c.info.rule.find(options.filter) == std::string::npos)
-      continue;
-    ServerCaseResult r;
+    if (!options.suite.selected(c.info)) continue;
+    CaseResult r;
     r.id = c.info.id;
     r.rule = c.info.rule;
     r.title = c.info.title;
+    r.capability = c.info.capability;
+    if (!options.suite.supported(c.info)) {
+      r.verdict = Verdict::Unsupported;
+      r.detail = "needs the \"" + c.info.capability + "\" capability, which the target lacks";
+      results.push_back(std::move(r));
+      continue;
+    }
+    const auto started = std::chrono::steady_clock::now();
     if (options.target.transport == Endpoint::Transport::WebSocket) {
       CaseRun<reference::WsSocket>(ioc, options, r).run(c);
     } else {
       CaseRun<tcp::socket>(ioc, options, r).run(c);
     }
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const bool unreachable = r.verdict == Verdict::Unreachable;
+    apply_baseline(r, options.suite);
     results.push_back(std::move(r));
     if (unreachable) break;  // fail fast: the rest would wait for the same nothing
   }

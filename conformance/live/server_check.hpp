@@ -13,35 +13,21 @@
 
 #include "conformance/checker/session_checker.hpp"
 #include "conformance/live/endpoint.hpp"
+#include "conformance/live/live_case.hpp"
 
 namespace syncsim::conformance {
 
-enum class Verdict { Pass, Fail, Timeout, Unreachable };
-std::string_view verdict_name(Verdict v);  // "PASS", "FAIL", "TIMEOUT", "UNREACHABLE"
-
-struct ServerCaseResult {
-  std::string id;    // e.g. "delta-duplicate-acked-with-lsn-0"
-  std::string rule;  // e.g. "DELTA-6"
-  std::string title;
-  Verdict verdict = Verdict::Pass;
-  std::string detail;                  // what was expected and what arrived
-  std::vector<std::string> frames;     // the case's frames, in order ("-> ..." sent, "<- ..." got)
-  std::vector<CheckFinding> findings;  // what the checker found on the case's connection
-};
-
 struct ServerCheckOptions {
   Endpoint target;
-  std::string token;                               // sent in every Handshake ("" = trust mode)
-  std::chrono::milliseconds answer_timeout{2000};  // per expected answer
-  std::string filter;                              // only cases whose id or rule contains it
+  std::string token;                     // sent in every Handshake ("" = trust mode)
+  std::int64_t answer_budget_ms = 2000;  // per expected answer, times suite.time_scale
+  LiveSuiteOptions suite;
 };
 
-struct ServerCaseInfo {
-  std::string id, rule, title;
-};
-const std::vector<ServerCaseInfo>& server_cases();
+const std::vector<CaseInfo>& server_cases();
 
-// Runs the cases in order on `ioc` (which must not be running elsewhere).
+// Runs the selected cases in order on `ioc` (which must not be running
+// elsewhere); unsupported ones are reported, not run; baselined ones XFAIL.
 // Bounded: each wait has a deadline; an unreachable target ends the run
 // after the first case.
 std::vector<ServerCaseResult> check_server(boost::asio::io_context& ioc,

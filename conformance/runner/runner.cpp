@@ -6,6 +6,7 @@
 #include <ostream>
 #include <set>
 
+#include "conformance/checker/trace_writer.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/json.hpp"
 #include "reference/client.hpp"
@@ -61,12 +62,7 @@ struct Run {
 
   void judge(const protocol::Message& m, std::uint64_t conn, protocol::Sender from, Seen seen) {
     FrameRecord r{world->now(), conn, from, protocol::encode_frame(m), seen};
-    if (trace) {
-      *trace << "{\"t\":" << r.t << ",\"conn\":" << conn << ",\"from\":\""
-             << (from == protocol::Sender::Client ? "client" : "server") << "\",\"seen\":\""
-             << (seen == Seen::Written ? "written" : "received") << "\",\"frame_hex\":\""
-             << protocol::to_hex(r.frame) << "\"}\n";
-    }
+    if (trace) write_trace_frame(*trace, r);
     checker.on_frame(r);
     written += seen == Seen::Written;
     if (keep_frames && seen == Seen::Written) {
@@ -76,15 +72,11 @@ struct Run {
     }
   }
   void closed(std::uint64_t conn) {
-    if (trace)
-      *trace << "{\"t\":" << world->now() << ",\"conn\":" << conn << ",\"ev\":\"close\"}\n";
+    if (trace) write_trace_close(*trace, world->now(), conn);
     checker.on_close(conn, world->now());
   }
   void purge(std::uint32_t tenant, const std::string& collection) {
-    if (trace) {
-      *trace << "{\"t\":" << world->now() << ",\"ev\":\"purge\",\"tenant\":" << tenant
-             << ",\"collection\":" << protocol::Json(collection).dump() << "}\n";
-    }
+    if (trace) write_trace_purge(*trace, world->now(), tenant, collection);
     checker.on_purge(tenant, collection, world->now());
     if (server) server->purge_collection(tenant, collection);
   }

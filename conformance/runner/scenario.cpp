@@ -1,7 +1,5 @@
 #include "conformance/runner/scenario.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -9,140 +7,13 @@
 #include <sstream>
 #include <type_traits>
 
+#include "conformance/runner/yaml_reader.hpp"
 #include "protocol/rules.hpp"
 
 namespace syncsim::conformance {
 namespace {
 
-struct ParseError {
-  std::string message;
-};
-
-class Reader {
- public:
-  explicit Reader(std::string file) : file_(std::move(file)) {}
-
-  [[noreturn]] void fail(const YAML::Node& at, const std::string& what) const {
-    const auto m = at.Mark();
-    throw ParseError{file_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) +
-                     ": " + what};
-  }
-  void keys(const YAML::Node& map, const std::set<std::string>& allowed,
-            const std::string& where) const {
-    if (!map.IsMap()) fail(map, where + " must be a mapping");
-    std::set<std::string> seen;  // yaml-cpp keeps duplicate keys silently
-    for (const auto& kv : map) {
-      const auto key = kv.first.as<std::string>();
-      if (!seen.insert(key).second) fail(kv.first, "duplicate key \"" + key + "\" in " + where);
-      if (!allowed.count(key)) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        fail(kv.first,
-             "unknown key \"" + key + "\" in " + where + " (expected one of: " + list + ")");
-      }
-    }
-  }
-  template <class T>
-  T get(const YAML::Node& n, const std::string& what) const {
-    try {
-      return n.as<T>();
-    } catch (const YAML::Exception&) {
-      fail(n, what);
-    }
-  }
-  std::vector<std::string> strings(const YAML::Node& n, const std::string& what) const {
-    if (!n.IsSequence()) fail(n, what + " must be a list");
-    std::vector<std::string> out;
-    for (const auto& e : n) out.push_back(get<std::string>(e, what + " items must be strings"));
-    return out;
-  }
-
- private:
-  std::string file_;
-};
-
-// Optional scalar fields, range-checked, with a message naming the key.
-template <class T>
-void opt(const Reader& r, const YAML::Node& map, const char* key, T& out, T lo, T hi) {
-  const auto n = map[key];
-  if (!n) return;
-  auto text = [](T v) {
-    std::ostringstream o;
-    o << v;
-    return o.str();
-  };
-  const std::string range = "\"" + std::string(key) + "\" must be " +
-                            (std::is_integral_v<T> ? "an integer" : "a number") + " in [" +
-                            text(lo) + ", " + text(hi) + "]";
-  const T v = r.get<T>(n, range);
-  if (v < lo || v > hi) r.fail(n, range);
-  out = v;
-}
-template <class T>
-void opt(const Reader& r, const YAML::Node& map, const char* key, std::optional<T>& out, T lo,
-         T hi) {
-  if (!map[key]) return;
-  T v{};
-  opt(r, map, key, v, lo, hi);
-  out = v;
-}
-void opt_str(const Reader& r, const YAML::Node& map, const char* key, std::string& out) {
-  if (const auto n = map[key])
-    out = r.get<std::string>(n, "\"" + std::string(key) + "\" must be a string");
-}
-void opt_bool(const Reader& r, const YAML::Node& map, const char* key, bool& out) {
-  if (const auto n = map[key])
-    out = r.get<bool>(n, "\"" + std::string(key) + "\" must be true or false");
-}
-
-constexpr std::uint32_t kPpm = 1'000'000;
-
-const std::set<std::string>& message_names() {
-  static const std::set<std::string> kNames = {"Handshake",
-                                               "HandshakeAck",
-                                               "DeltaPush",
-                                               "DeltaAck",
-                                               "DeltaReject",
-                                               "CollectionPurged",
-                                               "ShapeSubscribe",
-                                               "ShapeSnapshot",
-                                               "ShapeDelta",
-                                               "ShapeUnsubscribe",
-                                               "VectorClockSync",
-                                               "TimeseriesPush",
-                                               "TimeseriesAck",
-                                               "ResyncRequest",
-                                               "Throttle",
-                                               "TokenRefresh",
-                                               "TokenRefreshAck",
-                                               "DefinitionSync",
-                                               "PresenceUpdate",
-                                               "PresenceBroadcast",
-                                               "PresenceLeave",
-                                               "Ping",
-                                               "Pong"};
-  return kNames;
-}
-
-std::string joined(const std::set<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
-// A rule ID the spec defines (Appendix F); anything else is a typo.
-std::string rule_id(const Reader& r, const YAML::Node& n) {
-  const auto id = r.get<std::string>(n, "a rule ID must be a string");
-  if (!protocol::find_rule(id))
-    r.fail(n, "\"" + id + "\" is not a rule of the spec (see `syncsim rules`)");
-  return id;
-}
-std::vector<std::string> rule_ids(const Reader& r, const YAML::Node& n, const std::string& what) {
-  if (!n.IsSequence()) r.fail(n, what + " must be a list of rule IDs");
-  std::vector<std::string> out;
-  for (const auto& e : n) out.push_back(rule_id(r, e));
-  return out;
-}
+using namespace yaml;
 
 LinkSpec read_link(const YAML::Node& l, const Reader& r, const std::set<std::string>& nodes,
                    bool needs_ends) {
@@ -163,29 +34,7 @@ LinkSpec read_link(const YAML::Node& l, const Reader& r, const std::set<std::str
   opt(r, l, "bandwidth_kbps", k.bandwidth_kbps, 0.0, 1e9);
   opt(r, l, "segment_loss_ppm", k.segment_loss_ppm, 0u, 999'999u);
   opt(r, l, "segment_corrupt_ppm", k.segment_corrupt_ppm, 0u, kPpm);
-  if (const auto f = l["frames"]) {
-    r.keys(f,
-           {"drop_ppm", "duplicate_ppm", "reorder_ppm", "corrupt_ppm", "reorder_window_ms", "types",
-            "drop_next", "inject_unknown_ppm"},
-           "\"frames\"");
-    FrameFaultSpec ff;
-    opt(r, f, "drop_ppm", ff.drop_ppm, 0u, kPpm);
-    opt(r, f, "duplicate_ppm", ff.duplicate_ppm, 0u, kPpm);
-    opt(r, f, "reorder_ppm", ff.reorder_ppm, 0u, kPpm);
-    opt(r, f, "corrupt_ppm", ff.corrupt_ppm, 0u, kPpm);
-    opt(r, f, "reorder_window_ms", ff.reorder_window_ms, 0.0, 60'000.0);
-    opt(r, f, "drop_next", ff.drop_next, 0u, 1'000'000u);
-    opt(r, f, "inject_unknown_ppm", ff.inject_unknown_ppm, 0u, kPpm);
-    if (f["types"]) {
-      ff.types = r.strings(f["types"], "\"types\"");
-      for (const auto& t : ff.types) {
-        if (!message_names().count(t))
-          r.fail(f["types"], "unknown message \"" + t +
-                                 "\" (expected one of: " + joined(message_names()) + ")");
-      }
-    }
-    k.frames = ff;
-  }
+  if (const auto f = l["frames"]) k.frames = read_frame_faults(f, r);
   return k;
 }
 
@@ -547,29 +396,21 @@ Scenario read(const YAML::Node& root, const Reader& r, const std::string& file) 
 
 }  // namespace
 
+using namespace yaml;
+
 ScenarioLoad parse_scenario(const std::string& text, const std::string& file) {
   ScenarioLoad out;
-  try {
-    const YAML::Node root = YAML::Load(text);
-    Reader r(file);
+  out.error = parse_yaml(text, file, [&](const YAML::Node& root, const Reader& r) {
     out.scenario = read(root, r, file);
-  } catch (const ParseError& e) {
-    out.error = e.message;
-  } catch (const YAML::Exception& e) {
-    out.error = file + ":" + std::to_string(e.mark.line + 1) + ":" +
-                std::to_string(e.mark.column + 1) + ": " + e.msg;
-  }
+  });
+  if (!out.error.empty()) out.scenario.reset();
   return out;
 }
 
 ScenarioLoad load_scenario(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return ScenarioLoad{std::nullopt, path + ": cannot open"};
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > (1u << 20))
-    return ScenarioLoad{std::nullopt, path + ": larger than 1 MiB"};
-  return parse_scenario(text.str(), path);
+  std::string text, error;
+  if (!read_text_file(path, text, error)) return ScenarioLoad{std::nullopt, error};
+  return parse_scenario(text, path);
 }
 
 std::vector<std::string> scenario_files(const std::vector<std::string>& paths, std::string& error) {

@@ -1,0 +1,27 @@
+#include "conformance/checker/trace_writer.hpp"
+
+#include <ostream>
+
+#include "protocol/json.hpp"
+
+namespace syncsim::conformance {
+
+void write_trace_frame(std::ostream& out, const FrameRecord& r) {
+  out << "{\"t\":" << r.t << ",\"conn\":" << r.conn << ",\"from\":\""
+      << (r.from == protocol::Sender::Client ? "client" : "server") << "\"";
+  if (r.seen != Seen::Both)
+    out << ",\"seen\":\"" << (r.seen == Seen::Written ? "written" : "received") << "\"";
+  out << ",\"frame_hex\":\"" << protocol::to_hex(r.frame) << "\"}\n";
+}
+
+void write_trace_close(std::ostream& out, std::int64_t t, std::uint64_t conn) {
+  out << "{\"t\":" << t << ",\"conn\":" << conn << ",\"ev\":\"close\"}\n";
+}
+
+void write_trace_purge(std::ostream& out, std::int64_t t, std::uint32_t tenant,
+                       const std::string& collection) {
+  out << "{\"t\":" << t << ",\"ev\":\"purge\",\"tenant\":" << tenant
+      << ",\"collection\":" << protocol::Json(collection).dump() << "}\n";
+}
+
+}  // namespace syncsim::conformance

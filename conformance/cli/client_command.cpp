@@ -1,0 +1,190 @@
+// `syncsim client`: the reference client on a real connection, to try a
+// server by hand or to be the client `check --client --exec` starts. Every
+// frame it writes and reads is judged by the checker as it happens.
+#include <fmt/core.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fstream>
+#include <memory>
+
+#include "conformance/cli/commands.hpp"
+#include "conformance/live/live_client.hpp"
+#include "protocol/json.hpp"
+#include "reference/jwt.hpp"
+
+namespace syncsim::cli {
+
+namespace {
+
+struct ClientOptions {
+  std::string connect;
+  std::vector<std::string> shapes;
+  int writes = 0;
+  std::string collection;
+  std::int64_t write_every_ms = 100;
+  std::uint64_t apply_rate = 0;
+  std::string token, jwt_secret;
+  std::uint32_t tenant = 0;
+  double ping_interval_s = 30;
+  double duration_s = 0;
+  std::string trace_file;
+  bool verbose = false, must_only = false;
+  std::vector<std::string> bugs;
+};
+
+int client(const ClientOptions& o) {
+  const auto parsed = conformance::parse_endpoint(o.connect);
+  if (!parsed.endpoint) {
+    fmt::print(stderr, "syncsim client: --connect {}\n", parsed.error);
+    return kExitInvalid;
+  }
+  std::ofstream trace;
+  if (!o.trace_file.empty()) {
+    trace.open(o.trace_file, std::ios::binary);
+    if (!trace) {
+      fmt::print(stderr, "syncsim client: {}: cannot write\n", o.trace_file);
+      return kExitInvalid;
+    }
+  }
+  conformance::LiveClient::Options options;
+  options.connect = *parsed.endpoint;
+  auto& cfg = options.config;
+  for (const auto& coll : o.shapes) {
+    protocol::ShapeDefinition shape;
+    shape.shape_id = coll + "-all";
+    shape.tenant_id = o.tenant;
+    shape.shape_type = protocol::shape_type::Document{coll, {}};
+    cfg.shapes.push_back(shape);
+  }
+  for (const auto& b : o.bugs) {
+    const auto bug = reference::client_bug_from_name(b);
+    if (!bug) {
+      std::string names;
+      for (const auto n : reference::client_bug_names()) names += " " + std::string(n);
+      fmt::print(stderr, "syncsim client: unknown --bug \"{}\" (one of:{})\n", b, names);
+      return kExitInvalid;
+    }
+    cfg.bugs.insert(*bug);
+  }
+  cfg.token = o.token;
+  if (!o.jwt_secret.empty()) {
+    // A token source: fresh hour-long tokens under the given key (TOKEN-6, TOKEN-10).
+    cfg.new_token = [secret = o.jwt_secret, tenant = o.tenant]() -> std::optional<std::string> {
+      reference::JwtClaims claims;
+      claims.sub = "syncsim-client";
+      claims.tenant_id = tenant;
+      claims.user_id = 1;
+      claims.exp = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count() +
+                   3600;
+      return reference::mint_hs256(claims, secret);
+    };
+  }
+  cfg.apply_rate_per_s = o.apply_rate;
+  cfg.ping_interval_ms = static_cast<std::int64_t>(o.ping_interval_s * 1000);
+  options.writes = o.writes;
+  options.collection =
+      !o.collection.empty() ? o.collection : (o.shapes.empty() ? "orders" : o.shapes.front());
+  options.write_every_ms = o.write_every_ms;
+  if (trace.is_open()) options.trace = &trace;
+  options.on_finding = [&o](const conformance::CheckFinding& f) {
+    if (o.must_only && f.finding.level != protocol::Level::Must) return;
+    fmt::print("{}\n", conformance::format_check_finding(f));
+    std::fflush(stdout);
+  };
+  if (o.verbose) {
+    options.on_frame = [](const protocol::Message& m, bool from_client) {
+      fmt::print("{} {}\n", from_client ? "->" : "<-",
+                 protocol::dump_json(protocol::message_to_json(m)));
+      std::fflush(stdout);
+    };
+  }
+  boost::asio::io_context ioc;
+  conformance::LiveClient live(ioc, options);
+  fmt::print("syncsim client: the reference client connects to {} ({} shape(s), {} write(s){})\n",
+             options.connect.text(), o.shapes.size(), o.writes,
+             o.token.empty() ? ", trust mode: empty token" : "");
+  std::fflush(stdout);
+  live.start();
+  bool stopping = false;
+  auto stop = [&] {
+    if (stopping) return;
+    stopping = true;
+    live.stop();
+    ioc.stop();
+  };
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& e, int) {
+    if (!e) stop();
+  });
+  boost::asio::steady_timer deadline(ioc);
+  if (o.duration_s > 0) {
+    deadline.expires_after(
+        std::chrono::milliseconds(static_cast<std::int64_t>(o.duration_s * 1000)));
+    deadline.async_wait([&](const boost::system::error_code& e) {
+      if (!e) stop();
+    });
+  }
+  ioc.run();
+  live.finish();
+  const auto& checker = live.checker();
+  const auto& stats = live.core().stats();
+  fmt::print(
+      "syncsim client: {} write(s), {} acked, {} rejected, {} reconnect(s); {} frames judged, "
+      "{} MUST findings, {} in all\n",
+      live.writes_done(), stats.acked, stats.rejected, stats.reconnects, checker.frames(),
+      checker.must_count(), checker.findings().size());
+  return checker.must_count() > 0 ? kExitFindings : kExitOk;
+}
+
+}  // namespace
+
+Runner add_client_command(CLI::App& app) {
+  auto o = std::make_shared<ClientOptions>();
+  auto* cmd = app.add_subcommand(
+      "client",
+      "Run the reference client against a server on a real port: yours, to try\n"
+      "it by hand, or syncsim's own (`check --client --exec` starts it for each\n"
+      "case). It subscribes to the given collections, writes, reconnects with\n"
+      "backoff, and every frame is judged by the checker as it happens.\n\n"
+      "Examples:\n"
+      "  syncsim client --connect tcp://127.0.0.1:9091 --shape orders --writes 20 -v\n"
+      "  syncsim client --connect ws://127.0.0.1:9090/sync --token \"$JWT\" --duration 30\n"
+      "  syncsim check --client --listen tcp://127.0.0.1:0 --exec \\\n"
+      "    'syncsim client --connect \"$SYNCSIM_TARGET\" --shape orders --writes 3 \\\n"
+      "     --apply-rate 200 --token \"$SYNCSIM_TOKEN\" --jwt-secret \"$SYNCSIM_JWT_SECRET\"'\n\n"
+      "Exit (after Ctrl-C, SIGTERM or --duration): 0 no MUST finding, 1 MUST\n"
+      "findings, 2 bad options.");
+  cmd->add_option("--connect", o->connect, "tcp://HOST:PORT or ws://HOST:PORT/PATH")->required();
+  cmd->add_option("--shape", o->shapes, "subscribe to this collection (repeatable)");
+  cmd->add_option("--writes", o->writes, "write this many documents, one per --write-every-ms")
+      ->check(CLI::Range(0, 10'000'000));
+  cmd->add_option("--collection", o->collection, "where writes go (default: the first --shape)");
+  cmd->add_option("--write-every-ms", o->write_every_ms, "time between writes")
+      ->check(CLI::Range(1, 3'600'000))
+      ->capture_default_str();
+  cmd->add_option("--apply-rate", o->apply_rate,
+                  "apply at most this many data frames per second (0: at once); a slow\n"
+                  "applier builds a backlog and throttles (THROTTLE-2)");
+  cmd->add_option("--token", o->token, "JWT for the Handshake (default: empty, trust mode)");
+  cmd->add_option("--jwt-secret", o->jwt_secret,
+                  "HS256 key to mint refreshed tokens with (a token source for TOKEN-6/10)");
+  cmd->add_option("--tenant", o->tenant, "tenant_id of shapes and minted tokens");
+  cmd->add_option("--ping-interval", o->ping_interval_s, "seconds between Pings (PING-1)")
+      ->check(CLI::Range(0.01, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--duration", o->duration_s, "stop after this many seconds (default: Ctrl-C)")
+      ->check(CLI::Range(0.0, 1e7));
+  cmd->add_option("--trace", o->trace_file,
+                  "record every frame written and read as JSON lines (check-trace reads them)");
+  cmd->add_flag("-v,--verbose", o->verbose, "print every frame");
+  cmd->add_flag("--must-only", o->must_only, "print MUST findings only");
+  cmd->add_option("--bug", o->bugs,
+                  "break the reference client on purpose (the harness's own tests; names as\n"
+                  "in scenarios: NeverThrottle, NoResyncOnGap, WrongChecksum, ...)");
+  return [o] { return client(*o); };
+}
+
+}  // namespace syncsim::cli

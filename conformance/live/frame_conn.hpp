@@ -1,0 +1,150 @@
+// One live connection carrying whole frames, over TCP or WebSocket, for the
+// harness's own live roles (the scripted server of `check --client`, the
+// proxy). Frames are split from the byte stream by their header alone, so a
+// frame of an unknown code or an undecodable body is still handed over
+// whole; what to do with it is the caller's business. Everything is bounded:
+// a declared length over the limit closes the connection (FRAME-9, with the
+// stream offset), and so does an outgoing queue over its byte budget (a
+// peer that does not read).
+#pragma once
+
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include "protocol/codec.hpp"
+#include "reference/ws_runtime.hpp"
+
+namespace syncsim::conformance {
+
+// Splits a byte stream into raw frames by their 5-byte header.
+class RawFrameSplitter {
+ public:
+  explicit RawFrameSplitter(std::size_t max_body) : max_body_(max_body) {}
+  // Appends bytes; false (with error() set) once a header declares too much.
+  bool feed(const std::uint8_t* p, std::size_t n) {
+    if (!error_.empty()) return false;
+    buffer_.insert(buffer_.end(), p, p + n);
+    while (buffer_.size() - start_ >= 5) {
+      const std::uint32_t len = protocol::load_le32(buffer_.data() + start_ + 1);
+      if (len > max_body_) {
+        error_ = "FRAME-9: frame at stream offset " + std::to_string(offset_) + " declares " +
+                 std::to_string(len) + " body bytes, over the limit of " +
+                 std::to_string(max_body_);
+        return false;
+      }
+      if (buffer_.size() - start_ < 5 + std::size_t{len}) break;
+      ready_.emplace_back(buffer_.begin() + static_cast<std::ptrdiff_t>(start_),
+                          buffer_.begin() + static_cast<std::ptrdiff_t>(start_ + 5 + len));
+      start_ += 5 + len;
+      offset_ += 5 + len;
+    }
+    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(start_));
+    start_ = 0;
+    return true;
+  }
+  std::deque<protocol::Bytes>& ready() { return ready_; }
+  const std::string& error() const { return error_; }
+  std::size_t partial() const { return buffer_.size(); }  // bytes of a frame not yet whole
+
+ private:
+  std::size_t max_body_;
+  protocol::Bytes buffer_;
+  std::size_t start_ = 0;
+  std::uint64_t offset_ = 0;
+  std::deque<protocol::Bytes> ready_;
+  std::string error_;
+};
+
+template <class Socket>
+class FrameConn : public std::enable_shared_from_this<FrameConn<Socket>> {
+ public:
+  static constexpr std::size_t kMaxBody = 16u << 20;         // FRAME-9
+  static constexpr std::size_t kMaxQueuedBytes = 64u << 20;  // a peer that stops reading
+
+  explicit FrameConn(Socket s) : socket_(std::move(s)) {}
+
+  // Each whole frame read, header included.
+  std::function<void(const protocol::Bytes&)> on_frame;
+  // Once, when the connection ends: "" for an orderly close by the peer,
+  // otherwise why (I/O error, FRAME-9, an unread backlog).
+  std::function<void(const std::string&)> on_close;
+
+  void start() { read(); }
+  void send(protocol::Bytes frame) {
+    if (closed_) return;
+    queued_bytes_ += frame.size();
+    if (queued_bytes_ > kMaxQueuedBytes) return end("the peer reads nothing: over 64 MiB queued");
+    out_.push_back(std::move(frame));
+    if (out_.size() == 1) write_next();
+  }
+  // Ends the connection without reporting it through on_close.
+  void close() {
+    on_close = nullptr;
+    on_frame = nullptr;
+    end("closed here");
+  }
+  bool closed() const { return closed_; }
+  std::size_t queued() const { return out_.size(); }
+  Socket& socket() { return socket_; }
+
+ private:
+  void end(const std::string& why) {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    out_.clear();
+    if (auto f = std::move(on_close)) f(why);
+  }
+  void read() {
+    socket_.async_read_some(
+        boost::asio::buffer(buf_),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          if (self->closed_) return;
+          if (ec) {
+            const bool orderly =
+                ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
+            return self->end(orderly ? "" : ec.message());
+          }
+          if (!self->splitter_.feed(self->buf_.data(), n))
+            return self->end(self->splitter_.error());
+          auto& ready = self->splitter_.ready();
+          while (!ready.empty() && !self->closed_) {
+            protocol::Bytes frame = std::move(ready.front());
+            ready.pop_front();
+            if (self->on_frame) self->on_frame(frame);
+          }
+          if (!self->closed_) self->read();
+        });
+  }
+  void write_next() {
+    if (out_.empty() || closed_) return;
+    auto done = [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+      if (self->closed_) return;
+      if (ec) return self->end(ec.message());
+      self->queued_bytes_ -= self->out_.front().size();
+      self->out_.pop_front();
+      self->write_next();
+    };
+    if constexpr (std::is_same_v<Socket, reference::WsSocket>) {
+      socket_.async_write_frame(boost::asio::buffer(out_.front()), done);
+    } else {
+      boost::asio::async_write(socket_, boost::asio::buffer(out_.front()), done);
+    }
+  }
+
+  Socket socket_;
+  RawFrameSplitter splitter_{kMaxBody};
+  std::array<std::uint8_t, 16384> buf_{};
+  std::deque<protocol::Bytes> out_;
+  std::size_t queued_bytes_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace syncsim::conformance

@@ -1,0 +1,55 @@
+#include "conformance/live/live_case.hpp"
+
+#include <cmath>
+
+namespace syncsim::conformance {
+
+std::string_view verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::Pass: return "PASS";
+    case Verdict::Fail: return "FAIL";
+    case Verdict::Timeout: return "TIMEOUT";
+    case Verdict::Unsupported: return "UNSUPPORTED";
+    case Verdict::XFail: return "XFAIL";
+    case Verdict::XPass: return "XPASS";
+    case Verdict::Unreachable: return "UNREACHABLE";
+  }
+  return "?";
+}
+
+const std::set<std::string>& capability_names() {
+  static const std::set<std::string> kNames = {"handshake", "ping",     "deltas",     "shapes",
+                                               "resync",    "tokens",   "throttle",   "purge",
+                                               "framing",   "presence", "definitions"};
+  return kNames;
+}
+
+std::chrono::milliseconds LiveSuiteOptions::scaled(std::int64_t budget_ms) const {
+  const double ms = std::ceil(static_cast<double>(budget_ms) * time_scale);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(ms, 3.6e6)));
+}
+
+bool LiveSuiteOptions::selected(const CaseInfo& c) const {
+  return filter.empty() || c.id.find(filter) != std::string::npos ||
+         c.rule.find(filter) != std::string::npos;
+}
+
+bool LiveSuiteOptions::supported(const CaseInfo& c) const {
+  return capabilities.empty() || capabilities.count(c.capability) > 0;
+}
+
+bool LiveSuiteOptions::expected_to_fail(const CaseInfo& c) const {
+  return expected_failures.count(c.id) > 0 || expected_failures.count(c.rule) > 0;
+}
+
+void apply_baseline(CaseResult& r, const LiveSuiteOptions& o) {
+  if (!o.expected_to_fail(CaseInfo{r.id, r.rule, r.title, r.capability})) return;
+  if (r.verdict == Verdict::Fail || r.verdict == Verdict::Timeout)
+    r.verdict = Verdict::XFail;
+  else if (r.verdict == Verdict::Pass)
+    r.verdict = Verdict::XPass;
+}
+
+bool counts_as_failure(Verdict v) { return v == Verdict::Fail || v == Verdict::Timeout; }
+
+}  // namespace syncsim::conformance

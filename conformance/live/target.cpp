@@ -1,0 +1,67 @@
+#include "conformance/live/target.hpp"
+
+#include "conformance/live/live_case.hpp"
+#include "conformance/runner/yaml_reader.hpp"
+
+namespace syncsim::conformance {
+
+using namespace yaml;
+
+TargetLoad parse_target(const std::string& text, const std::string& file, bool baseline_only) {
+  TargetLoad out;
+  TargetFile t;
+  t.file = file;
+  out.error = parse_yaml(text, file, [&](const YAML::Node& root, const Reader& r) {
+    if (!root || root.IsNull()) return;  // an empty file: nothing declared
+    if (baseline_only) {
+      r.keys(root, {"expected_failures"}, "a baseline file");
+    } else {
+      r.keys(root,
+             {"server", "token", "jwt_secret", "tenant", "capabilities", "expected_failures",
+              "time_scale"},
+             "a target file");
+    }
+    opt_str(r, root, "server", t.server);
+    opt_str(r, root, "token", t.token);
+    opt_str(r, root, "jwt_secret", t.jwt_secret);
+    if (!t.token.empty() && !t.jwt_secret.empty())
+      r.fail(root["jwt_secret"], "give \"token\" or \"jwt_secret\", not both");
+    opt(r, root, "tenant", t.tenant, 0u, 0xFFFF'FFFFu);
+    opt(r, root, "time_scale", t.time_scale, 0.01, 1000.0);
+    if (const auto caps = root["capabilities"]) {
+      for (const auto& c : r.strings(caps, "\"capabilities\"")) {
+        if (!capability_names().count(c))
+          r.fail(caps, "unknown capability \"" + c +
+                           "\" (expected one of: " + joined(capability_names()) + ")");
+        t.capabilities.insert(c);
+      }
+      if (t.capabilities.empty()) r.fail(caps, "\"capabilities\" lists nothing");
+    }
+    if (const auto xf = root["expected_failures"]) {
+      if (!xf.IsNull()) {
+        for (const auto& id : r.strings(xf, "\"expected_failures\""))
+          t.expected_failures.insert(id);
+      }
+    }
+  });
+  if (out.error.empty()) out.target = std::move(t);
+  return out;
+}
+
+TargetLoad load_target(const std::string& path, bool baseline_only) {
+  std::string text, error;
+  if (!read_text_file(path, text, error)) return TargetLoad{std::nullopt, error};
+  return parse_target(text, path, baseline_only);
+}
+
+std::string baseline_text(const std::set<std::string>& ids, const std::string& origin) {
+  std::string out = "# syncsim baseline: cases known to fail (" + origin +
+                    ").\n# They are reported as XFAIL and do not fail the run; delete a line\n"
+                    "# once the case passes (it then shows XPASS).\nexpected_failures:";
+  if (ids.empty()) return out + " []\n";
+  out += "\n";
+  for (const auto& id : ids) out += "  - " + id + "\n";
+  return out;
+}
+
+}  // namespace syncsim::conformance

@@ -1,0 +1,46 @@
+// A target file: what the live suites need to know about an implementation
+// nobody here wrote (docs/live.md has the reference):
+//
+//   server: ws://127.0.0.1:9090/sync   # check --server's address (--server wins)
+//   token: "eyJ..."                    # a ready-made JWT for every Handshake, or
+//   jwt_secret: "s3cret"               # an HS256 key: a fresh token is minted per case
+//   tenant: 7                          # tenant_id claim of minted tokens
+//   capabilities: [handshake, ping, deltas, shapes]   # default: every family
+//   expected_failures: [duplicate-acked-with-lsn-0, TOKEN-1]   # case ids or rules
+//   time_scale: 2                      # every wait's budget times this
+//
+// A baseline file holds `expected_failures` only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace syncsim::conformance {
+
+struct TargetFile {
+  std::string file;
+  std::string server;
+  std::string token;
+  std::string jwt_secret;
+  std::uint32_t tenant = 0;
+  std::set<std::string> capabilities;  // empty: every family
+  std::set<std::string> expected_failures;
+  std::optional<double> time_scale;
+};
+
+struct TargetLoad {
+  std::optional<TargetFile> target;
+  std::string error;  // "file:line:col: what was expected"
+};
+
+// `baseline_only`: the file may hold `expected_failures` and nothing else.
+TargetLoad load_target(const std::string& path, bool baseline_only = false);
+TargetLoad parse_target(const std::string& text, const std::string& file,
+                        bool baseline_only = false);
+
+// A baseline file listing `ids`, with a header saying where it came from.
+std::string baseline_text(const std::set<std::string>& ids, const std::string& origin);
+
+}  // namespace syncsim::conformance

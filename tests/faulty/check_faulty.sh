@@ -1,0 +1,69 @@
+#!/bin/sh
+# check_faulty.sh FAULTY_SERVER SYNCSIM BUG RULE
+# Starts FAULTY_SERVER with --bug BUG on a free port and runs `syncsim check`
+# against it over TCP. BUG none must pass every case (exit 0); any other bug
+# must make the check exit 1 with the case of RULE failed (or timed out, for
+# an answer that never comes). Bounded throughout: it never hangs.
+set -u
+if [ $# -ne 4 ]; then
+  echo "usage: $0 FAULTY_SERVER SYNCSIM BUG RULE" >&2
+  exit 2
+fi
+server=$1 syncsim=$2 bug=$3 rule=$4
+
+dir=$(mktemp -d) || exit 2
+pid=
+cleanup() {
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 2' HUP INT TERM
+
+"$server" --port 0 --bug "$bug" --port-file "$dir/port" >"$dir/server.log" 2>&1 &
+pid=$!
+
+# The port file appears whole (written, then renamed); wait at most 5 s.
+tries=0
+while [ ! -s "$dir/port" ]; do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "check_faulty: faulty_server --bug $bug exited early:" >&2
+    cat "$dir/server.log" >&2
+    exit 1
+  fi
+  tries=$((tries + 1))
+  if [ "$tries" -gt 50 ]; then
+    echo "check_faulty: no port file after 5 s" >&2
+    exit 1
+  fi
+  sleep 0.1 2>/dev/null || sleep 1
+done
+port=$(cat "$dir/port")
+
+# syncsim check bounds every answer itself; timeout(1), when present, is a backstop.
+limit=
+if command -v timeout >/dev/null 2>&1; then limit="timeout 50"; fi
+$limit "$syncsim" check --server "tcp://127.0.0.1:$port" --timeout-ms 1000 >"$dir/check.out" 2>&1
+rc=$?
+cat "$dir/check.out"
+
+if [ "$bug" = none ]; then
+  if [ "$rc" -ne 0 ]; then
+    echo "check_faulty: the clean server failed the check (exit $rc)" >&2
+    exit 1
+  fi
+  exit 0
+fi
+if [ "$rc" -ne 1 ]; then
+  echo "check_faulty: --bug $bug: expected syncsim check to exit 1, got $rc" >&2
+  exit 1
+fi
+# Verdict lines look like "  FAIL        PING-2      ping-echoed  ...".
+if ! grep -Eq "^[[:space:]]*(FAIL|TIMEOUT)[[:space:]]+$rule[[:space:]]" "$dir/check.out"; then
+  echo "check_faulty: --bug $bug: no FAIL or TIMEOUT verdict for $rule" >&2
+  exit 1
+fi
+echo "check_faulty: --bug $bug caught under $rule"
