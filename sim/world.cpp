@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "sim/detail/io_state.hpp"
+#include "sim/frame_fate.hpp"
 #include "sim/wide_int.hpp"
 
 namespace syncsim::sim {
@@ -258,22 +259,19 @@ struct World::Impl {
       u.bytes.assign(h, h + 5 + len);
       off += 5 + len;
       const std::uint64_t type = u.bytes[0];
-      if (rng.chance(lp.frame_inject_unknown)) {
-        const std::uint64_t noise = rng.next();
+      const FrameFate fate = frame_fate(lp, rng, static_cast<std::uint8_t>(type), len);
+      if (fate.unknown_before) {
         detail::Unit junk;
-        junk.bytes = {0x99, 4, 0, 0, 0};
-        for (int b = 0; b < 4; ++b)
-          junk.bytes.push_back(static_cast<std::uint8_t>(noise >> (8 * b)));
+        junk.bytes.assign(fate.unknown_before->begin(), fate.unknown_before->end());
         tr("inject").conn(c->id).node(name(p.from)).num("msg_type", 0x99).end();
         schedule_unit(c, side, std::move(junk), wire_time(p.from, p.to, 9, lp));
       }
-      if (!lp.frame_types.test(type)) {  // not a faulty type: passes as it is
-        schedule_unit(c, side, std::move(u),
-                      wire_time(p.from, p.to, 5 + len, lp) + sample_latency(lp, rng));
+      if (!fate.faulty_type) {  // not a faulty type: passes as it is
+        schedule_unit(c, side, std::move(u), wire_time(p.from, p.to, 5 + len, lp) + fate.latency);
         continue;
       }
-      if (lp.drop_next > 0 || rng.chance(lp.frame_drop)) {
-        if (lp.drop_next > 0) --configure(p.from, p.to).drop_next;
+      if (fate.dropped) {
+        if (fate.used_drop_next) --configure(p.from, p.to).drop_next;
         tr("drop")
             .conn(c->id)
             .node(name(p.from))
@@ -282,26 +280,24 @@ struct World::Impl {
             .end();
         continue;
       }
-      if (len > 0 && rng.chance(lp.frame_corrupt)) {
-        const auto bit = rng.below(std::uint64_t{len} * 8);
+      if (fate.corrupt_bit) {
+        const auto bit = *fate.corrupt_bit;
         u.bytes[5 + bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
         tr("corrupt").conn(c->id).node(name(p.from)).num("msg_type", type).num("bit", bit).end();
       }
-      Time t = wire_time(p.from, p.to, u.bytes.size(), lp) + sample_latency(lp, rng);
-      if (rng.chance(lp.frame_reorder)) {
-        const Duration extra = rng.between(0, lp.reorder_window);
-        t += extra;
+      Time t = wire_time(p.from, p.to, u.bytes.size(), lp) + fate.latency;
+      if (fate.reorder_extra) {
+        t += *fate.reorder_extra;
         tr("reorder")
             .conn(c->id)
             .node(name(p.from))
             .num("msg_type", type)
-            .num("delay", extra)
+            .num("delay", *fate.reorder_extra)
             .end();
       }
-      if (rng.chance(lp.frame_duplicate)) {
-        const Time t2 = t + rng.between(0, lp.reorder_window);
+      if (fate.duplicate_extra) {
         tr("duplicate").conn(c->id).node(name(p.from)).num("msg_type", type).end();
-        schedule_unit(c, side, detail::Unit{u.bytes, false}, t2);
+        schedule_unit(c, side, detail::Unit{u.bytes, false}, t + *fate.duplicate_extra);
       }
       schedule_unit(c, side, std::move(u), t);
     }

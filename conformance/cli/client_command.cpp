@@ -2,6 +2,7 @@
 // server by hand or to be the client `check --client --exec` starts. Every
 // frame it writes and reads is judged by the checker as it happens.
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -31,6 +32,7 @@ struct ClientOptions {
   std::string trace_file;
   bool verbose = false, must_only = false;
   std::vector<std::string> bugs;
+  std::uint64_t seed = 0;
 };
 
 int client(const ClientOptions& o) {
@@ -49,6 +51,13 @@ int client(const ClientOptions& o) {
   }
   conformance::LiveClient::Options options;
   options.connect = *parsed.endpoint;
+  // The seed makes the lite_id (HS-10): two clients must not share one. A
+  // live run is not reproducible anyway, so by default it comes from the
+  // clock and the process id.
+  options.seed = o.seed != 0 ? o.seed
+                             : static_cast<std::uint64_t>(
+                                   std::chrono::steady_clock::now().time_since_epoch().count()) ^
+                                   (static_cast<std::uint64_t>(getpid()) << 32);
   auto& cfg = options.config;
   for (const auto& coll : o.shapes) {
     protocol::ShapeDefinition shape;
@@ -103,9 +112,10 @@ int client(const ClientOptions& o) {
   }
   boost::asio::io_context ioc;
   conformance::LiveClient live(ioc, options);
-  fmt::print("syncsim client: the reference client connects to {} ({} shape(s), {} write(s){})\n",
-             options.connect.text(), o.shapes.size(), o.writes,
-             o.token.empty() ? ", trust mode: empty token" : "");
+  fmt::print(
+      "syncsim client: the reference client connects to {} ({} shape(s), {} write(s), seed {}{})\n",
+      options.connect.text(), o.shapes.size(), o.writes, options.seed,
+      o.token.empty() ? ", trust mode: empty token" : "");
   std::fflush(stdout);
   live.start();
   bool stopping = false;
@@ -181,6 +191,7 @@ Runner add_client_command(CLI::App& app) {
                   "record every frame written and read as JSON lines (check-trace reads them)");
   cmd->add_flag("-v,--verbose", o->verbose, "print every frame");
   cmd->add_flag("--must-only", o->must_only, "print MUST findings only");
+  cmd->add_option("--seed", o->seed, "seed of the client's PRNG (lite_id); default: clock and pid");
   cmd->add_option("--bug", o->bugs,
                   "break the reference client on purpose (the harness's own tests; names as\n"
                   "in scenarios: NeverThrottle, NoResyncOnGap, WrongChecksum, ...)");

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   runners["serve"] = add_serve_command(app);
   runners["check"] = add_check_command(app);
   runners["client"] = add_client_command(app);
+  runners["proxy"] = add_proxy_command(app);
 
   try {
     app.parse(argc, argv);

@@ -411,7 +411,11 @@ std::vector<ClientCase> make_cases() {
          if (!s.wait([&] { return !s.got.empty() || s.closed; }, 5000))
            return void(
                s.fail(Verdict::Timeout, "expected a Handshake within 5000 ms; nothing came"));
-         if (s.got.empty()) return void(s.fail(Verdict::Fail, "the client closed without a frame"));
+         if (s.got.empty()) {
+           return void(s.fail(Verdict::Fail, "the client closed without a frame" +
+                                                 (s.close_reason.empty() ? std::string()
+                                                                         : ": " + s.close_reason)));
+         }
          if (!std::holds_alternative<Handshake>(s.got.front()))
            s.fail(Verdict::Fail, "expected a Handshake first; got " + describe(s.got.front()));
        }},

@@ -426,6 +426,8 @@ void wait_then_perform(Run& run, const ScenarioEvent& e, std::size_t index, Clie
 
 }  // namespace
 
+void apply_link_spec(sim::LinkParams& p, const LinkSpec& k) { apply_link(p, k); }
+
 ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
   return run_scenario(s, seed, RunOptions{});
 }

@@ -11,6 +11,10 @@
 #include "conformance/checker/session_checker.hpp"
 #include "conformance/runner/scenario.hpp"
 
+namespace syncsim::sim {
+struct LinkParams;
+}
+
 namespace syncsim::conformance {
 
 struct ScenarioResult {
@@ -33,6 +37,10 @@ struct RunOptions {
 // Names of bugs are checked here; an invalid scenario returns a result whose
 // only failure starts with "invalid scenario:".
 ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed);
+
+// Sets the fields of `p` that `k` sets: latency, jitter, bandwidth, segment
+// and frame faults (the proxy's fault file uses it too).
+void apply_link_spec(sim::LinkParams& p, const LinkSpec& k);
 ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOptions& options);
 
 }  // namespace syncsim::conformance

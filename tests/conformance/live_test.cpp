@@ -12,6 +12,7 @@
 #include "reference/client.hpp"
 #include "reference/runtime.hpp"
 #include "reference/ws_runtime.hpp"
+#include "tests/support/asio_wait.hpp"
 
 namespace syncsim::test {
 namespace {
@@ -21,10 +22,6 @@ using namespace reference;
 using conformance::Endpoint;
 using conformance::LiveServer;
 using tcp = boost::asio::ip::tcp;
-
-void run_until(boost::asio::io_context& ioc, const std::function<bool()>& done) {
-  for (int k = 0; k < 1000 && !done(); ++k) ioc.run_one_for(std::chrono::milliseconds(5));
-}
 
 TEST(Endpoint, ParsesTcpAndWebSocketAddressesAndSaysWhatIsWrong) {
   const auto t = conformance::parse_endpoint("tcp://127.0.0.1:9091");
@@ -150,8 +147,8 @@ struct CheckRun {
              std::string filter = "") {
     ServerCheckOptions o;
     o.target = std::move(target);
-    o.answer_timeout = timeout;
-    o.filter = std::move(filter);
+    o.answer_budget_ms = timeout.count();
+    o.suite.filter = std::move(filter);
     results = conformance::check_server(ioc, o);
   }
   std::string failures() const {

@@ -12,6 +12,7 @@
 #include "reference/client.hpp"
 #include "reference/server.hpp"
 #include "reference/ws_runtime.hpp"
+#include "tests/support/asio_wait.hpp"
 
 namespace syncsim::test {
 namespace {
@@ -20,10 +21,6 @@ using namespace protocol;
 using namespace reference;
 using boost::system::error_code;
 using tcp = boost::asio::ip::tcp;
-
-void run_until(boost::asio::io_context& ioc, const std::function<bool()>& done) {
-  for (int k = 0; k < 1000 && !done(); ++k) ioc.run_one_for(std::chrono::milliseconds(5));
-}
 
 struct WsServer {
   boost::asio::io_context ioc;

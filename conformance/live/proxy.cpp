@@ -1,0 +1,417 @@
+#include "conformance/live/proxy.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <sstream>
+
+#include "conformance/checker/trace_writer.hpp"
+#include "conformance/live/frame_conn.hpp"
+#include "conformance/runner/runner.hpp"
+#include "conformance/runner/yaml_reader.hpp"
+#include "protocol/codec.hpp"
+#include "reference/ws_runtime.hpp"
+#include "sim/frame_fate.hpp"
+
+namespace syncsim::conformance {
+
+using tcp = boost::asio::ip::tcp;
+using error_code = boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+using protocol::Bytes;
+using protocol::Sender;
+
+ProxyFaults no_proxy_faults() {
+  ProxyFaults f;
+  f.to_server.latency = 0;
+  f.to_client.latency = 0;
+  return f;
+}
+
+ProxyFaultsLoad parse_proxy_faults(const std::string& text, const std::string& file) {
+  using namespace yaml;
+  ProxyFaults faults = no_proxy_faults();
+  ProxyFaultsLoad out;
+  out.error = parse_yaml(text, file, [&](const YAML::Node& root, const Reader& r) {
+    if (!root || root.IsNull()) return;  // an empty file: no faults
+    r.keys(root, {"client_to_server", "server_to_client"}, "a fault file");
+    for (const char* dir : {"client_to_server", "server_to_client"}) {
+      const auto d = root[dir];
+      if (!d) continue;
+      r.keys(d, {"latency_ms", "jitter_ms", "frames"}, std::string("\"") + dir + "\"");
+      LinkSpec spec;
+      opt(r, d, "latency_ms", spec.latency_ms, 0.0, 600'000.0);
+      opt(r, d, "jitter_ms", spec.jitter_ms, 0.0, 600'000.0);
+      if (const auto f = d["frames"]) spec.frames = read_frame_faults(f, r);
+      apply_link_spec(std::string(dir) == "client_to_server" ? faults.to_server : faults.to_client,
+                      spec);
+    }
+  });
+  if (out.error.empty()) out.faults = faults;
+  return out;
+}
+
+ProxyFaultsLoad load_proxy_faults(const std::string& path) {
+  std::string text, error;
+  if (!yaml::read_text_file(path, text, error)) return ProxyFaultsLoad{std::nullopt, error};
+  return parse_proxy_faults(text, path);
+}
+
+std::string describe_faults(const sim::LinkParams& p) {
+  std::ostringstream o;
+  auto ms = [](sim::Duration d) { return static_cast<double>(d) / 1e6; };
+  auto pct = [](sim::Ratio r) {
+    return 100.0 * static_cast<double>(r.num) / static_cast<double>(r.den);
+  };
+  o << "latency " << ms(p.latency) << " ms, jitter " << ms(p.jitter) << " ms";
+  if (!p.frame_faults) return o.str() + ", no frame faults";
+  o << "; of ";
+  if (p.frame_types.all()) {
+    o << "every type";
+  } else {
+    std::string types;
+    for (int c = 0; c < 256; ++c) {
+      if (p.frame_types.test(static_cast<std::size_t>(c)))
+        types += (types.empty() ? "" : ",") +
+                 std::string(protocol::code_name(static_cast<std::uint8_t>(c)));
+    }
+    o << types;
+  }
+  o << ": drop " << pct(p.frame_drop) << "%, duplicate " << pct(p.frame_duplicate) << "%, reorder "
+    << pct(p.frame_reorder) << "% (window " << ms(p.reorder_window) << " ms), corrupt "
+    << pct(p.frame_corrupt) << "%";
+  if (p.drop_next) o << ", drop the next " << p.drop_next;
+  if (!p.frame_inject_unknown.is_never())
+    o << ", unknown codes slipped in " << pct(p.frame_inject_unknown) << "%";
+  return o.str();
+}
+
+namespace {
+
+// One end of a pair, whatever its transport.
+struct Side {
+  std::function<void(Bytes)> send;
+  std::function<void()> close;
+};
+
+template <class Socket>
+Side side_of(const std::shared_ptr<FrameConn<Socket>>& conn) {
+  return Side{[conn](Bytes f) { conn->send(std::move(f)); }, [conn] { conn->close(); }};
+}
+
+}  // namespace
+
+struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
+  struct Pair;
+
+  // One direction of a pair: the frames held until their time comes.
+  struct Direction {
+    Sender from;
+    sim::LinkParams params;
+    sim::Prng rng;
+    std::map<std::pair<Clock::time_point, std::uint64_t>, Bytes> held;
+    std::uint64_t seq = 0;
+    Clock::time_point last_due{};
+    boost::asio::steady_timer timer;
+    bool source_closed = false;
+    Direction(boost::asio::io_context& ioc, Sender f, sim::LinkParams p, sim::Prng r)
+        : from(f), params(p), rng(r), timer(ioc) {}
+  };
+
+  struct Pair : std::enable_shared_from_this<Pair> {
+    std::shared_ptr<Impl> impl;
+    std::uint64_t id;
+    Side down, up;
+    bool up_ready = false, ended = false;
+    Direction to_server, to_client;
+    boost::asio::steady_timer connect_timer;
+    Pair(std::shared_ptr<Impl> i, std::uint64_t n)
+        : impl(std::move(i)),
+          id(n),
+          to_server(impl->ioc, Sender::Client, impl->options.faults.to_server,
+                    sim::Prng::stream(impl->options.seed, "proxy/" + std::to_string(n) + "/c2s")),
+          to_client(impl->ioc, Sender::Server, impl->options.faults.to_client,
+                    sim::Prng::stream(impl->options.seed, "proxy/" + std::to_string(n) + "/s2c")),
+          connect_timer(impl->ioc) {}
+
+    Side& target(const Direction& d) { return &d == &to_server ? up : down; }
+    bool target_ready(const Direction& d) const { return &d != &to_server || up_ready; }
+
+    void ingest(Direction& d, Bytes frame) {
+      if (ended) return;
+      impl->judge(frame, id, d.from, Seen::Written);
+      const auto type = frame[0];
+      const auto len = static_cast<std::uint32_t>(frame.size() - 5);
+      const sim::FrameFate fate = sim::frame_fate(d.params, d.rng, type, len);
+      const auto now = Clock::now();
+      const char* dir = &d == &to_server ? "client->server" : "server->client";
+      if (fate.unknown_before) {
+        ++impl->stats.injected;
+        impl->event("conn " + std::to_string(id) + " " + dir + ": unknown code 0x99 slipped in");
+        hold(d, Bytes(fate.unknown_before->begin(), fate.unknown_before->end()), now);
+      }
+      if (fate.dropped) {
+        if (fate.used_drop_next) --d.params.drop_next;
+        ++impl->stats.dropped;
+        impl->event("conn " + std::to_string(id) + " " + dir + ": dropped " +
+                    std::string(protocol::code_name(type)));
+        return;
+      }
+      if (fate.corrupt_bit) {
+        frame[5 + *fate.corrupt_bit / 8] ^=
+            static_cast<std::uint8_t>(1u << (*fate.corrupt_bit % 8));
+        ++impl->stats.corrupted;
+        impl->event("conn " + std::to_string(id) + " " + dir + ": corrupted " +
+                    std::string(protocol::code_name(type)) + " (bit " +
+                    std::to_string(*fate.corrupt_bit) + ")");
+      }
+      auto due = now + std::chrono::nanoseconds(fate.latency);
+      if (fate.reorder_extra) {
+        due += std::chrono::nanoseconds(*fate.reorder_extra);
+        ++impl->stats.reordered;
+        impl->event("conn " + std::to_string(id) + " " + dir + ": held back " +
+                    std::string(protocol::code_name(type)) + " " +
+                    std::to_string(*fate.reorder_extra / 1'000'000) + " ms");
+      } else {
+        due = std::max(due, d.last_due);  // a byte stream keeps its order
+        d.last_due = due;
+      }
+      if (fate.duplicate_extra) {
+        ++impl->stats.duplicated;
+        impl->event("conn " + std::to_string(id) + " " + dir + ": duplicated " +
+                    std::string(protocol::code_name(type)));
+        hold(d, frame, due + std::chrono::nanoseconds(*fate.duplicate_extra));
+      }
+      hold(d, std::move(frame), due);
+    }
+
+    void hold(Direction& d, Bytes frame, Clock::time_point due) {
+      if (d.held.size() >= impl->options.max_held_frames) {
+        return end("over " + std::to_string(impl->options.max_held_frames) +
+                   " frames held in one direction: the receiver does not keep up");
+      }
+      d.held.emplace(std::make_pair(due, d.seq++), std::move(frame));
+      arm(d);
+    }
+
+    void arm(Direction& d) {
+      if (ended || d.held.empty() || !target_ready(d)) return;
+      d.timer.expires_at(d.held.begin()->first.first);
+      d.timer.async_wait([self = this->shared_from_this(), &d](const error_code& ec) {
+        if (!ec) self->deliver(d);
+      });
+    }
+
+    void deliver(Direction& d) {
+      const auto now = Clock::now();
+      while (!ended && !d.held.empty() && d.held.begin()->first.first <= now) {
+        Bytes frame = std::move(d.held.begin()->second);
+        d.held.erase(d.held.begin());
+        ++impl->stats.forwarded;
+        // What the receiver can read: a frame that still decodes (FRAME-10).
+        if (protocol::decode_frame(frame).message) impl->judge(frame, id, d.from, Seen::Received);
+        target(d).send(std::move(frame));
+      }
+      if (ended) return;
+      if (d.held.empty() && d.source_closed) return end("");
+      arm(d);
+    }
+
+    void source_closed(Direction& d, const std::string& why) {
+      if (ended) return;
+      d.source_closed = true;
+      impl->event("conn " + std::to_string(id) + ": " +
+                  (d.from == Sender::Client ? "the client" : "the server") +
+                  (why.empty() ? " closed" : " connection ended: " + why));
+      if (d.held.empty()) end("");
+    }
+
+    void end(const std::string& why) {
+      if (ended) return;
+      ended = true;
+      if (!why.empty()) impl->event("conn " + std::to_string(id) + " cut: " + why);
+      to_server.timer.cancel();
+      to_client.timer.cancel();
+      connect_timer.cancel();
+      if (down.close) down.close();
+      if (up.close) up.close();
+      impl->closed(id);
+    }
+  };
+
+  boost::asio::io_context& ioc;
+  Options options;
+  SessionChecker checker;
+  Stats stats;
+  Clock::time_point started = Clock::now();
+  std::map<std::uint64_t, std::shared_ptr<Pair>> pairs;
+  std::uint64_t next_id = 1;
+  std::optional<tcp::acceptor> tcp_acceptor;
+  std::optional<reference::WsAcceptor> ws_acceptor;
+  bool stopped = false;
+
+  Impl(boost::asio::io_context& io, Options o) : ioc(io), options(std::move(o)) {}
+
+  std::int64_t now_ns() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count();
+  }
+  void event(const std::string& line) {
+    if (options.on_event) options.on_event(line);
+  }
+  void report_new(std::size_t before) {
+    if (!options.on_finding) return;
+    for (std::size_t i = before; i < checker.findings().size(); ++i)
+      options.on_finding(checker.findings()[i]);
+  }
+  void judge(const Bytes& frame, std::uint64_t conn, Sender from, Seen seen) {
+    FrameRecord r{now_ns(), conn, from, frame, seen};
+    if (options.trace) write_trace_frame(*options.trace, r);
+    const std::size_t before = checker.findings().size();
+    checker.on_frame(r);
+    report_new(before);
+  }
+  void closed(std::uint64_t id) {
+    const auto t = now_ns();
+    if (options.trace) write_trace_close(*options.trace, t, id);
+    const std::size_t before = checker.findings().size();
+    checker.on_close(id, t);
+    report_new(before);
+    pairs.erase(id);
+  }
+
+  template <class Socket>
+  void accepted(Socket s) {
+    if (stopped) return;
+    if (pairs.size() >= options.max_connections) {
+      ++stats.refused;
+      error_code ignored;
+      s.close(ignored);
+      event("refused a connection: " + std::to_string(options.max_connections) + " already open");
+      return;
+    }
+    auto pair = std::make_shared<Pair>(shared_from_this(), next_id++);
+    pairs[pair->id] = pair;
+    ++stats.connections;
+    event("conn " + std::to_string(pair->id) + ": a client connected; connecting to " +
+          options.upstream.text());
+    auto down = std::make_shared<FrameConn<Socket>>(std::move(s));
+    std::weak_ptr<Pair> weak = pair;
+    down->on_frame = [weak](const Bytes& f) {
+      if (auto p = weak.lock()) p->ingest(p->to_server, f);
+    };
+    down->on_close = [weak](const std::string& why) {
+      if (auto p = weak.lock()) p->source_closed(p->to_server, why);
+    };
+    pair->down = side_of(down);
+    down->start();
+    if (options.upstream.transport == Endpoint::Transport::WebSocket) {
+      connect_upstream(pair, reference::WsSocket(ioc, options.upstream.path));
+    } else {
+      connect_upstream(pair, tcp::socket(ioc));
+    }
+  }
+
+  template <class Socket>
+  void connect_upstream(const std::shared_ptr<Pair>& pair, Socket s) {
+    auto conn = std::make_shared<FrameConn<Socket>>(std::move(s));
+    error_code ec;
+    const tcp::endpoint at(boost::asio::ip::make_address(options.upstream.host, ec),
+                           options.upstream.port);
+    std::weak_ptr<Pair> weak = pair;
+    pair->up = side_of(conn);
+    pair->connect_timer.expires_after(std::chrono::seconds(5));
+    pair->connect_timer.async_wait([weak](const error_code& e) {
+      auto p = weak.lock();
+      if (e || !p || p->up_ready || p->ended) return;
+      ++p->impl->stats.upstream_failures;
+      p->end("the server did not accept the connection within 5 s");
+    });
+    conn->socket().async_connect(at, [weak, conn](const error_code& e) {
+      auto p = weak.lock();
+      if (!p || p->ended) return;
+      if (e) {
+        ++p->impl->stats.upstream_failures;
+        return p->end("cannot connect to the server: " + e.message());
+      }
+      p->connect_timer.cancel();
+      p->up_ready = true;
+      conn->on_frame = [weak](const Bytes& f) {
+        if (auto q = weak.lock()) q->ingest(q->to_client, f);
+      };
+      conn->on_close = [weak](const std::string& why) {
+        if (auto q = weak.lock()) q->source_closed(q->to_client, why);
+      };
+      conn->start();
+      p->arm(p->to_server);  // what the client sent meanwhile
+    });
+  }
+
+  template <class Acceptor>
+  void accept_loop(Acceptor& a) {
+    a.async_accept([self = shared_from_this(), &a](const error_code& ec, auto s) {
+      if (self->stopped) return;
+      if (!ec) self->accepted(std::move(s));
+      self->accept_loop(a);
+    });
+  }
+};
+
+Proxy::Proxy(boost::asio::io_context& ioc, Options options)
+    : impl_(std::make_shared<Impl>(ioc, std::move(options))) {}
+Proxy::~Proxy() { stop(); }
+
+bool Proxy::start(error_code& ec) {
+  auto& i = *impl_;
+  const tcp::endpoint at(boost::asio::ip::make_address(i.options.listen.host, ec),
+                         i.options.listen.port);
+  if (ec) return false;
+  tcp::acceptor* raw = nullptr;
+  if (i.options.listen.transport == Endpoint::Transport::WebSocket) {
+    i.ws_acceptor.emplace(i.ioc);
+    raw = &i.ws_acceptor->tcp_acceptor();
+  } else {
+    i.tcp_acceptor.emplace(i.ioc);
+    raw = &*i.tcp_acceptor;
+  }
+  raw->open(at.protocol(), ec);
+  if (!ec) raw->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) raw->bind(at, ec);
+  if (!ec) raw->listen(boost::asio::socket_base::max_listen_connections, ec);
+  if (ec) return false;
+  if (i.ws_acceptor) {
+    i.accept_loop(*i.ws_acceptor);
+  } else {
+    i.accept_loop(*i.tcp_acceptor);
+  }
+  return true;
+}
+
+std::uint16_t Proxy::port() const {
+  error_code ec;
+  if (impl_->ws_acceptor) return impl_->ws_acceptor->tcp_acceptor().local_endpoint(ec).port();
+  if (impl_->tcp_acceptor) return impl_->tcp_acceptor->local_endpoint(ec).port();
+  return 0;
+}
+
+void Proxy::stop() {
+  auto& i = *impl_;
+  if (i.stopped) return;
+  i.stopped = true;
+  error_code ignored;
+  if (i.ws_acceptor) i.ws_acceptor->close();
+  if (i.tcp_acceptor) i.tcp_acceptor->close(ignored);
+  auto pairs = i.pairs;  // end() erases from the map
+  for (auto& [id, p] : pairs) p->end("the proxy stops");
+}
+
+void Proxy::finish() {
+  const std::size_t before = impl_->checker.findings().size();
+  impl_->checker.finish(impl_->now_ns());
+  impl_->report_new(before);
+}
+
+const SessionChecker& Proxy::checker() const { return impl_->checker; }
+const Proxy::Stats& Proxy::stats() const { return impl_->stats; }
+
+}  // namespace syncsim::conformance

@@ -1,0 +1,413 @@
+// The pieces that point syncsim at implementations nobody here wrote: target
+// files and baselines, `check --client` (syncsim as a scripted server for a
+// client started per case), and the fault-injecting proxy. All on loopback.
+#include <gtest/gtest.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <sstream>
+
+#include "conformance/live/client_check.hpp"
+#include "conformance/live/frame_conn.hpp"
+#include "conformance/live/live_client.hpp"
+#include "conformance/live/live_server.hpp"
+#include "conformance/live/proxy.hpp"
+#include "conformance/live/server_check.hpp"
+#include "conformance/live/target.hpp"
+#include "tests/support/asio_wait.hpp"
+
+namespace syncsim::test {
+namespace {
+
+using namespace conformance;
+using tcp = boost::asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// ---- target files and baselines ------------------------------------------
+
+TEST(TargetFile, ReadsEveryKey) {
+  const auto t = parse_target(
+      "server: ws://127.0.0.1:9090/sync\n"
+      "jwt_secret: s3cret\n"
+      "tenant: 7\n"
+      "capabilities: [handshake, ping, deltas]\n"
+      "expected_failures: [duplicate-acked-with-lsn-0, TOKEN-1]\n"
+      "time_scale: 2.5\n",
+      "t.yaml");
+  ASSERT_TRUE(t.target) << t.error;
+  EXPECT_EQ(t.target->server, "ws://127.0.0.1:9090/sync");
+  EXPECT_EQ(t.target->jwt_secret, "s3cret");
+  EXPECT_EQ(t.target->tenant, 7u);
+  EXPECT_EQ(t.target->capabilities, (std::set<std::string>{"handshake", "ping", "deltas"}));
+  EXPECT_EQ(t.target->expected_failures,
+            (std::set<std::string>{"duplicate-acked-with-lsn-0", "TOKEN-1"}));
+  EXPECT_EQ(t.target->time_scale, 2.5);
+}
+
+TEST(TargetFile, MistakesNameFileLineAndWhatWasExpected) {
+  const std::pair<const char*, const char*> bad[] = {
+      {"server: x\ncapabilites: [ping]\n", "t.yaml:2:1: unknown key \"capabilites\""},
+      {"capabilities: [ping, teleport]\n", "t.yaml:1:15: unknown capability \"teleport\""},
+      {"token: a\njwt_secret: b\n", "t.yaml:2:13: give \"token\" or \"jwt_secret\", not both"},
+      {"time_scale: 0\n", "t.yaml:1:13: \"time_scale\" must be a number in [0.01, 1000]"},
+      {"tenant: [1]\n", "t.yaml:1:9: \"tenant\" must be an integer"},
+      {"capabilities: [ping\n", "t.yaml:"},
+  };
+  for (const auto& [text, want] : bad) {
+    const auto t = parse_target(text, "t.yaml");
+    EXPECT_FALSE(t.target) << text;
+    EXPECT_EQ(t.error.rfind(want, 0), 0u) << "got: " << t.error << "\nwant: " << want;
+  }
+  const auto b = parse_target("expected_failures: [x]\ntoken: t\n", "b.yaml", true);
+  EXPECT_EQ(b.error.rfind("b.yaml:2:1: unknown key \"token\" in a baseline file", 0), 0u)
+      << b.error;
+}
+
+TEST(TargetFile, AWrittenBaselineReadsBack) {
+  const std::set<std::string> ids{"DELTA-6", "ping-echoed"};
+  const auto b = parse_target(baseline_text(ids, "a test"), "b.yaml", true);
+  ASSERT_TRUE(b.target) << b.error;
+  EXPECT_EQ(b.target->expected_failures, ids);
+  const auto none = parse_target(baseline_text({}, "a test"), "b.yaml", true);
+  ASSERT_TRUE(none.target) << none.error;
+  EXPECT_TRUE(none.target->expected_failures.empty());
+}
+
+TEST(LiveSuite, BaselinedFailuresXFailAndBaselinedPassesXPass) {
+  LiveSuiteOptions o;
+  o.expected_failures = {"DELTA-6", "ping-echoed"};
+  CaseResult failed{"duplicate-acked-with-lsn-0", "DELTA-6", "", "deltas", Verdict::Fail};
+  apply_baseline(failed, o);
+  EXPECT_EQ(failed.verdict, Verdict::XFail);
+  CaseResult timed_out{"other", "DELTA-7", "", "deltas", Verdict::Timeout};
+  apply_baseline(timed_out, o);
+  EXPECT_EQ(timed_out.verdict, Verdict::Timeout);  // not baselined: still a failure
+  CaseResult passed{"ping-echoed", "PING-2", "", "ping", Verdict::Pass};
+  apply_baseline(passed, o);
+  EXPECT_EQ(passed.verdict, Verdict::XPass);
+  EXPECT_FALSE(counts_as_failure(Verdict::XFail));
+  EXPECT_FALSE(counts_as_failure(Verdict::XPass));
+  EXPECT_FALSE(counts_as_failure(Verdict::Unsupported));
+  EXPECT_TRUE(counts_as_failure(Verdict::Timeout));
+  o.time_scale = 2.5;
+  EXPECT_EQ(o.scaled(200).count(), 500);
+}
+
+TEST(CheckServer, CasesOutsideTheTargetsCapabilitiesAreUnsupportedNotRun) {
+  boost::asio::io_context ioc;
+  LiveServer::Options so;
+  so.listen = *parse_endpoint("tcp://127.0.0.1:0").endpoint;
+  LiveServer server(ioc, so);
+  boost::system::error_code ec;
+  ASSERT_TRUE(server.start(ec)) << ec.message();
+  ServerCheckOptions o;
+  o.target = so.listen;
+  o.target.port = server.port();
+  o.suite.capabilities = {"ping"};
+  o.suite.expected_failures = {"PING-2"};  // passes: XPASS, reported
+  const auto results = check_server(ioc, o);
+  ASSERT_EQ(results.size(), server_cases().size());
+  for (const auto& r : results) {
+    if (r.rule == "PING-2") {
+      EXPECT_EQ(r.verdict, Verdict::XPass);
+    } else if (r.capability == "ping") {
+      EXPECT_EQ(r.verdict, Verdict::Pass) << r.id << ": " << r.detail;
+    } else {
+      EXPECT_EQ(r.verdict, Verdict::Unsupported) << r.id;
+      EXPECT_TRUE(r.frames.empty()) << r.id;  // never run
+    }
+  }
+  EXPECT_EQ(server.connections(), 2u);  // only the two ping cases connected
+}
+
+// ---- check --client ---------------------------------------------------------
+
+// The reference client as a user's --exec command would start it.
+std::string reference_client(const std::string& extra = "") {
+  return std::string("'") + SYNCSIM_BINARY +
+         "' client --connect \"$SYNCSIM_TARGET\" --shape orders --writes 3 --apply-rate 200 "
+         "--token \"$SYNCSIM_TOKEN\" --jwt-secret \"$SYNCSIM_JWT_SECRET\" " +
+         extra;
+}
+
+struct ClientRun {
+  boost::asio::io_context ioc;
+  ClientCheckOptions options;
+  ClientCheckRun run;
+  explicit ClientRun(const std::string& listen) {
+    options.listen = *parse_endpoint(listen).endpoint;
+    // Loaded CI machines (sanitizers, two test processes per core): every
+    // real-time wait gets half as long again as its budget.
+    options.suite.time_scale = 1.5;
+  }
+  void check(const std::string& exec, const std::string& filter = "") {
+    options.exec = exec;
+    options.suite.filter = filter;
+    run = check_client(ioc, options);
+  }
+  const CaseResult* result(const std::string& rule) const {
+    for (const auto& r : run.results) {
+      if (r.rule == rule) return &r;
+    }
+    return nullptr;
+  }
+  std::string not_passed() const {
+    std::string out = run.error;
+    for (const auto& r : run.results) {
+      if (r.verdict != Verdict::Pass) {
+        out += "\n  " + std::string(verdict_name(r.verdict)) + " " + r.rule + " " + r.id + ": " +
+               r.detail;
+        for (const auto& f : r.frames) out += "\n      " + f;
+      }
+    }
+    return out;
+  }
+};
+
+TEST(CheckClient, TheReferenceClientPassesEveryCaseOverTcp) {
+  ClientRun c("tcp://127.0.0.1:0");
+  c.check(reference_client());
+  EXPECT_EQ(c.run.results.size(), client_cases().size());
+  EXPECT_TRUE(c.not_passed().empty()) << c.not_passed();
+}
+
+TEST(CheckClient, TheReferenceClientPassesOverWebSocket) {
+  ClientRun c("ws://127.0.0.1:0/sync");
+  c.check(reference_client(), "RESYNC");  // the gap cases: deltas, timing, resync over WS
+  EXPECT_EQ(c.run.results.size(), 2u);
+  EXPECT_TRUE(c.not_passed().empty()) << c.not_passed();
+}
+
+TEST(CheckClient, RESYNC_2_AClientThatIgnoresGapsIsCaught) {
+  ClientRun c("tcp://127.0.0.1:0");
+  c.check(reference_client("--bug NoResyncOnGap"), "gap-triggers-resync");
+  const auto* r = c.result("RESYNC-2");
+  ASSERT_NE(r, nullptr) << c.not_passed();
+  EXPECT_TRUE(counts_as_failure(r->verdict)) << c.not_passed();
+  EXPECT_NE(r->detail.find("ResyncRequest"), std::string::npos) << r->detail;
+  const bool found = std::any_of(r->findings.begin(), r->findings.end(), [](const CheckFinding& f) {
+    return f.finding.rule == "RESYNC-2";
+  });
+  EXPECT_TRUE(found) << "the checker names the rule too";
+}
+
+TEST(CheckClient, THROTTLE_2_AClientThatNeverThrottlesIsCaught) {
+  ClientRun c("tcp://127.0.0.1:0");
+  c.options.suite.time_scale = 1;  // it waits out the budget: keep it short
+  c.check(reference_client("--bug NeverThrottle"), "flood-throttles");
+  const auto* r = c.result("THROTTLE-2");
+  ASSERT_NE(r, nullptr) << c.not_passed();
+  EXPECT_EQ(r->verdict, Verdict::Timeout) << c.not_passed();
+}
+
+TEST(CheckClient, DELTA_2_WrongChecksumsAreCaughtByTheChecker) {
+  ClientRun c("tcp://127.0.0.1:0");
+  c.options.suite.time_scale = 1;
+  c.check(reference_client("--bug WrongChecksum"), "acked-not-resent");
+  const auto* r = c.result("DELTA-12");
+  ASSERT_NE(r, nullptr) << c.not_passed();
+  EXPECT_EQ(r->verdict, Verdict::Fail);
+  EXPECT_NE(r->detail.find("DELTA-2"), std::string::npos) << r->detail;
+}
+
+TEST(CheckClient, AClientThatExitsOrNeverConnectsEndsTheRunAtOnce) {
+  {
+    ClientRun c("tcp://127.0.0.1:0");
+    c.check("echo 'no such client' >&2; exit 3");
+    ASSERT_EQ(c.run.results.size(), 1u) << c.not_passed();
+    EXPECT_EQ(c.run.results[0].verdict, Verdict::Unreachable);
+    EXPECT_NE(c.run.results[0].detail.find("exited with status 3"), std::string::npos);
+    ASSERT_FALSE(c.run.results[0].frames.empty());
+    EXPECT_EQ(c.run.results[0].frames.back(), "client| no such client");  // its output shown
+  }
+  {
+    ClientRun c("tcp://127.0.0.1:0");
+    c.options.connect_budget_ms = 150;
+    const auto t0 = Clock::now();
+    c.check("");  // nobody starts a client
+    ASSERT_EQ(c.run.results.size(), 1u);
+    EXPECT_EQ(c.run.results[0].verdict, Verdict::Unreachable);
+    EXPECT_LT(Clock::now() - t0, std::chrono::seconds(3));
+  }
+}
+
+// A peer of our own making on the same io_context: it connects (retrying
+// until the case listens) and then says nothing, or garbage.
+struct HostilePeer {
+  boost::asio::io_context& ioc;
+  std::uint16_t port;
+  bool garbage;
+  tcp::socket socket{ioc};
+  boost::asio::steady_timer retry{ioc};
+  Clock::time_point give_up = Clock::now() + std::chrono::seconds(5);
+  void connect() {
+    socket.async_connect(tcp::endpoint(boost::asio::ip::address_v4::loopback(), port),
+                         [this](boost::system::error_code ec) {
+                           if (ec) {
+                             boost::system::error_code ignored;
+                             socket.close(ignored);
+                             if (Clock::now() > give_up) return;
+                             retry.expires_after(std::chrono::milliseconds(10));
+                             retry.async_wait([this](boost::system::error_code e) {
+                               if (!e) connect();
+                             });
+                             return;
+                           }
+                           if (!garbage) return;
+                           static const protocol::Bytes junk{0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0};
+                           boost::asio::async_write(socket, boost::asio::buffer(junk),
+                                                    [](boost::system::error_code, std::size_t) {});
+                         });
+  }
+};
+
+TEST(CheckClient, AStalledClientTimesOutAndAGarbageClientFailsNamingTheRule) {
+  for (const bool garbage : {false, true}) {
+    ClientRun c("tcp://127.0.0.1:0");
+    {
+      tcp::acceptor probe(c.ioc, tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
+      c.options.listen.port = probe.local_endpoint().port();
+    }
+    c.options.suite.time_scale = 0.1;  // the case's 5 s wait for a first frame: 0.5 s
+    HostilePeer peer{c.ioc, c.options.listen.port, garbage};
+    peer.connect();
+    const auto t0 = Clock::now();
+    c.check("", "handshake-first");
+    EXPECT_LT(Clock::now() - t0, std::chrono::seconds(4));
+    ASSERT_EQ(c.run.results.size(), 1u) << c.not_passed();
+    const auto& r = c.run.results[0];
+    if (garbage) {
+      EXPECT_EQ(r.verdict, Verdict::Fail) << r.detail;
+      EXPECT_NE(r.detail.find("FRAME-9"), std::string::npos) << r.detail;
+    } else {
+      EXPECT_EQ(r.verdict, Verdict::Timeout) << r.detail;
+    }
+  }
+}
+
+// ---- the proxy ----------------------------------------------------------------
+
+TEST(RawFrameSplitter, SplitsFramesAcrossChunksWhateverTheirCode) {
+  RawFrameSplitter s(1024);
+  const protocol::Bytes two{0x99, 2, 0, 0, 0, 7, 8, 0xFF, 1, 0, 0, 0, 0xC0};
+  ASSERT_TRUE(s.feed(two.data(), 3));
+  EXPECT_TRUE(s.ready().empty());
+  ASSERT_TRUE(s.feed(two.data() + 3, two.size() - 3));
+  ASSERT_EQ(s.ready().size(), 2u);
+  EXPECT_EQ(s.ready()[0], (protocol::Bytes{0x99, 2, 0, 0, 0, 7, 8}));  // unknown code, kept whole
+  EXPECT_EQ(s.ready()[1], (protocol::Bytes{0xFF, 1, 0, 0, 0, 0xC0}));
+  EXPECT_EQ(s.partial(), 0u);
+}
+
+TEST(RawFrameSplitter, FRAME_9_AnOversizedLengthIsRefusedWithItsOffset) {
+  RawFrameSplitter s(1024);
+  const protocol::Bytes bytes{0xFF, 1, 0, 0, 0, 0xC0, 0x10, 0x01, 0x04, 0, 0};
+  EXPECT_FALSE(s.feed(bytes.data(), bytes.size()));
+  EXPECT_EQ(s.error(),
+            "FRAME-9: frame at stream offset 6 declares 1025 body bytes, over the limit of 1024");
+  EXPECT_EQ(s.ready().size(), 1u);        // what came before is kept
+  EXPECT_FALSE(s.feed(bytes.data(), 1));  // and nothing after
+}
+
+TEST(ProxyFaults, ReadsBothDirectionsLikeAScenarioLink) {
+  const auto f = parse_proxy_faults(
+      "client_to_server:\n"
+      "  latency_ms: 20\n"
+      "  jitter_ms: 10\n"
+      "server_to_client:\n"
+      "  frames: {drop_next: 1, reorder_ppm: 100000, types: [ShapeDelta]}\n",
+      "f.yaml");
+  ASSERT_TRUE(f.faults) << f.error;
+  EXPECT_EQ(f.faults->to_server.latency, 20 * sim::kMillisecond);
+  EXPECT_EQ(f.faults->to_server.jitter, 10 * sim::kMillisecond);
+  EXPECT_FALSE(f.faults->to_server.frame_faults);
+  EXPECT_EQ(f.faults->to_client.latency, 0);
+  EXPECT_TRUE(f.faults->to_client.frame_faults);
+  EXPECT_EQ(f.faults->to_client.drop_next, 1u);
+  EXPECT_EQ(f.faults->to_client.frame_reorder, sim::Ratio::ppm(100000));
+  EXPECT_TRUE(f.faults->to_client.frame_types.test(0x22));
+  EXPECT_FALSE(f.faults->to_client.frame_types.test(0x11));
+  const auto bad = parse_proxy_faults("server_to_client:\n  frames: {drop_pm: 5}\n", "f.yaml");
+  EXPECT_EQ(bad.error.rfind("f.yaml:2:12: unknown key \"drop_pm\"", 0), 0u) << bad.error;
+  const auto bad_type =
+      parse_proxy_faults("client_to_server: {frames: {types: [Shape]}}\n", "f.yaml");
+  EXPECT_NE(bad_type.error.find("unknown message \"Shape\""), std::string::npos) << bad_type.error;
+}
+
+// The reference pair through a lossy, reordering, duplicating proxy still
+// converges; every frame is judged both ways with no MUST finding.
+TEST(Proxy, TheReferencePairConvergesThroughFaultsAndEveryFrameIsJudged) {
+  boost::asio::io_context ioc;
+  LiveServer::Options so;
+  so.listen = *parse_endpoint("tcp://127.0.0.1:0").endpoint;
+  LiveServer server(ioc, so);
+  boost::system::error_code ec;
+  ASSERT_TRUE(server.start(ec)) << ec.message();
+
+  Proxy::Options po;
+  po.listen = *parse_endpoint("ws://127.0.0.1:0/").endpoint;  // WebSocket in, TCP out
+  po.upstream = so.listen;
+  po.upstream.port = server.port();
+  const auto faults = parse_proxy_faults(
+      "client_to_server:\n"
+      "  jitter_ms: 3\n"
+      "  frames: {duplicate_ppm: 200000, types: [DeltaPush]}\n"
+      "server_to_client:\n"
+      "  jitter_ms: 3\n"
+      "  frames: {drop_ppm: 200000, reorder_ppm: 200000, reorder_window_ms: 20,\n"
+      "           types: [DeltaAck, ShapeDelta]}\n",
+      "faults.yaml");
+  ASSERT_TRUE(faults.faults) << faults.error;
+  po.faults = *faults.faults;
+  po.seed = 11;
+  std::ostringstream trace;
+  po.trace = &trace;
+  Proxy proxy(ioc, po);
+  ASSERT_TRUE(proxy.start(ec)) << ec.message();
+
+  auto client_options = [&](int writes, std::uint64_t seed) {
+    LiveClient::Options o;
+    o.connect = po.listen;
+    o.connect.port = proxy.port();
+    protocol::ShapeDefinition shape;
+    shape.shape_id = "orders-all";
+    shape.shape_type = protocol::shape_type::Document{"orders", {}};
+    o.config.shapes = {shape};
+    o.config.retransmit_ms = 300;
+    o.writes = writes;
+    o.write_every_ms = 10;
+    o.seed = seed;
+    return o;
+  };
+  LiveClient writer(ioc, client_options(40, 1)), reader(ioc, client_options(0, 2));
+  writer.start();
+  reader.start();
+  auto converged = [&] {
+    if (writer.writes_done() < 40 || writer.core().pending() > 0) return false;
+    const auto &a = writer.core().view(), &b = reader.core().view();
+    const auto wa = a.find("orders"), rb = b.find("orders");
+    return wa != a.end() && rb != b.end() && wa->second.size() == 10 && wa->second == rb->second;
+  };
+  for (int i = 0; i < 4 && !converged(); ++i) run_until(ioc, converged);  // at most ~20 s
+  EXPECT_TRUE(converged()) << "writer pending " << writer.core().pending();
+  const auto& s = proxy.stats();
+  EXPECT_GT(s.dropped + s.reordered + s.duplicated, 0u) << "the faults happened";
+  EXPECT_GE(s.connections, 2u);
+  writer.stop();
+  reader.stop();
+  proxy.stop();
+  server.stop();
+  ioc.restart();
+  ioc.run_for(std::chrono::milliseconds(100));  // the closes complete
+  proxy.finish();
+  EXPECT_EQ(proxy.checker().must_count(), 0u)
+      << (proxy.checker().findings().empty()
+              ? ""
+              : format_check_finding(proxy.checker().findings().front()));
+  EXPECT_NE(trace.str().find("\"seen\":\"received\""), std::string::npos);
+  EXPECT_NE(trace.str().find("\"seen\":\"written\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace syncsim::test
