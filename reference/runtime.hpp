@@ -84,12 +84,15 @@ struct TcpRuntime {
     return ec ? "unknown:0" : ep.address().to_string() + ":" + std::to_string(ep.port());
   }
   sim::Prng& rng(std::string_view) const { return *prng; }
-  // Both ends agree on it: the client's local port, seen from either side.
+  // Both ends agree on it, and two connections to one server differ: the
+  // two ports, lower first (the server's port alone would name them all).
   template <class AnySocket>
   static std::uint64_t connection_id(const AnySocket& s) {
     boost::system::error_code ec;
     const auto local = s.local_endpoint(ec), remote = s.remote_endpoint(ec);
-    return ec ? 0 : std::min(local.port(), remote.port());
+    if (ec) return 0;
+    const std::uint64_t a = local.port(), b = remote.port();
+    return std::min(a, b) << 16 | std::max(a, b);
   }
   template <class Handler>
   static void write_frame(Socket& s, boost::asio::const_buffer frame, Handler handler) {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 
+#include "conformance/live/server_scenarios.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/crc32c.hpp"
 #include "protocol/frame_stream.hpp"
@@ -368,6 +369,7 @@ const std::vector<CaseInfo>& server_cases() {
   static const std::vector<CaseInfo> kInfos = [] {
     std::vector<CaseInfo> out;
     for (const auto& c : make_cases("")) out.push_back(c.info);
+    for (const auto& c : server_scenario_cases()) out.push_back(c);
     return out;
   }();
   return kInfos;
@@ -399,7 +401,25 @@ std::vector<CaseResult> check_server(boost::asio::io_context& ioc,
     const bool unreachable = r.verdict == Verdict::Unreachable;
     apply_baseline(r, options.suite);
     results.push_back(std::move(r));
-    if (unreachable) break;  // fail fast: the rest would wait for the same nothing
+    if (unreachable) return results;  // fail fast: the rest would wait for the same nothing
+  }
+  for (const CaseInfo& c : server_scenario_cases()) {
+    if (!options.suite.selected(c)) continue;
+    if (!options.suite.supported(c)) {
+      CaseResult r{c.id,
+                   c.rule,
+                   c.title,
+                   c.capability,
+                   Verdict::Unsupported,
+                   "needs the \"" + c.capability + "\" capability, which the target lacks"};
+      results.push_back(std::move(r));
+      continue;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    CaseResult r = run_server_scenario(ioc, options, c);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    apply_baseline(r, options.suite);
+    results.push_back(std::move(r));
   }
   return results;
 }

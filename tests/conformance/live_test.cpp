@@ -195,7 +195,9 @@ TEST(CheckServer, AFaultyServerFailsTheCaseOfTheRuleItBreaks) {
     EXPECT_EQ(r->verdict, Verdict::Fail) << rule;
     EXPECT_FALSE(r->frames.empty());  // the frames around it are shown
     for (const auto& other : run.results) {
-      if (other.rule != rule) {
+      // Another case may meet the same bug (the proxy's duplicates meet a
+      // server that does not deduplicate): then it fails citing the rule.
+      if (other.rule != rule && other.detail.find(rule) == std::string::npos) {
         EXPECT_EQ(other.verdict, Verdict::Pass) << other.id << ": " << other.detail;
       }
     }
