@@ -69,6 +69,9 @@ class FrameConn : public std::enable_shared_from_this<FrameConn<Socket>> {
 
   explicit FrameConn(Socket s) : socket_(std::move(s)) {}
 
+  // Bytes written but not yet taken by the peer, at most.
+  std::size_t max_queued_bytes = kMaxQueuedBytes;
+
   // Each whole frame read, header included.
   std::function<void(const protocol::Bytes&)> on_frame;
   // Once, when the connection ends: "" for an orderly close by the peer,
@@ -79,7 +82,10 @@ class FrameConn : public std::enable_shared_from_this<FrameConn<Socket>> {
   void send(protocol::Bytes frame) {
     if (closed_) return;
     queued_bytes_ += frame.size();
-    if (queued_bytes_ > kMaxQueuedBytes) return end("the peer reads nothing: over 64 MiB queued");
+    if (queued_bytes_ > max_queued_bytes) {
+      return end("the peer does not read: over " + std::to_string(max_queued_bytes) +
+                 " bytes queued for it");
+    }
     out_.push_back(std::move(frame));
     if (out_.size() == 1) write_next();
   }

@@ -296,6 +296,7 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
     event("conn " + std::to_string(pair->id) + ": a client connected; connecting to " +
           options.upstream.text());
     auto down = std::make_shared<FrameConn<Socket>>(std::move(s));
+    down->max_queued_bytes = options.max_queued_bytes;
     std::weak_ptr<Pair> weak = pair;
     down->on_frame = [weak](const Bytes& f) {
       if (auto p = weak.lock()) p->ingest(p->to_server, f);
@@ -315,6 +316,7 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
   template <class Socket>
   void connect_upstream(const std::shared_ptr<Pair>& pair, Socket s) {
     auto conn = std::make_shared<FrameConn<Socket>>(std::move(s));
+    conn->max_queued_bytes = options.max_queued_bytes;
     error_code ec;
     const tcp::endpoint at(boost::asio::ip::make_address(options.upstream.host, ec),
                            options.upstream.port);

@@ -56,6 +56,7 @@ class Proxy {
     std::function<void(const std::string&)> on_event;  // connections, faults applied
     std::size_t max_connections = 64;                  // more at once are refused
     std::size_t max_held_frames = 10'000;              // per direction; beyond it the pair is cut
+    std::size_t max_queued_bytes = 64u << 20;          // per socket, for a peer that stops reading
   };
   struct Stats {
     std::uint64_t connections = 0, refused = 0, upstream_failures = 0;

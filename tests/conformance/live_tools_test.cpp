@@ -3,9 +3,11 @@
 // client started per case), and the fault-injecting proxy. All on loopback.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <optional>
 #include <sstream>
 
 #include "conformance/live/client_check.hpp"
@@ -407,6 +409,57 @@ TEST(Proxy, TheReferencePairConvergesThroughFaultsAndEveryFrameIsJudged) {
               : format_check_finding(proxy.checker().findings().front()));
   EXPECT_NE(trace.str().find("\"seen\":\"received\""), std::string::npos);
   EXPECT_NE(trace.str().find("\"seen\":\"written\""), std::string::npos);
+}
+
+// A server that never reads while a client floods: the proxy holds at most
+// its byte budget for it, then cuts the pair; nothing grows without bound.
+TEST(Proxy, AServerThatStopsReadingGetsThePairCutNotAnUnboundedQueue) {
+  boost::asio::io_context ioc;
+  tcp::acceptor deaf(ioc, tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0));
+  std::optional<tcp::socket> held;  // accepted, never read
+  deaf.async_accept([&](boost::system::error_code ec, tcp::socket s) {
+    if (!ec) held.emplace(std::move(s));
+  });
+  Proxy::Options po;
+  po.listen = *parse_endpoint("tcp://127.0.0.1:0").endpoint;
+  po.upstream = po.listen;
+  po.upstream.port = deaf.local_endpoint().port();
+  po.max_queued_bytes = 1u << 20;
+  std::vector<std::string> events;
+  po.on_event = [&](const std::string& e) { events.push_back(e); };
+  Proxy proxy(ioc, po);
+  boost::system::error_code ec;
+  ASSERT_TRUE(proxy.start(ec)) << ec.message();
+
+  tcp::socket flooder(ioc);
+  flooder.connect(tcp::endpoint(boost::asio::ip::address_v4::loopback(), proxy.port()));
+  protocol::Bytes big{0x99, 0, 0, 0x10, 0};  // an unknown code, 1 MiB body: passed on whole
+  big.resize(5 + (1u << 20), 0xAB);
+  int sent = 0;
+  bool cut = false;
+  std::function<void()> flood = [&] {
+    if (sent >= 64) return;  // 64 MiB at most, far over any socket buffer
+    boost::asio::async_write(flooder, boost::asio::buffer(big),
+                             [&](boost::system::error_code e, std::size_t) {
+                               if (e) {
+                                 cut = true;
+                                 return;
+                               }
+                               ++sent;
+                               flood();
+                             });
+  };
+  flood();
+  std::array<std::uint8_t, 64> sink{};
+  flooder.async_read_some(boost::asio::buffer(sink),
+                          [&](boost::system::error_code e, std::size_t) { cut = cut || e; });
+  for (int i = 0; i < 4 && !cut; ++i) run_until(ioc, [&] { return cut; });
+  EXPECT_TRUE(cut) << "the proxy should have cut the pair; " << sent << " MiB sent";
+  EXPECT_LT(sent, 64);
+  const bool said_why = std::any_of(events.begin(), events.end(), [](const std::string& e) {
+    return e.find("does not read") != std::string::npos;
+  });
+  EXPECT_TRUE(said_why);
 }
 
 }  // namespace
