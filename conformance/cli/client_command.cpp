@@ -4,12 +4,11 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fstream>
 #include <memory>
 
 #include "conformance/cli/commands.hpp"
+#include "conformance/cli/live_loop.hpp"
 #include "conformance/live/live_client.hpp"
 #include "protocol/json.hpp"
 #include "reference/jwt.hpp"
@@ -118,26 +117,7 @@ int client(const ClientOptions& o) {
       o.token.empty() ? ", trust mode: empty token" : "");
   std::fflush(stdout);
   live.start();
-  bool stopping = false;
-  auto stop = [&] {
-    if (stopping) return;
-    stopping = true;
-    live.stop();
-    ioc.stop();
-  };
-  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& e, int) {
-    if (!e) stop();
-  });
-  boost::asio::steady_timer deadline(ioc);
-  if (o.duration_s > 0) {
-    deadline.expires_after(
-        std::chrono::milliseconds(static_cast<std::int64_t>(o.duration_s * 1000)));
-    deadline.async_wait([&](const boost::system::error_code& e) {
-      if (!e) stop();
-    });
-  }
-  ioc.run();
+  run_until_stopped(ioc, o.duration_s, [&] { live.stop(); });
   live.finish();
   const auto& checker = live.checker();
   const auto& stats = live.core().stats();

@@ -2,12 +2,11 @@
 // between a real client and a real server; every frame judged both ways.
 #include <fmt/core.h>
 
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fstream>
 #include <memory>
 
 #include "conformance/cli/commands.hpp"
+#include "conformance/cli/live_loop.hpp"
 #include "conformance/live/proxy.hpp"
 
 namespace syncsim::cli {
@@ -86,26 +85,7 @@ int proxy(const ProxyOptions& o) {
       "   varies, so a run is repeatable in its faults, not byte for byte)\n");
   std::fflush(stdout);
 
-  bool stopping = false;
-  auto stop = [&] {
-    if (stopping) return;
-    stopping = true;
-    proxy.stop();
-    ioc.stop();
-  };
-  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& e, int) {
-    if (!e) stop();
-  });
-  boost::asio::steady_timer deadline(ioc);
-  if (o.duration_s > 0) {
-    deadline.expires_after(
-        std::chrono::milliseconds(static_cast<std::int64_t>(o.duration_s * 1000)));
-    deadline.async_wait([&](const boost::system::error_code& e) {
-      if (!e) stop();
-    });
-  }
-  ioc.run();
+  run_until_stopped(ioc, o.duration_s, [&] { proxy.stop(); });
   proxy.finish();
   const auto& s = proxy.stats();
   const auto& checker = proxy.checker();

@@ -3,12 +3,11 @@
 // print as they are made, and a summary at the end.
 #include <fmt/core.h>
 
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fstream>
 #include <memory>
 
 #include "conformance/cli/commands.hpp"
+#include "conformance/cli/live_loop.hpp"
 #include "conformance/live/live_server.hpp"
 
 namespace syncsim::cli {
@@ -67,26 +66,7 @@ int serve(const ServeOptions& o) {
       options.config.jwt.hs256_secret ? "HS256 with the given secret" : "not configured");
   std::fflush(stdout);
 
-  bool stopping = false;
-  auto stop = [&] {
-    if (stopping) return;
-    stopping = true;
-    server.stop();
-    ioc.stop();
-  };
-  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& e, int) {
-    if (!e) stop();
-  });
-  boost::asio::steady_timer deadline(ioc);
-  if (o.duration_s > 0) {
-    deadline.expires_after(
-        std::chrono::milliseconds(static_cast<std::int64_t>(o.duration_s * 1000)));
-    deadline.async_wait([&](const boost::system::error_code& e) {
-      if (!e) stop();
-    });
-  }
-  ioc.run();
+  run_until_stopped(ioc, o.duration_s, [&] { server.stop(); });
   server.finish();
   const auto& checker = server.checker();
   fmt::print("syncsim serve: {} connection(s), {} frames judged, {} MUST findings, {} in all\n",

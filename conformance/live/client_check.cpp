@@ -300,17 +300,9 @@ class Script {
 
   void finish() {
     checker_.finish(now_ns());
-    result_.findings = checker_.findings();
     // The script breaks server rules on purpose (a refused handshake, a
     // server DeltaPush); only the client is judged.
-    std::erase_if(result_.findings,
-                  [](const CheckFinding& f) { return f.blamed != Sender::Client; });
-    const auto must = std::find_if(result_.findings.begin(), result_.findings.end(),
-                                   [](const auto& x) { return x.finding.level == Level::Must; });
-    if (result_.verdict == Verdict::Pass && must != result_.findings.end()) {
-      result_.verdict = Verdict::Fail;
-      result_.detail = "the checker found " + format_check_finding(*must);
-    }
+    take_findings(result_, checker_.findings(), Sender::Client);
   }
 
  private:

@@ -50,6 +50,18 @@ void apply_baseline(CaseResult& r, const LiveSuiteOptions& o) {
     r.verdict = Verdict::XPass;
 }
 
+void take_findings(CaseResult& r, const std::vector<CheckFinding>& all, protocol::Sender target) {
+  for (const auto& f : all) {
+    if (f.blamed == target && r.findings.size() < 50) r.findings.push_back(f);
+  }
+  for (const auto& f : r.findings) {
+    if (r.verdict == Verdict::Pass && f.finding.level == protocol::Level::Must) {
+      r.verdict = Verdict::Fail;
+      r.detail = "the checker found " + format_check_finding(f);
+    }
+  }
+}
+
 bool counts_as_failure(Verdict v) { return v == Verdict::Fail || v == Verdict::Timeout; }
 
 }  // namespace syncsim::conformance

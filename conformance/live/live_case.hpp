@@ -55,6 +55,10 @@ struct LiveSuiteOptions {
   bool expected_to_fail(const CaseInfo& c) const;
 };
 
+// Adds the findings that blame `target` (at most 50 in all) and turns a PASS
+// into FAIL citing the first MUST among them: a live case judges one side.
+void take_findings(CaseResult& r, const std::vector<CheckFinding>& all, protocol::Sender target);
+
 // Turns FAIL/TIMEOUT into XFAIL and PASS into XPASS for baselined cases.
 void apply_baseline(CaseResult& r, const LiveSuiteOptions& o);
 // A failure that counts: FAIL or TIMEOUT (not baselined).

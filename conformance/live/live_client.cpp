@@ -4,7 +4,7 @@
 #include <chrono>
 #include <variant>
 
-#include "conformance/checker/trace_writer.hpp"
+#include "conformance/live/live_judge.hpp"
 #include "protocol/codec.hpp"
 #include "reference/client.hpp"
 #include "reference/runtime.hpp"
@@ -18,8 +18,7 @@ struct LiveClient::Impl {
   boost::asio::io_context& ioc;
   Options options;
   sim::Prng prng;
-  SessionChecker checker;
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  LiveJudge judge_;
   std::variant<std::shared_ptr<Client<TcpRuntime>>, std::shared_ptr<Client<WsRuntime>>> client;
   boost::asio::steady_timer write_timer;
   int writes_done = 0;
@@ -29,41 +28,14 @@ struct LiveClient::Impl {
       : ioc(io),
         options(std::move(o)),
         prng(options.seed),
-        checker(checker_options()),
+        judge_(options.trace, options.on_finding),
         write_timer(io) {}
 
-  static CheckerOptions checker_options() {
-    CheckerOptions c;
-    c.server_unix_epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
-    return c;
-  }
-  std::int64_t now_ns() const {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                                started)
-        .count();
-  }
-  void report_new(std::size_t before) {
-    if (!options.on_finding) return;
-    for (std::size_t i = before; i < checker.findings().size(); ++i)
-      options.on_finding(checker.findings()[i]);
-  }
   void judge(const protocol::Message& m, std::uint64_t conn, protocol::Sender from) {
     if (options.on_frame) options.on_frame(m, from == protocol::Sender::Client);
-    FrameRecord r{now_ns(), conn, from, protocol::encode_frame(m), Seen::Both};
-    if (options.trace) write_trace_frame(*options.trace, r);
-    const std::size_t before = checker.findings().size();
-    checker.on_frame(r);
-    report_new(before);
+    judge_.frame(m, conn, from, Seen::Both);
   }
-  void closed(std::uint64_t conn) {
-    const auto t = now_ns();
-    if (options.trace) write_trace_close(*options.trace, t, conn);
-    const std::size_t before = checker.findings().size();
-    checker.on_close(conn, t);
-    report_new(before);
-  }
+  void closed(std::uint64_t conn) { judge_.closed(conn); }
 
   template <class Runtime>
   void start_with(Runtime rt) {
@@ -123,13 +95,9 @@ void LiveClient::stop() {
       impl_->client);
 }
 
-void LiveClient::finish() {
-  const std::size_t before = impl_->checker.findings().size();
-  impl_->checker.finish(impl_->now_ns());
-  impl_->report_new(before);
-}
+void LiveClient::finish() { impl_->judge_.finish(); }
 
-const SessionChecker& LiveClient::checker() const { return impl_->checker; }
+const SessionChecker& LiveClient::checker() const { return impl_->judge_.checker(); }
 const ClientCore& LiveClient::core() const {
   return std::visit([](auto& c) -> const ClientCore& { return c->core(); }, impl_->client);
 }

@@ -5,7 +5,7 @@
 #include <set>
 #include <variant>
 
-#include "conformance/checker/trace_writer.hpp"
+#include "conformance/live/live_judge.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/json.hpp"
 #include "reference/runtime.hpp"
@@ -20,48 +20,22 @@ struct LiveServer::Impl {
   boost::asio::io_context& ioc;
   Options options;
   sim::Prng prng;
-  SessionChecker checker;
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  LiveJudge judge_;
   std::set<std::uint64_t> seen_connections;
   std::variant<std::shared_ptr<Server<TcpRuntime>>, std::shared_ptr<Server<WsRuntime>>> server;
   std::uint16_t bound_port = 0;
 
   Impl(boost::asio::io_context& io, Options o)
-      : ioc(io), options(std::move(o)), prng(options.seed), checker(checker_options()) {}
+      : ioc(io),
+        options(std::move(o)),
+        prng(options.seed),
+        judge_(options.trace, options.on_finding) {}
 
-  CheckerOptions checker_options() {
-    CheckerOptions c;
-    const auto unix_at_start = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count();
-    c.server_unix_epoch_ms = unix_at_start;  // TOKEN-9 on this machine's clock
-    return c;
-  }
-  std::int64_t now_ns() const {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                                started)
-        .count();
-  }
   void judge(const protocol::Message& m, std::uint64_t conn, protocol::Sender from) {
     seen_connections.insert(conn);
-    FrameRecord r{now_ns(), conn, from, protocol::encode_frame(m), Seen::Both};
-    if (options.trace) write_trace_frame(*options.trace, r);
-    const std::size_t before = checker.findings().size();
-    checker.on_frame(r);
-    report_new(before);
+    judge_.frame(m, conn, from, Seen::Both);
   }
-  void closed(std::uint64_t conn) {
-    const auto t = now_ns();
-    if (options.trace) write_trace_close(*options.trace, t, conn);
-    const std::size_t before = checker.findings().size();
-    checker.on_close(conn, t);
-    report_new(before);
-  }
-  void report_new(std::size_t before) {
-    if (!options.on_finding) return;
-    for (std::size_t i = before; i < checker.findings().size(); ++i)
-      options.on_finding(checker.findings()[i]);
-  }
+  void closed(std::uint64_t conn) { judge_.closed(conn); }
 
   template <class Runtime>
   bool start_with(Runtime rt, boost::system::error_code& ec) {
@@ -108,13 +82,9 @@ void LiveServer::stop() {
       impl_->server);
 }
 
-void LiveServer::finish() {
-  const std::size_t before = impl_->checker.findings().size();
-  impl_->checker.finish(impl_->now_ns());
-  impl_->report_new(before);
-}
+void LiveServer::finish() { impl_->judge_.finish(); }
 
-const SessionChecker& LiveServer::checker() const { return impl_->checker; }
+const SessionChecker& LiveServer::checker() const { return impl_->judge_.checker(); }
 std::uint64_t LiveServer::connections() const { return impl_->seen_connections.size(); }
 
 }  // namespace syncsim::conformance

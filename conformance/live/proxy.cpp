@@ -6,8 +6,8 @@
 #include <map>
 #include <sstream>
 
-#include "conformance/checker/trace_writer.hpp"
 #include "conformance/live/frame_conn.hpp"
+#include "conformance/live/live_judge.hpp"
 #include "conformance/runner/runner.hpp"
 #include "conformance/runner/yaml_reader.hpp"
 #include "protocol/codec.hpp"
@@ -242,41 +242,25 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
 
   boost::asio::io_context& ioc;
   Options options;
-  SessionChecker checker;
+  LiveJudge judge_;
   Stats stats;
-  Clock::time_point started = Clock::now();
   std::map<std::uint64_t, std::shared_ptr<Pair>> pairs;
   std::uint64_t next_id = 1;
   std::optional<tcp::acceptor> tcp_acceptor;
   std::optional<reference::WsAcceptor> ws_acceptor;
   bool stopped = false;
 
-  Impl(boost::asio::io_context& io, Options o) : ioc(io), options(std::move(o)) {}
+  Impl(boost::asio::io_context& io, Options o)
+      : ioc(io), options(std::move(o)), judge_(options.trace, options.on_finding) {}
 
-  std::int64_t now_ns() const {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count();
-  }
   void event(const std::string& line) {
     if (options.on_event) options.on_event(line);
   }
-  void report_new(std::size_t before) {
-    if (!options.on_finding) return;
-    for (std::size_t i = before; i < checker.findings().size(); ++i)
-      options.on_finding(checker.findings()[i]);
-  }
   void judge(const Bytes& frame, std::uint64_t conn, Sender from, Seen seen) {
-    FrameRecord r{now_ns(), conn, from, frame, seen};
-    if (options.trace) write_trace_frame(*options.trace, r);
-    const std::size_t before = checker.findings().size();
-    checker.on_frame(r);
-    report_new(before);
+    judge_.frame(frame, conn, from, seen);
   }
   void closed(std::uint64_t id) {
-    const auto t = now_ns();
-    if (options.trace) write_trace_close(*options.trace, t, id);
-    const std::size_t before = checker.findings().size();
-    checker.on_close(id, t);
-    report_new(before);
+    judge_.closed(id);
     pairs.erase(id);
   }
 
@@ -407,13 +391,9 @@ void Proxy::stop() {
   for (auto& [id, p] : pairs) p->end("the proxy stops");
 }
 
-void Proxy::finish() {
-  const std::size_t before = impl_->checker.findings().size();
-  impl_->checker.finish(impl_->now_ns());
-  impl_->report_new(before);
-}
+void Proxy::finish() { impl_->judge_.finish(); }
 
-const SessionChecker& Proxy::checker() const { return impl_->checker; }
+const SessionChecker& Proxy::checker() const { return impl_->judge_.checker(); }
 const Proxy::Stats& Proxy::stats() const { return impl_->stats; }
 
 }  // namespace syncsim::conformance

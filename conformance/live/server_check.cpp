@@ -337,16 +337,8 @@ class CaseRun {
                std::chrono::steady_clock::now() + std::chrono::milliseconds(5));
     if (ioc_.stopped()) ioc_.restart();
     ioc_.poll();
-    result_.findings = checker_.findings();
     // The cases break client rules on purpose; only the server is judged.
-    std::erase_if(result_.findings,
-                  [](const CheckFinding& f) { return f.blamed != Sender::Server; });
-    const auto must = std::find_if(result_.findings.begin(), result_.findings.end(),
-                                   [](const auto& x) { return x.finding.level == Level::Must; });
-    if (result_.verdict == Verdict::Pass && must != result_.findings.end()) {
-      result_.verdict = Verdict::Fail;
-      result_.detail = "the checker found " + format_check_finding(*must);
-    }
+    take_findings(result_, checker_.findings(), Sender::Server);
   }
 
   boost::asio::io_context& ioc_;

@@ -159,18 +159,7 @@ CaseResult run_server_scenario(boost::asio::io_context& ioc, const ServerCheckOp
     proxy->finish();
     judges = {&proxy->checker()};
   }
-  for (const SessionChecker* c : judges) {
-    for (const auto& f : c->findings()) {
-      if (f.blamed == protocol::Sender::Server && r.findings.size() < 50) r.findings.push_back(f);
-    }
-  }
-  const auto must = std::find_if(r.findings.begin(), r.findings.end(), [](const auto& x) {
-    return x.finding.level == protocol::Level::Must;
-  });
-  if (r.verdict == Verdict::Pass && must != r.findings.end()) {
-    r.verdict = Verdict::Fail;
-    r.detail = "the checker found " + format_check_finding(*must);
-  }
+  for (const SessionChecker* c : judges) take_findings(r, c->findings(), protocol::Sender::Server);
   return r;
 }
 

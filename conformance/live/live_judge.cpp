@@ -1,0 +1,61 @@
+#include "conformance/live/live_judge.hpp"
+
+#include "conformance/checker/trace_writer.hpp"
+#include "protocol/codec.hpp"
+
+namespace syncsim::conformance {
+
+namespace {
+CheckerOptions live_options() {
+  CheckerOptions c;
+  c.server_unix_epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  return c;
+}
+}  // namespace
+
+LiveJudge::LiveJudge(std::ostream* trace, std::function<void(const CheckFinding&)> on_finding)
+    : trace_(trace), on_finding_(std::move(on_finding)), checker_(live_options()) {}
+
+std::int64_t LiveJudge::now_ns() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                              started_)
+      .count();
+}
+
+void LiveJudge::frame(const protocol::Bytes& frame, std::uint64_t conn, protocol::Sender from,
+                      Seen seen) {
+  FrameRecord r{now_ns(), conn, from, frame, seen};
+  if (trace_) write_trace_frame(*trace_, r);
+  const std::size_t before = checker_.findings().size();
+  checker_.on_frame(r);
+  report_new(before);
+}
+
+void LiveJudge::frame(const protocol::Message& m, std::uint64_t conn, protocol::Sender from,
+                      Seen seen) {
+  frame(protocol::encode_frame(m), conn, from, seen);
+}
+
+void LiveJudge::closed(std::uint64_t conn) {
+  const auto t = now_ns();
+  if (trace_) write_trace_close(*trace_, t, conn);
+  const std::size_t before = checker_.findings().size();
+  checker_.on_close(conn, t);
+  report_new(before);
+}
+
+void LiveJudge::finish() {
+  const std::size_t before = checker_.findings().size();
+  checker_.finish(now_ns());
+  report_new(before);
+}
+
+void LiveJudge::report_new(std::size_t before) {
+  if (!on_finding_) return;
+  for (std::size_t i = before; i < checker_.findings().size(); ++i)
+    on_finding_(checker_.findings()[i]);
+}
+
+}  // namespace syncsim::conformance
