@@ -686,14 +686,8 @@ ClientCheckRun check_client(boost::asio::io_context& ioc, const ClientCheckOptio
   std::uint16_t port = options.listen.port;
   for (const ClientCase& c : make_cases()) {
     if (!options.suite.selected(c.info)) continue;
-    CaseResult r;
-    r.id = c.info.id;
-    r.rule = c.info.rule;
-    r.title = c.info.title;
-    r.capability = c.info.capability;
-    if (!options.suite.supported(c.info)) {
-      r.verdict = Verdict::Unsupported;
-      r.detail = "needs the \"" + c.info.capability + "\" capability, which the target lacks";
+    CaseResult r = start_result(c.info, options.suite);
+    if (r.verdict == Verdict::Unsupported) {
       run.results.push_back(std::move(r));
       continue;
     }

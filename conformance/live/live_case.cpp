@@ -50,6 +50,19 @@ void apply_baseline(CaseResult& r, const LiveSuiteOptions& o) {
     r.verdict = Verdict::XPass;
 }
 
+CaseResult start_result(const CaseInfo& c, const LiveSuiteOptions& o) {
+  CaseResult r;
+  r.id = c.id;
+  r.rule = c.rule;
+  r.title = c.title;
+  r.capability = c.capability;
+  if (!o.supported(c)) {
+    r.verdict = Verdict::Unsupported;
+    r.detail = "needs the \"" + c.capability + "\" capability, which the target lacks";
+  }
+  return r;
+}
+
 void take_findings(CaseResult& r, const std::vector<CheckFinding>& all, protocol::Sender target) {
   for (const auto& f : all) {
     if (f.blamed == target && r.findings.size() < 50) r.findings.push_back(f);

@@ -55,6 +55,10 @@ struct LiveSuiteOptions {
   bool expected_to_fail(const CaseInfo& c) const;
 };
 
+// A fresh result for case `c`: UNSUPPORTED, with the reason, when the
+// suite's capabilities leave it out; else PASS until the case says otherwise.
+CaseResult start_result(const CaseInfo& c, const LiveSuiteOptions& o);
+
 // Adds the findings that blame `target` (at most 50 in all) and turns a PASS
 // into FAIL citing the first MUST among them: a live case judges one side.
 void take_findings(CaseResult& r, const std::vector<CheckFinding>& all, protocol::Sender target);

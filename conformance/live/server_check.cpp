@@ -372,14 +372,8 @@ std::vector<CaseResult> check_server(boost::asio::io_context& ioc,
   std::vector<CaseResult> results;
   for (const Case& c : make_cases(options.token)) {
     if (!options.suite.selected(c.info)) continue;
-    CaseResult r;
-    r.id = c.info.id;
-    r.rule = c.info.rule;
-    r.title = c.info.title;
-    r.capability = c.info.capability;
-    if (!options.suite.supported(c.info)) {
-      r.verdict = Verdict::Unsupported;
-      r.detail = "needs the \"" + c.info.capability + "\" capability, which the target lacks";
+    CaseResult r = start_result(c.info, options.suite);
+    if (r.verdict == Verdict::Unsupported) {
       results.push_back(std::move(r));
       continue;
     }
@@ -398,13 +392,7 @@ std::vector<CaseResult> check_server(boost::asio::io_context& ioc,
   for (const CaseInfo& c : server_scenario_cases()) {
     if (!options.suite.selected(c)) continue;
     if (!options.suite.supported(c)) {
-      CaseResult r{c.id,
-                   c.rule,
-                   c.title,
-                   c.capability,
-                   Verdict::Unsupported,
-                   "needs the \"" + c.capability + "\" capability, which the target lacks"};
-      results.push_back(std::move(r));
+      results.push_back(start_result(c, options.suite));
       continue;
     }
     const auto started = std::chrono::steady_clock::now();

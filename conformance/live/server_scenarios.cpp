@@ -59,11 +59,7 @@ const std::vector<CaseInfo>& server_scenario_cases() {
 
 CaseResult run_server_scenario(boost::asio::io_context& ioc, const ServerCheckOptions& options,
                                const CaseInfo& info) {
-  CaseResult r;
-  r.id = info.id;
-  r.rule = info.rule;
-  r.title = info.title;
-  r.capability = info.capability;
+  CaseResult r = start_result(info, LiveSuiteOptions{});
   const ScenarioSpec* spec = nullptr;
   for (const auto& s : specs()) {
     if (s.info.id == info.id) spec = &s;
