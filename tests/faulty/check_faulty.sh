@@ -46,7 +46,11 @@ port=$(cat "$dir/port")
 # syncsim check bounds every answer itself; timeout(1), when present, is a backstop.
 limit=
 if command -v timeout >/dev/null 2>&1; then limit="timeout 50"; fi
-$limit "$syncsim" check --server "tcp://127.0.0.1:$port" --timeout-ms 1000 \
+# The clean server runs every case; a bug, the cases of its rule.
+only=
+if [ "$bug" != none ]; then only="--filter $rule"; fi
+# shellcheck disable=SC2086
+$limit "$syncsim" check --server "tcp://127.0.0.1:$port" --timeout-ms 1000 $only \
   --baseline "$(dirname "$0")/baseline.yaml" >"$dir/check.out" 2>&1
 rc=$?
 cat "$dir/check.out"
