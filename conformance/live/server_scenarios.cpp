@@ -12,6 +12,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Faults that a correct pair always recovers from: a held-back ShapeDelta
+// shows as a gap when the next one overtakes it. A dropped last delta would
+// not (no later lsn reveals it), so convergence is not asked of drops.
 struct ScenarioSpec {
   CaseInfo info;
   const char* faults;  // a proxy fault file between the clients and the server; "" = direct
@@ -28,13 +31,13 @@ const std::vector<ScenarioSpec>& specs() {
        20,
        5000},
       {{"resync-converges-through-faults", "RESYNC-8",
-        "the same through a proxy that reorders ShapeDeltas and drops DeltaAcks: the re-syncs "
-        "the gaps cause are answered and the views converge",
+        "the same through a proxy that reorders ShapeDeltas and DeltaAcks and duplicates "
+        "DeltaPushes: the re-syncs the gaps cause are answered and the views converge",
         "resync"},
        "client_to_server: {jitter_ms: 2, frames: {duplicate_ppm: 200000, types: [DeltaPush]}}\n"
        "server_to_client:\n"
        "  jitter_ms: 2\n"
-       "  frames: {drop_ppm: 200000, reorder_ppm: 300000, reorder_window_ms: 30,\n"
+       "  frames: {reorder_ppm: 300000, reorder_window_ms: 30,\n"
        "           types: [DeltaAck, ShapeDelta]}\n",
        30,
        8000},
