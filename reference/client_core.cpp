@@ -148,6 +148,7 @@ void ClientCore::on_frame(const Message& m, Now now) {
             token_set_at_s_ = now.unix_ms / 1000;
             if (msg.expires_in_secs > 0)
               lifetime_s_ = static_cast<std::int64_t>(msg.expires_in_secs);  // TOKEN-5 (HC)
+            schedule_refresh(now);
             paused_for_token_ = false;
             refresh_failures_ = 0;
             ++stats_.refreshes;
@@ -230,6 +231,7 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
   session_id_ = m.session_id;
   backoff_attempt_ = 0;  // CONN-1 (HC)
   if (token_set_at_s_ == 0) token_set_at_s_ = now.unix_ms / 1000;
+  schedule_refresh(now);
   for (const auto& [k, v] : m.server_clock) server_clock_[k] = std::max(server_clock_[k], v);
   send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1: at once
   next_ping_ = now.steady_ms + config_.ping_interval_ms;
@@ -320,6 +322,15 @@ void ClientCore::on_reject(const DeltaReject& m, Now now) {
   }
   pending_bytes_ -= it->second.delta.size();  // rolled back
   pending_.erase(it);
+}
+
+// The steady time at which 80 % of the token's lifetime has passed (TOKEN-5),
+// or never when the lifetime is unknown or there is no token source.
+void ClientCore::schedule_refresh(Now now) {
+  refresh_due_ = std::numeric_limits<std::int64_t>::max();
+  if (lifetime_s_ <= 0 || !config_.new_token) return;
+  const std::int64_t due_unix_ms = (token_set_at_s_ + lifetime_s_ * 8 / 10) * 1000;
+  refresh_due_ = now.steady_ms + std::max<std::int64_t>(0, due_unix_ms - now.unix_ms);
 }
 
 void ClientCore::request_token(Now now) {
@@ -483,8 +494,16 @@ void ClientCore::advance(Now now) {
     close_ = true;
     return;
   }
+  if (now.steady_ms >= refresh_due_) {  // TOKEN-5: at 80 % of the lifetime
+    // The steady and Unix clocks disagree by rounding, or by a jump: if the
+    // Unix time is not there yet, wake again when it should be.
+    const std::int64_t due_unix_ms = (token_set_at_s_ + lifetime_s_ * 8 / 10) * 1000;
+    refresh_due_ = now.unix_ms >= due_unix_ms ? std::numeric_limits<std::int64_t>::max()
+                                              : now.steady_ms + (due_unix_ms - now.unix_ms);
+    if (now.unix_ms >= due_unix_ms) request_token(now);
+  }
   if (now.steady_ms >= next_ping_) {
-    // TOKEN-5: refresh at 80 % of the lifetime, checked at the ping tick.
+    // TOKEN-5 again at each ping tick, for a refresh that failed or was not due.
     if (lifetime_s_ > 0 && config_.new_token &&
         now.unix_ms / 1000 - token_set_at_s_ >= lifetime_s_ * 8 / 10) {
       request_token(now);
@@ -522,6 +541,7 @@ std::int64_t ClientCore::next_deadline() const {
   if (!pending_.empty()) t = std::min(t, next_push_);
   if (!backlog_.empty()) t = std::min(t, next_apply_);
   if (paused_for_token_ && !refreshing_) t = std::min(t, refresh_retry_at_);
+  t = std::min(t, refresh_due_);
   if (config_.vclock_interval_ms > 0) t = std::min(t, next_vclock_);
   return t;
 }

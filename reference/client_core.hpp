@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -136,6 +137,7 @@ class ClientCore {
   void on_purged(const protocol::CollectionPurged& m);
   void on_reject(const protocol::DeltaReject& m, Now now);
   void request_token(Now now);
+  void schedule_refresh(Now now);
   void apply_backlog(Now now);
   std::string shape_collection(const std::string& shape_id) const;
 
@@ -169,6 +171,7 @@ class ClientCore {
   bool paused_for_token_ = false;          // TOKEN-6
   std::int64_t token_set_at_s_ = 0, refresh_retry_at_ = 0;
   std::int64_t lifetime_s_ = 0;
+  std::int64_t refresh_due_ = std::numeric_limits<std::int64_t>::max();  // steady ms
 
   // state
   std::vector<protocol::ShapeDefinition> shapes_;

@@ -10,6 +10,7 @@
 #include "conformance/cli/commands.hpp"
 #include "conformance/cli/live_loop.hpp"
 #include "conformance/live/live_client.hpp"
+#include "protocol/base64url.hpp"
 #include "protocol/json.hpp"
 #include "reference/jwt.hpp"
 
@@ -76,6 +77,13 @@ int client(const ClientOptions& o) {
     cfg.bugs.insert(*bug);
   }
   cfg.token = o.token;
+  // TOKEN-5: the lifetime the token claims, so it is refreshed at 80 % of it.
+  if (const auto claims = protocol::peek_token_claims(o.token); claims && claims->exp > 0) {
+    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    if (claims->exp > now_s) cfg.token_lifetime_s = claims->exp - now_s;
+  }
   if (!o.jwt_secret.empty()) {
     // A token source: fresh hour-long tokens under the given key (TOKEN-6, TOKEN-10).
     cfg.new_token = [secret = o.jwt_secret, tenant = o.tenant]() -> std::optional<std::string> {

@@ -157,7 +157,7 @@ class Script {
   std::vector<Message> got;  // every decodable client frame, in order
   std::optional<ShapeDefinition> subscribed;
   std::vector<DeltaPush> pushes;
-  bool authenticated = false, closed = false;
+  bool authenticated = false, closed = false, sent_token = false;
   std::string close_reason;
 
   void on_frame(const Bytes& frame) {
@@ -336,6 +336,7 @@ class Script {
   }
   void answer(const Message& m) {
     if (const auto* h = std::get_if<Handshake>(&m)) {
+      if (!h->jwt_token.empty()) sent_token = true;
       HandshakeAck ack;
       ack.server_wire_version = 4;  // HS-5
       if (refuse_handshake) {
@@ -345,7 +346,6 @@ class Script {
         ack.session_id = "syncsim-check-" + std::to_string(++sessions_);
         authenticated = true;
       }
-      (void)h;
       return send(ack);
     }
     if (const auto* p = std::get_if<PingPong>(&m)) {
@@ -391,6 +391,7 @@ struct ClientCase {
   CaseInfo info;
   std::function<void(Script&)> before;  // policies set before the client connects
   std::function<void(Script&)> run;
+  std::int64_t token_lifetime_ms = 3'600'000;  // of SYNCSIM_TOKEN, times the time scale
 };
 
 bool is_resync(const Message& m) { return std::holds_alternative<ResyncRequest>(m); }
@@ -525,6 +526,19 @@ std::vector<ClientCase> make_cases() {
            return p.is_pong && p.timestamp_ms == 717171;
          });
        }},
+      {{"token-refreshed-before-expiry", "TOKEN-10",
+        "a token that expires in 5 s is refreshed before it expires", "tokens"},
+       {},
+       [](Script& s) {
+         if (!s.need_authenticated(5000)) return;
+         if (!s.sent_token) {
+           return void(s.fail(Verdict::Unsupported,
+                              "the client sent no token (give it SYNCSIM_TOKEN to run this case)"));
+         }
+         // JWT expiry is in whole seconds: the token lives 4 to 5 s from here.
+         s.expect<TokenRefresh>("a TokenRefresh before the token expires", 4000);
+       },
+       5000},
       {{"permission-denied-refreshes", "TOKEN-6",
         "a push rejected with PermissionDenied makes the client refresh its token", "tokens"},
        [](Script& s) { s.reject_pushes = true; },
@@ -602,7 +616,7 @@ struct TcpAcceptAdapter {
   }
 };
 
-std::string mint_token(const ClientCheckOptions& o) {
+std::string mint_token(const ClientCheckOptions& o, std::int64_t lifetime_ms) {
   reference::JwtClaims claims;
   claims.sub = "syncsim-check-client";
   claims.tenant_id = o.tenant;
@@ -610,7 +624,7 @@ std::string mint_token(const ClientCheckOptions& o) {
   claims.exp = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count() +
-               3600;
+               (lifetime_ms + 999) / 1000;
   return reference::mint_hs256(claims, o.jwt_secret);
 }
 
@@ -642,11 +656,13 @@ bool case_on(boost::asio::io_context& ioc, const ClientCheckOptions& o, std::uin
   shown.port = port;
   std::optional<ClientProcess> process;
   if (!o.exec.empty()) {
-    process.emplace(o.exec,
-                    std::vector<std::string>{
-                        "SYNCSIM_TARGET=" + shown.text(), "SYNCSIM_CASE=" + c.info.id,
-                        "SYNCSIM_TOKEN=" + mint_token(o), "SYNCSIM_JWT_SECRET=" + o.jwt_secret},
-                    o.show_client_output);
+    process.emplace(
+        o.exec,
+        std::vector<std::string>{
+            "SYNCSIM_TARGET=" + shown.text(), "SYNCSIM_CASE=" + c.info.id,
+            "SYNCSIM_TOKEN=" + mint_token(o, o.suite.scaled(c.token_lifetime_ms).count()),
+            "SYNCSIM_JWT_SECRET=" + o.jwt_secret},
+        o.show_client_output);
     if (!process->started()) {
       error = "cannot start the client: /bin/sh -c \"" + o.exec + "\"";
       return false;

@@ -259,6 +259,32 @@ TEST(TOKEN_6, PermissionDeniedPausesPushesUntilARefreshSucceeds) {
   EXPECT_EQ(all_of<DeltaPush>(r.core->take_output()).size(), 1u);
 }
 
+// At 80 % of the lifetime, not at the next ping tick after it: a token
+// shorter than the ping interval is still refreshed before it expires.
+TEST(TOKEN_5, RefreshAtEightyPercentOfTheLifetimeBetweenPings) {
+  auto cfg = Rig::default_config();
+  cfg.token = "t0";
+  cfg.token_lifetime_s = 10;
+  cfg.new_token = [] { return std::optional<std::string>("t1"); };
+  Rig r(cfg);
+  r.connect(0);
+  EXPECT_EQ(r.core->next_deadline(), 8000);  // before the 30 s ping
+  r.core->advance(at(7999));
+  EXPECT_TRUE(all_of<TokenRefresh>(r.core->take_output()).empty());
+  r.core->advance(at(8000));
+  const auto out = r.core->take_output();
+  ASSERT_EQ(all_of<TokenRefresh>(out).size(), 1u);
+  EXPECT_EQ(all_of<TokenRefresh>(out)[0].new_token, "t1");
+  // The Unix clock a millisecond behind the steady one: it waits for it.
+  Rig late(cfg);
+  late.connect(0);
+  late.core->advance(Now{8000, 1'750'000'000'000 + 7999});
+  EXPECT_TRUE(all_of<TokenRefresh>(late.core->take_output()).empty());
+  EXPECT_EQ(late.core->next_deadline(), 8001);
+  late.core->advance(Now{8001, 1'750'000'008'000});
+  EXPECT_EQ(all_of<TokenRefresh>(late.core->take_output()).size(), 1u);
+}
+
 TEST(PING_6, SilenceForNinetySecondsClosesTheConnection) {
   Rig r;
   r.connect(0);
