@@ -65,6 +65,8 @@ void ClientCore::on_connected(Now now) {
   connected_at_ = last_inbound_ = now.steady_ms;
   // CONN-2 / RESYNC-1: per-connection state starts over; pending mutations stay.
   position_.clear();
+  awaiting_snapshot_.clear();
+  early_.clear();
   resync_sent_ = false;
   snapshot_since_resync_.clear();
   throttled_ = false;
@@ -134,8 +136,19 @@ void ClientCore::on_frame(const Message& m, Now now) {
           std::erase_if(backlog_, [&](const ShapeDelta& d) {
             return d.shape_id == msg.shape_id && d.lsn <= msg.snapshot_lsn;
           });
-          position_[msg.shape_id] = msg.snapshot_lsn;  // RESYNC-3 (HC): seeded from the snapshot
+          // RESYNC-3 (HC): seeded from the snapshot, never lowered.
+          auto& t = position_[msg.shape_id];
+          t = std::max(t, msg.snapshot_lsn);
           snapshot_since_resync_.insert(msg.shape_id);
+          // Deltas that overtook the snapshot (a reordering relay) apply on
+          // top of it, those it already holds not at all (SHAPE-11).
+          awaiting_snapshot_.erase(msg.shape_id);
+          if (auto early = early_.find(msg.shape_id); early != early_.end()) {
+            for (const auto& d : early->second) {
+              if (d.lsn > msg.snapshot_lsn) accept_delta(d, now);
+            }
+            early_.erase(early);
+          }
         } else if constexpr (std::is_same_v<T, ShapeDelta>) {
           on_shape_delta(msg, now);
         } else if constexpr (std::is_same_v<T, CollectionPurged>) {
@@ -236,7 +249,10 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
   send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1: at once
   next_ping_ = now.steady_ms + config_.ping_interval_ms;
 
-  for (const auto& s : shapes_) send(ShapeSubscribe{s});  // SHAPE-14
+  for (const auto& s : shapes_) {
+    send(ShapeSubscribe{s});  // SHAPE-14
+    awaiting_snapshot_.insert(s.shape_id);
+  }
   if (state_corrupt_) {  // RESYNC-5 (HC): before any DeltaPush; fresh snapshots reload it
     send(ResyncRequest{resync_reason::CorruptedState{}, 0, ""});
     view_.clear();
@@ -372,6 +388,16 @@ void ClientCore::on_shape_delta(const ShapeDelta& m, Now now) {
   }
   position_[m.shape_id] =
       std::max(pos == position_.end() ? 0 : pos->second, m.lsn);  // never lowered
+  // Before the shape's snapshot on this connection, a delta waits for it:
+  // the snapshot would otherwise overwrite what the delta changed.
+  if (awaiting_snapshot_.count(m.shape_id)) {
+    auto& early = early_[m.shape_id];
+    if (early.size() < kMaxEarlyDeltas) return early.push_back(m);
+  }
+  accept_delta(m, now);
+}
+
+void ClientCore::accept_delta(const ShapeDelta& m, Now now) {
   if (config_.apply_rate_per_s == 0) return apply_delta(m);
   backlog_.push_back(m);
   if (!throttled_ && backlog_.size() >= config_.throttle_high && !bug(ClientBug::NeverThrottle)) {
@@ -439,6 +465,8 @@ void ClientCore::on_purged(const CollectionPurged& m) {
     }
   }
   std::erase_if(backlog_, [&](const ShapeDelta& d) { return d.collection == m.name; });
+  for (auto& [shape, early] : early_)
+    std::erase_if(early, [&](const ShapeDelta& d) { return d.collection == m.name; });
 }
 
 void ClientCore::update_presence(const std::string& channel, Bytes state, Now) {

@@ -96,7 +96,10 @@ class ClientCore {
   // Subscribes every active shape again on this connection (SHAPE-5).
   void resubscribe() {
     if (!authenticated_) return;
-    for (const auto& s : shapes_) send(protocol::ShapeSubscribe{s});
+    for (const auto& s : shapes_) {
+      send(protocol::ShapeSubscribe{s});
+      awaiting_snapshot_.insert(s.shape_id);
+    }
   }
 
   // ---- observation -----------------------------------------------------------
@@ -138,6 +141,7 @@ class ClientCore {
   void on_reject(const protocol::DeltaReject& m, Now now);
   void request_token(Now now);
   void schedule_refresh(Now now);
+  void accept_delta(const protocol::ShapeDelta& m, Now now);  // apply now or queue (apply rate)
   void apply_backlog(Now now);
   std::string shape_collection(const std::string& shape_id) const;
 
@@ -172,6 +176,11 @@ class ClientCore {
   std::int64_t token_set_at_s_ = 0, refresh_retry_at_ = 0;
   std::int64_t lifetime_s_ = 0;
   std::int64_t refresh_due_ = std::numeric_limits<std::int64_t>::max();  // steady ms
+  // Shapes subscribed on this connection whose snapshot has not come yet,
+  // and the deltas that overtook it (bounded).
+  static constexpr std::size_t kMaxEarlyDeltas = 10'000;
+  std::set<std::string> awaiting_snapshot_;
+  std::map<std::string, std::vector<protocol::ShapeDelta>> early_;
 
   // state
   std::vector<protocol::ShapeDefinition> shapes_;

@@ -26,5 +26,6 @@ Runner add_serve_command(CLI::App& app);
 Runner add_check_command(CLI::App& app);
 Runner add_client_command(CLI::App& app);
 Runner add_proxy_command(CLI::App& app);
+Runner add_explore_command(CLI::App& app);
 
 }  // namespace syncsim::cli

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   runners["check"] = add_check_command(app);
   runners["client"] = add_client_command(app);
   runners["proxy"] = add_proxy_command(app);
+  runners["explore"] = add_explore_command(app);
 
   try {
     app.parse(argc, argv);

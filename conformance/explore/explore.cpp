@@ -1,0 +1,325 @@
+#include "conformance/explore/explore.hpp"
+
+#include <rapidcheck.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "conformance/runner/runner.hpp"
+#include "conformance/runner/scenario.hpp"
+#include "conformance/runner/yaml_reader.hpp"
+
+namespace syncsim::conformance {
+
+using Kind = ExploreStep::Kind;
+
+std::string_view step_kind_name(Kind k) {
+  switch (k) {
+    case Kind::Partition: return "partition";
+    case Kind::Reset: return "reset";
+    case Kind::Restart: return "restart";
+    case Kind::DropNext: return "drop";
+    case Kind::Reorder: return "reorder";
+    case Kind::Duplicate: return "duplicate";
+    case Kind::ServerWrite: return "server-write";
+    case Kind::Write: return "write";
+  }
+  return "?";
+}
+
+namespace {
+
+// The fault window: steps start 2 s to 22 s in and last at most 5 s; one
+// last server write at 28 s reveals any gap a lost delta left; the run goes
+// on long enough after it for liveness to be judged (the checker's 10 s).
+constexpr double kWindowFrom = 2, kFinalWrite = 28, kMinDuration = 45;
+
+rc::Gen<ExploreStep> gen_step(int clients) {
+  return rc::gen::build<ExploreStep>(
+      rc::gen::set(
+          &ExploreStep::kind,
+          rc::gen::element(Kind::DropNext, Kind::Partition, Kind::Reset, Kind::Reorder,
+                           Kind::Duplicate, Kind::Restart, Kind::ServerWrite, Kind::Write)),
+      rc::gen::set(&ExploreStep::at_ds, rc::gen::inRange(0, 201)),
+      rc::gen::set(&ExploreStep::client, rc::gen::inRange(0, clients)),
+      rc::gen::set(&ExploreStep::amount, rc::gen::inRange(1, 51)),
+      rc::gen::set(&ExploreStep::types, rc::gen::inRange(0, 3)));
+}
+
+rc::Gen<std::vector<ExploreStep>> gen_schedule(int clients, int max_steps) {
+  return rc::gen::mapcat(rc::gen::inRange(1, max_steps + 1), [clients](int n) {
+    return rc::gen::container<std::vector<ExploreStep>>(static_cast<std::size_t>(n),
+                                                        gen_step(clients));
+  });
+}
+
+YAML::Node flow(YAML::Node n) {
+  n.SetStyle(YAML::EmitterStyle::Flow);
+  return n;
+}
+
+YAML::Node event(double at_s, const char* action) {
+  YAML::Node e;
+  e["at_s"] = std::round(at_s * 10) / 10;
+  e["action"] = action;
+  return e;
+}
+
+YAML::Node names(std::initializer_list<std::string> ns) {
+  YAML::Node n;
+  for (const auto& s : ns) n.push_back(s);
+  return flow(n);
+}
+
+YAML::Node frames(std::initializer_list<std::string> types) {
+  YAML::Node f;
+  YAML::Node t;
+  for (const auto& s : types) t.push_back(s);
+  f["types"] = flow(t);
+  return f;
+}
+
+// The events one step stands for.
+std::vector<YAML::Node> events_of(const ExploreStep& s, const std::vector<std::string>& clients,
+                                  const std::string& collection) {
+  const std::string& c = clients[static_cast<std::size_t>(s.client) % clients.size()];
+  const double t = kWindowFrom + s.at_ds / 10.0, until = t + s.amount / 10.0;
+  std::vector<YAML::Node> out;
+  auto link = [&](double at, const std::string& from, const std::string& to, YAML::Node f) {
+    YAML::Node e = event(at, "link");
+    e["from"] = from;
+    e["to"] = to;
+    e["frames"] = flow(f);
+    out.push_back(flow(e));
+  };
+  switch (s.kind) {
+    case Kind::Partition: {
+      YAML::Node p = event(t, "partition"), h = event(until, "heal");
+      p["nodes"] = names({c, "server"});
+      h["nodes"] = names({c, "server"});
+      out = {flow(p), flow(h)};
+      break;
+    }
+    case Kind::Reset:
+    case Kind::Restart: {
+      YAML::Node e = event(t, s.kind == Kind::Reset ? "reset" : "restart");
+      e["nodes"] = names({c});
+      out = {flow(e)};
+      break;
+    }
+    case Kind::DropNext: {
+      // Losses the protocol recovers from: deltas (a later lsn shows the
+      // gap), acks and pushes (retransmitted).
+      static const char* kTypes[] = {"ShapeDelta", "DeltaAck", "DeltaPush"};
+      const std::string type = kTypes[s.types % 3];
+      YAML::Node f = frames({type});
+      f["drop_next"] = std::min(s.amount, 5);
+      if (type == "DeltaPush") {
+        link(t, c, "server", f);
+      } else {
+        link(t, "server", c, f);
+      }
+      break;
+    }
+    case Kind::Reorder: {
+      YAML::Node f = frames({"ShapeDelta", "DeltaAck"});
+      f["reorder_ppm"] = 300000;
+      f["reorder_window_ms"] = 50;
+      link(t, "server", c, f);
+      link(until, "server", c, YAML::Node(YAML::NodeType::Map));
+      break;
+    }
+    case Kind::Duplicate: {
+      YAML::Node f = frames({"DeltaPush"});
+      f["duplicate_ppm"] = 300000;
+      link(t, c, "server", f);
+      link(until, c, "server", YAML::Node(YAML::NodeType::Map));
+      break;
+    }
+    case Kind::ServerWrite:
+    case Kind::Write: {
+      if (collection.empty()) break;
+      YAML::Node e = event(t, s.kind == Kind::Write ? "write" : "server-write");
+      if (s.kind == Kind::Write) e["client"] = c;
+      e["collection"] = collection;
+      e["count"] = std::min(s.amount, 20);
+      out = {flow(e)};
+      break;
+    }
+  }
+  return out;
+}
+
+struct Base {
+  std::string file, text;
+  Scenario scenario;
+  std::vector<std::string> clients;
+  std::string collection;  // the first subscribed collection, if any
+};
+
+// The base with the steps, the injected bugs and the plain expectations
+// (converge, no MUST finding), as standalone YAML.
+std::string scenario_text(const Base& b, const std::vector<ExploreStep>& steps,
+                          const ExploreOptions& o, const std::string& header) {
+  YAML::Node root = YAML::Load(b.text);
+  root["name"] = b.scenario.name + "-explored";
+  root["description"] = "Found by syncsim explore on " + b.file + "; see the comment above.";
+  root["duration_s"] = std::max(b.scenario.duration_s, kMinDuration);
+  if (!o.client_bugs.empty()) {
+    for (auto c : root["clients"]) {
+      YAML::Node bugs;
+      for (const auto& bug : o.client_bugs) bugs.push_back(bug);
+      c["bugs"] = flow(bugs);
+    }
+  }
+  if (!o.server_bugs.empty()) {
+    YAML::Node bugs;
+    for (const auto& bug : o.server_bugs) bugs.push_back(bug);
+    root["server"]["bugs"] = flow(bugs);
+  }
+  YAML::Node events = root["events"] ? root["events"] : YAML::Node(YAML::NodeType::Sequence);
+  for (const auto& s : steps) {
+    for (const auto& e : events_of(s, b.clients, b.collection)) events.push_back(e);
+  }
+  if (!b.collection.empty()) {
+    YAML::Node last = event(kFinalWrite, "server-write");
+    last["collection"] = b.collection;
+    last["count"] = 3;
+    events.push_back(flow(last));
+  }
+  root["events"] = events;
+  root.remove("expect");  // the defaults: converge, no MUST finding
+  root.remove("rules");
+  YAML::Emitter out;
+  out << root;
+  return header + out.c_str() + "\n";
+}
+
+struct Verdict {
+  bool failed = false;
+  std::string rule, detail;
+};
+
+Verdict judge(const std::string& text, std::uint64_t seed) {
+  const auto load = parse_scenario(text, "<explored>");
+  if (!load.scenario) return Verdict{true, "INVALID", load.error};
+  const ScenarioResult r = run_scenario(*load.scenario, seed);
+  if (r.passed) return {};
+  Verdict v{true, "", r.failures.empty() ? "" : r.failures.front()};
+  const auto must = std::find_if(r.findings.begin(), r.findings.end(), [](const CheckFinding& f) {
+    return f.finding.level == protocol::Level::Must;
+  });
+  if (must != r.findings.end()) {
+    v.rule = must->finding.rule;
+  } else if (!r.failures.empty()) {
+    v.rule = r.failures.front().substr(0, r.failures.front().find(':'));
+  }
+  return v;
+}
+
+std::string header_of(const ExploreOptions& o, const ExploreFailure& f, const std::string& file) {
+  std::ostringstream h;
+  h << "# Found by: syncsim explore --scenario " << o.base_file << " --seed " << o.seed
+    << " --runs " << o.runs;
+  for (const auto& b : o.client_bugs) h << " --client-bug " << b;
+  for (const auto& b : o.server_bugs) h << " --server-bug " << b;
+  h << "\n# Fails " << f.rule << " (run " << f.found_at_run << ", " << f.steps_found
+    << " generated steps shrunk to " << f.steps_shrunk << " in " << f.shrink_runs << " runs).\n"
+    << "# Reproduce: syncsim run " << file << " --seed " << f.run_seed << "\n";
+  return h.str();
+}
+
+}  // namespace
+
+ExploreResult explore(const ExploreOptions& o) {
+  ExploreResult result;
+  Base b;
+  b.file = o.base_file;
+  if (!yaml::read_text_file(o.base_file, b.text, result.error)) return result;
+  const auto load = parse_scenario(b.text, o.base_file);
+  if (!load.scenario) {
+    result.error = load.error;
+    return result;
+  }
+  b.scenario = *load.scenario;
+  for (const auto& c : b.scenario.clients) {
+    b.clients.push_back(c.name);
+    if (b.collection.empty() && !c.shapes.empty()) b.collection = c.shapes.front();
+  }
+  if (b.clients.empty()) {
+    result.error = o.base_file + ": the base scenario has no clients to explore with";
+    return result;
+  }
+  const auto say = [&](const std::string& line) {
+    if (o.progress) o.progress(line);
+  };
+  const auto gen = gen_schedule(static_cast<int>(b.clients.size()), o.max_steps);
+  for (int i = 0; i < o.runs; ++i) {
+    const std::uint64_t run_seed = o.seed + static_cast<std::uint64_t>(i);
+    // Run 1 is the base alone: a bug that needs no fault is found at once.
+    std::optional<rc::Shrinkable<std::vector<ExploreStep>>> schedule;
+    std::vector<ExploreStep> steps;
+    if (i > 0) {
+      schedule = gen(rc::Random(run_seed), 50);
+      steps = schedule->value();
+    }
+    const Verdict v = judge(scenario_text(b, steps, o, ""), run_seed);
+    result.runs_done = i + 1;
+    if ((i + 1) % 10 == 0 || i + 1 == o.runs)
+      say("explore: " + std::to_string(i + 1) + "/" + std::to_string(o.runs) + " runs, " +
+          (v.failed ? "1 failure" : "0 failures"));
+    if (!v.failed) continue;
+
+    ExploreFailure f;
+    f.rule = v.rule;
+    f.detail = v.detail;
+    f.run_seed = run_seed;
+    f.found_at_run = i + 1;
+    f.steps_found = steps.size();
+    say("explore: run " + std::to_string(i + 1) + " fails " + v.rule + " with " +
+        std::to_string(steps.size()) + " steps; shrinking");
+    const auto fails_same = [&](const std::vector<ExploreStep>& candidate) {
+      ++f.shrink_runs;
+      const Verdict c = judge(scenario_text(b, candidate, o, ""), run_seed);
+      return c.failed && c.rule == f.rule;
+    };
+    // 1. RapidCheck's shrinks of the generated schedule: take the first
+    //    that still fails the same rule, and shrink that, until none does.
+    if (schedule) {
+      bool shrunk = true;
+      while (shrunk && f.shrink_runs < o.max_shrink_runs) {
+        shrunk = false;
+        auto shrinks = schedule->shrinks();
+        while (auto next = shrinks.next()) {
+          if (f.shrink_runs >= o.max_shrink_runs) break;
+          if (fails_same(next->value())) {
+            schedule = *next;
+            shrunk = true;
+            break;
+          }
+        }
+        if (shrunk && f.shrink_runs % 10 == 0)
+          say("shrink: " + std::to_string(f.shrink_runs) + " runs, " +
+              std::to_string(schedule->value().size()) + " steps left");
+      }
+      steps = schedule->value();
+    }
+    // 2. Delta debugging, one step at a time: drop any step the failure
+    //    does not need.
+    for (std::size_t k = steps.size(); k-- > 0 && f.shrink_runs < o.max_shrink_runs;) {
+      auto without = steps;
+      without.erase(without.begin() + static_cast<std::ptrdiff_t>(k));
+      if (fails_same(without)) steps = std::move(without);
+    }
+    f.steps_shrunk = steps.size();
+    say("shrink: done after " + std::to_string(f.shrink_runs) + " runs: " +
+        std::to_string(f.steps_shrunk) + " of " + std::to_string(f.steps_found) + " steps left");
+    f.yaml = scenario_text(b, steps, o, header_of(o, f, "FILE"));
+    result.failure = std::move(f);
+    return result;
+  }
+  return result;
+}
+
+}  // namespace syncsim::conformance

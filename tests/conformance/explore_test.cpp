@@ -1,0 +1,82 @@
+// `syncsim explore`: random schedules on the clean reference pair find
+// nothing; an injected bug is found, shrunk to a few steps, and the written
+// scenario fails the same rule when run again as `syncsim run` would.
+#include "conformance/explore/explore.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "conformance/runner/runner.hpp"
+#include "conformance/runner/scenario.hpp"
+
+namespace syncsim::test {
+namespace {
+
+using namespace conformance;
+
+const std::string kBase = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/writes-converge.yaml";
+
+bool quick() { return std::getenv("SYNCSIM_QUICK") != nullptr; }
+
+TEST(Explore, RandomSchedulesOnTheCleanReferencePairFindNothing) {
+  ExploreOptions o;
+  o.base_file = kBase;
+  o.seed = 1;
+  o.runs = quick() ? 4 : 40;  // 1,000 measured by hand: docs/benchmarks.md
+  const auto r = explore(o);
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.runs_done, o.runs);
+  EXPECT_FALSE(r.failure) << r.failure->rule << ": " << r.failure->detail << "\n"
+                          << r.failure->yaml;
+}
+
+struct Injected {
+  const char* client_bug;
+  const char* server_bug;
+  const char* rule;
+  int within_runs;    // found at or before this run (measured, with room)
+  std::size_t steps;  // shrunk to at most this many steps
+};
+
+class ExploreFinds : public ::testing::TestWithParam<Injected> {};
+
+TEST_P(ExploreFinds, TheBugShrinksToAScenarioThatStillFailsItsRule) {
+  const Injected& in = GetParam();
+  ExploreOptions o;
+  o.base_file = kBase;
+  o.seed = 1;
+  o.runs = in.within_runs;
+  if (*in.client_bug) o.client_bugs = {in.client_bug};
+  if (*in.server_bug) o.server_bugs = {in.server_bug};
+  const auto r = explore(o);
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.failure) << "not found in " << o.runs << " runs";
+  const auto& f = *r.failure;
+  EXPECT_EQ(f.rule, in.rule) << f.detail;
+  EXPECT_LE(f.steps_shrunk, in.steps) << f.yaml;
+  EXPECT_LE(f.steps_shrunk, f.steps_found);
+  // The written scenario is standalone and fails the same way.
+  const auto load = parse_scenario(f.yaml, "shrunk.yaml");
+  ASSERT_TRUE(load.scenario) << load.error << "\n" << f.yaml;
+  const auto again = run_scenario(*load.scenario, f.run_seed);
+  EXPECT_FALSE(again.passed) << f.yaml;
+  bool cites = false;
+  for (const auto& finding : again.findings) cites = cites || finding.finding.rule == in.rule;
+  for (const auto& line : again.failures) cites = cites || line.rfind(in.rule, 0) == 0;
+  EXPECT_TRUE(cites) << f.yaml;
+  EXPECT_NE(f.yaml.find("# Reproduce: syncsim run"), std::string::npos);
+}
+
+std::string bug_name(const ::testing::TestParamInfo<Injected>& p) {
+  return *p.param.client_bug ? p.param.client_bug : p.param.server_bug;
+}
+
+INSTANTIATE_TEST_SUITE_P(Injected, ExploreFinds,
+                         ::testing::Values(Injected{"NoResyncOnGap", "", "RESYNC-2", 30, 3},
+                                           Injected{"WrongChecksum", "", "DELTA-2", 1, 0},
+                                           Injected{"", "SkipDedup", "DELTA-6", 30, 3}),
+                         bug_name);
+
+}  // namespace
+}  // namespace syncsim::test
