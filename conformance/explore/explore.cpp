@@ -24,6 +24,9 @@ std::string_view step_kind_name(Kind k) {
     case Kind::Duplicate: return "duplicate";
     case Kind::ServerWrite: return "server-write";
     case Kind::Write: return "write";
+    case Kind::Purge: return "purge";
+    case Kind::Corrupt: return "corrupt";
+    case Kind::ClockJump: return "clock-jump";
   }
   return "?";
 }
@@ -35,12 +38,16 @@ namespace {
 // on long enough after it for liveness to be judged (the checker's 10 s).
 constexpr double kWindowFrom = 2, kFinalWrite = 28, kMinDuration = 45;
 
+// Not Purge: after a purge the clients end their subscriptions (PURGE-6)
+// while later writes fill the server again, so "every view equals the
+// server's" stops being the oracle. Purges are explored by scenarios of
+// their own (the kind stays for hand-written schedules).
 rc::Gen<ExploreStep> gen_step(int clients) {
   return rc::gen::build<ExploreStep>(
-      rc::gen::set(
-          &ExploreStep::kind,
-          rc::gen::element(Kind::DropNext, Kind::Partition, Kind::Reset, Kind::Reorder,
-                           Kind::Duplicate, Kind::Restart, Kind::ServerWrite, Kind::Write)),
+      rc::gen::set(&ExploreStep::kind,
+                   rc::gen::element(Kind::DropNext, Kind::Partition, Kind::Reset, Kind::Reorder,
+                                    Kind::Duplicate, Kind::Restart, Kind::ServerWrite, Kind::Write,
+                                    Kind::Corrupt, Kind::ClockJump)),
       rc::gen::set(&ExploreStep::at_ds, rc::gen::inRange(0, 201)),
       rc::gen::set(&ExploreStep::client, rc::gen::inRange(0, clients)),
       rc::gen::set(&ExploreStep::amount, rc::gen::inRange(1, 51)),
@@ -137,6 +144,27 @@ std::vector<YAML::Node> events_of(const ExploreStep& s, const std::vector<std::s
       link(until, c, "server", YAML::Node(YAML::NodeType::Map));
       break;
     }
+    case Kind::Purge: {
+      if (collection.empty()) break;
+      YAML::Node e = event(t, "purge");
+      e["collection"] = collection;
+      out = {flow(e)};
+      break;
+    }
+    case Kind::Corrupt: {
+      YAML::Node f = frames({"DeltaPush"});
+      f["corrupt_ppm"] = 1000000;
+      link(t, c, "server", f);
+      link(until, c, "server", YAML::Node(YAML::NodeType::Map));
+      break;
+    }
+    case Kind::ClockJump: {
+      YAML::Node e = event(t, "clock-jump");
+      e["nodes"] = names({c});
+      e["delta_ms"] = (s.amount - 25) * 1000;
+      out = {flow(e)};
+      break;
+    }
     case Kind::ServerWrite:
     case Kind::Write: {
       if (collection.empty()) break;
@@ -192,6 +220,7 @@ std::string scenario_text(const Base& b, const std::vector<ExploreStep>& steps,
   root.remove("expect");  // the defaults: converge, no MUST finding
   root.remove("rules");
   YAML::Emitter out;
+  out.SetDoublePrecision(6);  // at_s: 2.1, not 2.1000000000000001
   out << root;
   return header + out.c_str() + "\n";
 }

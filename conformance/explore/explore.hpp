@@ -27,6 +27,9 @@ struct ExploreStep {
     Duplicate,    // frames from the client duplicated for `amount`
     ServerWrite,  // the server writes `amount` documents
     Write,        // the client writes `amount` documents
+    Purge,        // the collection is purged (an administrator's action)
+    Corrupt,      // every push from the client corrupted (one bit) for `amount`
+    ClockJump,    // the client's clock jumps by `amount` - 25 seconds
   };
   Kind kind = Kind::Partition;
   int at_ds = 0;

@@ -73,9 +73,15 @@ std::string bug_name(const ::testing::TestParamInfo<Injected>& p) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Injected, ExploreFinds,
-                         ::testing::Values(Injected{"NoResyncOnGap", "", "RESYNC-2", 30, 3},
-                                           Injected{"WrongChecksum", "", "DELTA-2", 1, 0},
-                                           Injected{"", "SkipDedup", "DELTA-6", 30, 3}),
+                         ::testing::Values(
+                             // Measured with seed 1 (the closing note of issue 8): found at
+                             // runs 3, 1, 9, 5, 1, 9; shrunk to 1, 0, 1, 1, 0, 2 steps.
+                             Injected{"NoResyncOnGap", "", "RESYNC-2", 10, 2},
+                             Injected{"WrongChecksum", "", "DELTA-2", 1, 0},
+                             Injected{"ReuseEpoch", "", "HS-12", 20, 2},
+                             Injected{"", "SkipDedup", "DELTA-6", 10, 2},
+                             Injected{"", "WrongLsnOrder", "SHAPE-9", 1, 0},
+                             Injected{"", "SkipCrcCheck", "DELTA-4", 20, 3}),
                          bug_name);
 
 }  // namespace
