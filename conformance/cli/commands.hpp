@@ -27,5 +27,6 @@ Runner add_check_command(CLI::App& app);
 Runner add_client_command(CLI::App& app);
 Runner add_proxy_command(CLI::App& app);
 Runner add_explore_command(CLI::App& app);
+Runner add_hostile_command(CLI::App& app);
 
 }  // namespace syncsim::cli

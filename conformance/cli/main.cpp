@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   runners["client"] = add_client_command(app);
   runners["proxy"] = add_proxy_command(app);
   runners["explore"] = add_explore_command(app);
+  runners["hostile"] = add_hostile_command(app);
 
   try {
     app.parse(argc, argv);
