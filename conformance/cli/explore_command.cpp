@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "conformance/cli/commands.hpp"
@@ -15,10 +16,45 @@ namespace {
 struct ExploreCliOptions {
   conformance::ExploreOptions explore;
   std::string out;
+  std::string family;
 };
+
+// Families: shipped scenarios that make good bases, by what they exercise.
+const std::map<std::string, std::string>& families() {
+  static const std::map<std::string, std::string> kFamilies = {
+      {"writes", "writes-converge.yaml"},           {"lossy", "lossy-jittery-network.yaml"},
+      {"push", "delta-push-to-subscribers.yaml"},   {"tokens", "token-expires-then-recovers.yaml"},
+      {"throttle", "throttle-backlog-builds.yaml"}, {"restart", "client-restart.yaml"},
+  };
+  return kFamilies;
+}
+
+// scenarios/FILE from the working directory, else from the source tree.
+std::string family_file(const std::string& file) {
+  for (const std::string& dir :
+       {std::string("scenarios"), std::string(SYNCSIM_SOURCE_DIR) + "/scenarios"}) {
+    const std::string path = dir + "/" + file;
+    if (std::ifstream(path)) return path;
+  }
+  return "scenarios/" + file;
+}
 
 int explore(ExploreCliOptions& o) {
   auto& e = o.explore;
+  if (!o.family.empty()) {
+    const auto it = families().find(o.family);
+    if (it == families().end()) {
+      std::string names;
+      for (const auto& [n, f] : families()) names += " " + n;
+      fmt::print(stderr, "syncsim explore: unknown --family \"{}\" (one of:{})\n", o.family, names);
+      return kExitInvalid;
+    }
+    e.base_file = family_file(it->second);
+  }
+  if (e.base_file.empty()) {
+    fmt::print(stderr, "syncsim explore: give --scenario FILE or --family NAME\n");
+    return kExitInvalid;
+  }
   fmt::print("syncsim explore: base {}, seed {}, {} run(s), up to {} steps each", e.base_file,
              e.seed, e.runs, e.max_steps);
   for (const auto& b : e.client_bugs) fmt::print(", client bug {}", b);
@@ -77,11 +113,15 @@ Runner add_explore_command(CLI::App& app) {
       "fails the same rule, written with the command that reproduces it.\n\n"
       "Examples:\n"
       "  syncsim explore --scenario scenarios/writes-converge.yaml --runs 200 --seed 1\n"
+      "  syncsim explore --family tokens --runs 500 --server-bug AcceptExpiredToken\n"
       "  syncsim explore --scenario scenarios/writes-converge.yaml --client-bug NoResyncOnGap \\\n"
       "      --out found.yaml && syncsim run found.yaml --seed N\n\n"
       "Exit: 0 no failure in the runs, 1 a failure (shrunk and written),\n"
       "2 bad options or an unusable base scenario.");
-  cmd->add_option("--scenario", o->explore.base_file, "the base scenario (YAML)")->required();
+  cmd->add_option("--scenario", o->explore.base_file, "the base scenario (YAML)");
+  cmd->add_option("--family", o->family,
+                  "a shipped base by what it exercises: writes, lossy, push, tokens, throttle, "
+                  "restart");
   cmd->add_option("--runs", o->explore.runs, "how many runs")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();

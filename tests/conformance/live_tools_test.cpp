@@ -12,6 +12,7 @@
 
 #include "conformance/live/client_check.hpp"
 #include "conformance/live/frame_conn.hpp"
+#include "conformance/live/hostile_live.hpp"
 #include "conformance/live/live_client.hpp"
 #include "conformance/live/live_server.hpp"
 #include "conformance/live/proxy.hpp"
@@ -410,6 +411,29 @@ TEST(Proxy, TheReferencePairConvergesThroughFaultsAndEveryFrameIsJudged) {
               : format_check_finding(proxy.checker().findings().front()));
   EXPECT_NE(trace.str().find("\"seen\":\"received\""), std::string::npos);
   EXPECT_NE(trace.str().find("\"seen\":\"written\""), std::string::npos);
+}
+
+// Hostile frames over real sockets: the reference server on TCP and on
+// WebSocket survives them and serves a well-behaved client afterwards.
+TEST(FRAME_9, HostileFramesOverTcpAndWebSocketNeverTakeTheReferenceServerDown) {
+  for (const std::string listen : {"tcp://127.0.0.1:0", "ws://127.0.0.1:0/"}) {
+    boost::asio::io_context ioc;
+    LiveServer::Options so;
+    so.listen = *parse_endpoint(listen).endpoint;
+    LiveServer server(ioc, so);
+    boost::system::error_code ec;
+    ASSERT_TRUE(server.start(ec)) << ec.message();
+    Endpoint target = so.listen;
+    target.port = server.port();
+    HostileOptions o;
+    o.seed = 21;
+    o.frames = 300;
+    const auto s = hostile_live_server(ioc, target, o, 100);
+    EXPECT_TRUE(s.alive) << listen << ": " << s.problem;
+    EXPECT_EQ(s.frames, 300u);
+    EXPECT_GT(s.answered, 0u) << listen;
+    EXPECT_EQ(s.answered + s.closed + s.stalled, s.sessions);
+  }
 }
 
 // A server that never reads while a client floods: the proxy holds at most
