@@ -23,27 +23,19 @@ void expect_every_mutation_and_every_outcome(const HostileStats& s) {
   EXPECT_EQ(s.answered + s.closed + s.stalled, s.sessions);
 }
 
-TEST(FRAME_9, HostileFramesNeverTakeTheReferenceServerDown) {
+void survives(HostileStats (*campaign)(const HostileOptions&), std::uint64_t seed) {
   HostileOptions o;
-  o.seed = 11;
+  o.seed = seed;
   o.frames = frames();
-  const auto s = hostile_sim_server(o);
+  const auto s = campaign(o);
   EXPECT_EQ(s.frames, o.frames);
   EXPECT_TRUE(s.alive) << s.problem;
   EXPECT_TRUE(s.problem.empty()) << s.problem;
   expect_every_mutation_and_every_outcome(s);
 }
 
-TEST(FRAME_9, HostileFramesNeverTakeTheReferenceClientDown) {
-  HostileOptions o;
-  o.seed = 12;
-  o.frames = frames();
-  const auto s = hostile_sim_client(o);
-  EXPECT_EQ(s.frames, o.frames);
-  EXPECT_TRUE(s.alive) << s.problem;
-  EXPECT_TRUE(s.problem.empty()) << s.problem;
-  expect_every_mutation_and_every_outcome(s);
-}
+TEST(FRAME_9, HostileFramesNeverTakeTheReferenceServerDown) { survives(hostile_sim_server, 11); }
+TEST(FRAME_9, HostileFramesNeverTakeTheReferenceClientDown) { survives(hostile_sim_client, 12); }
 
 TEST(FrameMutator, SameSeedSameFramesAndEveryMutationKeepsAHeader) {
   FrameMutator a(5), b(5);
