@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <optional>
 #include <sstream>
 
@@ -170,8 +171,11 @@ struct ClientRun {
 
 TEST(CheckClient, TheReferenceClientPassesEveryCaseOverTcp) {
   ClientRun c("tcp://127.0.0.1:0");
-  c.check(reference_client());
-  EXPECT_EQ(c.run.results.size(), client_cases().size());
+  // The suite is mostly real-time waits (about 30 s): sanitizer builds run
+  // the gap cases only, the Release run all of them.
+  const bool quick = std::getenv("SYNCSIM_QUICK") != nullptr;
+  c.check(reference_client(), quick ? "RESYNC" : "");
+  EXPECT_EQ(c.run.results.size(), quick ? 2u : client_cases().size());
   EXPECT_TRUE(c.not_passed().empty()) << c.not_passed();
 }
 
