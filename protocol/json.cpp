@@ -291,4 +291,24 @@ std::string dump_json(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+namespace {
+void flatten_into(const Json& j, const std::string& path, std::vector<std::string>& out) {
+  if (j.is_object() && !j.empty()) {
+    for (auto it = j.begin(); it != j.end(); ++it)
+      flatten_into(it.value(), path.empty() ? it.key() : path + "." + it.key(), out);
+  } else if (j.is_array() && !j.empty()) {
+    for (std::size_t i = 0; i < j.size(); ++i)
+      flatten_into(j[i], path + "[" + std::to_string(i) + "]", out);
+  } else {
+    out.push_back(path + "=" + dump_json(j));
+  }
+}
+}  // namespace
+
+std::vector<std::string> flatten_json(const Json& j) {
+  std::vector<std::string> out;
+  flatten_into(j, "", out);
+  return out;
+}
+
 }  // namespace syncsim::protocol

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "protocol/messages.hpp"
 
@@ -39,5 +40,11 @@ std::optional<Bytes> from_hex(std::string_view hex);
 // Compact one-line JSON; invalid UTF-8 in strings (which the decoder can
 // describe, with an ENC-4 finding) is printed as U+FFFD.
 std::string dump_json(const Json& j);
+
+// One line per leaf, "path=value": object keys joined with '.', array
+// items as [i], the value as compact JSON; an empty object or array is a
+// leaf ("{}", "[]"). `syncsim decode --flat` prints this, and the Wireshark
+// dissector (wireshark/syncsim.lua) shows each field the same way.
+std::vector<std::string> flatten_json(const Json& j);
 
 }  // namespace syncsim::protocol

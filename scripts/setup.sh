@@ -11,12 +11,15 @@
 #   SYNCSIM_BUILD_BENCH OFF to skip the benchmarks (default: ON)
 #   SYNCSIM_NO_INSTALL 1 to skip the package step (e.g. no root, all present)
 #   JOBS               parallel build jobs (default: number of cores)
+#   SYNCSIM_EXTRA_PACKAGES  more Debian packages to install (scripts/test.sh
+#                      adds chromium and tshark, which only tests need)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(g++ cmake make pkg-config ccache
   libboost-dev libmsgpack-cxx-dev libgtest-dev libgmock-dev librapidcheck-dev
-  libyaml-cpp-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev)
+  libyaml-cpp-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+  ${SYNCSIM_EXTRA_PACKAGES:-})
 
 install_missing() {
   local missing=()

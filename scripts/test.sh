@@ -3,6 +3,8 @@
 # Environment: see scripts/setup.sh (BUILD_DIR, SYNCSIM_WERROR, SYNCSIM_SANITIZE...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+# The report tests open the HTML report in headless Chromium and a pcap in
+# tshark with the Wireshark dissector: test-only packages.
+SYNCSIM_EXTRA_PACKAGES="chromium tshark ${SYNCSIM_EXTRA_PACKAGES:-}" scripts/setup.sh
 BUILD_DIR=${BUILD_DIR:-build}
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${JOBS:-$(nproc)}"

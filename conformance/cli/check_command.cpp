@@ -12,6 +12,7 @@
 #include "conformance/live/client_check.hpp"
 #include "conformance/live/server_check.hpp"
 #include "conformance/live/target.hpp"
+#include "conformance/report/report.hpp"
 #include "reference/jwt.hpp"
 
 namespace syncsim::cli {
@@ -26,7 +27,7 @@ struct CheckOptions {
   bool client = false;
   std::string listen = "tcp://127.0.0.1:0";
   std::string exec;
-  std::string target_file, baseline_file, write_baseline_file, junit_file;
+  std::string target_file, baseline_file, write_baseline_file, junit_file, html_file;
   std::string token, jwt_secret;
   int timeout_ms = 2000;
   int connect_timeout_ms = 10'000;
@@ -88,6 +89,34 @@ bool write_junit(const std::string& path, const std::string& suite,
   return static_cast<bool>(out);
 }
 
+// The HTML report of a live suite: each case's frame lines as its wire log
+// between syncsim and the target (times are not recorded live, order is).
+bool write_html_report(const CheckOptions& o, const std::vector<CaseResult>& results,
+                       const char* suite) {
+  conformance::report::Report rep;
+  const bool client_suite = std::string_view(suite) == "client";
+  const std::string target = client_suite ? o.listen : o.server;
+  rep.title = std::string("syncsim check --") + suite;
+  rep.command = rep.title + " " + target;
+  rep.facts = {{"target", target}, {"cases", std::to_string(results.size())}};
+  for (const auto& r : results) {
+    conformance::report::ReportCase c;
+    c.id = r.id;
+    c.title = r.id + ": " + r.title;
+    c.rule = r.rule;
+    c.verdict = std::string(conformance::verdict_name(r.verdict));
+    if (!r.detail.empty()) c.notes.push_back(r.detail);
+    c.findings = r.findings;
+    conformance::report::rows_from_lines(c, r.frames, "syncsim",
+                                         client_suite ? "client (target)" : "server (target)");
+    rep.cases.push_back(std::move(c));
+  }
+  std::ofstream out(o.html_file, std::ios::binary);
+  conformance::report::write_html(out, rep);
+  if (out) fmt::print("HTML report: {}\n", o.html_file);
+  return static_cast<bool>(out);
+}
+
 int report(const CheckOptions& o, const std::vector<CaseResult>& results, const char* suite) {
   std::map<Verdict, std::size_t> count;
   std::set<std::string> failing;
@@ -119,6 +148,10 @@ int report(const CheckOptions& o, const std::vector<CaseResult>& results, const 
       count[Verdict::Unreachable] ? ", 1 unreachable (the run stopped there)" : "");
   if (!o.junit_file.empty() && !write_junit(o.junit_file, suite, results)) {
     fmt::print(stderr, "syncsim check: {}: cannot write\n", o.junit_file);
+    return kExitInvalid;
+  }
+  if (!o.html_file.empty() && !write_html_report(o, results, suite)) {
+    fmt::print(stderr, "syncsim check: {}: cannot write\n", o.html_file);
     return kExitInvalid;
   }
   if (!o.write_baseline_file.empty()) {
@@ -288,6 +321,9 @@ Runner add_check_command(CLI::App& app) {
   cmd->add_option("--write-baseline", o->write_baseline_file,
                   "write the failing cases as a baseline file");
   cmd->add_option("--junit", o->junit_file, "write a JUnit XML report");
+  cmd->add_option("--html", o->html_file,
+                  "write an HTML report: verdicts, filters, and per case its frames\n"
+                  "(a wire log and a sequence diagram) with the findings");
   cmd->add_option("--token", o->token, "JWT sent in every Handshake (default: empty, trust mode)");
   cmd->add_option("--jwt-secret", o->jwt_secret,
                   "HS256 key: mint the token (--server) or the client's tokens (--client)");

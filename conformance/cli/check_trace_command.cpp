@@ -7,12 +7,15 @@
 // Blank lines and lines starting with '#' are skipped.
 #include <fmt/core.h>
 
+#include <fstream>
 #include <memory>
 
 #include "conformance/checker/session_checker.hpp"
+#include "conformance/checker/trace_reader.hpp"
 #include "conformance/cli/commands.hpp"
 #include "conformance/cli/input.hpp"
-#include "protocol/json.hpp"
+#include "conformance/report/pcap.hpp"
+#include "conformance/report/report.hpp"
 
 namespace syncsim::cli {
 
@@ -20,7 +23,49 @@ struct CheckTraceOptions {
   std::string input;
   double grace_s = 10;
   bool quiet_should = false;
+  std::string html_file, pcap_file;
 };
+
+// The trace as an HTML report (one case) and as a pcap, when asked.
+static bool write_reports(const CheckTraceOptions& o,
+                          const std::vector<conformance::TraceItem>& items,
+                          const conformance::SessionChecker& checker) {
+  namespace report = conformance::report;
+  report::TraceInput in;
+  report::PcapInput pcap;
+  for (const auto& it : items) {
+    if (it.kind == conformance::TraceItem::Kind::Frame) in.frames.push_back(it.frame);
+    if (it.kind == conformance::TraceItem::Kind::Close) pcap.closed_at[it.frame.conn] = it.frame.t;
+  }
+  if (!o.html_file.empty()) {
+    report::Report rep;
+    rep.title = "syncsim check-trace " + o.input;
+    rep.facts = {{"frames", std::to_string(checker.frames())},
+                 {"MUST findings", std::to_string(checker.must_count())}};
+    report::ReportCase c;
+    c.id = "trace";
+    c.title = o.input;
+    c.verdict = checker.must_count() > 0 ? "FAIL" : "PASS";
+    c.findings = checker.findings();
+    report::build_wire_log(c, in);
+    rep.cases.push_back(std::move(c));
+    std::ofstream out(o.html_file, std::ios::binary);
+    report::write_html(out, rep);
+    if (!out) {
+      fmt::print(stderr, "syncsim check-trace: {}: cannot write\n", o.html_file);
+      return false;
+    }
+  }
+  if (!o.pcap_file.empty()) {
+    pcap.frames = std::move(in.frames);
+    std::ofstream out(o.pcap_file, std::ios::binary);
+    if (!report::write_pcap(out, pcap)) {
+      fmt::print(stderr, "syncsim check-trace: {}: cannot write\n", o.pcap_file);
+      return false;
+    }
+  }
+  return true;
+}
 
 static int run_check_trace(const CheckTraceOptions& o) {
   auto r = read_input(o.input);
@@ -28,62 +73,14 @@ static int run_check_trace(const CheckTraceOptions& o) {
     fmt::print(stderr, "syncsim check-trace: {}\n", r.error);
     return kExitInvalid;
   }
-  conformance::SessionChecker checker;
-  std::int64_t last_t = 0;
-  for (const auto& line : content_lines(*r.data)) {
-    const std::string where = o.input + ":" + std::to_string(line.number);
-    const auto j = protocol::Json::parse(line.text, nullptr, false);
-    auto bad = [&](const std::string& why) {
-      fmt::print(stderr, "syncsim check-trace: {}: {}\n", where, why);
-      return kExitInvalid;
-    };
-    if (!j.is_object()) return bad("not a JSON object");
-    if (!j.contains("t") || !j["t"].is_number_integer())
-      return bad("\"t\" (virtual ns) missing or not an integer");
-    const std::int64_t t = j["t"].get<std::int64_t>();
-    if (j.contains("ev") && j["ev"] == "purge") {
-      if (!j.contains("collection") || !j["collection"].is_string())
-        return bad("a purge needs \"collection\"");
-      const auto tenant = j.value("tenant", protocol::Json(0));
-      if (!tenant.is_number_unsigned() || tenant.get<std::uint64_t>() > 0xffffffffULL)
-        return bad("\"tenant\" must be a u32");
-      checker.on_purge(static_cast<std::uint32_t>(tenant.get<std::uint64_t>()),
-                       j["collection"].get<std::string>(), t);
-      continue;
-    }
-    if (!j.contains("conn") || !j["conn"].is_number_unsigned())
-      return bad("\"conn\" missing or not an unsigned integer");
-    const std::uint64_t conn = j["conn"].get<std::uint64_t>();
-    if (t < last_t)
-      return bad("time goes backwards (" + std::to_string(t) + " < " + std::to_string(last_t) +
-                 ")");
-    last_t = t;
-    if (j.contains("ev")) {
-      if (j["ev"] != "close") return bad("\"ev\" must be \"close\" or \"purge\"");
-      checker.on_close(conn, t);
-      continue;
-    }
-    if (!j.contains("from") || (j["from"] != "client" && j["from"] != "server")) {
-      return bad("\"from\" must be \"client\" or \"server\"");
-    }
-    if (!j.contains("frame_hex") || !j["frame_hex"].is_string())
-      return bad("\"frame_hex\" missing");
-    auto bytes = protocol::from_hex(j["frame_hex"].get<std::string>());
-    if (!bytes) return bad("\"frame_hex\" is not even-length hex");
-    conformance::Seen seen = conformance::Seen::Both;
-    if (j.contains("seen")) {
-      if (j["seen"] == "written") {
-        seen = conformance::Seen::Written;
-      } else if (j["seen"] == "received") {
-        seen = conformance::Seen::Received;
-      } else {
-        return bad("\"seen\" must be \"written\" or \"received\"");
-      }
-    }
-    checker.on_frame(conformance::FrameRecord{
-        t, conn, j["from"] == "client" ? protocol::Sender::Client : protocol::Sender::Server,
-        std::move(*bytes), seen});
+  const auto trace = conformance::read_trace(*r.data, o.input);
+  if (!trace.error.empty()) {
+    fmt::print(stderr, "syncsim check-trace: {}\n", trace.error);
+    return kExitInvalid;
   }
+  conformance::SessionChecker checker;
+  conformance::replay(checker, trace.items);
+  const std::int64_t last_t = trace.items.empty() ? 0 : trace.items.back().frame.t;
   checker.finish(last_t, static_cast<std::int64_t>(o.grace_s * 1e9));
   std::size_t shown = 0;
   for (const auto& f : checker.findings()) {
@@ -95,6 +92,7 @@ static int run_check_trace(const CheckTraceOptions& o) {
   }
   fmt::print("{} frames checked: {} MUST findings, {} findings in all\n", checker.frames(),
              checker.must_count(), checker.findings().size());
+  if (!write_reports(o, trace.items, checker)) return kExitInvalid;
   return checker.must_count() > 0 ? kExitFindings : kExitOk;
 }
 
@@ -122,6 +120,12 @@ Runner add_check_trace_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   cmd->add_flag("--must-only", o->quiet_should, "list MUST findings only");
+  cmd->add_option("--html", o->html_file,
+                  "also write the trace as an HTML report: wire log, sequence diagram,\n"
+                  "findings inline");
+  cmd->add_option("--pcap", o->pcap_file,
+                  "also write the frames as a pcap of TCP segments (for Wireshark with\n"
+                  "wireshark/syncsim.lua)");
   return [o] { return run_check_trace(*o); };
 }
 

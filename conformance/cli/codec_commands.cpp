@@ -37,6 +37,7 @@ struct DecodeOptions {
   std::string sender = "unknown";
   bool summary = false;
   bool no_validate = false;
+  bool flat = false;
 };
 
 // Tallies for the summary and the exit code.
@@ -87,7 +88,11 @@ class Decoder {
         line["offset"] = f.offset;
         line["findings"] = findings_json(f.findings);
       }
-      fmt::print("{}\n", protocol::dump_json(line));
+      if (o_.flat) {
+        for (const auto& leaf : protocol::flatten_json(line)) fmt::print("{}\n", leaf);
+      } else {
+        fmt::print("{}\n", protocol::dump_json(line));
+      }
     }
     return f.findings;
   }
@@ -292,7 +297,8 @@ Runner add_decode_command(CLI::App& app) {
       "Examples:\n"
       "  syncsim decode ff0500000092cd3039c2\n"
       "  syncsim decode capture.bin --sender client\n"
-      "  syncsim decode --summary tests/vectors/golden.jsonl\n\n"
+      "  syncsim decode --summary tests/vectors/golden.jsonl\n"
+      "  syncsim decode --flat ff0500000092cd3039c2\n\n"
       "Exit: 0 all frames valid, 1 value-constraint violations or golden\n"
       "mismatch, 2 a frame is invalid (framing or encoding) or bad input.");
   cmd->add_option("INPUT", o->input, "hex bytes, a file, or - for stdin")->required();
@@ -303,6 +309,9 @@ Runner add_decode_command(CLI::App& app) {
       ->check(CLI::IsMember({"client", "server", "unknown"}))
       ->capture_default_str();
   cmd->add_flag("--summary", o->summary, "print a table and totals instead of JSON lines");
+  cmd->add_flag("--flat", o->flat,
+                "one line per field, path=value (msg_type=16, value.collection=\"orders\"),\n"
+                "as the Wireshark dissector in wireshark/ shows them");
   cmd->add_flag("--no-validate", o->no_validate,
                 "skip per-frame value constraints; judge framing and encoding only");
   return [o] { return run_decode(*o); };

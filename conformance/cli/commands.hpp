@@ -19,6 +19,7 @@ using Runner = std::function<int()>;
 Runner add_decode_command(CLI::App& app);
 Runner add_encode_command(CLI::App& app);
 Runner add_rules_command(CLI::App& app);
+Runner add_schema_command(CLI::App& app);
 Runner add_sim_demo_command(CLI::App& app);
 Runner add_check_trace_command(CLI::App& app);
 Runner add_run_command(CLI::App& app);

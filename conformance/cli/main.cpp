@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   runners["decode"] = add_decode_command(app);
   runners["encode"] = add_encode_command(app);
   runners["rules"] = add_rules_command(app);
+  runners["schema"] = add_schema_command(app);
   runners["sim-demo"] = add_sim_demo_command(app);
   runners["check-trace"] = add_check_trace_command(app);
   runners["serve"] = add_serve_command(app);

@@ -10,6 +10,7 @@
 #include "conformance/cli/commands.hpp"
 #include "conformance/runner/scenario.hpp"
 #include "protocol/rules.hpp"
+#include "protocol/schema.hpp"
 #include "protocol/validate.hpp"
 
 namespace syncsim::cli {
@@ -119,6 +120,23 @@ Runner add_rules_command(CLI::App& app) {
   cmd->add_option("--scenarios", o->paths,
                   "with --coverage: scenario files or directories (default: scenarios)");
   return [o] { return o->coverage ? coverage(*o) : list_rules(*o); };
+}
+
+Runner add_schema_command(CLI::App& app) {
+  auto lua = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand(
+      "schema",
+      "Print the wire schema of the 22 messages as the codec knows it: each\n"
+      "message's fields in wire order, nested structs and enum variants. A\n"
+      "struct is a MessagePack array of its fields; an enum is [name, fields].\n\n"
+      "  syncsim schema           # for people\n"
+      "  syncsim schema --lua     # the table wireshark/syncsim.lua embeds\n\n"
+      "Exit: 0.");
+  cmd->add_flag("--lua", *lua, "the schema as a Lua table (for the Wireshark dissector)");
+  return [lua] {
+    fmt::print("{}", *lua ? protocol::lua_schema() : protocol::text_schema());
+    return kExitOk;
+  };
 }
 
 }  // namespace syncsim::cli

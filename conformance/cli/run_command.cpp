@@ -8,13 +8,19 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 
+#include "conformance/checker/trace_reader.hpp"
 #include "conformance/cli/commands.hpp"
 #include "conformance/cli/xml_escape.hpp"
+#include "conformance/report/pcap.hpp"
+#include "conformance/report/report.hpp"
 #include "conformance/runner/runner.hpp"
 #include "protocol/json.hpp"
 
 namespace syncsim::cli {
+
+namespace report = conformance::report;
 
 struct RunOptions {
   std::vector<std::string> paths;
@@ -23,8 +29,43 @@ struct RunOptions {
   std::string filter;
   bool verbose = false;
   bool bench = false;
-  std::string junit_file, json_file, trace_file;
+  std::string junit_file, json_file, trace_file, html_file, pcap_file;
+  std::size_t html_logs = 200;  // runs whose wire logs the HTML report keeps
 };
+
+// What one run recorded for the reports that need its frames.
+struct Recording {
+  std::ostringstream frames;    // the frame trace (JSON lines)
+  report::NetEventSink events;  // the simulator's network events
+  std::ostream events_stream{&events};
+  std::map<std::uint64_t, std::string> clients;
+  void attach(conformance::RunOptions& ro) {
+    ro.frame_trace = &frames;
+    ro.sim_trace = &events_stream;
+    ro.conn_clients = &clients;
+  }
+};
+
+// The frames, ends and client names of a recording, for a report.
+static bool read_recording(const Recording& rec, report::TraceInput& in, report::PcapInput* pcap) {
+  const auto trace = conformance::read_trace(rec.frames.str(), "recorded trace");
+  if (!trace.error.empty()) {
+    fmt::print(stderr, "syncsim run: {}\n", trace.error);
+    return false;
+  }
+  for (const auto& it : trace.items) {
+    if (it.kind == conformance::TraceItem::Kind::Frame) in.frames.push_back(it.frame);
+    if (pcap && it.kind == conformance::TraceItem::Kind::Close)
+      pcap->closed_at[it.frame.conn] = it.frame.t;  // the last end to close
+  }
+  in.clients = rec.clients;
+  in.events = rec.events.events();
+  if (pcap) {
+    pcap->frames = in.frames;
+    pcap->clients = rec.clients;
+  }
+  return true;
+}
 
 // One finished run, kept for the reports.
 struct RunRecord {
@@ -180,18 +221,36 @@ static int run_scenarios(const RunOptions& o) {
     return kExitInvalid;
   }
   if (o.bench) return bench_scenarios(scenarios, first, last);
-  std::ofstream trace_out;
-  if (!o.trace_file.empty()) {
+  std::ofstream trace_out, pcap_out, html_out;
+  if (!o.trace_file.empty() || !o.pcap_file.empty()) {
     if (scenarios.size() != 1 || first != last) {
-      fmt::print(stderr, "syncsim run: --trace records one run: give one scenario and one seed\n");
-      return kExitInvalid;
-    }
-    trace_out.open(o.trace_file, std::ios::binary);
-    if (!trace_out) {
-      fmt::print(stderr, "syncsim run: {}: cannot write\n", o.trace_file);
+      fmt::print(
+          stderr,
+          "syncsim run: --trace and --pcap record one run: give one scenario and one seed\n");
       return kExitInvalid;
     }
   }
+  // Every output file is opened before the runs, so a bad path fails at once.
+  for (auto [file, stream] :
+       {std::pair{&o.trace_file, &trace_out}, std::pair{&o.pcap_file, &pcap_out},
+        std::pair{&o.html_file, &html_out}}) {
+    if (file->empty()) continue;
+    stream->open(*file, std::ios::binary);
+    if (!*stream) {
+      fmt::print(stderr, "syncsim run: {}: cannot write\n", *file);
+      return kExitInvalid;
+    }
+  }
+  report::Report html;
+  html.title = "syncsim run";
+  html.command = "syncsim run";
+  for (const auto& p : o.paths) html.command += " " + p;
+  html.command += first == last ? " --seed " + std::to_string(first)
+                                : " --seeds " + std::to_string(first) + ".." + std::to_string(last);
+  html.facts = {{"scenarios", std::to_string(scenarios.size())},
+                {"seeds", std::to_string(first) + ".." + std::to_string(last)},
+                {"target", "reference client and server, simulated network"}};
+  std::size_t logged = 0;
   fmt::print("syncsim run: {} scenario(s), seeds {}..{}; each run twice (determinism check)\n",
              scenarios.size(), first, last);
   std::size_t passed = 0, caught = 0, failed = 0;
@@ -213,7 +272,11 @@ static int run_scenarios(const RunOptions& o) {
     std::uint64_t first_failed_seed = 0;
     for (std::uint64_t seed = first; seed <= last; ++seed) {
       conformance::RunOptions ro;
-      if (trace_out.is_open()) ro.frame_trace = &trace_out;
+      // Recorded for --trace and --pcap (the one run), and for the HTML
+      // report's wire logs: the first seed of each scenario, then failures.
+      const bool want_log = html_out.is_open() && logged < o.html_logs;
+      Recording rec;
+      if (trace_out.is_open() || pcap_out.is_open() || want_log) rec.attach(ro);
       const auto r = conformance::run_scenario(s, seed, ro);
       // Determinism, proved on every run: the same seed must give the same trace.
       const auto again = conformance::run_scenario(s, seed);
@@ -242,6 +305,39 @@ static int run_scenarios(const RunOptions& o) {
       }
       if (!o.junit_file.empty() || !o.json_file.empty())
         records.push_back(RunRecord{s.name, s.file, seed, failures, r});
+      if (trace_out.is_open()) trace_out << rec.frames.str();
+      if (pcap_out.is_open()) {
+        report::TraceInput in;
+        report::PcapInput pcap;
+        if (!read_recording(rec, in, &pcap)) return kExitInvalid;
+        std::size_t n = 0;
+        if (!report::write_pcap(pcap_out, pcap, {}, &n)) {
+          fmt::print(stderr, "syncsim run: {}: cannot write\n", o.pcap_file);
+          return kExitInvalid;
+        }
+        fmt::print("  pcap: {} frames as TCP segments in {} (server 10.0.0.1:9091)\n", n,
+                   o.pcap_file);
+      }
+      if (html_out.is_open()) {
+        report::ReportCase c;
+        c.id = s.name + "-seed-" + std::to_string(seed);
+        c.title = s.name + " (seed " + std::to_string(seed) + ")";
+        for (const auto& rule : s.rules) c.rule += (c.rule.empty() ? "" : " ") + rule;
+        c.verdict = !ok ? "FAIL" : row.injects_bugs ? "XFAIL" : "PASS";
+        c.notes = failures;
+        c.reproduce = "syncsim run " + s.file + " --seed " + std::to_string(seed) + " -v";
+        c.findings = r.findings;
+        c.frames = r.frames;
+        const bool keep = want_log && (seed == first || !ok);
+        c.has_log = keep;
+        if (keep) {
+          report::TraceInput in;
+          if (!read_recording(rec, in, nullptr)) return kExitInvalid;
+          report::build_wire_log(c, in);
+          ++logged;
+        }
+        html.cases.push_back(std::move(c));
+      }
     }
     // One progress line per scenario.
     const bool all_ok = row.bad == 0;
@@ -284,6 +380,15 @@ static int run_scenarios(const RunOptions& o) {
     fmt::print(stderr, "syncsim run: {}: cannot write\n", o.junit_file);
     return kExitInvalid;
   }
+  if (html_out.is_open()) {
+    report::write_html(html_out, html);
+    if (!html_out) {
+      fmt::print(stderr, "syncsim run: {}: cannot write\n", o.html_file);
+      return kExitInvalid;
+    }
+    fmt::print("HTML report: {} ({} case(s), {} with wire logs)\n", o.html_file, html.cases.size(),
+               logged);
+  }
   if (!o.json_file.empty() && !write_json(o.json_file, records)) {
     fmt::print(stderr, "syncsim run: {}: cannot write\n", o.json_file);
     return kExitInvalid;
@@ -306,7 +411,9 @@ Runner add_run_command(CLI::App& app) {
       "  syncsim run                              # the shipped suite (scenarios/)\n"
       "  syncsim run scenarios/dedup-retransmit.yaml --seeds 1..50\n"
       "  syncsim run --filter purge -v\n"
-      "  syncsim run scenarios/resync-gap.yaml --seed 7 --trace t.jsonl\n\n"
+      "  syncsim run scenarios/resync-gap-dropped-delta.yaml --seed 7 --trace t.jsonl\n"
+      "  syncsim run --html report.html          # open it in any browser\n"
+      "  syncsim run scenarios/writes-converge.yaml --pcap run.pcap\n\n"
       "Exit: 0 all passed, 1 a scenario failed, 2 invalid scenario or usage\n"
       "(YAML errors name file:line:column).");
   cmd->add_option("PATH", o->paths, "scenario files or directories (default: scenarios)");
@@ -320,6 +427,17 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_flag("--bench", o->bench,
                 "time the runs instead (each once, no reports): the slowest scenarios,\n"
                 "virtual seconds per wall second, events and frames per second");
+  cmd->add_option("--html", o->html_file,
+                  "write one self-contained HTML report: summary, filters by result and\n"
+                  "rule, and per run its wire log (findings inline) and a sequence\n"
+                  "diagram with the faults drawn on it (logs of the first seed of each\n"
+                  "scenario and of failures, see --html-logs)");
+  cmd->add_option("--html-logs", o->html_logs, "most runs whose wire logs the HTML report keeps")
+      ->capture_default_str();
+  cmd->add_option("--pcap", o->pcap_file,
+                  "write the run as a pcap of TCP segments carrying its frames (server\n"
+                  "10.0.0.1:9091); open it with Wireshark and wireshark/syncsim.lua;\n"
+                  "one scenario, one seed");
   cmd->add_option("--trace", o->trace_file,
                   "record the run's frames (written and read), connection ends and purges as\n"
                   "JSON lines that `syncsim check-trace` reads; one scenario, one seed");

@@ -35,8 +35,6 @@ namespace {
 
 constexpr std::uint64_t kSnapshotLsn = 100;
 
-std::string describe(const Message& m) { return dump_json(message_to_json(m)); }
-
 // The client process of one case (`--exec`): its own process group, so the
 // shell and whatever it started end together.
 class ClientProcess {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "protocol/json.hpp"
+
 namespace syncsim::conformance {
 
 std::string_view verdict_name(Verdict v) {
@@ -76,5 +78,9 @@ void take_findings(CaseResult& r, const std::vector<CheckFinding>& all, protocol
 }
 
 bool counts_as_failure(Verdict v) { return v == Verdict::Fail || v == Verdict::Timeout; }
+
+std::string describe(const protocol::Message& m) {
+  return protocol::dump_json(protocol::message_to_json(m));
+}
 
 }  // namespace syncsim::conformance

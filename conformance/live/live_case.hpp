@@ -65,6 +65,9 @@ void take_findings(CaseResult& r, const std::vector<CheckFinding>& all, protocol
 
 // Turns FAIL/TIMEOUT into XFAIL and PASS into XPASS for baselined cases.
 void apply_baseline(CaseResult& r, const LiveSuiteOptions& o);
+// A message as one line of the JSON model, for case details and frame lines.
+std::string describe(const protocol::Message& m);
+
 // A failure that counts: FAIL or TIMEOUT (not baselined).
 bool counts_as_failure(Verdict v);
 

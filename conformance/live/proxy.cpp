@@ -87,7 +87,7 @@ std::string describe_faults(const sim::LinkParams& p) {
   return o.str();
 }
 
-namespace {
+namespace proxy_detail {
 
 // One end of a pair, whatever its transport.
 struct Side {
@@ -100,7 +100,9 @@ Side side_of(const std::shared_ptr<FrameConn<Socket>>& conn) {
   return Side{[conn](Bytes f) { conn->send(std::move(f)); }, [conn] { conn->close(); }};
 }
 
-}  // namespace
+}  // namespace proxy_detail
+using proxy_detail::Side;
+using proxy_detail::side_of;
 
 struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
   struct Pair;

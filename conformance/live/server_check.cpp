@@ -187,8 +187,6 @@ std::vector<Case> make_cases(const std::string& token) {
   };
 }
 
-std::string describe(const Message& m) { return dump_json(message_to_json(m)); }
-
 // Drives one case over one connection of either transport.
 template <class Socket>
 class CaseRun {

@@ -45,10 +45,6 @@ const std::vector<ScenarioSpec>& specs() {
   return kSpecs;
 }
 
-std::string describe(const protocol::Message& m) {
-  return protocol::dump_json(protocol::message_to_json(m));
-}
-
 }  // namespace
 
 const std::vector<CaseInfo>& server_scenario_cases() {

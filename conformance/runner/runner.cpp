@@ -64,6 +64,7 @@ struct Run {
     FrameRecord r{world->now(), conn, from, protocol::encode_frame(m), seen};
     if (trace) write_trace_frame(*trace, r);
     checker.on_frame(r);
+
     written += seen == Seen::Written;
     if (keep_frames && seen == Seen::Written) {
       auto it = conn_client.find(conn);
@@ -451,6 +452,7 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
   sim::WorldOptions wopts;
   wopts.seed = seed;
   wopts.max_events = s.max_events;
+  wopts.trace_out = options.sim_trace;
   sim::World w(wopts);
   CheckerOptions copts;
   copts.server_unix_ms = [&w](std::int64_t t) {  // the server's clock, jumps included
@@ -642,6 +644,7 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
                                 "expectation citing it failed");
   }
   result.passed = result.failures.empty();
+  if (options.conn_clients) *options.conn_clients = run.conn_client;
   return result;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,10 @@ struct RunOptions {
   // Every frame written and read, connection ends and admin purges, as JSON
   // lines in the format `syncsim check-trace` reads.
   std::ostream* frame_trace = nullptr;
+  // For reports (`run --html`, `--pcap`): the client each connection
+  // belongs to, and the simulator's own trace lines (faults among them).
+  std::map<std::uint64_t, std::string>* conn_clients = nullptr;
+  std::ostream* sim_trace = nullptr;
 };
 
 // Names of bugs are checked here; an invalid scenario returns a result whose

@@ -6,14 +6,13 @@
 
 #include "protocol/crc32c.hpp"
 #include "protocol/json.hpp"
+#include "tests/support/core_clock.hpp"
 
 namespace syncsim::test {
 namespace {
 
 using namespace protocol;
 using namespace reference;
-
-Now at(std::int64_t ms) { return Now{ms, 1'750'000'000'000 + ms}; }
 
 struct Rig {
   sim::Prng rng{7};

@@ -9,16 +9,13 @@
 #include "protocol/json.hpp"
 #include "protocol/validate.hpp"
 #include "reference/gorilla.hpp"
+#include "tests/support/core_clock.hpp"
 
 namespace syncsim::test {
 namespace {
 
 using namespace protocol;
 using namespace reference;
-
-constexpr std::int64_t kT0 = 1'750'000'000'000;  // Unix ms at steady 0
-
-Now at(std::int64_t steady_ms) { return Now{steady_ms, kT0 + steady_ms}; }
 
 // A server with helpers to open sessions, send frames and collect answers.
 struct Harness {
