@@ -112,7 +112,10 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
             }
             if (ev.kind != protocol::StreamEvent::Kind::Frame) continue;  // FRAME-3
             protocol::DecodedBody body = protocol::decode_body(ev.msg_type, ev.body);
-            if (!body.valid()) continue;  // FRAME-10
+            if (!body.valid()) {  // FRAME-10: ignored
+              if (self->core_.has_bug(ClientBug::CloseOnUndecodable)) return self->disconnected();
+              continue;
+            }
             if (self->on_receive) self->on_receive(*body.message, self->conn_id_);
             self->core_.on_frame(*body.message, self->rt_.now());
             // Answers leave before the next frame is read, so a trace shows

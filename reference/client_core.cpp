@@ -18,7 +18,8 @@ namespace {
 constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
     {"NeverThrottle", ClientBug::NeverThrottle}, {"NoResyncOnGap", ClientBug::NoResyncOnGap},
     {"PushToPurged", ClientBug::PushToPurged},   {"CumulativeAck", ClientBug::CumulativeAck},
-    {"WrongChecksum", ClientBug::WrongChecksum}, {"ReuseEpoch", ClientBug::ReuseEpoch}};
+    {"WrongChecksum", ClientBug::WrongChecksum}, {"ReuseEpoch", ClientBug::ReuseEpoch},
+    {"CloseOnUndecodable", ClientBug::CloseOnUndecodable}};
 }  // namespace
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {

@@ -28,6 +28,7 @@ enum class ClientBug {
   CumulativeAck,  // treats an ack as covering lower ids, like Lite (DELTA-13)
   WrongChecksum,  // sends checksums that do not match (DELTA-2)
   ReuseEpoch,     // does not raise the epoch per connection (HS-12)
+  CloseOnUndecodable,  // drops the connection on a body that does not decode (FRAME-10)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
@@ -122,6 +123,8 @@ class ClientCore {
                   refreshes = 0, reauths = 0;
   };
   const Stats& stats() const { return stats_; }
+  // For the I/O shell's own injected bugs (CloseOnUndecodable).
+  bool has_bug(ClientBug b) const { return config_.bugs.count(b) > 0; }
 
  private:
   struct Mutation {

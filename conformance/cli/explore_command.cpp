@@ -8,6 +8,8 @@
 
 #include "conformance/cli/commands.hpp"
 #include "conformance/explore/explore.hpp"
+#include "conformance/live/endpoint.hpp"
+#include "conformance/live/live_explore.hpp"
 
 namespace syncsim::cli {
 
@@ -17,7 +19,72 @@ struct ExploreCliOptions {
   conformance::ExploreOptions explore;
   std::string out;
   std::string family;
+  std::string target, token;
+  double time_scale = 1;
 };
+
+// --target: random fault files between two reference clients and a real
+// server; the first failure's fault file is written for `syncsim proxy`.
+int explore_target(const ExploreCliOptions& o) {
+  const auto parsed = conformance::parse_endpoint(o.target);
+  if (!parsed.endpoint) {
+    fmt::print(stderr, "syncsim explore: --target {}: {}\n", o.target, parsed.error);
+    return kExitInvalid;
+  }
+  if (!o.explore.base_file.empty() || !o.family.empty() || !o.explore.client_bugs.empty() ||
+      !o.explore.server_bugs.empty()) {
+    fmt::print(stderr,
+               "syncsim explore: --target explores a real server; --scenario, --family and the "
+               "bug switches are for the simulator\n");
+    return kExitInvalid;
+  }
+  conformance::LiveExploreOptions lo;
+  lo.server.target = *parsed.endpoint;
+  lo.server.token = o.token;
+  lo.server.suite.time_scale = o.time_scale;
+  lo.seed = o.explore.seed;
+  lo.runs = o.explore.runs;
+  lo.progress = [](const std::string& line) {
+    fmt::print("  {}\n", line);
+    std::fflush(stdout);
+  };
+  fmt::print(
+      "syncsim explore: target {}, seed {}, {} run(s), time scale {}\n"
+      "  (each run: two reference clients through an in-process proxy whose fault file and\n"
+      "   seed come from seed + run - 1; both views must converge, no MUST finding may blame\n"
+      "   the server; real time, so a failure is reported, not shrunk)\n",
+      lo.server.target.text(), lo.seed, lo.runs, o.time_scale);
+  std::fflush(stdout);
+  boost::asio::io_context ioc;
+  const auto r = conformance::explore_live(ioc, lo);
+  if (!r.unreachable.empty()) {
+    fmt::print(stderr, "syncsim explore: {}\n", r.unreachable);
+    return kExitInvalid;
+  }
+  if (!r.failure) {
+    fmt::print("syncsim explore: {} run(s) against {}, no failure\n", r.runs_done,
+               lo.server.target.text());
+    return kExitOk;
+  }
+  const auto& f = *r.failure;
+  const std::string out =
+      o.out.empty() ? "explored-target-seed" + std::to_string(f.run_seed) + ".yaml" : o.out;
+  std::ofstream file(out, std::ios::binary);
+  file << f.faults.text;
+  if (!file) {
+    fmt::print(stderr, "syncsim explore: {}: cannot write\n", out);
+    return kExitInvalid;
+  }
+  fmt::print("syncsim explore: run {} failed {}: {}\n", f.run, f.rule, f.result.detail);
+  for (const auto& finding : f.result.findings)
+    fmt::print("    finding: {}\n", conformance::format_check_finding(finding));
+  fmt::print(
+      "  its fault file: {} ({} writes)\n"
+      "  run it again:   syncsim explore --target {} --seed {} --runs 1\n"
+      "  or by hand:     syncsim proxy --upstream {} --faults {} --seed {} --trace t.jsonl\n",
+      out, f.faults.writes, o.target, f.run_seed, o.target, out, f.run_seed);
+  return kExitFindings;
+}
 
 // Families: shipped scenarios that make good bases, by what they exercise.
 const std::map<std::string, std::string>& families() {
@@ -40,6 +107,7 @@ std::string family_file(const std::string& file) {
 }
 
 int explore(ExploreCliOptions& o) {
+  if (!o.target.empty()) return explore_target(o);
   auto& e = o.explore;
   if (!o.family.empty()) {
     const auto it = families().find(o.family);
@@ -115,9 +183,12 @@ Runner add_explore_command(CLI::App& app) {
       "  syncsim explore --scenario scenarios/writes-converge.yaml --runs 200 --seed 1\n"
       "  syncsim explore --family tokens --runs 500 --server-bug AcceptExpiredToken\n"
       "  syncsim explore --scenario scenarios/writes-converge.yaml --client-bug NoResyncOnGap \\\n"
-      "      --out found.yaml && syncsim run found.yaml --seed N\n\n"
-      "Exit: 0 no failure in the runs, 1 a failure (shrunk and written),\n"
-      "2 bad options or an unusable base scenario.");
+      "      --out found.yaml && syncsim run found.yaml --seed N\n"
+      "  syncsim explore --family throttle --strict     # SHOULD findings fail too\n"
+      "  syncsim explore --target tcp://127.0.0.1:9091 --runs 50   # a real server\n\n"
+      "Exit: 0 no failure in the runs, 1 a failure (shrunk and written; with\n"
+      "--target, its fault file written), 2 bad options, an unusable base\n"
+      "scenario or an unreachable target.");
   cmd->add_option("--scenario", o->explore.base_file, "the base scenario (YAML)");
   cmd->add_option("--family", o->family,
                   "a shipped base by what it exercises: writes, lossy, push, tokens, throttle, "
@@ -136,6 +207,17 @@ Runner add_explore_command(CLI::App& app) {
                   "inject a reference-client bug into every client (repeatable)");
   cmd->add_option("--server-bug", o->explore.server_bugs,
                   "inject a reference-server bug (repeatable)");
+  cmd->add_flag("--strict", o->explore.strict,
+                "SHOULD findings fail a run too (default: MUST findings and convergence);\n"
+                "finds bugs that only break SHOULD rules, e.g. a client that never throttles");
+  cmd->add_option("--target", o->target,
+                  "explore a real server instead (tcp://HOST:PORT or ws://HOST:PORT/PATH):\n"
+                  "two reference clients through random proxy faults must converge");
+  cmd->add_option("--token", o->token, "with --target: the token the clients send");
+  cmd->add_option("--time-scale", o->time_scale,
+                  "with --target: multiply every real-time budget by this")
+      ->check(CLI::Range(0.1, 100.0))
+      ->capture_default_str();
   cmd->add_option("--out", o->out,
                   "where to write the shrunk scenario (default: explored-seedN.yaml)");
   return [o] { return explore(*o); };

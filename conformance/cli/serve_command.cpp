@@ -9,6 +9,7 @@
 #include "conformance/cli/commands.hpp"
 #include "conformance/cli/live_loop.hpp"
 #include "conformance/live/live_server.hpp"
+#include "reference/server_core.hpp"
 
 namespace syncsim::cli {
 
@@ -21,6 +22,7 @@ struct ServeOptions {
   double duration_s = 0;
   std::string trace_file;
   bool must_only = false;
+  std::vector<std::string> bugs;
 };
 
 int serve(const ServeOptions& o) {
@@ -42,6 +44,16 @@ int serve(const ServeOptions& o) {
   options.listen = *parsed.endpoint;
   options.config.trust_mode = !o.no_trust_mode;
   if (!o.jwt_secret.empty()) options.config.jwt.hs256_secret = o.jwt_secret;
+  for (const auto& b : o.bugs) {
+    const auto bug = reference::server_bug_from_name(b);
+    if (!bug) {
+      std::string names;
+      for (const auto n : reference::server_bug_names()) names += " " + std::string(n);
+      fmt::print(stderr, "syncsim serve: unknown --bug \"{}\" (one of:{})\n", b, names);
+      return kExitInvalid;
+    }
+    options.config.bugs.insert(*bug);
+  }
   if (trace.is_open()) options.trace = &trace;
   options.on_finding = [&o](const conformance::CheckFinding& f) {
     if (o.must_only && f.finding.level != protocol::Level::Must) return;
@@ -101,6 +113,9 @@ Runner add_serve_command(CLI::App& app) {
   cmd->add_option("--trace", o->trace_file,
                   "record every frame read and written as JSON lines (check-trace reads them)");
   cmd->add_flag("--must-only", o->must_only, "print MUST findings only");
+  cmd->add_option("--bug", o->bugs,
+                  "break the reference server on purpose (the harness's own tests; names as\n"
+                  "in scenarios: SkipDedup, WrongLsnOrder, SkipCrcCheck, ...)");
   return [o] { return serve(*o); };
 }
 

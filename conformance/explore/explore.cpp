@@ -9,6 +9,7 @@
 #include "conformance/runner/runner.hpp"
 #include "conformance/runner/scenario.hpp"
 #include "conformance/runner/yaml_reader.hpp"
+#include "protocol/rules.hpp"
 
 namespace syncsim::conformance {
 
@@ -189,7 +190,8 @@ struct Base {
 // The base with the steps, the injected bugs and the plain expectations
 // (converge, no MUST finding), as standalone YAML.
 std::string scenario_text(const Base& b, const std::vector<ExploreStep>& steps,
-                          const ExploreOptions& o, const std::string& header) {
+                          const ExploreOptions& o, const std::string& header,
+                          const std::string& absent_rule = "") {
   YAML::Node root = YAML::Load(b.text);
   root["name"] = b.scenario.name + "-explored";
   root["description"] = "Found by syncsim explore on " + b.file + "; see the comment above.";
@@ -219,6 +221,11 @@ std::string scenario_text(const Base& b, const std::vector<ExploreStep>& steps,
   root["events"] = events;
   root.remove("expect");  // the defaults: converge, no MUST finding
   root.remove("rules");
+  if (!absent_rule.empty()) {  // --strict found a SHOULD rule broken
+    YAML::Node absent;
+    absent.push_back(absent_rule);
+    root["expect"]["absent"] = flow(absent);
+  }
   YAML::Emitter out;
   out.SetDoublePrecision(6);  // at_s: 2.1, not 2.1000000000000001
   out << root;
@@ -230,11 +237,15 @@ struct Verdict {
   std::string rule, detail;
 };
 
-Verdict judge(const std::string& text, std::uint64_t seed) {
+Verdict judge(const std::string& text, std::uint64_t seed, bool strict) {
   const auto load = parse_scenario(text, "<explored>");
   if (!load.scenario) return Verdict{true, "INVALID", load.error};
   const ScenarioResult r = run_scenario(*load.scenario, seed);
-  if (r.passed) return {};
+  if (r.passed) {
+    if (!strict || r.findings.empty()) return {};
+    const auto& first = r.findings.front();  // passed: no MUST among them
+    return Verdict{true, std::string(first.finding.rule), format_check_finding(first)};
+  }
   Verdict v{true, "", r.failures.empty() ? "" : r.failures.front()};
   const auto must = std::find_if(r.findings.begin(), r.findings.end(), [](const CheckFinding& f) {
     return f.finding.level == protocol::Level::Must;
@@ -253,6 +264,7 @@ std::string header_of(const ExploreOptions& o, const ExploreFailure& f, const st
     << " --runs " << o.runs;
   for (const auto& b : o.client_bugs) h << " --client-bug " << b;
   for (const auto& b : o.server_bugs) h << " --server-bug " << b;
+  if (o.strict) h << " --strict";
   h << "\n# Fails " << f.rule << " (run " << f.found_at_run << ", " << f.steps_found
     << " generated steps shrunk to " << f.steps_shrunk << " in " << f.shrink_runs << " runs).\n"
     << "# Reproduce: syncsim run " << file << " --seed " << f.run_seed << "\n";
@@ -293,7 +305,7 @@ ExploreResult explore(const ExploreOptions& o) {
       schedule = gen(rc::Random(run_seed), 50);
       steps = schedule->value();
     }
-    const Verdict v = judge(scenario_text(b, steps, o, ""), run_seed);
+    const Verdict v = judge(scenario_text(b, steps, o, ""), run_seed, o.strict);
     result.runs_done = i + 1;
     if ((i + 1) % 10 == 0 || i + 1 == o.runs)
       say("explore: " + std::to_string(i + 1) + "/" + std::to_string(o.runs) + " runs, " +
@@ -310,7 +322,7 @@ ExploreResult explore(const ExploreOptions& o) {
         std::to_string(steps.size()) + " steps; shrinking");
     const auto fails_same = [&](const std::vector<ExploreStep>& candidate) {
       ++f.shrink_runs;
-      const Verdict c = judge(scenario_text(b, candidate, o, ""), run_seed);
+      const Verdict c = judge(scenario_text(b, candidate, o, ""), run_seed, o.strict);
       return c.failed && c.rule == f.rule;
     };
     // 1. RapidCheck's shrinks of the generated schedule: take the first
@@ -344,7 +356,11 @@ ExploreResult explore(const ExploreOptions& o) {
     f.steps_shrunk = steps.size();
     say("shrink: done after " + std::to_string(f.shrink_runs) + " runs: " +
         std::to_string(f.steps_shrunk) + " of " + std::to_string(f.steps_found) + " steps left");
-    f.yaml = scenario_text(b, steps, o, header_of(o, f, "FILE"));
+    // A SHOULD rule (--strict) fails `syncsim run` only when the scenario
+    // says it must be absent.
+    const bool should_rule = o.strict && protocol::find_rule(f.rule) &&
+                             protocol::find_rule(f.rule)->level != protocol::Level::Must;
+    f.yaml = scenario_text(b, steps, o, header_of(o, f, "FILE"), should_rule ? f.rule : "");
     result.failure = std::move(f);
     return result;
   }

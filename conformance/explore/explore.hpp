@@ -48,6 +48,10 @@ struct ExploreOptions {
   // Injected into the base, to prove the search finds them.
   std::vector<std::string> client_bugs, server_bugs;
   int max_shrink_runs = 300;
+  // SHOULD findings fail a run too (the default oracle is MUST findings and
+  // convergence); the shrunk scenario then lists the rule under expect.absent
+  // so that `syncsim run` fails on it as well.
+  bool strict = false;
   std::function<void(const std::string&)> progress;
 };
 

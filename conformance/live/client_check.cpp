@@ -14,6 +14,7 @@
 #include <optional>
 #include <sstream>
 
+#include "conformance/explore/hostile.hpp"
 #include "conformance/live/frame_conn.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/crc32c.hpp"
@@ -182,6 +183,11 @@ class Script {
   void send_raw(const Bytes& frame, const std::string& what) {
     note("-> " + what);
     send_raw_frame(frame);
+  }
+  // Many raw frames, one line in the case's frames.
+  void send_raw_batch(const std::vector<Bytes>& frames, const std::string& what) {
+    note("-> " + what);
+    for (const auto& f : frames) send_raw_frame(f);
   }
 
   // Waits until `done` or the scaled budget runs out.
@@ -523,6 +529,32 @@ std::vector<ClientCase> make_cases() {
          s.expect<PingPong>("Pong{timestamp_ms: 717171}", 1000, [](const PingPong& p) {
            return p.is_pong && p.timestamp_ms == 717171;
          });
+       }},
+      {{"undecodable-bodies-ignored", "FRAME-10",
+        "300 hostile frames whose bodies do not decode are ignored; the session goes on",
+        "framing"},
+       {},
+       [](Script& s) {
+         if (!s.need_authenticated(5000)) return;
+         // Structure-aware mutations of valid server frames (the hostile
+         // campaign's), re-framed so the stream stays in step, keeping only
+         // those that do not decode: FRAME-10 says each is ignored.
+         FrameMutator mutator(20261126);
+         std::vector<Bytes> hostile;
+         for (int tries = 0; hostile.size() < 300 && tries < 30'000; ++tries) {
+           Mutation how{};
+           Bytes f = mutator.next(how);
+           if (f.size() < protocol::kFrameHeaderSize || f.size() > 64 * 1024) continue;
+           const auto body = static_cast<std::uint32_t>(f.size() - protocol::kFrameHeaderSize);
+           for (int k = 0; k < 4; ++k) f[1 + static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(body >> (8 * k));
+           if (!protocol::is_known_code(f[0]) || protocol::decode_frame(f).valid()) continue;
+           hostile.push_back(std::move(f));
+         }
+         s.send_raw_batch(hostile, std::to_string(hostile.size()) +
+                                       " frames of known codes whose bodies do not decode");
+         s.send(PingPong{818181, false});
+         s.expect<PingPong>("Pong{timestamp_ms: 818181} after the hostile frames", 3000,
+                            [](const PingPong& p) { return p.is_pong && p.timestamp_ms == 818181; });
        }},
       {{"token-refreshed-before-expiry", "TOKEN-10",
         "a token that expires in 5 s is refreshed before it expires", "tokens"},

@@ -58,16 +58,20 @@ const std::vector<CaseInfo>& server_scenario_cases() {
 
 CaseResult run_server_scenario(boost::asio::io_context& ioc, const ServerCheckOptions& options,
                                const CaseInfo& info) {
-  CaseResult r = start_result(info, LiveSuiteOptions{});
-  const ScenarioSpec* spec = nullptr;
   for (const auto& s : specs()) {
-    if (s.info.id == info.id) spec = &s;
+    if (s.info.id == info.id)
+      return run_convergence(ioc, options, info, s.faults, s.writes, s.budget_ms, 1);
   }
-  if (!spec) {
-    r.verdict = Verdict::Fail;
-    r.detail = "no such scenario";
-    return r;
-  }
+  CaseResult r = start_result(info, LiveSuiteOptions{});
+  r.verdict = Verdict::Fail;
+  r.detail = "no such scenario";
+  return r;
+}
+
+CaseResult run_convergence(boost::asio::io_context& ioc, const ServerCheckOptions& options,
+                           const CaseInfo& info, const std::string& faults, int writes,
+                           std::int64_t budget_ms, std::uint64_t proxy_seed) {
+  CaseResult r = start_result(info, LiveSuiteOptions{});
   // A collection of its own, so data a server keeps from earlier runs does not count.
   const std::string collection =
       "syncsim_" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -75,12 +79,18 @@ CaseResult run_server_scenario(boost::asio::io_context& ioc, const ServerCheckOp
                                       .count());
   Endpoint via = options.target;
   std::unique_ptr<Proxy> proxy;
-  if (*spec->faults) {
+  if (!faults.empty()) {
+    const auto parsed = parse_proxy_faults(faults, "faults");
+    if (!parsed.faults) {
+      r.verdict = Verdict::Fail;
+      r.detail = "bad fault file: " + parsed.error;
+      return r;
+    }
     Proxy::Options po;
     po.listen = *parse_endpoint("tcp://127.0.0.1:0").endpoint;
     po.upstream = options.target;
-    po.faults = *parse_proxy_faults(spec->faults, "built-in").faults;
-    po.seed = 1;
+    po.faults = *parsed.faults;
+    po.seed = proxy_seed;
     proxy = std::make_unique<Proxy>(ioc, po);
     boost::system::error_code ec;
     if (!proxy->start(ec)) {
@@ -91,7 +101,7 @@ CaseResult run_server_scenario(boost::asio::io_context& ioc, const ServerCheckOp
     via = po.listen;
     via.port = proxy->port();
   }
-  auto client_options = [&](int writes, std::uint64_t seed, const char* who) {
+  auto client_options = [&](int count, std::uint64_t seed, const char* who) {
     LiveClient::Options o;
     o.connect = via;
     protocol::ShapeDefinition shape;
@@ -100,7 +110,7 @@ CaseResult run_server_scenario(boost::asio::io_context& ioc, const ServerCheckOp
     o.config.shapes = {shape};
     o.config.token = options.token;
     o.config.retransmit_ms = 300;
-    o.writes = writes;
+    o.writes = count;
     o.collection = collection;
     o.write_every_ms = 10;
     o.seed = seed ^ static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
@@ -110,7 +120,7 @@ CaseResult run_server_scenario(boost::asio::io_context& ioc, const ServerCheckOp
     };
     return o;
   };
-  LiveClient writer(ioc, client_options(spec->writes, 1, "writer"));
+  LiveClient writer(ioc, client_options(writes, 1, "writer"));
   LiveClient reader(ioc, client_options(0, 2, "reader"));
   writer.start();
   reader.start();
@@ -120,11 +130,11 @@ CaseResult run_server_scenario(boost::asio::io_context& ioc, const ServerCheckOp
     return it == v.end() ? nullptr : &it->second;
   };
   const auto converged = [&] {
-    if (writer.writes_done() < spec->writes || writer.core().pending() > 0) return false;
+    if (writer.writes_done() < writes || writer.core().pending() > 0) return false;
     const auto *a = view_of(writer), *b = view_of(reader);
     return a && b && a->size() == 10 && *a == *b;
   };
-  const auto budget = options.suite.scaled(spec->budget_ms);
+  const auto budget = options.suite.scaled(budget_ms);
   const auto deadline = Clock::now() + budget;
   while (!converged() && Clock::now() < deadline) {
     if (ioc.stopped()) ioc.restart();

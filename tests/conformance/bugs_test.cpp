@@ -36,6 +36,7 @@ constexpr BugCase kCases[] = {
     {"CumulativeAck", "bug-client-cumulative-ack", "DELTA-13"},
     {"WrongChecksum", "bug-server-skips-crc-check", "DELTA-2"},
     {"ReuseEpoch", "bug-client-reuse-epoch", "HS-12"},
+    {"CloseOnUndecodable", "bug-client-close-on-undecodable", "FRAME-10"},
 };
 
 conformance::Scenario load(const std::string& name) {

@@ -199,6 +199,23 @@ TEST(CheckClient, RESYNC_2_AClientThatIgnoresGapsIsCaught) {
   EXPECT_TRUE(found) << "the checker names the rule too";
 }
 
+TEST(CheckClient, FRAME_10_AClientThatDropsTheConnectionOnABadBodyIsCaught) {
+  ClientRun c("tcp://127.0.0.1:0");
+  c.check(reference_client("--bug CloseOnUndecodable"), "undecodable-bodies-ignored");
+  const auto* r = c.result("FRAME-10");
+  ASSERT_NE(r, nullptr) << c.not_passed();
+  EXPECT_TRUE(counts_as_failure(r->verdict)) << c.not_passed();
+  EXPECT_NE(r->detail.find("818181"), std::string::npos) << r->detail;
+}
+
+TEST(CheckClient, FRAME_10_TheReferenceClientIgnoresBadBodies) {
+  ClientRun c("tcp://127.0.0.1:0");
+  c.check(reference_client(""), "undecodable-bodies-ignored");
+  const auto* r = c.result("FRAME-10");
+  ASSERT_NE(r, nullptr) << c.not_passed();
+  EXPECT_EQ(r->verdict, Verdict::Pass) << c.not_passed();
+}
+
 TEST(CheckClient, THROTTLE_2_AClientThatNeverThrottlesIsCaught) {
   ClientRun c("tcp://127.0.0.1:0");
   c.options.suite.time_scale = 1;  // it waits out the budget: keep it short
