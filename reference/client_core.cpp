@@ -16,9 +16,12 @@ using namespace protocol;
 
 namespace {
 constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
-    {"NeverThrottle", ClientBug::NeverThrottle}, {"NoResyncOnGap", ClientBug::NoResyncOnGap},
-    {"PushToPurged", ClientBug::PushToPurged},   {"CumulativeAck", ClientBug::CumulativeAck},
-    {"WrongChecksum", ClientBug::WrongChecksum}, {"ReuseEpoch", ClientBug::ReuseEpoch},
+    {"NeverThrottle", ClientBug::NeverThrottle},
+    {"NoResyncOnGap", ClientBug::NoResyncOnGap},
+    {"PushToPurged", ClientBug::PushToPurged},
+    {"CumulativeAck", ClientBug::CumulativeAck},
+    {"WrongChecksum", ClientBug::WrongChecksum},
+    {"ReuseEpoch", ClientBug::ReuseEpoch},
     {"CloseOnUndecodable", ClientBug::CloseOnUndecodable}};
 }  // namespace
 

@@ -8,10 +8,10 @@
 #include <memory>
 
 #include "conformance/cli/commands.hpp"
-#include "conformance/cli/xml_escape.hpp"
 #include "conformance/live/client_check.hpp"
 #include "conformance/live/server_check.hpp"
 #include "conformance/live/target.hpp"
+#include "conformance/report/markup.hpp"
 #include "conformance/report/report.hpp"
 #include "reference/jwt.hpp"
 
@@ -68,20 +68,23 @@ bool write_junit(const std::string& path, const std::string& suite,
     failures += conformance::counts_as_failure(r.verdict) || r.verdict == Verdict::Unreachable;
     skipped += r.verdict == Verdict::Unsupported || r.verdict == Verdict::XFail;
   }
-  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"" << xml_escape(suite)
-      << "\" tests=\"" << results.size() << "\" failures=\"" << failures << "\" skipped=\""
-      << skipped << "\">\n";
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\""
+      << conformance::report::escape_markup(suite) << "\" tests=\"" << results.size()
+      << "\" failures=\"" << failures << "\" skipped=\"" << skipped << "\">\n";
   for (const auto& r : results) {
-    out << "  <testcase classname=\"" << xml_escape(suite) << "\" name=\"" << xml_escape(r.rule)
-        << " " << xml_escape(r.id) << "\" time=\"" << r.seconds << "\">\n";
+    out << "  <testcase classname=\"" << conformance::report::escape_markup(suite) << "\" name=\""
+        << conformance::report::escape_markup(r.rule) << " "
+        << conformance::report::escape_markup(r.id) << "\" time=\"" << r.seconds << "\">\n";
     std::string text = r.detail + "\n";
     for (const auto& f : r.frames) text += f + "\n";
     const std::string verdict(conformance::verdict_name(r.verdict));
     if (conformance::counts_as_failure(r.verdict) || r.verdict == Verdict::Unreachable) {
-      out << "    <failure message=\"" << verdict << ": " << xml_escape(r.detail) << "\">"
-          << xml_escape(text) << "</failure>\n";
+      out << "    <failure message=\"" << verdict << ": "
+          << conformance::report::escape_markup(r.detail) << "\">"
+          << conformance::report::escape_markup(text) << "</failure>\n";
     } else if (r.verdict == Verdict::Unsupported || r.verdict == Verdict::XFail) {
-      out << "    <skipped message=\"" << verdict << ": " << xml_escape(r.detail) << "\"/>\n";
+      out << "    <skipped message=\"" << verdict << ": "
+          << conformance::report::escape_markup(r.detail) << "\"/>\n";
     }
     out << "  </testcase>\n";
   }

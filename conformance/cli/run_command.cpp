@@ -12,7 +12,7 @@
 
 #include "conformance/checker/trace_reader.hpp"
 #include "conformance/cli/commands.hpp"
-#include "conformance/cli/xml_escape.hpp"
+#include "conformance/report/markup.hpp"
 #include "conformance/report/pcap.hpp"
 #include "conformance/report/report.hpp"
 #include "conformance/runner/runner.hpp"
@@ -84,14 +84,14 @@ static bool write_junit(const std::string& path, const std::vector<RunRecord>& r
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"syncsim\" tests=\""
       << runs.size() << "\" failures=\"" << failures << "\">\n";
   for (const auto& r : runs) {
-    out << "  <testcase classname=\"" << xml_escape(r.name) << "\" name=\"seed " << r.seed
-        << "\" time=\"0\">\n";
+    out << "  <testcase classname=\"" << conformance::report::escape_markup(r.name)
+        << "\" name=\"seed " << r.seed << "\" time=\"0\">\n";
     if (!r.failures.empty()) {
       std::string text;
       for (const auto& f : r.failures) text += f + "\n";
       text += "reproduce: syncsim run " + r.file + " --seed " + std::to_string(r.seed) + "\n";
-      out << "    <failure message=\"" << xml_escape(r.failures.front()) << "\">"
-          << xml_escape(text) << "</failure>\n";
+      out << "    <failure message=\"" << conformance::report::escape_markup(r.failures.front())
+          << "\">" << conformance::report::escape_markup(text) << "</failure>\n";
     }
     out << "  </testcase>\n";
   }

@@ -546,15 +546,17 @@ std::vector<ClientCase> make_cases() {
            Bytes f = mutator.next(how);
            if (f.size() < protocol::kFrameHeaderSize || f.size() > 64 * 1024) continue;
            const auto body = static_cast<std::uint32_t>(f.size() - protocol::kFrameHeaderSize);
-           for (int k = 0; k < 4; ++k) f[1 + static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(body >> (8 * k));
+           for (int k = 0; k < 4; ++k)
+             f[1 + static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(body >> (8 * k));
            if (!protocol::is_known_code(f[0]) || protocol::decode_frame(f).valid()) continue;
            hostile.push_back(std::move(f));
          }
          s.send_raw_batch(hostile, std::to_string(hostile.size()) +
                                        " frames of known codes whose bodies do not decode");
          s.send(PingPong{818181, false});
-         s.expect<PingPong>("Pong{timestamp_ms: 818181} after the hostile frames", 3000,
-                            [](const PingPong& p) { return p.is_pong && p.timestamp_ms == 818181; });
+         s.expect<PingPong>(
+             "Pong{timestamp_ms: 818181} after the hostile frames", 3000,
+             [](const PingPong& p) { return p.is_pong && p.timestamp_ms == 818181; });
        }},
       {{"token-refreshed-before-expiry", "TOKEN-10",
         "a token that expires in 5 s is refreshed before it expires", "tokens"},

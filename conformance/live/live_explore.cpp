@@ -24,9 +24,8 @@ LiveFaults random_live_faults(sim::Prng& rng) {
     o << "  frames: {drop_ppm: " << rate(300'000) << ", duplicate_ppm: " << rate(300'000)
       << ", types: [DeltaAck]}\n";
   } else {  // deltas and acks out of order and repeated: gaps, resyncs, snapshots
-    o << "  frames: {reorder_ppm: " << rate(400'000)
-      << ", reorder_window_ms: " << 5 + rng.below(46) << ", duplicate_ppm: " << rate(200'000)
-      << ", types: [DeltaAck, ShapeDelta]}\n";
+    o << "  frames: {reorder_ppm: " << rate(400'000) << ", reorder_window_ms: " << 5 + rng.below(46)
+      << ", duplicate_ppm: " << rate(200'000) << ", types: [DeltaAck, ShapeDelta]}\n";
   }
   f.text = o.str();
   return f;
@@ -70,8 +69,8 @@ LiveExploreResult explore_live(boost::asio::io_context& ioc, const LiveExploreOp
     const LiveFaults faults = random_live_faults(rng);
     const CaseInfo info{"explore-run-" + std::to_string(i + 1), "RESYNC-8",
                         "two reference clients converge through random faults", "resync"};
-    CaseResult r = run_convergence(ioc, o.server, info, faults.text, faults.writes, o.budget_ms,
-                                   run_seed);
+    CaseResult r =
+        run_convergence(ioc, o.server, info, faults.text, faults.writes, o.budget_ms, run_seed);
     result.runs_done = i + 1;
     const bool failed = counts_as_failure(r.verdict);
     if (o.progress) {

@@ -8,27 +8,14 @@
 #include <ostream>
 #include <set>
 
+#include "conformance/report/markup.hpp"
 #include "conformance/report/report.hpp"
 
 namespace syncsim::conformance::report {
 
 namespace {
 
-std::string esc(std::string_view s) {
-  std::string o;
-  o.reserve(s.size() + 16);
-  for (const char ch : s) {
-    switch (ch) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += ch;
-    }
-  }
-  return o;
-}
+std::string esc(std::string_view s) { return escape_markup(s); }
 
 std::string seconds(std::int64_t ns) {
   if (ns < 0) return "";

@@ -8,25 +8,17 @@ set -u
 SYNCSIM=$1 DIR=$2
 rm -rf "$DIR"
 mkdir -p "$DIR"
-port_of() { # <log>: the port from the serve banner (bounded wait)
-  i=0
-  while [ $i -lt 100 ]; do
-    p=$(sed -n 's|.*listens on tcp://127.0.0.1:\([0-9]*\).*|\1|p' "$1" 2>/dev/null | head -n 1)
-    [ -n "$p" ] && { echo "$p"; return 0; }
-    sleep 0.05; i=$((i + 1))
-  done
-  echo "FAIL: no port in $1" >&2; cat "$1" >&2; exit 1
-}
+. "$(dirname "$0")/lib.sh"  # port_of
 pids=""
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null; done; }
 trap cleanup EXIT
 "$SYNCSIM" serve --listen tcp://127.0.0.1:0 --duration 120 --must-only >"$DIR/clean.log" 2>&1 &
 pids="$pids $!"
-CLEAN=$(port_of "$DIR/clean.log") || exit 1
+CLEAN=$(port_of "$DIR/clean.log" "listens on tcp://127.0.0.1:") || exit 1
 "$SYNCSIM" serve --listen tcp://127.0.0.1:0 --duration 120 --must-only --bug SkipDedup \
   >"$DIR/buggy.log" 2>&1 &
 pids="$pids $!"
-BUGGY=$(port_of "$DIR/buggy.log") || exit 1
+BUGGY=$(port_of "$DIR/buggy.log" "listens on tcp://127.0.0.1:") || exit 1
 
 "$SYNCSIM" explore --target "tcp://127.0.0.1:$CLEAN" --runs "${RUNS:-4}" --seed 1 \
   --out "$DIR/clean-found.yaml" >"$DIR/clean-explore.log" 2>&1

@@ -7,15 +7,7 @@ set -u
 SYNCSIM=$1 FAULTS=$2 DIR=$3
 mkdir -p "$DIR"
 # Port 0 everywhere; the port bound is read from each banner (bounded wait).
-port_of() { # <log> <prefix>
-  i=0
-  while [ $i -lt 100 ]; do
-    p=$(sed -n "s|.*$2\([0-9]*\).*|\1|p" "$1" 2>/dev/null | head -n 1)
-    [ -n "$p" ] && { echo "$p"; return 0; }
-    sleep 0.05; i=$((i + 1))
-  done
-  echo "FAIL: no port in $1" >&2; cat "$1" >&2; exit 1
-}
+. "$(dirname "$0")/lib.sh"  # port_of
 pids=""
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null; done; }
 trap cleanup EXIT
