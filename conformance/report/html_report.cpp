@@ -137,24 +137,32 @@ struct Diagram {
       if (!timed) return static_cast<std::int64_t>(r - c.rows.data());
       return read && r->read_ns >= 0 ? r->read_ns : std::max<std::int64_t>(r->sent_ns, 0);
     };
-    std::set<std::int64_t> instants;
-    for (const auto* r : drawn) {
-      instants.insert(when(r, false));
-      if (r->read_ns >= 0 || !timed) instants.insert(when(r, true));
+    // Every send, read, event and finding gets its own row, in time order
+    // (ties: sends before their reads, frames before findings), so frames
+    // of the same instant do not draw over each other.
+    using Point = std::pair<std::int64_t, std::size_t>;  // (time, tie order)
+    std::vector<Point> points;
+    const auto send_point = [&](std::size_t i) { return Point{when(drawn[i], false), 2 * i}; };
+    const auto read_point = [&](std::size_t i) { return Point{when(drawn[i], true), 2 * i + 1}; };
+    for (std::size_t i = 0; i < drawn.size(); ++i) {
+      points.push_back(send_point(i));
+      if (drawn[i]->read_ns >= 0 || !timed) points.push_back(read_point(i));
     }
-    const std::int64_t last = instants.empty() ? 0 : *instants.rbegin();
-    std::vector<const CheckFinding*> marks;
+    std::int64_t last = 0;
+    for (const auto& p : points) last = std::max(last, p.first);
+    std::vector<std::pair<const CheckFinding*, Point>> marks;
     for (const auto& f : c.findings) {
-      if (timed && f.t <= last) {
-        marks.push_back(&f);
-        instants.insert(f.t);
+      if (timed && f.t <= last && marks.size() < 50) {
+        marks.push_back({&f, Point{f.t, 2 * drawn.size() + marks.size()}});
+        points.push_back(marks.back().second);
       }
     }
-    std::map<std::int64_t, int> y_of;
+    std::sort(points.begin(), points.end());
+    std::map<Point, int> y_of;
     int y = 56;
-    for (const auto t : instants) {
-      y_of[t] = y;
-      y += 20;
+    for (const auto& p : points) {
+      y_of[p] = y;
+      y += 18;
     }
     const int height = y + 24, lane_gap = 240;
     const int width = 160 + lane_gap * static_cast<int>(lanes.size() - 1);
@@ -176,9 +184,10 @@ struct Diagram {
           << "</text><line x1=\"" << x << "\" y1=\"34\" x2=\"" << x << "\" y2=\"" << height - 8
           << "\" stroke=\"#9fa8da\" stroke-dasharray=\"4 3\"/>\n";
     }
-    for (const auto* r : drawn) {
+    for (std::size_t i = 0; i < drawn.size(); ++i) {
+      const WireRow* r = drawn[i];
       if (r->kind == WireRow::Kind::Event) {
-        const int ey = y_of[when(r, false)];
+        const int ey = y_of[send_point(i)];
         out << "<g class=\"ev\"><line x1=\"10\" y1=\"" << ey << "\" x2=\"" << width - 10
             << "\" y2=\"" << ey
             << "\" stroke=\"#f9a825\" stroke-width=\"2\" stroke-dasharray=\"6 3\"/><text x=\"12\" "
@@ -189,9 +198,9 @@ struct Diagram {
         continue;
       }
       const int x1 = x_of(r->from), x2 = x_of(r->to);
-      const int y1 = y_of[when(r, false)];
+      const int y1 = y_of[send_point(i)];
       const bool lost = r->fate == "lost";
-      const int y2 = lost ? y1 + 8 : (r->read_ns >= 0 || !timed ? y_of[when(r, true)] : y1);
+      const int y2 = lost ? y1 + 8 : (r->read_ns >= 0 || !timed ? y_of[read_point(i)] : y1);
       const char* colour = lost                     ? "#c62828"
                            : r->fate == "duplicate" ? "#ef6c00"
                            : r->fate == "reordered" ? "#6a1b9a"
@@ -220,14 +229,14 @@ struct Diagram {
       if (r.kind == WireRow::Kind::Frame && !r.to.empty())
         client_of.emplace(r.conn, r.from == lanes.back() ? r.to : r.from);
     }
-    for (const auto* f : marks) {
+    for (const auto& [f, at] : marks) {
       const auto it = client_of.find(f->conn);
       const auto blamed = f->blamed == protocol::Sender::Server || it == client_of.end()
                               ? lanes.back()
                               : it->second;
-      out << "<g class=\"finding-mark\"><circle cx=\"" << x_of(blamed) << "\" cy=\"" << y_of[f->t]
+      out << "<g class=\"finding-mark\"><circle cx=\"" << x_of(blamed) << "\" cy=\"" << y_of[at]
           << "\" r=\"6\" fill=\"#c62828\"/><text x=\"" << x_of(blamed) + 9 << "\" y=\""
-          << y_of[f->t] + 4 << "\" font-size=\"11\" fill=\"#c62828\">"
+          << y_of[at] + 4 << "\" font-size=\"11\" fill=\"#c62828\">"
           << esc(std::string(f->finding.rule)) << "</text><title>" << esc(format_check_finding(*f))
           << "</title></g>\n";
     }
