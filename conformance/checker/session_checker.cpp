@@ -526,8 +526,12 @@ void SessionChecker::server_wrote(Session& s, const Message& m, const FrameRecor
     return;
   }
   if (const auto* p = std::get_if<CollectionPurged>(&m)) {
+    // Judged where the purge is first announced: telling a reconnecting
+    // session about it later (PURGE-8) repeats a position that deliveries
+    // since (a snapshot at the purge's lsn) may equal.
+    const bool first_announced = !purges_seen_.count({p->tenant_id, p->name, p->purge_lsn});
     const auto d = delivered_lsn_.find({p->tenant_id, p->name});
-    if (d != delivered_lsn_.end() && p->purge_lsn <= d->second) {
+    if (first_announced && d != delivered_lsn_.end() && p->purge_lsn <= d->second) {
       flag("PURGE-2", Level::Must,
            "purge_lsn " + std::to_string(p->purge_lsn) + " does not exceed lsn " +
                std::to_string(d->second) + ", already acknowledged or delivered for \"" + p->name +

@@ -207,6 +207,9 @@ Runner add_explore_command(CLI::App& app) {
                   "inject a reference-client bug into every client (repeatable)");
   cmd->add_option("--server-bug", o->explore.server_bugs,
                   "inject a reference-server bug (repeatable)");
+  cmd->add_flag("--purges", o->explore.purges,
+                "draw collection purges too; a run with one is judged by the checker\n"
+                "alone (PURGE-1/2/4/7 ...), not by comparing views");
   cmd->add_flag("--strict", o->explore.strict,
                 "SHOULD findings fail a run too (default: MUST findings and convergence);\n"
                 "finds bugs that only break SHOULD rules, e.g. a client that never throttles");

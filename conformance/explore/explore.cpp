@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 #include "conformance/runner/runner.hpp"
@@ -39,26 +40,34 @@ namespace {
 // on long enough after it for liveness to be judged (the checker's 10 s).
 constexpr double kWindowFrom = 2, kFinalWrite = 28, kMinDuration = 45;
 
-// Not Purge: after a purge the clients end their subscriptions (PURGE-6)
-// while later writes fill the server again, so "every view equals the
-// server's" stops being the oracle. Purges are explored by scenarios of
-// their own (the kind stays for hand-written schedules).
-rc::Gen<ExploreStep> gen_step(int clients) {
+// Purge only with --purges: after a purge the clients end their
+// subscriptions (PURGE-6) while later writes fill the server again, so
+// "every view equals the server's" stops being the oracle; a schedule with
+// a purge is judged by the checker alone (PURGE-1/2/4/7 among its rules).
+rc::Gen<Kind> gen_kind(bool purges) {
+  if (purges) {
+    return rc::gen::element(Kind::DropNext, Kind::Partition, Kind::Reset, Kind::Reorder,
+                            Kind::Duplicate, Kind::Restart, Kind::ServerWrite, Kind::Write,
+                            Kind::Corrupt, Kind::ClockJump, Kind::Purge, Kind::Purge);
+  }
+  return rc::gen::element(Kind::DropNext, Kind::Partition, Kind::Reset, Kind::Reorder,
+                          Kind::Duplicate, Kind::Restart, Kind::ServerWrite, Kind::Write,
+                          Kind::Corrupt, Kind::ClockJump);
+}
+
+rc::Gen<ExploreStep> gen_step(int clients, bool purges) {
   return rc::gen::build<ExploreStep>(
-      rc::gen::set(&ExploreStep::kind,
-                   rc::gen::element(Kind::DropNext, Kind::Partition, Kind::Reset, Kind::Reorder,
-                                    Kind::Duplicate, Kind::Restart, Kind::ServerWrite, Kind::Write,
-                                    Kind::Corrupt, Kind::ClockJump)),
+      rc::gen::set(&ExploreStep::kind, gen_kind(purges)),
       rc::gen::set(&ExploreStep::at_ds, rc::gen::inRange(0, 201)),
       rc::gen::set(&ExploreStep::client, rc::gen::inRange(0, clients)),
       rc::gen::set(&ExploreStep::amount, rc::gen::inRange(1, 51)),
       rc::gen::set(&ExploreStep::types, rc::gen::inRange(0, 3)));
 }
 
-rc::Gen<std::vector<ExploreStep>> gen_schedule(int clients, int max_steps) {
-  return rc::gen::mapcat(rc::gen::inRange(1, max_steps + 1), [clients](int n) {
+rc::Gen<std::vector<ExploreStep>> gen_schedule(int clients, int max_steps, bool purges) {
+  return rc::gen::mapcat(rc::gen::inRange(1, max_steps + 1), [clients, purges](int n) {
     return rc::gen::container<std::vector<ExploreStep>>(static_cast<std::size_t>(n),
-                                                        gen_step(clients));
+                                                        gen_step(clients, purges));
   });
 }
 
@@ -69,7 +78,9 @@ YAML::Node flow(YAML::Node n) {
 
 YAML::Node event(double at_s, const char* action) {
   YAML::Node e;
-  e["at_s"] = std::round(at_s * 10) / 10;
+  char tenths[32];  // "3.1", not 3.1000000000000001
+  std::snprintf(tenths, sizeof tenths, "%.1f", std::round(at_s * 10) / 10);
+  e["at_s"] = tenths;
   e["action"] = action;
   return e;
 }
@@ -221,6 +232,9 @@ std::string scenario_text(const Base& b, const std::vector<ExploreStep>& steps,
   root["events"] = events;
   root.remove("expect");  // the defaults: converge, no MUST finding
   root.remove("rules");
+  const bool purged = std::any_of(steps.begin(), steps.end(),
+                                  [](const ExploreStep& s) { return s.kind == Kind::Purge; });
+  if (purged && !b.collection.empty()) root["expect"]["converged"] = false;  // see gen_kind
   if (!absent_rule.empty()) {  // --strict found a SHOULD rule broken
     YAML::Node absent;
     absent.push_back(absent_rule);
@@ -265,6 +279,7 @@ std::string header_of(const ExploreOptions& o, const ExploreFailure& f, const st
   for (const auto& b : o.client_bugs) h << " --client-bug " << b;
   for (const auto& b : o.server_bugs) h << " --server-bug " << b;
   if (o.strict) h << " --strict";
+  if (o.purges) h << " --purges";
   h << "\n# Fails " << f.rule << " (run " << f.found_at_run << ", " << f.steps_found
     << " generated steps shrunk to " << f.steps_shrunk << " in " << f.shrink_runs << " runs).\n"
     << "# Reproduce: syncsim run " << file << " --seed " << f.run_seed << "\n";
@@ -295,7 +310,7 @@ ExploreResult explore(const ExploreOptions& o) {
   const auto say = [&](const std::string& line) {
     if (o.progress) o.progress(line);
   };
-  const auto gen = gen_schedule(static_cast<int>(b.clients.size()), o.max_steps);
+  const auto gen = gen_schedule(static_cast<int>(b.clients.size()), o.max_steps, o.purges);
   for (int i = 0; i < o.runs; ++i) {
     const std::uint64_t run_seed = o.seed + static_cast<std::uint64_t>(i);
     // Run 1 is the base alone: a bug that needs no fault is found at once.

@@ -52,6 +52,9 @@ struct ExploreOptions {
   // convergence); the shrunk scenario then lists the rule under expect.absent
   // so that `syncsim run` fails on it as well.
   bool strict = false;
+  // Purges of the base's collection are drawn too; a schedule with one is
+  // judged by the checker alone (views are not compared after a purge).
+  bool purges = false;
   std::function<void(const std::string&)> progress;
 };
 

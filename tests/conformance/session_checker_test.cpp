@@ -566,6 +566,27 @@ TEST(PURGE_2, ThePurgeLsnExceedsEveryDeliveredLsn) {
   EXPECT_TRUE(tr.has("PURGE-2"));
 }
 
+// Found by `explore --purges` on the clean pair: a client reconnecting after
+// a purge is told of it again (PURGE-8) after a snapshot at the purge's own
+// lsn was delivered; the purge's position was judged when first announced.
+TEST(PURGE_2, ARepeatedAnnouncementIsNotANewPurge) {
+  Trace tr;
+  tr.c(hs());
+  tr.s(ok_ack());
+  tr.c(push(1));
+  tr.s(DeltaAck{1, 1, std::nullopt});
+  tr.s(CollectionPurged{0, "orders", 2});
+  tr.on_close_both(1);
+  tr.c(hs(), 2);
+  tr.s(ok_ack("sync-2"), 2);
+  tr.c(push(2), 2);
+  tr.s(DeltaAck{2, 3, std::nullopt}, 2);      // lsn 3 delivered after the purge at 2
+  tr.s(CollectionPurged{0, "orders", 2}, 2);  // the purge at 2, told again
+  EXPECT_FALSE(tr.has("PURGE-2")) << tr.all();
+  tr.s(CollectionPurged{0, "orders", 3}, 2);  // a new purge at a delivered position
+  EXPECT_TRUE(tr.has("PURGE-2")) << tr.all();
+}
+
 TEST(PURGE_7, MutationsFromBeforeThePurgeAreNeverPushedAgain) {
   Trace tr;
   Handshake h = hs();
