@@ -1,5 +1,6 @@
 // The subcommands of `syncsim`. Each registers its options on the CLI11 app
-// and returns the process exit code when run (see docs/cli.md).
+// and returns the process exit code when run (each has --help; README.md
+// lists them).
 #pragma once
 
 #include <CLI/CLI.hpp>
