@@ -206,7 +206,8 @@ struct Diagram {
                            : r->fate == "reordered" ? "#6a1b9a"
                            : r->fate == "altered"   ? "#795548"
                                                     : "#37474f";
-      const int xe = lost ? (x1 + x2) / 2 : x2;
+      // A lost frame stops a third of the way, short of any lifeline between.
+      const int xe = lost ? x1 + (x2 - x1) / 3 : x2;
       const int ye = lost ? y1 + 4 : y2;
       out << "<g class=\"msg" << (r->fate.empty() ? "" : " " + r->fate) << "\"><line x1=\"" << x1
           << "\" y1=\"" << y1 << "\" x2=\"" << xe << "\" y2=\"" << ye << "\" stroke=\"" << colour
@@ -220,8 +221,11 @@ struct Diagram {
       const int lx = x1 < x2 ? x1 + 6 : x1 - 6;
       out << "<text x=\"" << lx << "\" y=\"" << y1 - 3 << "\" font-size=\"11\" text-anchor=\""
           << (x1 < x2 ? "start" : "end") << "\" fill=\"" << colour << "\">" << esc(r->name)
-          << (r->fate.empty() || r->fate == "tap" ? "" : " (" + r->fate + ")") << "</text><title>"
-          << esc(seconds(r->sent_ns) + " " + r->name + " " + r->detail) << "</title></g>\n";
+          << (r->fate.empty() || r->fate == "tap" ? ""
+              : lost                              ? " to " + esc(r->to) + " (lost)"
+                                                  : " (" + r->fate + ")")
+          << "</text><title>" << esc(seconds(r->sent_ns) + " " + r->name + " " + r->detail)
+          << "</title></g>\n";
     }
     // A client finding is marked on the lifeline of its connection's client.
     std::map<std::uint64_t, std::string> client_of;
