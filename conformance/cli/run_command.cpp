@@ -273,10 +273,12 @@ static int run_scenarios(const RunOptions& o) {
     for (std::uint64_t seed = first; seed <= last; ++seed) {
       conformance::RunOptions ro;
       // Recorded for --trace and --pcap (the one run), and for the HTML
-      // report's wire logs: the first seed of each scenario, then failures.
-      const bool want_log = html_out.is_open() && logged < o.html_logs;
+      // report's wire logs: the first seed of each scenario here; a later
+      // seed that fails is run once more to record it (runs are
+      // deterministic), so passing seeds are never recorded for nothing.
+      const bool log_room = html_out.is_open() && logged < o.html_logs;
       Recording rec;
-      if (trace_out.is_open() || pcap_out.is_open() || want_log) rec.attach(ro);
+      if (trace_out.is_open() || pcap_out.is_open() || (log_room && seed == first)) rec.attach(ro);
       const auto r = conformance::run_scenario(s, seed, ro);
       // Determinism, proved on every run: the same seed must give the same trace.
       const auto again = conformance::run_scenario(s, seed);
@@ -328,9 +330,14 @@ static int run_scenarios(const RunOptions& o) {
         c.reproduce = "syncsim run " + s.file + " --seed " + std::to_string(seed) + " -v";
         c.findings = r.findings;
         c.frames = r.frames;
-        const bool keep = want_log && (seed == first || !ok);
+        const bool keep = log_room && (seed == first || !ok);
         c.has_log = keep;
         if (keep) {
+          if (seed != first) {  // a failure of a later seed: record it now
+            conformance::RunOptions again_ro;
+            rec.attach(again_ro);
+            conformance::run_scenario(s, seed, again_ro);
+          }
           report::TraceInput in;
           if (!read_recording(rec, in, nullptr)) return kExitInvalid;
           report::build_wire_log(c, in);
