@@ -358,8 +358,10 @@ class BodyDecoder {
     }
     if (t.family == MpFamily::Int) {
       if (t.i < 0 || static_cast<std::uint64_t>(t.i) > kMax) {
-        return fail("ENC-2", Problem::ValueOutOfRange, t.offset,
-                    std::string(kind_name<U>()) + " field holds " + std::to_string(t.i));
+        // NodeDB refuses the signed marker itself, whatever the value.
+        return fail("ENC-2", Problem::SignedMarkerForUnsigned, t.offset,
+                    std::string(kind_name<U>()) + " field holds " + std::to_string(t.i) +
+                        " (signed marker " + hex2(t.marker) + ")");
       }
       must("ENC-2", Problem::SignedMarkerForUnsigned, t.offset,
            std::string(kind_name<U>()) + " field with signed marker " + hex2(t.marker) +
@@ -639,9 +641,10 @@ class BodyDecoder {
     if (t.family != MpFamily::Array) return wrong_type<V>(t);
     if (t.length != 2) {
       return fail(
-          "ENC-9", Problem::BadEnumPayload, t.offset,
+          "ENC-9", Problem::ArityMismatch, t.offset,
           "enum array has " + std::to_string(t.length) + " elements, expected [tag, payload]");
     }
+    if (!t.minimal) non_minimal(t);
     if (!depth_ok(t)) return false;
     DepthScope depth(*this);
     MpToken tag;
@@ -651,6 +654,7 @@ class BodyDecoder {
                   "unknown enum variant: tag is " + std::string(family_name(tag.family)) +
                       ", not a variant name");
     }
+    if (!tag.minimal) non_minimal(tag);  // NodeDB reads a str8 tag; only canonical form differs
     const std::string_view name(reinterpret_cast<const char*>(tag.data), tag.length);
     bool matched = false, ok = false;
     [&]<std::size_t... I>(std::index_sequence<I...>) {

@@ -156,37 +156,47 @@ Findings FrameStream::finish() {
   return out;
 }
 
-std::vector<DecodedFrame> decode_stream(std::span<const std::uint8_t> bytes,
-                                        const DecodeLimits& limits) {
-  std::vector<DecodedFrame> frames;
-  FrameStream stream(limits);
-  stream.feed(bytes);
+void decode_chunk(FrameStream& stream, std::span<const std::uint8_t> chunk,
+                  const DecodeLimits& limits, const std::function<void(DecodedFrame&&)>& on_frame) {
+  if (!stream.feed(chunk)) return;
   for (;;) {
     StreamEvent ev = stream.next();
-    if (ev.kind == StreamEvent::Kind::NeedMore || ev.kind == StreamEvent::Kind::Closed) break;
+    if (ev.kind == StreamEvent::Kind::NeedMore || ev.kind == StreamEvent::Kind::Closed) return;
     DecodedFrame f;
     f.msg_type = ev.msg_type;
     f.offset = ev.offset;
     if (ev.kind == StreamEvent::Kind::Error) {
       f.findings.push_back(std::move(ev.error));
-      frames.push_back(std::move(f));
-      if (ev.fatal) break;
+      on_frame(std::move(f));
+      if (ev.fatal) return;
       continue;
     }
     f.body_size = static_cast<std::uint32_t>(ev.body.size());
     DecodedBody body = decode_body(ev.msg_type, ev.body, limits, ev.offset + kFrameHeaderSize);
     f.message = std::move(body.message);
     f.findings = std::move(body.findings);
-    frames.push_back(std::move(f));
+    on_frame(std::move(f));
   }
+}
+
+void decode_end(FrameStream& stream, const std::function<void(DecodedFrame&&)>& on_frame) {
   const int partial = stream.partial_type();
   for (Finding& tail : stream.finish()) {
     DecodedFrame f;
     if (partial >= 0) f.msg_type = static_cast<std::uint8_t>(partial);
     f.offset = tail.offset;
     f.findings.push_back(std::move(tail));
-    frames.push_back(std::move(f));
+    on_frame(std::move(f));
   }
+}
+
+std::vector<DecodedFrame> decode_stream(std::span<const std::uint8_t> bytes,
+                                        const DecodeLimits& limits) {
+  std::vector<DecodedFrame> frames;
+  FrameStream stream(limits);
+  const auto keep = [&frames](DecodedFrame&& f) { frames.push_back(std::move(f)); };
+  decode_chunk(stream, bytes, limits, keep);
+  decode_end(stream, keep);
   return frames;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -66,6 +67,14 @@ class FrameStream {
   std::size_t max_buffered_ = 0;
   bool closed_ = false;
 };
+
+// Decodes every frame (or framing error) that one more chunk completes and
+// hands each to on_frame: the building block for inputs read in pieces
+// (`syncsim decode` on a file of any size). decode_end reports a stream
+// that ends inside a frame (FRAME-8).
+void decode_chunk(FrameStream& stream, std::span<const std::uint8_t> chunk,
+                  const DecodeLimits& limits, const std::function<void(DecodedFrame&&)>& on_frame);
+void decode_end(FrameStream& stream, const std::function<void(DecodedFrame&&)>& on_frame);
 
 // Convenience for whole inputs (files, tests): every frame of a complete
 // stream, decoded and in order, with a trailing truncation as a final

@@ -13,6 +13,7 @@ enum ExitCode : int {
   kExitOk = 0,        // everything conformed
   kExitFindings = 1,  // ran, and found violations (or a golden mismatch)
   kExitInvalid = 2,   // invalid input or usage: bad frame, bad file, bad option
+  kExitInternal = 3,  // an exception escaped a command: a syncsim bug
 };
 
 using Runner = std::function<int()>;

@@ -1,49 +1,70 @@
 #include "conformance/cli/input.hpp"
 
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
+#include <cstring>
+#include <filesystem>
 
 #include "protocol/json.hpp"
 
 namespace syncsim::cli {
 
-ReadResult read_input(const std::string& path) {
+PathKind path_kind(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) return PathKind::Missing;
+  if (std::filesystem::is_regular_file(st)) return PathKind::File;
+  if (std::filesystem::is_directory(st)) return PathKind::Directory;
+  return PathKind::Other;  // a FIFO, /dev/stdin, a character device: read as a stream
+}
+
+std::string read_chunks(const std::string& path,
+                        const std::function<bool(std::string_view)>& on_chunk) {
+  std::FILE* f = stdin;
+  if (path != "-") {
+    switch (path_kind(path)) {
+      case PathKind::Missing: return path + ": no such file";
+      case PathKind::Directory: return path + ": is a directory, not a file";
+      default: break;
+    }
+    f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return path + ": cannot open: " + std::strerror(errno);
+  }
+  std::vector<char> buf(kChunkBytes);
+  std::string error;
+  for (;;) {
+    const std::size_t n = std::fread(buf.data(), 1, buf.size(), f);
+    if (n > 0 && !on_chunk(std::string_view(buf.data(), n))) break;
+    if (n < buf.size()) {
+      if (std::ferror(f)) error = (path == "-" ? "stdin" : path) + ": read error";
+      break;
+    }
+  }
+  if (f != stdin) std::fclose(f);
+  return error;
+}
+
+ReadResult read_input(const std::string& path, std::size_t max_bytes) {
   ReadResult r;
   std::string data;
-  char buf[65536];
-  if (path == "-") {
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) {
-      if (data.size() + n > kMaxInputBytes) {
-        r.error = "stdin: more than " + std::to_string(kMaxInputBytes) + " bytes";
-        return r;
-      }
-      data.append(buf, n);
+  bool too_big = false;
+  const std::string error = read_chunks(path, [&](std::string_view chunk) {
+    if (data.size() + chunk.size() > max_bytes) {
+      too_big = true;
+      return false;
     }
+    data.append(chunk);
+    return true;
+  });
+  if (!error.empty()) {
+    r.error = error;
+  } else if (too_big) {
+    r.error = (path == "-" ? std::string("stdin") : path) + ": larger than " +
+              std::to_string(max_bytes) + " bytes";
+  } else {
     r.data = std::move(data);
-    return r;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    r.error = path + ": cannot open";
-    return r;
-  }
-  while (in) {
-    in.read(buf, sizeof buf);
-    const auto n = static_cast<std::size_t>(in.gcount());
-    if (data.size() + n > kMaxInputBytes) {
-      r.error = path + ": larger than " + std::to_string(kMaxInputBytes) + " bytes";
-      return r;
-    }
-    data.append(buf, n);
-  }
-  if (in.bad()) {
-    r.error = path + ": read error";
-    return r;
-  }
-  r.data = std::move(data);
   return r;
 }
 

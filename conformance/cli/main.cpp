@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "syncsim - conformance harness for the NodeDB sync wire protocol\n"
       "(frames [msg_type u8][length u32 LE][MessagePack body], PROTOCOL.md).\n\n"
-      "Exit codes: 0 conforming, 1 violations found, 2 invalid input or usage.\n"
+      "Exit codes: 0 conforming, 1 violations found, 2 invalid input or usage,\n"
+      "3 internal error (a syncsim bug: please report it).\n"
       "Run 'syncsim <command> --help' for a command's options and examples.",
       "syncsim"};
   app.require_subcommand(1);
@@ -42,7 +43,15 @@ int main(int argc, char** argv) {
   }
   for (auto* sub : app.get_subcommands()) {
     const auto it = runners.find(sub->get_name());
-    if (it != runners.end()) return it->second();
+    if (it == runners.end()) continue;
+    // Commands report bad input themselves (exit 2); an exception reaching
+    // here is a syncsim bug, so it is named as one rather than aborting.
+    try {
+      return it->second();
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "syncsim {}: internal error: {}\n", sub->get_name(), e.what());
+      return kExitInternal;
+    }
   }
   fmt::print(stderr, "syncsim: no command given (try --help)\n");
   return kExitInvalid;
