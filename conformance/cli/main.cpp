@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
 
   std::map<std::string, Runner> runners;
   runners["run"] = add_run_command(app);
+  runners["merge"] = add_merge_command(app);
   runners["decode"] = add_decode_command(app);
   runners["encode"] = add_encode_command(app);
   runners["rules"] = add_rules_command(app);

@@ -1,26 +1,31 @@
 // `syncsim run [PATH...]`: runs scenarios (YAML files, or directories of
 // them; default: the shipped suite in scenarios/) on the reference pair in
-// the simulator, judging every frame, and prints a line per run and a summary.
+// the simulator, judging every frame, and prints a line per scenario and a
+// summary. The (scenario, seed) runs can be spread over worker processes
+// (--jobs) and machines (--shard K/N, then `syncsim merge`); the output and
+// reports are the same whichever way they ran (D78).
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
-#include "conformance/checker/trace_reader.hpp"
 #include "conformance/cli/commands.hpp"
-#include "conformance/report/markup.hpp"
+#include "conformance/cli/sweep_report.hpp"
 #include "conformance/report/pcap.hpp"
-#include "conformance/report/report.hpp"
 #include "conformance/runner/runner.hpp"
+#include "conformance/runner/workers.hpp"
 #include "protocol/json.hpp"
 
 namespace syncsim::cli {
 
 namespace report = conformance::report;
+using conformance::RunRecord;
+using Clock = std::chrono::steady_clock;  // measures and budgets only, never shapes a run
 
 struct RunOptions {
   std::vector<std::string> paths;
@@ -31,102 +36,128 @@ struct RunOptions {
   bool bench = false;
   std::string junit_file, json_file, trace_file, html_file, pcap_file;
   std::size_t html_logs = 200;  // runs whose wire logs the HTML report keeps
+  unsigned jobs = 0;            // 0: one per core
+  std::string shard;            // "K/N", 1-based
+  bool stop_on_first_failure = false;
+  std::string time_budget;  // "90s", "10m", "2h"
+  bool no_progress = false;
 };
 
-// What one run recorded for the reports that need its frames.
-struct Recording {
-  std::ostringstream frames;    // the frame trace (JSON lines)
-  report::NetEventSink events;  // the simulator's network events
-  std::ostream events_stream{&events};
-  std::map<std::uint64_t, std::string> clients;
-  void attach(conformance::RunOptions& ro) {
-    ro.frame_trace = &frames;
-    ro.sim_trace = &events_stream;
-    ro.conn_clients = &clients;
-  }
-};
+// The longest seed range one command takes (a billion runs per scenario).
+constexpr std::uint64_t kMaxSeedRange = 1'000'000'000;
 
-// The frames, ends and client names of a recording, for a report.
-static bool read_recording(const Recording& rec, report::TraceInput& in, report::PcapInput* pcap) {
-  const auto trace = conformance::read_trace(rec.frames.str(), "recorded trace");
-  if (!trace.error.empty()) {
-    fmt::print(stderr, "syncsim run: {}\n", trace.error);
-    return false;
+std::optional<conformance::SeedRange> parse_seeds(const RunOptions& o, std::string& error) {
+  conformance::SeedRange r{o.seed, o.seed};
+  if (o.seeds.empty()) return r;
+  const auto dots = o.seeds.find("..");
+  try {
+    if (dots == std::string::npos) throw std::invalid_argument("no ..");
+    std::size_t used = 0;
+    r.first = std::stoull(o.seeds.substr(0, dots), &used);
+    if (used != dots) throw std::invalid_argument("junk");
+    const std::string tail = o.seeds.substr(dots + 2);
+    r.last = std::stoull(tail, &used);
+    if (used != tail.size()) throw std::invalid_argument("junk");
+  } catch (const std::exception&) {
+    error = "--seeds wants A..B, e.g. 1..100";
+    return std::nullopt;
   }
-  for (const auto& it : trace.items) {
-    if (it.kind == conformance::TraceItem::Kind::Frame) in.frames.push_back(it.frame);
-    if (pcap && it.kind == conformance::TraceItem::Kind::Close)
-      pcap->closed_at[it.frame.conn] = it.frame.t;  // the last end to close
+  if (r.last < r.first || r.last - r.first >= kMaxSeedRange) {
+    error =
+        "--seeds range must be increasing and at most " + std::to_string(kMaxSeedRange) + " long";
+    return std::nullopt;
   }
-  in.clients = rec.clients;
-  in.events = rec.events.events();
-  if (pcap) {
-    pcap->frames = in.frames;
-    pcap->clients = rec.clients;
-  }
-  return true;
+  return r;
 }
 
-// One finished run, kept for the reports.
-struct RunRecord {
-  std::string name, file;
-  std::uint64_t seed = 0;
-  std::vector<std::string> failures;
-  conformance::ScenarioResult result;
-};
+// "K/N" (1-based, as GitLab and Playwright write it).
+std::optional<conformance::Shard> parse_shard_flag(const std::string& text) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  try {
+    std::size_t a = 0, b = 0;
+    const auto k = std::stoull(text.substr(0, slash), &a);
+    const auto n = std::stoull(text.substr(slash + 1), &b);
+    if (a != slash || b != text.size() - slash - 1 || n == 0 || k == 0 || k > n)
+      return std::nullopt;
+    return conformance::Shard{k - 1, n};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
 
-// JUnit XML: one testsuite, one testcase per (scenario, seed).
-static bool write_junit(const std::string& path, const std::vector<RunRecord>& runs) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) return false;
-  std::size_t failures = 0;
-  for (const auto& r : runs) failures += !r.failures.empty();
-  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"syncsim\" tests=\""
-      << runs.size() << "\" failures=\"" << failures << "\">\n";
-  for (const auto& r : runs) {
-    out << "  <testcase classname=\"" << conformance::report::escape_markup(r.name)
-        << "\" name=\"seed " << r.seed << "\" time=\"0\">\n";
-    if (!r.failures.empty()) {
-      std::string text;
-      for (const auto& f : r.failures) text += f + "\n";
-      text += "reproduce: syncsim run " + r.file + " --seed " + std::to_string(r.seed) + "\n";
-      out << "    <failure message=\"" << conformance::report::escape_markup(r.failures.front())
-          << "\">" << conformance::report::escape_markup(text) << "</failure>\n";
+// The shard: --shard, else Bazel's or GoogleTest's variables (0-based), whose
+// status file is touched to say the runner shards. Empty error: no shard.
+std::optional<conformance::Shard> parse_shard(const RunOptions& o, std::string& error) {
+  if (!o.shard.empty()) {
+    auto s = parse_shard_flag(o.shard);
+    if (!s) error = "--shard wants K/N with 1 <= K <= N, e.g. 2/4";
+    return s;
+  }
+  for (const auto& [total, index, status] :
+       {std::tuple{"TEST_TOTAL_SHARDS", "TEST_SHARD_INDEX", "TEST_SHARD_STATUS_FILE"},
+        std::tuple{"GTEST_TOTAL_SHARDS", "GTEST_SHARD_INDEX", "GTEST_SHARD_STATUS_FILE"}}) {
+    const char* t = std::getenv(total);
+    const char* i = std::getenv(index);
+    if (!t || !i) continue;
+    auto s = parse_shard_flag(std::to_string(std::strtoull(i, nullptr, 10) + 1) + "/" + t);
+    if (!s || std::string(i).find_first_not_of("0123456789") != std::string::npos) {
+      error = fmt::format("{}={} and {}={} do not name a shard", total, t, index, i);
+      return std::nullopt;
     }
-    out << "  </testcase>\n";
+    if (const char* file = std::getenv(status)) std::ofstream{file};
+    return s;
   }
-  out << "</testsuite>\n";
-  return static_cast<bool>(out);
+  return conformance::Shard{};
 }
 
-// JSON: every run with its findings.
-static bool write_json(const std::string& path, const std::vector<RunRecord>& runs) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) return false;
-  protocol::Json doc = protocol::Json::array();
-  for (const auto& r : runs) {
-    protocol::Json findings = protocol::Json::array();
-    for (const auto& f : r.result.findings) {
-      findings.push_back({{"rule", std::string(f.finding.rule)},
-                          {"level", std::string(protocol::level_name(f.finding.level))},
-                          {"t_ns", f.t},
-                          {"conn", f.conn},
-                          {"message", f.finding.message},
-                          {"frame", f.frame},
-                          {"before", f.context}});
-    }
-    doc.push_back({{"scenario", r.name},
-                   {"file", r.file},
-                   {"seed", r.seed},
-                   {"passed", r.failures.empty()},
-                   {"failures", r.failures},
-                   {"frames", r.result.frames},
-                   {"trace_hash", fmt::format("{:016x}", r.result.trace_hash)},
-                   {"findings", findings}});
+// "90", "90s", "10m", "2h" as seconds.
+std::optional<double> parse_duration(const std::string& text) {
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(text, &used);
+    const std::string unit = text.substr(used);
+    const double scale = unit.empty() || unit == "s" ? 1
+                         : unit == "m"               ? 60
+                         : unit == "h"               ? 3600
+                                                     : -1;
+    if (scale < 0 || v <= 0) return std::nullopt;
+    return v * scale;
+  } catch (const std::exception&) {
+    return std::nullopt;
   }
-  out << protocol::dump_json(doc) << "\n";
-  return static_cast<bool>(out);
 }
+
+// A progress bar with an ETA on stderr, only when it is a terminal; the
+// per-scenario lines on stdout stay as they are.
+class ProgressBar {
+ public:
+  ProgressBar(std::uint64_t total, bool enabled)
+      : total_(total), on_(enabled && total > 1 && ::isatty(STDERR_FILENO)) {}
+  void update(std::uint64_t done) {
+    if (!on_) return;
+    const auto now = Clock::now();
+    if (now - last_ < std::chrono::milliseconds(200) && done < total_) return;
+    last_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double rate = done / std::max(elapsed, 1e-9);
+    const auto eta = static_cast<std::uint64_t>((total_ - done) / std::max(rate, 1e-9));
+    const std::size_t width = 30, filled = static_cast<std::size_t>(width * done / total_);
+    fmt::print(stderr, "\r[{}{}] {}/{} runs {:.0f}/s ETA {}m{:02}s ", std::string(filled, '#'),
+               std::string(width - filled, '.'), done, total_, rate, eta / 60, eta % 60);
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) fmt::print(stderr, "\r\033[K");
+    shown_ = false;
+  }
+
+ private:
+  std::uint64_t total_;
+  bool on_;
+  bool shown_ = false;
+  Clock::time_point start_ = Clock::now(), last_{};
+};
 
 // --bench: each run once, timed (wall time is measured here, never used in a
 // run), with a table of the slowest scenarios and the totals.
@@ -182,24 +213,184 @@ static int bench_scenarios(const std::vector<conformance::Scenario>& scenarios, 
   return all_passed ? kExitOk : kExitFindings;
 }
 
-static int run_scenarios(const RunOptions& o) {
-  std::uint64_t first = o.seed, last = o.seed;
-  if (!o.seeds.empty()) {
-    const auto dots = o.seeds.find("..");
-    try {
-      if (dots == std::string::npos) throw std::invalid_argument("no ..");
-      first = std::stoull(o.seeds.substr(0, dots));
-      last = std::stoull(o.seeds.substr(dots + 2));
-    } catch (const std::exception&) {
-      fmt::print(stderr, "syncsim run: --seeds wants A..B, e.g. 1..100\n");
-      return kExitInvalid;
-    }
-    if (last < first || last - first > 100'000) {
-      fmt::print(stderr, "syncsim run: --seeds range must be increasing and at most 100000 long\n");
+// --trace and --pcap: one scenario, one seed, recorded.
+static int run_recorded(const RunOptions& o, const conformance::Scenario& s, std::uint64_t seed) {
+  std::ofstream trace_out, pcap_out;
+  for (auto [file, stream] :
+       {std::pair{&o.trace_file, &trace_out}, std::pair{&o.pcap_file, &pcap_out}}) {
+    if (file->empty()) continue;
+    stream->open(*file, std::ios::binary);
+    if (!*stream) {
+      fmt::print(stderr, "syncsim run: {}: cannot write\n", *file);
       return kExitInvalid;
     }
   }
+  SweepMeta meta;
+  meta.paths = o.paths;
+  meta.seeds = {seed, seed};
+  meta.scenarios = {{s.file, s.name, s.rules, conformance::injects_bugs(s)}};
+  fmt::print("syncsim run: 1 scenario(s), seeds {}..{}; each run twice (determinism check)\n", seed,
+             seed);
+  const RunRecord r = conformance::run_item(s, seed);
+  SweepTally tally(meta);
+  tally.add(0, r);
+  tally.print_scenario(0);
+  Recording rec;
+  record_run(s, seed, rec);
+  if (trace_out.is_open()) trace_out << rec.frames.str();
+  if (pcap_out.is_open()) {
+    report::TraceInput in;
+    report::PcapInput pcap;
+    if (const auto error = read_recording(rec, in, &pcap); !error.empty()) {
+      fmt::print(stderr, "syncsim run: {}\n", error);
+      return kExitInvalid;
+    }
+    std::size_t n = 0;
+    if (!report::write_pcap(pcap_out, pcap, {}, &n)) {
+      fmt::print(stderr, "syncsim run: {}: cannot write\n", o.pcap_file);
+      return kExitInvalid;
+    }
+    fmt::print("  pcap: {} frames as TCP segments in {} (server 10.0.0.1:9091)\n", n, o.pcap_file);
+  }
+  tally.print_summary();
+  return r.ok() ? kExitOk : kExitFindings;
+}
+
+// -v: a line per run, its failures and its findings.
+static void print_run_details(const RunRecord& r) {
+  fmt::print("    {}  seed {:<6} {:>7} frames  {:>3} MUST  trace {:016x}\n",
+             r.ok() ? "pass" : "FAIL", r.seed, r.frames, r.must, r.trace_hash);
+  for (const auto& f : r.failures) fmt::print("        - {}\n", f);
+  for (const auto& f : r.findings) {
+    if (!r.ok() || f.finding.level == protocol::Level::Must)
+      fmt::print("        finding: {}\n", conformance::format_check_finding(f));
+  }
+}
+
+static bool write_reports(const RunOptions& o, const SweepMeta& meta,
+                          const std::vector<RunRecord>& records,
+                          const std::vector<conformance::Scenario>& scenarios) {
+  std::string junit = o.junit_file;
+  if (junit.empty()) {
+    if (const char* bazel = std::getenv("XML_OUTPUT_FILE")) junit = bazel;
+  }
+  const auto cannot = [](const std::string& f) {
+    fmt::print(stderr, "syncsim run: {}: cannot write\n", f);
+    return false;
+  };
+  if (!junit.empty() && !write_junit(junit, records)) return cannot(junit);
+  if (!o.html_file.empty()) {
+    std::size_t logged = 0;
+    if (!write_html(o.html_file, meta, records, scenarios, &logged)) return cannot(o.html_file);
+    fmt::print("HTML report: {} ({} case(s), {} with wire logs)\n", o.html_file, records.size(),
+               logged);
+  }
+  if (!o.json_file.empty() && !write_json(o.json_file, meta, records)) return cannot(o.json_file);
+  return true;
+}
+
+// Every output file is opened (and emptied) before the runs, so a bad path fails at once.
+static bool outputs_writable(const RunOptions& o) {
+  for (const auto* file : {&o.junit_file, &o.json_file, &o.html_file}) {
+    if (file->empty()) continue;
+    if (!std::ofstream(*file, std::ios::binary)) {
+      fmt::print(stderr, "syncsim run: {}: cannot write\n", *file);
+      return false;
+    }
+  }
+  return true;
+}
+
+struct SweepStop {
+  bool on_failure = false;
+  std::optional<double> budget_s;
+  Clock::time_point start = Clock::now();
+  std::string why;      // set once stopped
+  bool failed = false;  // stopped by a failure (--stop-on-first-failure)
+  bool budget_spent() {
+    if (!budget_s || !why.empty()) return !why.empty();
+    if (std::chrono::duration<double>(Clock::now() - start).count() < *budget_s) return false;
+    why = fmt::format("the time budget of {:.0f} s ran out", *budget_s);
+    return true;
+  }
+};
+
+static int run_sweep(const RunOptions& o, SweepMeta& meta,
+                     const std::vector<conformance::Scenario>& scenarios, SweepStop& stop) {
+  const auto items = conformance::sweep_items(scenarios.size(), meta.seeds, meta.shard);
+  const unsigned jobs =
+      o.jobs > 0 ? o.jobs : std::max(1u, static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_ONLN)));
+  fmt::print("syncsim run: {} scenario(s), seeds {}..{}", scenarios.size(), meta.seeds.first,
+             meta.seeds.last);
+  if (meta.shard.count > 1)
+    fmt::print(", shard {}/{} ({} of {} runs)", meta.shard.index + 1, meta.shard.count,
+               items.size(), scenarios.size() * meta.seeds.count());
+  fmt::print("; each run twice (determinism check)\n");
+  fmt::print(stderr, "syncsim run: {} run(s) on {} worker process(es)\n", items.size(),
+             std::min<std::size_t>(jobs, std::max<std::size_t>(items.size(), 1)));
+  SweepTally tally(meta);
+  ProgressBar bar(items.size(), !o.no_progress);
+  const bool keep = !o.junit_file.empty() || !o.json_file.empty() || !o.html_file.empty() ||
+                    std::getenv("XML_OUTPUT_FILE") != nullptr;
+  std::vector<RunRecord> records;
+  std::uint64_t delivered = 0;
+  const auto t0 = Clock::now();
+  conformance::WorkerCallbacks cb;
+  cb.stop = [&stop] { return stop.budget_spent() || !stop.why.empty(); };
+  cb.on_record = [&](std::size_t position, RunRecord&& r) {
+    if (stop.failed) return;  // only the prefix up to the first failure
+    const std::size_t scenario = items[position].scenario;
+    tally.add(scenario, r);
+    ++delivered;
+    bar.clear();
+    if (o.verbose) print_run_details(r);
+    if (!r.ok() && stop.on_failure) {
+      stop.failed = true;
+      stop.why = "the first failure: " + r.name + " seed " + std::to_string(r.seed);
+    }
+    const bool last_of_scenario =
+        position + 1 == items.size() || items[position + 1].scenario != scenario;
+    if (last_of_scenario || stop.failed) tally.print_scenario(scenario);
+    if (keep) records.push_back(std::move(r));
+    bar.update(delivered);
+  };
+  const std::string error = conformance::run_items(scenarios, items, jobs, cb);
+  bar.clear();
+  if (!error.empty()) {
+    fmt::print(stderr, "syncsim run: {}\n", error);
+    return kExitInvalid;
+  }
+  meta.complete = delivered == items.size();
+  // A scenario cut short by the stop gets its line too, with what ran.
+  if (!meta.complete && delivered > 0 &&
+      items[delivered].scenario == items[delivered - 1].scenario && !stop.failed)
+    tally.print_scenario(items[delivered - 1].scenario);
+  if (!meta.complete) {
+    meta.stopped = stop.why;
+    fmt::print("\nstopped after {} of {} runs: {}\n", delivered, items.size(), stop.why);
+  }
+  tally.print_summary();
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  fmt::print("{} run(s) x2; {:.0f} virtual s in {:.2f} wall s ({:.0f}x real time)\n", tally.runs(),
+             tally.virtual_s(), wall, tally.virtual_s() / std::max(wall, 1e-9));
+  if (!write_reports(o, meta, records, scenarios)) return kExitInvalid;
+  return tally.any_failed() ? kExitFindings : kExitOk;
+}
+
+static int run_scenarios(const RunOptions& o) {
   std::string error;
+  const auto seeds = parse_seeds(o, error);
+  const auto shard = seeds ? parse_shard(o, error) : std::nullopt;
+  SweepStop stop;
+  stop.on_failure = o.stop_on_first_failure;
+  if (error.empty() && !o.time_budget.empty()) {
+    stop.budget_s = parse_duration(o.time_budget);
+    if (!stop.budget_s) error = "--time-budget wants a duration such as 90s, 10m or 2h";
+  }
+  if (!error.empty()) {
+    fmt::print(stderr, "syncsim run: {}\n", error);
+    return kExitInvalid;
+  }
   const auto files = conformance::scenario_files(
       o.paths.empty() ? std::vector<std::string>{"scenarios"} : o.paths, error);
   if (!error.empty()) {
@@ -220,187 +411,26 @@ static int run_scenarios(const RunOptions& o) {
     fmt::print(stderr, "syncsim run: no scenario to run\n");
     return kExitInvalid;
   }
-  if (o.bench) return bench_scenarios(scenarios, first, last);
-  std::ofstream trace_out, pcap_out, html_out;
+  if (o.bench) return bench_scenarios(scenarios, seeds->first, seeds->last);
   if (!o.trace_file.empty() || !o.pcap_file.empty()) {
-    if (scenarios.size() != 1 || first != last) {
+    if (scenarios.size() != 1 || seeds->first != seeds->last) {
       fmt::print(
           stderr,
           "syncsim run: --trace and --pcap record one run: give one scenario and one seed\n");
       return kExitInvalid;
     }
+    return run_recorded(o, scenarios.front(), seeds->first);
   }
-  // Every output file is opened before the runs, so a bad path fails at once.
-  for (auto [file, stream] :
-       {std::pair{&o.trace_file, &trace_out}, std::pair{&o.pcap_file, &pcap_out},
-        std::pair{&o.html_file, &html_out}}) {
-    if (file->empty()) continue;
-    stream->open(*file, std::ios::binary);
-    if (!*stream) {
-      fmt::print(stderr, "syncsim run: {}: cannot write\n", *file);
-      return kExitInvalid;
-    }
-  }
-  report::Report html;
-  html.title = "syncsim run";
-  html.command = "syncsim run";
-  for (const auto& p : o.paths) html.command += " " + p;
-  html.command += first == last ? " --seed " + std::to_string(first)
-                                : " --seeds " + std::to_string(first) + ".." + std::to_string(last);
-  html.facts = {{"scenarios", std::to_string(scenarios.size())},
-                {"seeds", std::to_string(first) + ".." + std::to_string(last)},
-                {"target", "reference client and server, simulated network"}};
-  std::size_t logged = 0;
-  fmt::print("syncsim run: {} scenario(s), seeds {}..{}; each run twice (determinism check)\n",
-             scenarios.size(), first, last);
-  std::size_t passed = 0, caught = 0, failed = 0;
-  double virtual_s = 0;
-  std::vector<RunRecord> records;
-  struct Row {
-    std::string name;
-    bool injects_bugs = false;
-    std::size_t ok = 0, bad = 0;
-    std::uint64_t frames = 0, must = 0;
-  };
-  std::vector<Row> rows;
-  const auto t0 = std::chrono::steady_clock::now();  // measures only
-  for (const auto& s : scenarios) {
-    Row row{s.name,
-            !s.server.bugs.empty() || std::any_of(s.clients.begin(), s.clients.end(),
-                                                  [](const auto& c) { return !c.bugs.empty(); })};
-    std::vector<std::string> first_failures;
-    std::uint64_t first_failed_seed = 0;
-    for (std::uint64_t seed = first; seed <= last; ++seed) {
-      conformance::RunOptions ro;
-      // Recorded for --trace and --pcap (the one run), and for the HTML
-      // report's wire logs: the first seed of each scenario here; a later
-      // seed that fails is run once more to record it (runs are
-      // deterministic), so passing seeds are never recorded for nothing.
-      const bool log_room = html_out.is_open() && logged < o.html_logs;
-      Recording rec;
-      if (trace_out.is_open() || pcap_out.is_open() || (log_room && seed == first)) rec.attach(ro);
-      const auto r = conformance::run_scenario(s, seed, ro);
-      // Determinism, proved on every run: the same seed must give the same trace.
-      const auto again = conformance::run_scenario(s, seed);
-      auto failures = r.failures;
-      if (again.trace_hash != r.trace_hash) {
-        failures.push_back("nondeterministic: trace hash " + fmt::format("{:016x}", r.trace_hash) +
-                           " then " + fmt::format("{:016x}", again.trace_hash));
-      }
-      virtual_s += r.virtual_s;
-      const bool ok = failures.empty();
-      (ok ? row.ok : row.bad)++;
-      row.frames += r.frames;
-      row.must += r.must_findings;
-      if (!ok && first_failures.empty()) {
-        first_failures = failures;
-        first_failed_seed = seed;
-      }
-      if (o.verbose) {
-        fmt::print("    {}  seed {:<6} {:>7} frames  {:>3} MUST  trace {:016x}\n",
-                   ok ? "pass" : "FAIL", seed, r.frames, r.must_findings, r.trace_hash);
-        for (const auto& f : failures) fmt::print("        - {}\n", f);
-        for (const auto& f : r.findings) {
-          if (!ok || f.finding.level == protocol::Level::Must)
-            fmt::print("        finding: {}\n", conformance::format_check_finding(f));
-        }
-      }
-      if (!o.junit_file.empty() || !o.json_file.empty())
-        records.push_back(RunRecord{s.name, s.file, seed, failures, r});
-      if (trace_out.is_open()) trace_out << rec.frames.str();
-      if (pcap_out.is_open()) {
-        report::TraceInput in;
-        report::PcapInput pcap;
-        if (!read_recording(rec, in, &pcap)) return kExitInvalid;
-        std::size_t n = 0;
-        if (!report::write_pcap(pcap_out, pcap, {}, &n)) {
-          fmt::print(stderr, "syncsim run: {}: cannot write\n", o.pcap_file);
-          return kExitInvalid;
-        }
-        fmt::print("  pcap: {} frames as TCP segments in {} (server 10.0.0.1:9091)\n", n,
-                   o.pcap_file);
-      }
-      if (html_out.is_open()) {
-        report::ReportCase c;
-        c.id = s.name + "-seed-" + std::to_string(seed);
-        c.title = s.name + " (seed " + std::to_string(seed) + ")";
-        for (const auto& rule : s.rules) c.rule += (c.rule.empty() ? "" : " ") + rule;
-        c.verdict = !ok ? "FAIL" : row.injects_bugs ? "XFAIL" : "PASS";
-        c.notes = failures;
-        c.reproduce = "syncsim run " + s.file + " --seed " + std::to_string(seed) + " -v";
-        c.findings = r.findings;
-        c.frames = r.frames;
-        const bool keep = log_room && (seed == first || !ok);
-        c.has_log = keep;
-        if (keep) {
-          if (seed != first) {  // a failure of a later seed: record it now
-            conformance::RunOptions again_ro;
-            rec.attach(again_ro);
-            conformance::run_scenario(s, seed, again_ro);
-          }
-          report::TraceInput in;
-          if (!read_recording(rec, in, nullptr)) return kExitInvalid;
-          report::build_wire_log(c, in);
-          ++logged;
-        }
-        html.cases.push_back(std::move(c));
-      }
-    }
-    // One progress line per scenario.
-    const bool all_ok = row.bad == 0;
-    const char* verdict = !all_ok ? "FAIL " : row.injects_bugs ? "XFAIL" : "PASS ";
-    fmt::print("  {}  {:<40} {:>4}/{:<4} runs  {:>8} frames  {:>5} MUST\n", verdict, s.name, row.ok,
-               row.ok + row.bad, row.frames, row.must);
-    if (!all_ok) {
-      for (const auto& f : first_failures) fmt::print("        - {}\n", f);
-      fmt::print("        reproduce: syncsim run {} --seed {} -v --trace trace.jsonl\n", s.file,
-                 first_failed_seed);
-    }
-    (all_ok ? (row.injects_bugs ? caught : passed) : failed)++;
-    rows.push_back(row);
-  }
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::size_t passed_runs = 0, caught_runs = 0, failed_runs = 0;
-  for (const auto& row : rows) {
-    if (row.bad > 0) {
-      failed_runs += row.bad;
-    } else if (row.injects_bugs) {
-      caught_runs += row.ok;
-    } else {
-      passed_runs += row.ok;
-    }
-  }
-  fmt::print("\n{:<13} {:>9} {:>6}  {}\n", "result", "scenarios", "runs", "meaning");
-  fmt::print("{:<13} {:>9} {:>6}  {}\n", "PASS", passed, passed_runs,
-             "every expectation held, no MUST finding");
-  fmt::print("{:<13} {:>9} {:>6}  {}\n", "XFAIL", caught, caught_runs,
-             "an injected bug was caught, as the scenario demands");
-  fmt::print("{:<13} {:>9} {:>6}  {}\n", "FAIL", failed, failed_runs,
-             "something did not hold (see above)");
-  fmt::print("{:<13} {:>9} {:>6}  {}\n", "UNSUPPORTED", 0, 0,
-             "needs what the target lacks (none: the reference has it all)");
-  fmt::print("\n{} scenario(s): {} passed, {} expected-fail, {} failed\n", rows.size(), passed,
-             caught, failed);
-  fmt::print("{} run(s) x2; {:.0f} virtual s in {:.2f} wall s ({:.0f}x real time)\n",
-             (last - first + 1) * rows.size(), virtual_s, wall, virtual_s / std::max(wall, 1e-9));
-  if (!o.junit_file.empty() && !write_junit(o.junit_file, records)) {
-    fmt::print(stderr, "syncsim run: {}: cannot write\n", o.junit_file);
-    return kExitInvalid;
-  }
-  if (html_out.is_open()) {
-    report::write_html(html_out, html);
-    if (!html_out) {
-      fmt::print(stderr, "syncsim run: {}: cannot write\n", o.html_file);
-      return kExitInvalid;
-    }
-    fmt::print("HTML report: {} ({} case(s), {} with wire logs)\n", o.html_file, html.cases.size(),
-               logged);
-  }
-  if (!o.json_file.empty() && !write_json(o.json_file, records)) {
-    fmt::print(stderr, "syncsim run: {}: cannot write\n", o.json_file);
-    return kExitInvalid;
-  }
-  return failed > 0 ? kExitFindings : kExitOk;
+  if (!outputs_writable(o)) return kExitInvalid;
+  SweepMeta meta;
+  meta.paths = o.paths;
+  meta.filter = o.filter;
+  meta.seeds = *seeds;
+  meta.shard = *shard;
+  meta.html_logs = o.html_logs;
+  for (const auto& s : scenarios)
+    meta.scenarios.push_back({s.file, s.name, s.rules, conformance::injects_bugs(s)});
+  return run_sweep(o, meta, scenarios, stop);
 }
 
 Runner add_run_command(CLI::App& app) {
@@ -420,8 +450,15 @@ Runner add_run_command(CLI::App& app) {
       "  syncsim run --filter purge -v\n"
       "  syncsim run scenarios/resync-gap-dropped-delta.yaml --seed 7 --trace t.jsonl\n"
       "  syncsim run --html report.html          # open it in any browser\n"
-      "  syncsim run scenarios/writes-converge.yaml --pcap run.pcap\n\n"
-      "Exit: 0 all passed, 1 a scenario failed, 2 invalid scenario or usage\n"
+      "  syncsim run scenarios/writes-converge.yaml --pcap run.pcap\n"
+      "  syncsim run --seeds 1..1000 --jobs 8       # eight worker processes\n"
+      "  syncsim run --seeds 1..1000 --shard 2/4 --json r2.json   # a quarter, on one machine\n"
+      "  syncsim merge r1.json r2.json r3.json r4.json --html all.html\n"
+      "  syncsim run --seeds 1..1000000 --stop-on-first-failure --time-budget 10m\n\n"
+      "Runs are (scenario, seed) pairs in one order, scenario by scenario; --jobs\n"
+      "and --shard never change what is printed or written (docs/scaling.md).\n\n"
+      "Exit: 0 all passed (also when a time budget stopped the sweep early),\n"
+      "1 a scenario failed, 2 invalid scenario or usage\n"
       "(YAML errors name file:line:column).");
   cmd->add_option("PATH", o->paths, "scenario files or directories (default: scenarios)");
   cmd->add_option("--seed", o->seed, "the seed of every run")->capture_default_str();
@@ -448,6 +485,22 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--trace", o->trace_file,
                   "record the run's frames (written and read), connection ends and purges as\n"
                   "JSON lines that `syncsim check-trace` reads; one scenario, one seed");
+  cmd->add_option("-j,--jobs", o->jobs,
+                  "worker processes running (scenario, seed) pairs side by side, each run\n"
+                  "single-threaded and deterministic as ever (default: one per core)");
+  cmd->add_option("--shard", o->shard,
+                  "run only shard K of N (1-based): every N-th pair, so N machines each\n"
+                  "run one shard and `syncsim merge` joins their --json files. Without it,\n"
+                  "TEST_SHARD_INDEX/TEST_TOTAL_SHARDS or GTEST_SHARD_INDEX/GTEST_TOTAL_SHARDS\n"
+                  "(0-based) are read");
+  cmd->add_flag("--stop-on-first-failure", o->stop_on_first_failure,
+                "stop at the first failing run (in pair order), print how to reproduce\n"
+                "it, and write the reports of what ran");
+  cmd->add_option("--time-budget", o->time_budget,
+                  "stop handing out runs after this long (90s, 10m, 2h); the reports say\n"
+                  "the sweep is incomplete");
+  cmd->add_flag("--no-progress", o->no_progress,
+                "no progress bar on stderr (it is shown only on a terminal)");
   return [o] { return run_scenarios(*o); };
 }
 
