@@ -10,7 +10,9 @@
 #pragma once
 
 #include <array>
+#include <boost/asio/error.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <limits>
@@ -29,8 +31,14 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
  public:
   static constexpr std::size_t kMaxOutboundBytes = 64u << 20;
 
+  static constexpr auto kAcceptRetry = std::chrono::milliseconds(100);  // D70
+
   Server(Runtime rt, ServerConfig config)
-      : rt_(rt), core_(std::move(config)), acceptor_(std::nullopt), wake_(rt) {}
+      : rt_(rt),
+        core_(std::move(config)),
+        acceptor_(std::nullopt),
+        wake_(rt),
+        accept_retry_(rt.timer()) {}
 
   // Listens and starts accepting. False (with ec) if the port is unavailable.
   bool start(std::uint16_t port, boost::system::error_code& ec) {
@@ -67,6 +75,8 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   }
 
   void stop() {
+    stopped_ = true;
+    accept_retry_.cancel();
     if (acceptor_) acceptor_->close();
     wake_.cancel();
     for (auto& [h, c] : conns_) close_socket(*c);
@@ -90,7 +100,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   void accept() {
     acceptor_->async_accept([self = this->shared_from_this()](boost::system::error_code ec,
                                                               typename Runtime::Socket s) {
-      if (ec) return;  // the acceptor closed
+      if (ec) return self->accept_failed(ec);
       auto handle = self->core_.open_session(Runtime::peer_of(s), self->rt_.now());
       if (handle) {
         auto c = std::make_shared<Conn>(std::move(s));
@@ -104,6 +114,17 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
         s.close(ignored);  // SESSION-2: closed at once, no frame
       }
       self->accept();
+    });
+  }
+
+  // A closed acceptor ends the loop. Any other error (out of descriptors, a
+  // connection aborted before it was accepted) is retried after a pause, so
+  // one failed accept never leaves the server deaf (D70).
+  void accept_failed(boost::system::error_code ec) {
+    if (stopped_ || ec == boost::asio::error::operation_aborted) return;
+    accept_retry_.expires_after(kAcceptRetry);
+    accept_retry_.async_wait([self = this->shared_from_this()](boost::system::error_code e) {
+      if (e != boost::asio::error::operation_aborted && !self->stopped_) self->accept();
     });
   }
 
@@ -207,6 +228,8 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   ServerCore core_;
   std::optional<typename Runtime::Acceptor> acceptor_;
   WakeTimer<Runtime> wake_;
+  typename Runtime::Timer accept_retry_;
+  bool stopped_ = false;
   std::map<SessionHandle, std::shared_ptr<Conn>> conns_;
 };
 
