@@ -30,6 +30,14 @@ template <class Runtime>
 class Server : public std::enable_shared_from_this<Server<Runtime>> {
  public:
   static constexpr std::size_t kMaxOutboundBytes = 64u << 20;
+  // What a queued frame costs beyond its bytes (its vector and deque slot),
+  // charged against kMaxOutboundBytes so a peer that never reads cannot pile
+  // up millions of small frames at several times their size (D72).
+  static constexpr std::size_t kQueuedFrameOverhead = 64;
+  // Backpressure: a connection is not read while this much waits to be
+  // written to it (its own answers pile up no further), and is read again
+  // once half has gone. A peer that floods but reads is slowed, not cut (D72).
+  static constexpr std::size_t kReadPauseBytes = 1u << 20;
 
   static constexpr auto kAcceptRetry = std::chrono::milliseconds(100);  // D70
 
@@ -93,6 +101,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
     std::size_t out_bytes = 0;
     bool writing = false;
     bool closing = false;
+    bool read_paused = false;
     SessionHandle handle = 0;
     std::uint64_t conn_id = 0;
   };
@@ -135,7 +144,12 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
           if (ec) return self->drop(c);
           if (!self->on_bytes(*c, n)) return self->drop(c);
           self->flush();
-          if (!c->closing) self->read(c);
+          if (c->closing) return;
+          if (c->out_bytes > kReadPauseBytes) {
+            c->read_paused = true;  // resumed by write() as the queue drains
+          } else {
+            self->read(c);
+          }
         });
   }
 
@@ -170,7 +184,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
       Conn& c = *it->second;
       if (on_send) on_send(o.message, c.conn_id);
       protocol::Bytes frame = protocol::encode_frame(o.message);
-      c.out_bytes += frame.size();
+      c.out_bytes += frame.size() + kQueuedFrameOverhead;
       c.out.push_back(std::move(frame));
       if (c.out_bytes > kMaxOutboundBytes) {
         drop(it->second);  // a peer that does not read
@@ -192,12 +206,16 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
     c->writing = true;
     Runtime::write_frame(
         c->socket, boost::asio::buffer(c->out.front()),
-        [self = this->shared_from_this(), c](boost::system::error_code ec, std::size_t n) {
+        [self = this->shared_from_this(), c](boost::system::error_code ec, std::size_t) {
           c->writing = false;
           if (ec) return self->drop(c);
-          c->out_bytes -= n;
+          c->out_bytes -= c->out.front().size() + kQueuedFrameOverhead;
           c->out.pop_front();
           if (c->out.empty() && c->closing) return self->drop(c);
+          if (c->read_paused && !c->closing && c->out_bytes <= kReadPauseBytes / 2) {
+            c->read_paused = false;
+            self->read(c);
+          }
           self->write(c);
         });
   }
