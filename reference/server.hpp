@@ -38,6 +38,9 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   // written to it (its own answers pile up no further), and is read again
   // once half has gone. A peer that floods but reads is slowed, not cut (D72).
   static constexpr std::size_t kReadPauseBytes = 1u << 20;
+  // A session the core closed while a write to it is still pending gets this
+  // long for the write to finish; a peer that does not read is cut then (D72).
+  static constexpr auto kCloseLinger = std::chrono::seconds(5);
 
   static constexpr auto kAcceptRetry = std::chrono::milliseconds(100);  // D70
 
@@ -93,8 +96,10 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
 
  private:
   struct Conn {
-    explicit Conn(typename Runtime::Socket s) : socket(std::move(s)) {}
+    Conn(typename Runtime::Socket s, typename Runtime::Timer t)
+        : socket(std::move(s)), linger(std::move(t)) {}
     typename Runtime::Socket socket;
+    typename Runtime::Timer linger;  // kCloseLinger
     protocol::FrameStream decoder;
     std::array<std::uint8_t, 16384> buf{};
     std::deque<protocol::Bytes> out;
@@ -112,7 +117,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
       if (ec) return self->accept_failed(ec);
       auto handle = self->core_.open_session(Runtime::peer_of(s), self->rt_.now());
       if (handle) {
-        auto c = std::make_shared<Conn>(std::move(s));
+        auto c = std::make_shared<Conn>(std::move(s), self->rt_.timer());
         c->handle = *handle;
         c->conn_id = Runtime::connection_id(c->socket);
         self->conns_[*handle] = c;
@@ -195,8 +200,21 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
     for (const SessionHandle h : core_.take_closes()) {
       auto it = conns_.find(h);
       if (it == conns_.end()) continue;
-      it->second->closing = true;
-      if (!it->second->writing) drop(it->second);
+      auto c = it->second;
+      if (c->closing) continue;  // already lingering
+      c->closing = true;
+      if (!c->writing) {
+        drop(c);
+        continue;
+      }
+      // The core forgets the session now, so its past deadline does not wake
+      // the server again and again; the socket lingers for its pending write.
+      core_.close_session(c->handle, rt_.now());
+      flush();  // what the others are told of it (presence)
+      c->linger.expires_after(kCloseLinger);
+      c->linger.async_wait([self = this->shared_from_this(), c](boost::system::error_code ec) {
+        if (ec != boost::asio::error::operation_aborted) self->drop(c);
+      });
     }
     arm_timer();
   }
@@ -224,6 +242,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
     auto it = conns_.find(c->handle);
     if (it == conns_.end() || it->second != c) return;
     conns_.erase(it);
+    c->linger.cancel();
     close_socket(*c);
     if (on_closed) on_closed(c->conn_id);
     core_.close_session(c->handle, rt_.now());
