@@ -4,9 +4,9 @@
 # the abuse driver (slowloris, a 1 GiB declaration, a Ping flood, a peer
 # that never reads, next to one well-behaved client). CI runs a small size;
 # SYNCSIM_ABUSE_FULL=1 runs 1,000 slowloris connections and 1M flood Pings.
-# Usage: abuse.sh <syncsim> <abuse driver> <workdir>
+# Usage: abuse.sh <syncsim> <abuse driver> <workdir> [peak RSS bound, MiB; default 256]
 set -u
-SYNCSIM=$1 DRIVER=$2 DIR=$3
+SYNCSIM=$1 DRIVER=$2 DIR=$3 RSS=${4:-256}
 mkdir -p "$DIR"
 rm -f "$DIR/serve.log" "$DIR/proxy.log"  # port_of must not read a banner of an earlier run
 . "$(dirname "$0")/lib.sh"  # port_of
@@ -31,7 +31,7 @@ pids="$pids $SERVE"
 SPORT=$(port_of "$DIR/serve.log" "listens on tcp://127.0.0.1:") || exit 1
 echo "== syncsim serve (pid $SERVE, port $SPORT, --idle-timeout $IDLE)"
 # shellcheck disable=SC2086
-"$DRIVER" --port "$SPORT" --pid "$SERVE" $SIZE --shed-within $((IDLE + 3)) --rss-mib 256 \
+"$DRIVER" --port "$SPORT" --pid "$SERVE" $SIZE --shed-within $((IDLE + 3)) --rss-mib "$RSS" \
   || fail=1
 
 "$SYNCSIM" proxy --listen tcp://127.0.0.1:0 --upstream "tcp://127.0.0.1:$SPORT" --duration 100 \
@@ -41,7 +41,7 @@ pids="$pids $PROXY"
 PPORT=$(port_of "$DIR/proxy.log" "syncsim proxy: tcp://127.0.0.1:") || exit 1
 echo "== syncsim proxy (pid $PROXY, port $PPORT) in front of serve"
 # shellcheck disable=SC2086
-"$DRIVER" --port "$PPORT" --pid "$PROXY" $PROXY_SIZE --shed-within $((IDLE + 3)) --rss-mib 256 \
+"$DRIVER" --port "$PPORT" --pid "$PROXY" $PROXY_SIZE --shed-within $((IDLE + 3)) --rss-mib "$RSS" \
   || fail=1
 kill -0 "$SERVE" 2>/dev/null || { echo "FAIL: serve died"; fail=1; }
 kill -0 "$PROXY" 2>/dev/null || { echo "FAIL: proxy died"; fail=1; }
