@@ -10,7 +10,9 @@
 #pragma once
 
 #include <array>
+#include <boost/asio/error.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <limits>
@@ -28,9 +30,26 @@ template <class Runtime>
 class Server : public std::enable_shared_from_this<Server<Runtime>> {
  public:
   static constexpr std::size_t kMaxOutboundBytes = 64u << 20;
+  // What a queued frame costs beyond its bytes (its vector and deque slot),
+  // charged against kMaxOutboundBytes so a peer that never reads cannot pile
+  // up millions of small frames at several times their size (D72).
+  static constexpr std::size_t kQueuedFrameOverhead = 64;
+  // Backpressure: a connection is not read while this much waits to be
+  // written to it (its own answers pile up no further), and is read again
+  // once half has gone. A peer that floods but reads is slowed, not cut (D72).
+  static constexpr std::size_t kReadPauseBytes = 1u << 20;
+  // A session the core closed while a write to it is still pending gets this
+  // long for the write to finish; a peer that does not read is cut then (D72).
+  static constexpr auto kCloseLinger = std::chrono::seconds(5);
+
+  static constexpr auto kAcceptRetry = std::chrono::milliseconds(100);  // D70
 
   Server(Runtime rt, ServerConfig config)
-      : rt_(rt), core_(std::move(config)), acceptor_(std::nullopt), wake_(rt) {}
+      : rt_(rt),
+        core_(std::move(config)),
+        acceptor_(std::nullopt),
+        wake_(rt),
+        accept_retry_(rt.timer()) {}
 
   // Listens and starts accepting. False (with ec) if the port is unavailable.
   bool start(std::uint16_t port, boost::system::error_code& ec) {
@@ -67,6 +86,8 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   }
 
   void stop() {
+    stopped_ = true;
+    accept_retry_.cancel();
     if (acceptor_) acceptor_->close();
     wake_.cancel();
     for (auto& [h, c] : conns_) close_socket(*c);
@@ -75,14 +96,17 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
 
  private:
   struct Conn {
-    explicit Conn(typename Runtime::Socket s) : socket(std::move(s)) {}
+    Conn(typename Runtime::Socket s, typename Runtime::Timer t)
+        : socket(std::move(s)), linger(std::move(t)) {}
     typename Runtime::Socket socket;
+    typename Runtime::Timer linger;  // kCloseLinger
     protocol::FrameStream decoder;
     std::array<std::uint8_t, 16384> buf{};
     std::deque<protocol::Bytes> out;
     std::size_t out_bytes = 0;
     bool writing = false;
     bool closing = false;
+    bool read_paused = false;
     SessionHandle handle = 0;
     std::uint64_t conn_id = 0;
   };
@@ -90,10 +114,10 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   void accept() {
     acceptor_->async_accept([self = this->shared_from_this()](boost::system::error_code ec,
                                                               typename Runtime::Socket s) {
-      if (ec) return;  // the acceptor closed
+      if (ec) return self->accept_failed(ec);
       auto handle = self->core_.open_session(Runtime::peer_of(s), self->rt_.now());
       if (handle) {
-        auto c = std::make_shared<Conn>(std::move(s));
+        auto c = std::make_shared<Conn>(std::move(s), self->rt_.timer());
         c->handle = *handle;
         c->conn_id = Runtime::connection_id(c->socket);
         self->conns_[*handle] = c;
@@ -107,6 +131,17 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
     });
   }
 
+  // A closed acceptor ends the loop. Any other error (out of descriptors, a
+  // connection aborted before it was accepted) is retried after a pause, so
+  // one failed accept never leaves the server deaf (D70).
+  void accept_failed(boost::system::error_code ec) {
+    if (stopped_ || ec == boost::asio::error::operation_aborted) return;
+    accept_retry_.expires_after(kAcceptRetry);
+    accept_retry_.async_wait([self = this->shared_from_this()](boost::system::error_code e) {
+      if (e != boost::asio::error::operation_aborted && !self->stopped_) self->accept();
+    });
+  }
+
   void read(const std::shared_ptr<Conn>& c) {
     c->socket.async_read_some(
         boost::asio::buffer(c->buf),
@@ -114,7 +149,12 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
           if (ec) return self->drop(c);
           if (!self->on_bytes(*c, n)) return self->drop(c);
           self->flush();
-          if (!c->closing) self->read(c);
+          if (c->closing) return;
+          if (c->out_bytes > kReadPauseBytes) {
+            c->read_paused = true;  // resumed by write() as the queue drains
+          } else {
+            self->read(c);
+          }
         });
   }
 
@@ -149,7 +189,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
       Conn& c = *it->second;
       if (on_send) on_send(o.message, c.conn_id);
       protocol::Bytes frame = protocol::encode_frame(o.message);
-      c.out_bytes += frame.size();
+      c.out_bytes += frame.size() + kQueuedFrameOverhead;
       c.out.push_back(std::move(frame));
       if (c.out_bytes > kMaxOutboundBytes) {
         drop(it->second);  // a peer that does not read
@@ -160,8 +200,21 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
     for (const SessionHandle h : core_.take_closes()) {
       auto it = conns_.find(h);
       if (it == conns_.end()) continue;
-      it->second->closing = true;
-      if (!it->second->writing) drop(it->second);
+      auto c = it->second;
+      if (c->closing) continue;  // already lingering
+      c->closing = true;
+      if (!c->writing) {
+        drop(c);
+        continue;
+      }
+      // The core forgets the session now, so its past deadline does not wake
+      // the server again and again; the socket lingers for its pending write.
+      core_.close_session(c->handle, rt_.now());
+      flush();  // what the others are told of it (presence)
+      c->linger.expires_after(kCloseLinger);
+      c->linger.async_wait([self = this->shared_from_this(), c](boost::system::error_code ec) {
+        if (ec != boost::asio::error::operation_aborted) self->drop(c);
+      });
     }
     arm_timer();
   }
@@ -171,12 +224,16 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
     c->writing = true;
     Runtime::write_frame(
         c->socket, boost::asio::buffer(c->out.front()),
-        [self = this->shared_from_this(), c](boost::system::error_code ec, std::size_t n) {
+        [self = this->shared_from_this(), c](boost::system::error_code ec, std::size_t) {
           c->writing = false;
           if (ec) return self->drop(c);
-          c->out_bytes -= n;
+          c->out_bytes -= c->out.front().size() + kQueuedFrameOverhead;
           c->out.pop_front();
           if (c->out.empty() && c->closing) return self->drop(c);
+          if (c->read_paused && !c->closing && c->out_bytes <= kReadPauseBytes / 2) {
+            c->read_paused = false;
+            self->read(c);
+          }
           self->write(c);
         });
   }
@@ -185,6 +242,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
     auto it = conns_.find(c->handle);
     if (it == conns_.end() || it->second != c) return;
     conns_.erase(it);
+    c->linger.cancel();
     close_socket(*c);
     if (on_closed) on_closed(c->conn_id);
     core_.close_session(c->handle, rt_.now());
@@ -207,6 +265,8 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   ServerCore core_;
   std::optional<typename Runtime::Acceptor> acceptor_;
   WakeTimer<Runtime> wake_;
+  typename Runtime::Timer accept_retry_;
+  bool stopped_ = false;
   std::map<SessionHandle, std::shared_ptr<Conn>> conns_;
 };
 

@@ -3,6 +3,7 @@
 // and a stale firing is ignored. Shared by the server and client shells.
 #pragma once
 
+#include <boost/asio/error.hpp>
 #include <boost/system/error_code.hpp>
 #include <chrono>
 #include <cstdint>
@@ -30,7 +31,11 @@ class WakeTimer {
     timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, deadline - now_ms)));
     timer_.async_wait(
         [this, keep_alive, deadline, fire = std::move(fire)](boost::system::error_code ec) {
-          if (ec || armed_for_ != deadline) return;
+          // Only a cancel or a newer deadline stops it. Any other error still
+          // wakes the core (it runs what is due, then arms again): returning
+          // would leave armed_for_ set, so no later arm() for this deadline
+          // would wait again and the core would never wake (D70).
+          if (ec == boost::asio::error::operation_aborted || armed_for_ != deadline) return;
           armed_for_ = -1;
           fire();
         });

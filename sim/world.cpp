@@ -72,6 +72,8 @@ struct Pipe {
   std::uint64_t next_send_seq = 0;      // byte stream: numbering of units as written
   std::uint64_t next_recv_seq = 0;      // the next unit the reader may see
   std::map<std::uint64_t, Unit> early;  // arrived ahead of a unit still delayed
+  std::size_t read_limit = SIZE_MAX;    // an injected short read: the next read's most bytes
+  std::size_t write_limit = SIZE_MAX;   // an injected short write
 
   std::size_t unread() const { return rx.size() - rx_off; }
 };
@@ -173,6 +175,18 @@ struct World::Impl {
   }
 
   Trace& tr(std::string_view ev) { return w.trace_.begin(w.now(), ev); }
+
+  // Counts an operation of `node`; true when the fail plan makes it fail.
+  bool inject(NodeId node, IoOp op) {
+    if (!w.fail_plan_.hit(op, node)) return false;
+    tr("inject-fail")
+        .node(name(node))
+        .str("op", io_op_name(op))
+        .str("how", fail_how_name(w.fail_plan_.how))
+        .num("nth", w.fail_plan_.nth)
+        .end();
+    return true;
+  }
 
   // ---- sending ---------------------------------------------------------------
 
@@ -428,6 +442,23 @@ struct World::Impl {
 
   // ---- reading and writing ---------------------------------------------------
 
+  // The fail plan on a read or write of `node`: true when it completed `done`
+  // (an error, a reset); a short read or write only caps the operation.
+  bool fail_rw(const std::shared_ptr<detail::Connection>& c, detail::Pipe& p, NodeId node, IoOp op,
+               Completion<error_code, std::size_t>& done) {
+    if (!inject(node, op)) return false;
+    switch (w.fail_plan_.how) {
+      case FailHow::Error: done.post(w.fail_plan_.error, 0); return true;
+      case FailHow::Reset:
+        reset(c);
+        done.post(aerr::connection_reset, 0);
+        return true;
+      case FailHow::ShortRead: p.read_limit = 1; return false;
+      case FailHow::ShortWrite: p.write_limit = 1; return false;
+    }
+    return false;
+  }
+
   void satisfy_read(const std::shared_ptr<detail::Connection>& c, int side) {
     detail::Pipe& p = c->pipe[side];
     if (!p.read_op) return;
@@ -438,12 +469,13 @@ struct World::Impl {
     if (p.unread() > 0) {
       std::size_t copied = 0;
       for (auto& b : p.read_bufs) {
-        const std::size_t k = std::min(b.size(), p.unread());
+        const std::size_t k = std::min({b.size(), p.unread(), p.read_limit - copied});
         std::memcpy(b.data(), p.rx.data() + p.rx_off, k);
         p.rx_off += k;
         copied += k;
-        if (p.unread() == 0) break;
+        if (p.unread() == 0 || copied == p.read_limit) break;
       }
+      p.read_limit = SIZE_MAX;
       if (p.rx_off == p.rx.size()) {
         p.rx.clear();
         p.rx_off = 0;
@@ -471,7 +503,7 @@ struct World::Impl {
   std::size_t write_now(const std::shared_ptr<detail::Connection>& c, int side,
                         const std::vector<boost::asio::const_buffer>& bufs) {
     detail::Pipe& p = c->pipe[side];
-    std::size_t space = window_space(p, link(p.from, p.to));
+    std::size_t space = std::min(window_space(p, link(p.from, p.to)), p.write_limit);
     std::vector<std::uint8_t> data;
     for (const auto& b : bufs) {
       const std::size_t k = std::min(space, b.size());
@@ -480,7 +512,10 @@ struct World::Impl {
       space -= k;
       if (space == 0) break;
     }
-    if (!data.empty()) emit(c, side, data.data(), data.size());
+    if (!data.empty()) {
+      p.write_limit = SIZE_MAX;
+      emit(c, side, data.data(), data.size());
+    }
     return data.size();
   }
 
@@ -597,10 +632,12 @@ void socket_read(SocketState& s, std::vector<boost::asio::mutable_buffer> bufs,
   Pipe& p = c->pipe[1 - s.end.side];
   if (c->reset) return done.post(aerr::connection_reset, 0);
   if (p.read_op) return done.post(aerr::in_progress, 0);
+  auto& impl = s.life->world->impl();
+  if (impl.fail_rw(c, p, s.life->node, IoOp::Read, done)) return;
   if (boost::asio::buffer_size(bufs) == 0) return done.post(error_code{}, 0);
   p.read_bufs = std::move(bufs);
   p.read_op = std::move(done);
-  s.life->world->impl().satisfy_read(c, 1 - s.end.side);
+  impl.satisfy_read(c, 1 - s.end.side);
 }
 
 void socket_write(SocketState& s, std::vector<boost::asio::const_buffer> bufs,
@@ -612,8 +649,9 @@ void socket_write(SocketState& s, std::vector<boost::asio::const_buffer> bufs,
   if (c->reset) return done.post(aerr::connection_reset, 0);
   if (p.peer_gone) return done.post(aerr::broken_pipe, 0);
   if (p.write_op) return done.post(aerr::in_progress, 0);
-  if (boost::asio::buffer_size(bufs) == 0) return done.post(error_code{}, 0);
   auto& impl = s.life->world->impl();
+  if (impl.fail_rw(c, p, s.life->node, IoOp::Write, done)) return;
+  if (boost::asio::buffer_size(bufs) == 0) return done.post(error_code{}, 0);
   const std::size_t n = impl.write_now(c, s.end.side, bufs);
   if (n > 0) return done.post(error_code{}, n);
   p.write_bufs = std::move(bufs);  // window full: wait for the reader
@@ -650,6 +688,7 @@ void socket_connect(const std::shared_ptr<SocketState>& s, const std::string& ta
       .str("to", target)
       .num("port", static_cast<std::uint64_t>(port))
       .end();
+  if (impl.inject(from, IoOp::Connect)) return s->connect_op.post(w.fail_plan().error);
   if (!to) return s->connect_op.post(aerr::host_not_found);
   if (impl.is_blocked(from, *to)) {
     w.after(w.options().connect_timeout, [ws = std::weak_ptr<SocketState>(s)] {
@@ -737,6 +776,8 @@ void acceptor_accept(AcceptorState& a, Completion<error_code, ConnEnd> done) {
   if (!a.life->alive) return;
   if (!a.open) return done.post(aerr::bad_descriptor, ConnEnd{});
   if (a.accept_op) return done.post(aerr::in_progress, ConnEnd{});
+  World& w = *a.life->world;
+  if (w.impl().inject(a.life->node, IoOp::Accept)) return done.post(w.fail_plan().error, ConnEnd{});
   if (!a.backlog.empty()) {
     ConnEnd e = std::move(a.backlog.front());
     a.backlog.pop_front();
@@ -764,6 +805,12 @@ void acceptor_close(AcceptorState& a) {
 void timer_arm(const std::shared_ptr<TimerState>& t) {
   if (!t->life->alive) return;
   World& w = *t->life->world;
+  if (!t->waiters.empty() && w.impl().inject(t->life->node, IoOp::Wait)) {
+    auto failed = std::move(t->waiters.back());  // the wait just started
+    t->waiters.pop_back();
+    failed.post(w.fail_plan().error);
+    if (t->waiters.empty()) return;
+  }
   if (w.loop().is_pending(t->event)) return;  // already armed for this deadline
   auto& impl = w.impl();
   if (t->id == 0) t->id = impl.next_timer++;

@@ -21,6 +21,7 @@
 
 #include "sim/detail/completion.hpp"
 #include "sim/event_loop.hpp"
+#include "sim/fail_plan.hpp"
 #include "sim/link.hpp"
 #include "sim/node_clock.hpp"
 #include "sim/prng.hpp"
@@ -121,6 +122,9 @@ class World {
   bool blocked(NodeId from, NodeId to) const;
   void clog(NodeId from, NodeId to, Duration for_how_long);  // the direction stalls
   bool reset_connection(std::uint64_t conn_id);              // both ends see connection_reset
+  // Failure injection by count: socket reads and writes, connects, accepts
+  // and timer waits are counted, and the plan's Nth one fails (fail_plan.hpp).
+  FailPlan& fail_plan() { return fail_plan_; }
   std::vector<std::uint64_t> connection_ids() const;
   std::vector<std::uint64_t> connection_ids_of(NodeId node) const;  // open ones with an end on node
   // Random partitions between any two nodes: on average one every
@@ -159,6 +163,7 @@ class World {
   EventLoop loop_;
   Trace trace_;
   LinkParams default_link_;
+  FailPlan fail_plan_;
   std::unique_ptr<Impl> impl_;
 };
 

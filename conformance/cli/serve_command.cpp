@@ -20,6 +20,7 @@ struct ServeOptions {
   std::string jwt_secret;
   bool no_trust_mode = false;
   double duration_s = 0;
+  double idle_timeout_s = 300;
   std::string trace_file;
   bool must_only = false;
   std::vector<std::string> bugs;
@@ -43,6 +44,7 @@ int serve(const ServeOptions& o) {
   conformance::LiveServer::Options options;
   options.listen = *parsed.endpoint;
   options.config.trust_mode = !o.no_trust_mode;
+  options.config.idle_timeout_ms = static_cast<std::int64_t>(o.idle_timeout_s * 1000);
   if (!o.jwt_secret.empty()) options.config.jwt.hs256_secret = o.jwt_secret;
   for (const auto& b : o.bugs) {
     const auto bug = reference::server_bug_from_name(b);
@@ -110,6 +112,11 @@ Runner add_serve_command(CLI::App& app) {
                 "refuse empty tokens (AUTH-1 trust mode is on by default)");
   cmd->add_option("--duration", o->duration_s, "stop after this many seconds (default: Ctrl-C)")
       ->check(CLI::Range(0.0, 1e7));
+  cmd->add_option("--idle-timeout", o->idle_timeout_s,
+                  "close a connection that has sent no whole frame for this many seconds\n"
+                  "(SESSION-3; also sheds a peer stalled mid-frame, D71)")
+      ->check(CLI::Range(0.1, 1e7))
+      ->capture_default_str();
   cmd->add_option("--trace", o->trace_file,
                   "record every frame read and written as JSON lines (check-trace reads them)");
   cmd->add_flag("--must-only", o->must_only, "print MUST findings only");

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <functional>
@@ -19,6 +20,7 @@
 
 #include "protocol/codec.hpp"
 #include "reference/ws_runtime.hpp"
+#include "sim/fail_plan.hpp"
 
 namespace syncsim::conformance {
 
@@ -71,6 +73,9 @@ class FrameConn : public std::enable_shared_from_this<FrameConn<Socket>> {
 
   // Bytes written but not yet taken by the peer, at most.
   std::size_t max_queued_bytes = kMaxQueuedBytes;
+  // Failure injection (tests, TCP only): this connection's reads and writes are
+  // counted and the plan's Nth fails (sim/fail_plan.hpp). A proxy shares one.
+  std::shared_ptr<sim::FailPlan> fail;
 
   // Each whole frame read, header included.
   std::function<void(const protocol::Bytes&)> on_frame;
@@ -109,25 +114,53 @@ class FrameConn : public std::enable_shared_from_this<FrameConn<Socket>> {
     if (auto f = std::move(on_close)) f(why);
   }
   void read() {
-    socket_.async_read_some(
-        boost::asio::buffer(buf_),
-        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
-          if (self->closed_) return;
-          if (ec) {
-            const bool orderly =
-                ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
-            return self->end(orderly ? "" : ec.message());
-          }
-          if (!self->splitter_.feed(self->buf_.data(), n))
-            return self->end(self->splitter_.error());
-          auto& ready = self->splitter_.ready();
-          while (!ready.empty() && !self->closed_) {
-            protocol::Bytes frame = std::move(ready.front());
-            ready.pop_front();
-            if (self->on_frame) self->on_frame(frame);
-          }
-          if (!self->closed_) self->read();
+    std::size_t want = buf_.size();
+    if (injects(sim::IoOp::Read)) {
+      if (fail->how == sim::FailHow::ShortRead) {
+        want = 1;
+      } else {
+        return injected([self = this->shared_from_this()](boost::system::error_code ec) {
+          self->on_read(ec, 0);
         });
+      }
+    }
+    socket_.async_read_some(
+        boost::asio::buffer(buf_.data(), want),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          self->on_read(ec, n);
+        });
+  }
+  void on_read(boost::system::error_code ec, std::size_t n) {
+    if (closed_) return;
+    if (ec) {
+      const bool orderly =
+          ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
+      return end(orderly ? "" : ec.message());
+    }
+    if (!splitter_.feed(buf_.data(), n)) return end(splitter_.error());
+    auto& ready = splitter_.ready();
+    while (!ready.empty() && !closed_) {
+      protocol::Bytes frame = std::move(ready.front());
+      ready.pop_front();
+      if (on_frame) on_frame(frame);
+    }
+    if (!closed_) read();
+  }
+  static constexpr bool kTcp = std::is_same_v<Socket, boost::asio::ip::tcp::socket>;
+  bool injects(sim::IoOp op) { return kTcp && fail && fail->hit(op); }
+  // An injected error or reset: the operation completes (posted) with it.
+  template <class Handler>
+  void injected(Handler h) {
+    if constexpr (kTcp) {
+      boost::system::error_code ec = fail->error;
+      if (fail->how == sim::FailHow::Reset) {
+        ec = boost::asio::error::connection_reset;
+        boost::system::error_code ignored;
+        socket_.set_option(boost::asio::socket_base::linger(true, 0), ignored);  // RST
+        socket_.close(ignored);
+      }
+      boost::asio::post(socket_.get_executor(), [h = std::move(h), ec]() mutable { h(ec); });
+    }
   }
   void write_next() {
     if (out_.empty() || closed_) return;
@@ -138,6 +171,22 @@ class FrameConn : public std::enable_shared_from_this<FrameConn<Socket>> {
       self->out_.pop_front();
       self->write_next();
     };
+    if (injects(sim::IoOp::Write)) {
+      if (fail->how != sim::FailHow::ShortWrite) {
+        return injected([done](boost::system::error_code ec) mutable { done(ec, 0); });
+      }
+      if constexpr (kTcp) {
+        // One byte, then the rest: the peer sees the frame split in two.
+        return socket_.async_write_some(
+            boost::asio::buffer(out_.front().data(), 1),
+            [self = this->shared_from_this(), done](boost::system::error_code ec,
+                                                    std::size_t n) mutable {
+              if (ec || self->closed_) return done(ec, n);
+              boost::asio::async_write(self->socket_, boost::asio::buffer(self->out_.front()) + n,
+                                       std::move(done));
+            });
+      }
+    }
     if constexpr (std::is_same_v<Socket, reference::WsSocket>) {
       socket_.async_write_frame(boost::asio::buffer(out_.front()), done);
     } else {

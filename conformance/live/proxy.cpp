@@ -200,9 +200,15 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
     void arm(Direction& d) {
       if (ended || d.held.empty() || !target_ready(d)) return;
       d.timer.expires_at(d.held.begin()->first.first);
-      d.timer.async_wait([self = this->shared_from_this(), &d](const error_code& ec) {
-        if (!ec) self->deliver(d);
-      });
+      auto fire = [self = this->shared_from_this(), &d](const error_code& ec) {
+        // Only a cancel stops delivery: a wait that failed otherwise still
+        // delivers what is due and arms again, so no held frame is stranded.
+        if (ec != boost::asio::error::operation_aborted) self->deliver(d);
+      };
+      if (impl->injects(sim::IoOp::Wait)) {
+        return boost::asio::post(impl->ioc, [fire, ec = impl->options.fail->error] { fire(ec); });
+      }
+      d.timer.async_wait(std::move(fire));
     }
 
     void deliver(Direction& d) {
@@ -255,6 +261,7 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
   Impl(boost::asio::io_context& io, Options o)
       : ioc(io), options(std::move(o)), judge_(options.trace, options.on_finding) {}
 
+  bool injects(sim::IoOp op) const { return options.fail && options.fail->hit(op); }
   void event(const std::string& line) {
     if (options.on_event) options.on_event(line);
   }
@@ -283,6 +290,7 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
           options.upstream.text());
     auto down = std::make_shared<FrameConn<Socket>>(std::move(s));
     down->max_queued_bytes = options.max_queued_bytes;
+    down->fail = options.fail;
     std::weak_ptr<Pair> weak = pair;
     down->on_frame = [weak](const Bytes& f) {
       if (auto p = weak.lock()) p->ingest(p->to_server, f);
@@ -303,6 +311,7 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
   void connect_upstream(const std::shared_ptr<Pair>& pair, Socket s) {
     auto conn = std::make_shared<FrameConn<Socket>>(std::move(s));
     conn->max_queued_bytes = options.max_queued_bytes;
+    conn->fail = options.fail;
     error_code ec;
     const tcp::endpoint at(boost::asio::ip::make_address(options.upstream.host, ec),
                            options.upstream.port);
@@ -315,7 +324,7 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
       ++p->impl->stats.upstream_failures;
       p->end("the server did not accept the connection within 5 s");
     });
-    conn->socket().async_connect(at, [weak, conn](const error_code& e) {
+    auto connected = [weak, conn](const error_code& e) {
       auto p = weak.lock();
       if (!p || p->ended) return;
       if (e) {
@@ -332,14 +341,24 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
       };
       conn->start();
       p->arm(p->to_server);  // what the client sent meanwhile
-    });
+    };
+    if (injects(sim::IoOp::Connect)) {
+      return boost::asio::post(ioc, [connected, e = options.fail->error] { connected(e); });
+    }
+    conn->socket().async_connect(at, std::move(connected));
   }
 
   template <class Acceptor>
   void accept_loop(Acceptor& a) {
     a.async_accept([self = shared_from_this(), &a](const error_code& ec, auto s) {
       if (self->stopped) return;
-      if (!ec) self->accepted(std::move(s));
+      if (!ec && self->injects(sim::IoOp::Accept)) {
+        error_code ignored;  // as if accept had failed: the connection goes unserved
+        s.close(ignored);
+        self->event("accept failed (injected)");
+      } else if (!ec) {
+        self->accepted(std::move(s));
+      }
       self->accept_loop(a);
     });
   }

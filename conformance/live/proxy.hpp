@@ -25,6 +25,7 @@
 
 #include "conformance/checker/session_checker.hpp"
 #include "conformance/live/endpoint.hpp"
+#include "sim/fail_plan.hpp"
 #include "sim/link.hpp"
 
 namespace syncsim::conformance {
@@ -57,6 +58,9 @@ class Proxy {
     std::size_t max_connections = 64;                  // more at once are refused
     std::size_t max_held_frames = 10'000;              // per direction; beyond it the pair is cut
     std::size_t max_queued_bytes = 64u << 20;          // per socket, for a peer that stops reading
+    // Failure injection (tests): the proxy's reads, writes, upstream connects,
+    // accepts and timer waits are counted and the plan's Nth fails (TCP only).
+    std::shared_ptr<sim::FailPlan> fail;
   };
   struct Stats {
     std::uint64_t connections = 0, refused = 0, upstream_failures = 0;

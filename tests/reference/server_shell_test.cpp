@@ -129,6 +129,48 @@ TEST(SESSION_3, SimulatedIdleConnectionIsClosedAfterFiveMinutes) {
   EXPECT_EQ(client->read_error, boost::asio::error::eof);
 }
 
+// D72: a peer that floods Pings and never reads is not read either once
+// 1 MiB of answers waits for it, so the server's queue stays bounded (it
+// used to read on and queue every Pong); it then idles out (SESSION-3),
+// though its write never completes (it used to keep the socket for good).
+TEST(SESSION_3, APeerThatNeverReadsIsNotReadEitherAndIdlesOut) {
+  sim::World w;
+  std::shared_ptr<Server<SimRuntime>> server;
+  add_server(w, server);
+  std::uint64_t pongs = 0;
+  w.after(0, [&] {
+    server->on_send = [&pongs](const Message& m, std::uint64_t) {
+      pongs += std::holds_alternative<PingPong>(m);
+    };
+  });
+  constexpr std::uint64_t kPings = 400'000;  // ~4 MiB of Pings, ~30 MiB of queued Pongs
+  std::shared_ptr<SimScripted> deaf;
+  w.add_node("deaf", [&deaf](sim::Host& h) {
+    deaf = std::make_shared<SimScripted>(sim::SimSocket(h));
+    deaf->socket.async_connect(sim::Address{"server", 9091}, [c = deaf](error_code ec) {
+      if (ec) return;
+      Handshake hs;
+      hs.wire_version = 1;
+      append_frame(Message{hs}, c->out);
+      for (std::uint64_t k = 0; k < kPings; ++k) append_frame(Message{PingPong{k, false}}, c->out);
+      boost::asio::async_write(c->socket, boost::asio::buffer(c->out),
+                               [c](error_code, std::size_t) {});  // and never reads
+    });
+    return std::shared_ptr<void>(deaf);
+  });
+  w.run_until(10 * sim::kSecond);
+  EXPECT_EQ(server->connections(), 1u);
+  EXPECT_GT(pongs, 1000u);
+  // At most the link's 1 MiB window of Pongs written (~12 B each) and 1 MiB
+  // queued (charged 64 B more each), then reading stops: ~100,000, not 400,000.
+  EXPECT_LT(pongs, 150'000u) << "the server read on while its answers piled up";
+  const sim::RunResult r = w.run_until(320 * sim::kSecond);
+  EXPECT_EQ(r.reason, sim::StopReason::TimeReached)
+      << "the closing session woke the server in a loop";
+  // Idled out (SESSION-3), its stuck write given up after kCloseLinger.
+  EXPECT_EQ(server->connections(), 0u);
+}
+
 TEST(FRAME_9, OverLongLengthClosesTheConnectionUnread) {
   sim::World w;
   std::shared_ptr<Server<SimRuntime>> server;
