@@ -642,6 +642,7 @@ class BodyDecoder {
           "ENC-9", Problem::BadEnumPayload, t.offset,
           "enum array has " + std::to_string(t.length) + " elements, expected [tag, payload]");
     }
+    if (!t.minimal) non_minimal(t);
     if (!depth_ok(t)) return false;
     DepthScope depth(*this);
     MpToken tag;
@@ -651,6 +652,7 @@ class BodyDecoder {
                   "unknown enum variant: tag is " + std::string(family_name(tag.family)) +
                       ", not a variant name");
     }
+    if (!tag.minimal) non_minimal(tag);  // found by fuzz/roundtrip.cpp
     const std::string_view name(reinterpret_cast<const char*>(tag.data), tag.length);
     bool matched = false, ok = false;
     [&]<std::size_t... I>(std::index_sequence<I...>) {

@@ -698,7 +698,8 @@ void SessionChecker::finish(std::int64_t t, std::int64_t grace_ns) {
 
 void SessionChecker::finish(std::int64_t t) {
   const std::int64_t cutoff = t - options_.grace_ns;  // younger requests may still be in flight
-  for (auto& [conn, s] : sessions_) {
+  for (auto& [id, s] : sessions_) {
+    const std::uint64_t conn = id;  // clang 14 cannot capture a structured binding
     current_ = &s;
     check_deadlines(s, conn, t);
     auto owed = [&](std::string_view rule, Level level, std::string why) {
