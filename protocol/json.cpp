@@ -195,7 +195,8 @@ class Reader {
       ok = read(*it, out.*(f.member), path + "." + name);
     });
     if (!ok) return false;
-    for (const auto& [key, val] : j.items()) {
+    for (const auto& item : j.items()) {
+      const std::string& key = item.key();  // clang 14 cannot capture a structured binding
       bool known = false;
       for_each_field<T>([&](const auto& f) { known = known || f.name == key; });
       if (!known) return fail(path + "." + key, "not a field of this type");

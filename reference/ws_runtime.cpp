@@ -9,6 +9,13 @@
 
 namespace syncsim::reference {
 
+std::size_t ws_message_frame_size(bool binary, const unsigned char* p, std::size_t n) {
+  if (!binary || n < 5) return 0;
+  const std::size_t len = std::size_t{p[1]} | std::size_t{p[2]} << 8 | std::size_t{p[3]} << 16 |
+                          std::size_t{p[4]} << 24;
+  return n < 5 + len ? 0 : 5 + len;
+}
+
 struct WsSocket::State {
   using Stream = boost::beast::websocket::stream<boost::beast::tcp_stream>;
   explicit State(tcp::socket s) : ws(std::move(s)) { ws.read_message_max(kMaxMessage); }
@@ -26,11 +33,9 @@ struct WsSocket::State {
     const auto data = message.cdata();
     const auto* p = static_cast<const unsigned char*>(data.data());
     const std::size_t n = data.size();
-    if (!ws.got_binary() || n < 5) return ++skipped, false;
-    const std::size_t len = std::size_t{p[1]} | std::size_t{p[2]} << 8 | std::size_t{p[3]} << 16 |
-                            std::size_t{p[4]} << 24;
-    if (n < 5 + len) return ++skipped, false;
-    frame.assign(reinterpret_cast<const char*>(p), 5 + len);
+    const std::size_t size = ws_message_frame_size(ws.got_binary(), p, n);
+    if (size == 0) return ++skipped, false;
+    frame.assign(reinterpret_cast<const char*>(p), size);
     return true;
   }
   std::size_t take(boost::asio::mutable_buffer into) {

@@ -19,6 +19,12 @@
 
 namespace syncsim::reference {
 
+// FRAME-4/5/7: the size of the one frame a WebSocket message carries (its
+// header and body; bytes after it are dropped), or 0 when the message is
+// skipped: a text message, or one shorter than its header or than 5 + the
+// length its header declares. Pure, so fuzz/ws_message.cpp can reach it.
+std::size_t ws_message_frame_size(bool binary, const unsigned char* p, std::size_t n);
+
 // Beast's WebSocket stream is instantiated once, in ws_runtime.cpp (it is
 // the costliest template in the build); callers see plain callbacks.
 class WsSocket {

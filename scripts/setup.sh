@@ -10,6 +10,7 @@
 #   SYNCSIM_SANITIZE   ON for an ASan+UBSan build (default: OFF)
 #   SYNCSIM_BUILD_BENCH OFF to skip the benchmarks (default: ON)
 #   SYNCSIM_NO_INSTALL 1 to skip the package step (e.g. no root, all present)
+#   SYNCSIM_INSTALL_ONLY 1 to stop after the package step (scripts/fuzz_build.sh)
 #   JOBS               parallel build jobs (default: number of cores)
 #   SYNCSIM_EXTRA_PACKAGES  more Debian packages to install (scripts/test.sh
 #                      adds chromium and tshark, which only tests need)
@@ -41,6 +42,7 @@ install_missing() {
 }
 
 [ "${SYNCSIM_NO_INSTALL:-0}" = 1 ] || install_missing
+[ "${SYNCSIM_INSTALL_ONLY:-0}" != 1 ] || exit 0
 
 BUILD_DIR=${BUILD_DIR:-build}
 LAUNCHER=()

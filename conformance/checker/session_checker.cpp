@@ -321,7 +321,10 @@ void SessionChecker::answered_push(Session& s, const Push& p, bool accepted, boo
   }
   const auto read_at = server_ms(p.received_at), answered_at = server_ms(r.t);
   if (!read_at || !answered_at) return;
-  const std::int64_t deadline_ms = (s.exp + 60) * 1000;  // AUTH-3's 60 s leeway
+  // AUTH-3's 60 s leeway. exp is a third party's claim, any i64: clamped to
+  // ±2^40 s (35 000 years) so the arithmetic cannot overflow (found by fuzz/).
+  constexpr std::int64_t kFar = std::int64_t{1} << 40;
+  const std::int64_t deadline_ms = (std::clamp(s.exp, -kFar, kFar) + 60) * 1000;
   if (accepted && s.exp > 0) {
     const std::int64_t read_ms = *read_at;
     if (read_ms > deadline_ms + options_.clock_tolerance_ms) {
@@ -698,7 +701,8 @@ void SessionChecker::finish(std::int64_t t, std::int64_t grace_ns) {
 
 void SessionChecker::finish(std::int64_t t) {
   const std::int64_t cutoff = t - options_.grace_ns;  // younger requests may still be in flight
-  for (auto& [conn, s] : sessions_) {
+  for (auto& [id, s] : sessions_) {
+    const std::uint64_t conn = id;  // clang 14 cannot capture a structured binding
     current_ = &s;
     check_deadlines(s, conn, t);
     auto owed = [&](std::string_view rule, Level level, std::string why) {

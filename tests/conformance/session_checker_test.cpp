@@ -526,6 +526,21 @@ TEST(TOKEN_9, PushesOfAnExpiredSessionAreRejectedAndOnlyThen) {
   EXPECT_FALSE(refreshed.has("TOKEN-9")) << refreshed.all();
 }
 
+// fuzz/corpus/session_checker/regress-token9-exp-overflow: a token claiming
+// exp = 2^63 - 1 (or near -2^63) overflowed the deadline arithmetic (UBSan).
+TEST(TOKEN_9, ExtremeExpClaimsDoNotOverflow) {
+  conformance::CheckerOptions o;
+  o.server_unix_epoch_ms = 1'000'000'000;
+  for (const std::int64_t exp : {INT64_MAX, INT64_MIN + 1}) {
+    Trace tr(o);
+    tr.c(hs(token(exp)));
+    tr.s(ok_ack());
+    tr.c(push(1));
+    tr.s(DeltaAck{1, 1, std::nullopt});
+    EXPECT_FALSE(tr.has("TOKEN-9")) << tr.all();  // no expiry to speak of
+  }
+}
+
 TEST(PURGE_1, EverySessionThatTouchedTheCollectionHearsOfThePurge) {
   Trace tr;
   for (std::uint64_t conn : {1, 2, 3}) {

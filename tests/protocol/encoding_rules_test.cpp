@@ -293,6 +293,21 @@ TEST(ENC_12, NonMinimalUnsignedIsOnlyNonCanonical) {
   EXPECT_EQ(as<PingPong>(f).timestamp_ms, 12345u);
 }
 
+// Found by fuzz/roundtrip.cpp (fuzz/corpus/roundtrip/regress-enum-tag-str8): an
+// enum's tag or [tag, payload] array in a wider header than needed was taken
+// without a finding, so a "clean" frame did not re-encode to its own bytes.
+TEST(ENC_12, NonMinimalEnumHeadersAreOnlyNonCanonical) {
+  // ResyncRequest{CorruptedState}: the tag as str8 (d9 0e) instead of fixstr (ae).
+  const auto tag = frame(0x50, "9392d90e436f727275707465645374617465c000a0");
+  EXPECT_TRUE(only_should(tag, "ENC-12")) << describe(tag.findings);
+  EXPECT_EQ(tag.findings.at(0).offset, 5u + 2);
+  // The enum's array as array16 (dc 0002) instead of fixarray (92).
+  const auto array = frame(0x50, "93dc0002ae436f727275707465645374617465c000a0");
+  EXPECT_TRUE(only_should(array, "ENC-12")) << describe(array.findings);
+  // The canonical form stays clean.
+  EXPECT_TRUE(frame(0x50, "9392ae436f727275707465645374617465c000a0").findings.empty());
+}
+
 TEST(ENC_13, BytesAfterTheValueAreOnlyNonCanonical) {
   const auto f = frame(0xff, "92cd3039c2c0c0");
   EXPECT_TRUE(only_should(f, "ENC-13")) << describe(f.findings);
