@@ -21,7 +21,7 @@ hashes() {  # binary, output: "scenario seed hash" lines, sorted
     echo "compare_compilers: $1 run failed (exit $rc)" >&2
     exit 2
   fi
-  jq -r '.[] | "\(.scenario) \(.seed) \(.trace_hash)"' "$tmp/run.json" | sort >"$2"
+  jq -r '.runs[] | "\(.scenario) \(.seed) \(.trace_hash)"' "$tmp/run.json" | sort >"$2"
 }
 for bin in "$GCC_SYNCSIM" "$CLANG_SYNCSIM"; do
   [ -x "$bin" ] || { echo "compare_compilers: no $bin (build it first)" >&2; exit 2; }
