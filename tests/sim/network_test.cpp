@@ -6,6 +6,7 @@
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <optional>
 #include <sstream>
 
 #include "sim/asio_io.hpp"
@@ -382,6 +383,89 @@ TEST(SimDeterminism, TraceLinesAreByteIdenticalAcrossRuns) {
         "\"ev\":\"reset\"", "\"ev\":\"crash\"", "\"ev\":\"timer-fire\"", "\"ev\":\"deliver\""}) {
     EXPECT_NE(a.str().find(ev), std::string::npos) << ev;
   }
+}
+
+}  // namespace
+}  // namespace syncsim::test
+
+namespace syncsim::test {
+namespace {
+
+// One write_some of 10 bytes by the client, one read_some by the server,
+// under a fail plan; what each saw (D70).
+struct OneExchange {
+  error_code connect, write, read, peer_read;
+  std::size_t written = 0, read_n = 0;
+};
+OneExchange one_exchange(const sim::FailPlan& plan) {
+  sim::World w;
+  w.fail_plan() = plan;
+  OneExchange x;
+  auto server_sock = std::make_shared<std::optional<sim::SimSocket>>();
+  w.add_node("server", [&x, server_sock](sim::Host& h) {
+    auto acc = std::make_shared<sim::SimAcceptor>(h, 7);
+    acc->async_accept([&x, acc, server_sock](error_code ec, sim::SimSocket s) {
+      if (ec) return;
+      server_sock->emplace(std::move(s));
+      auto buf = std::make_shared<std::array<std::uint8_t, 64>>();
+      (*server_sock)
+          ->async_read_some(boost::asio::buffer(*buf), [&x, buf](error_code e, std::size_t n) {
+            x.read = e;
+            x.read_n = n;
+          });
+    });
+    return std::shared_ptr<void>(acc);
+  });
+  w.add_node("client", [&x](sim::Host& h) {
+    auto sock = std::make_shared<sim::SimSocket>(h);
+    sock->async_connect(sim::Address{"server", 7}, [sock, &x](error_code ec) {
+      x.connect = ec;
+      if (ec) return;
+      static const std::array<std::uint8_t, 10> data{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+      sock->async_write_some(boost::asio::buffer(data), [sock, &x](error_code e, std::size_t n) {
+        x.write = e;
+        x.written = n;
+        auto buf = std::make_shared<std::array<std::uint8_t, 8>>();
+        sock->async_read_some(boost::asio::buffer(*buf),
+                              [sock, buf, &x](error_code e2, std::size_t) { x.peer_read = e2; });
+      });
+    });
+    return std::shared_ptr<void>(sock);
+  });
+  w.run_until(sim::kSecond);
+  return x;
+}
+
+sim::FailPlan fail(sim::FailHow how, std::uint64_t nth, std::optional<std::uint32_t> node = {}) {
+  sim::FailPlan p;
+  p.how = how;
+  p.nth = nth;
+  p.node = node;
+  return p;
+}
+
+TEST(IoFaults, EachFailureDoesWhatItSays) {
+  const auto clean = one_exchange(fail(sim::FailHow::Error, 0));
+  EXPECT_FALSE(clean.connect);
+  EXPECT_EQ(clean.written, 10u);
+  EXPECT_EQ(clean.read_n, 10u);
+  // The client's first operation (node 1) is its connect.
+  const auto refused = one_exchange(fail(sim::FailHow::Error, 1, 1));
+  EXPECT_EQ(refused.connect, boost::asio::error::network_down);
+  // The server's first is its accept: the client connects, nobody reads.
+  const auto no_accept = one_exchange(fail(sim::FailHow::Error, 1, 0));
+  EXPECT_FALSE(no_accept.connect);
+  EXPECT_EQ(no_accept.read_n, 0u);
+  const auto short_read = one_exchange(fail(sim::FailHow::ShortRead, 1, 0));
+  EXPECT_FALSE(short_read.read);
+  EXPECT_EQ(short_read.read_n, 1u);
+  const auto short_write = one_exchange(fail(sim::FailHow::ShortWrite, 1, 1));
+  EXPECT_EQ(short_write.written, 1u);
+  EXPECT_EQ(short_write.read_n, 1u);
+  // The client's write resets the connection: its peer's read sees it too.
+  const auto reset = one_exchange(fail(sim::FailHow::Reset, 1, 1));
+  EXPECT_EQ(reset.write, boost::asio::error::connection_reset);
+  EXPECT_EQ(reset.read, boost::asio::error::connection_reset);
 }
 
 }  // namespace
