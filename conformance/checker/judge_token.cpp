@@ -1,0 +1,128 @@
+// Tokens: every TokenRefresh is answered (TOKEN-1), the client does not
+// refresh again while one is pending or just failed (TOKEN-7), and the server
+// rejects pushes as "token expired" exactly when the token has expired
+// (TOKEN-9, on the server's clock when known). Owns the view's tenant and
+// exp after a successful refresh.
+#include <deque>
+
+#include "conformance/checker/judge.hpp"
+#include "protocol/base64url.hpp"
+
+namespace syncsim::conformance {
+
+using namespace protocol;
+
+namespace {
+
+constexpr RuleDecl kTokenRules[] = {{"TOKEN-1"}, {"TOKEN-7"}, {"TOKEN-9", Scope::ServerClock}};
+
+class TokenJudge final : public Judge {
+ public:
+  explicit TokenJudge(const JudgeDeps& d)
+      : Judge(d.sink, "token"), options_(d.options), views_(d.views) {}
+  std::span<const RuleDecl> rules() const override { return kTokenRules; }
+
+  void client_wrote(const FrameEvent& e) override;
+  void server_read(const FrameEvent& e) override {
+    if (const auto* tr = std::get_if<TokenRefresh>(&e.m))
+      conns_[e.r.conn].refreshes.emplace_back(peek_token_claims(tr->new_token), e.r.t);
+  }
+  void server_wrote(const FrameEvent& e) override;
+  void client_read(const FrameEvent& e) override {
+    const auto* ack = std::get_if<TokenRefreshAck>(&e.m);
+    if (!ack) return;
+    State& s = conns_[e.r.conn];
+    s.refresh_outstanding = false;
+    if (ack->success) {
+      s.refresh_failed_at.reset();
+    } else {
+      s.refresh_failed_at = e.r.t;
+    }
+  }
+  void closed(std::uint64_t conn, std::int64_t) override { conns_[conn].refreshes.clear(); }
+  void finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) override {
+    const auto it = conns_.find(conn);
+    if (it != conns_.end() && !it->second.refreshes.empty() &&
+        it->second.refreshes.front().second <= cutoff)
+      report("TOKEN-1", Level::Must, "a TokenRefresh was never answered", t, conn, "");
+  }
+
+ private:
+  struct State {
+    // TOKEN-1: read, unanswered (the new token's claims, when readable; read at)
+    std::deque<std::pair<std::optional<TokenClaims>, std::int64_t>> refreshes;
+    bool refresh_outstanding = false;  // TOKEN-7: the client's view
+    std::optional<std::int64_t> refresh_failed_at;
+  };
+  void expiry(const FrameEvent& e, const FrameFacts::AnsweredPush& p);
+  std::optional<std::int64_t> server_ms(std::int64_t t) const {
+    if (options_.server_unix_ms) return options_.server_unix_ms(t);
+    if (options_.server_unix_epoch_ms) return *options_.server_unix_epoch_ms + t / kJudgeMs;
+    return std::nullopt;
+  }
+
+  const CheckerOptions& options_;
+  Views& views_;
+  std::map<std::uint64_t, State> conns_;
+};
+
+void TokenJudge::client_wrote(const FrameEvent& e) {
+  if (!std::holds_alternative<TokenRefresh>(e.m)) return;
+  State& s = conns_[e.r.conn];
+  if (s.refresh_outstanding) {
+    flag(e, "TOKEN-7", Level::Should, "TokenRefresh while an earlier one is unanswered");
+  } else if (s.refresh_failed_at && e.r.t - *s.refresh_failed_at < 1000 * kJudgeMs) {
+    flag(e, "TOKEN-7", Level::Should,
+         "TokenRefresh " + ms_text(e.r.t - *s.refresh_failed_at) +
+             " after a failed one was answered (at least 1 s)");
+  }
+  s.refresh_outstanding = true;
+}
+
+void TokenJudge::server_wrote(const FrameEvent& e) {
+  if (e.facts.push) return expiry(e, *e.facts.push);
+  const auto* ack = std::get_if<TokenRefreshAck>(&e.m);
+  if (!ack) return;
+  State& s = conns_[e.r.conn];
+  if (s.refreshes.empty()) {
+    flag(e, "TOKEN-1", Level::Must, "TokenRefreshAck without a TokenRefresh to answer");
+    return;
+  }
+  const auto claims = s.refreshes.front().first;
+  s.refreshes.pop_front();
+  if (ack->success && claims) {
+    SessionView& v = views_[e.r.conn];
+    v.exp = claims->exp;  // TOKEN-9: a successful refresh ends expiry
+    v.tenant = claims->tenant_id;
+  }
+}
+
+// TOKEN-9 on the push a DeltaAck or DeltaReject answered.
+void TokenJudge::expiry(const FrameEvent& e, const FrameFacts::AnsweredPush& p) {
+  const auto read_at = server_ms(p.read_at), answered_at = server_ms(e.r.t);
+  if (!read_at || !answered_at) return;
+  const std::int64_t exp = e.view.exp;
+  const std::int64_t deadline_ms = (exp + 60) * 1000;  // AUTH-3's 60 s leeway
+  if (p.accepted && exp > 0 && *read_at > deadline_ms + options_.clock_tolerance_ms) {
+    flag(e, "TOKEN-9", Level::Must,
+         "mutation " + std::to_string(p.mutation_id) +
+             " accepted although the session's token expired at " + std::to_string(exp) +
+             " (read at server time " + std::to_string(*read_at / 1000) +
+             " s, leeway 60 s); expected DeltaReject \"token expired\"");
+  }
+  if (p.expired_reject && (exp == 0 || *answered_at < deadline_ms - options_.clock_tolerance_ms)) {
+    flag(e, "TOKEN-9", Level::Must,
+         "mutation " + std::to_string(p.mutation_id) +
+             " rejected as \"token expired\" but the token " +
+             (exp == 0 ? std::string("has no expiry")
+                       : "is valid until " + std::to_string(exp) + " + 60 s"));
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Judge> make_token_judge(const JudgeDeps& d) {
+  return std::make_unique<TokenJudge>(d);
+}
+
+}  // namespace syncsim::conformance
