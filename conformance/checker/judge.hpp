@@ -29,6 +29,9 @@ struct SessionView {
   // TokenRefreshAck: the identity's tenant and exp (0: never expires).
   std::uint32_t tenant = 0;
   std::int64_t exp = 0;
+  bool identity_known = false;  // the token's claims were readable
+  // HandshakeJudge: Handshakes read and not yet answered.
+  std::size_t handshakes_pending = 0;
   // ConnectionJudge: lite_id of the client, or "conn:N" before it is known.
   std::string client_key;
   // ShapeJudge: the active subscriptions, shape_id -> collection.

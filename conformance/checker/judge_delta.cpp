@@ -2,6 +2,7 @@
 // not applied again, lsns grow per collection, checksums decide first, at
 // most 64 pushes in flight. Tells the judges after it which push a
 // DeltaAck or DeltaReject answered (FrameFacts::push).
+#include <cstdio>
 #include <deque>
 #include <set>
 
@@ -45,7 +46,11 @@ class DeltaJudge final : public Judge {
   void server_read(const FrameEvent& e) override {
     if (const auto* p = std::get_if<DeltaPush>(&e.m)) {
       Push push{p->mutation_id, p->peer_id, p->collection, e.r.t};
-      push.bad_crc = p->checksum != 0 && crc32c(p->delta) != p->checksum;
+      push.checksum = p->checksum;
+      push.crc = crc32c(p->delta);
+      // Step 2 (empty delta) decides before step 3 (DELTA-4 is not at stake).
+      push.bad_crc = p->checksum != 0 && !p->delta.empty() && push.crc != p->checksum;
+      push.empty = p->delta.empty();
       conns_[e.r.conn].outstanding.push_back(push);
     }
   }
@@ -63,7 +68,9 @@ class DeltaJudge final : public Judge {
     std::uint64_t mutation_id = 0, peer_id = 0;
     std::string collection;
     std::int64_t read_at = 0;
-    bool bad_crc = false;    // a non-zero checksum that does not match (DELTA-4)
+    std::uint32_t checksum = 0, crc = 0;  // as sent, and the CRC32C of its delta
+    bool empty = false;
+    bool bad_crc = false;    // a non-empty delta, a non-zero checksum that does not match (DELTA-4)
     bool duplicate = false;  // at or below an accepted id of its peer when answered
   };
   struct State {
@@ -76,6 +83,7 @@ class DeltaJudge final : public Judge {
   std::optional<Push> answer(const FrameEvent& e, State& s, std::uint64_t mid);
   void ack(const FrameEvent& e, State& s, const DeltaAck& ack);
   void reject(const FrameEvent& e, State& s, const DeltaReject& rej);
+  void crc_reject(const FrameEvent& e, const Push& p, const std::string& reason);
   static void accept(State& s, const Push& p) {
     auto& mx = s.accepted_max[p.peer_id];
     mx = std::max(mx, p.mutation_id);
@@ -159,14 +167,37 @@ void DeltaJudge::reject(const FrameEvent& e, State& s, const DeltaReject& rej) {
              "\", not \"not authenticated\"");
   }
   const bool pre = is_pre_acceptance_reason(rej.reason);
-  if (p->bad_crc && !rej.reason.starts_with("CRC32C mismatch") &&
-      rej.reason != "not authenticated" && rej.reason != "token expired") {
+  if (rej.reason.starts_with("CRC32C mismatch")) {
+    crc_reject(e, *p, rej.reason);
+  } else if (p->bad_crc && rej.reason != "not authenticated" && rej.reason != "token expired") {
     flag(e, "DELTA-4", Level::Must,
          "mutation " + std::to_string(p->mutation_id) + " has a wrong checksum but was " +
              "rejected with \"" + rej.reason + "\" (step 3 decides first)");
   }
   if (!pre) accept(s, *p);  // step 9 keeps the dedup update
   tell(e, *p, !pre, rej.reason == "token expired");
+}
+
+// DELTA-4: a CRC reject names the push's checksum and the CRC32C of exactly
+// its delta, and only for a checksum that does not match.
+void DeltaJudge::crc_reject(const FrameEvent& e, const Push& p, const std::string& reason) {
+  unsigned expected = 0, computed = 0;
+  // A reason not in the exact form is DELTA-10's (framing judge): unread here.
+  if (p.empty ||
+      std::sscanf(reason.c_str(), "CRC32C mismatch: expected 0x%8x, computed 0x%8x", &expected,
+                  &computed) != 2 ||
+      reason != crc_mismatch_reason(expected, computed))
+    return;
+  const std::string mid = "mutation " + std::to_string(p.mutation_id);
+  if (!p.bad_crc) {
+    flag(e, "DELTA-4", Level::Must,
+         mid + " rejected as a CRC32C mismatch, but its checksum " + std::to_string(p.checksum) +
+             (p.checksum == 0 ? " is 0 (not checked)" : " matches its delta"));
+  } else if (expected != p.checksum || computed != p.crc) {
+    flag(e, "DELTA-4", Level::Must,
+         mid + " rejected with \"" + reason + "\"; expected \"" +
+             crc_mismatch_reason(p.checksum, p.crc) + "\" (its checksum, the CRC32C of its delta)");
+  }
 }
 
 }  // namespace

@@ -19,6 +19,13 @@ class FramingJudge final : public Judge {
     if (r.seen == Seen::Received) return;  // judged once, as written
     Findings found = d.findings;
     if (d.message) validate(*d.message, r.from, found, 0);
+    if (r.from == Sender::Server && d.message && std::holds_alternative<DeltaPush>(*d.message)) {
+      // validate() judges a DeltaPush by the client's rules (DELTA-1/2); the
+      // server's own (§5.3.6: mutation_id 0, empty delta, checksum 0 allowed)
+      // are DELTA-17, judged by the delta judge (D74).
+      std::erase_if(found,
+                    [](const Finding& f) { return f.rule == "DELTA-1" || f.rule == "DELTA-2"; });
+    }
     if (found.empty()) return;
     const std::string json = d.message ? json_of(*d.message) : undecodable(r.frame);
     const char* side = r.from == Sender::Client ? "client frame: " : "server frame: ";

@@ -32,10 +32,15 @@ class HandshakeJudge final : public Judge {
 
   void client_wrote(const FrameEvent& e) override;
   void server_read(const FrameEvent& e) override {
+    State& s = conns_[e.r.conn];
     if (const auto* h = std::get_if<Handshake>(&e.m)) {
-      conns_[e.r.conn].handshakes.push_back({e.r.t, h->jwt_token.empty()
-                                                        ? std::optional<TokenClaims>(TokenClaims{})
-                                                        : peek_token_claims(h->jwt_token)});
+      s.handshakes.push_back({e.r.t, h->jwt_token.empty()
+                                         ? std::optional<TokenClaims>(TokenClaims{})
+                                         : peek_token_claims(h->jwt_token)});
+      views_[e.r.conn].handshakes_pending = s.handshakes.size();
+    } else if (const auto* p = std::get_if<PingPong>(&e.m);
+               p && !p->is_pong && s.handshakes.empty() && !s.spoke) {
+      ++s.early_pings;  // read before any Handshake: its Pong may come first
     }
   }
   void server_wrote(const FrameEvent& e) override;
@@ -53,6 +58,7 @@ class HandshakeJudge final : public Judge {
       if (id != open_ids_.end() && id->second == conn) open_ids_.erase(id);
     }
     s.handshakes.clear();
+    views_[conn].handshakes_pending = 0;
   }
   void finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) override {
     const auto it = conns_.find(conn);
@@ -71,6 +77,8 @@ class HandshakeJudge final : public Judge {
     std::optional<std::string> session_id;
     bool client_handshaken = false;  // the client read a successful ack (SESSION-7)
     bool failed_ack = false;         // ... or its last ack failed (HS-13)
+    bool spoke = false;              // the server wrote a frame other than an early Pong
+    std::size_t early_pings = 0;     // Pings read before any Handshake, unanswered
   };
   void handshake_ack(const FrameEvent& e, const HandshakeAck& ack);
 
@@ -112,8 +120,15 @@ void HandshakeJudge::client_wrote(const FrameEvent& e) {
 
 void HandshakeJudge::server_wrote(const FrameEvent& e) {
   State& s = conns_[e.r.conn];
+  const auto* pong = std::get_if<PingPong>(&e.m);
+  if (pong && pong->is_pong && s.early_pings > 0 && !s.spoke) {
+    --s.early_pings;  // answers a Ping read before the Handshake (FRAME-13 order)
+    return;
+  }
+  const bool first = !s.spoke;
+  s.spoke = true;
   if (const auto* ack = std::get_if<HandshakeAck>(&e.m)) return handshake_ack(e, *ack);
-  if (e.first && !s.handshakes.empty()) {
+  if (first && !s.handshakes.empty()) {
     flag(e, "HS-2", Level::Must,
          "the server's first frame is " + std::string(message_name(e.m)) + ", not HandshakeAck");
   }
@@ -137,6 +152,7 @@ void HandshakeJudge::handshake_ack(const FrameEvent& e, const HandshakeAck& ack)
     claims = s.handshakes.front().claims;
     s.handshakes.pop_front();
   }
+  views_[e.r.conn].handshakes_pending = s.handshakes.size();
   // SESSION-1: one id per connection, unique among open sessions.
   if (s.session_id && *s.session_id != ack.session_id) {
     flag(e, "SESSION-1", Level::Must,
@@ -158,6 +174,7 @@ void HandshakeJudge::handshake_ack(const FrameEvent& e, const HandshakeAck& ack)
   v.ever_authenticated = true;
   v.tenant = claims ? claims->tenant_id : 0;
   v.exp = claims ? claims->exp : 0;
+  v.identity_known = claims.has_value();
 }
 
 }  // namespace

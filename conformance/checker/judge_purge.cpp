@@ -22,13 +22,10 @@ class PurgeJudge final : public Judge {
 
   void client_wrote(const FrameEvent& e) override;
   void server_read(const FrameEvent& e) override {
-    if (!e.view.authenticated) return;
-    if (const auto* p = std::get_if<DeltaPush>(&e.m))
-      conns_[e.r.conn].touched.insert(p->collection);
-    if (const auto* sub = std::get_if<ShapeSubscribe>(&e.m)) {
-      const std::string coll = shape_collection(sub->shape);
-      if (!coll.empty()) conns_[e.r.conn].touched.insert(coll);
-    }
+    const auto* sub = std::get_if<ShapeSubscribe>(&e.m);
+    if (!sub || !e.view.authenticated) return;
+    const std::string coll = shape_collection(sub->shape);
+    if (!coll.empty()) conns_[e.r.conn].touched.insert(coll);
   }
   void server_wrote(const FrameEvent& e) override;
   void client_read(const FrameEvent& e) override {
@@ -89,6 +86,8 @@ void PurgeJudge::server_wrote(const FrameEvent& e) {
       flag(e, "PURGE-4", Level::Must,
            std::string(message_name(e.m)) + " for \"" + collection + "\" after CollectionPurged");
   };
+  if (e.facts.push && e.facts.push->accepted)  // §5.3.2 step 8 records the collection
+    s.touched.insert(e.facts.push->collection);
   if (const auto* ack = std::get_if<DeltaAck>(&e.m); ack && e.facts.push && ack->lsn != 0) {
     delivered(e, e.facts.push->collection, ack->lsn);
   } else if (const auto* snap = std::get_if<ShapeSnapshot>(&e.m)) {
@@ -106,6 +105,11 @@ void PurgeJudge::server_wrote(const FrameEvent& e) {
 }
 
 void PurgeJudge::notice(const FrameEvent& e, State& s, const CollectionPurged& p) {
+  if (e.view.authenticated && e.view.identity_known && p.tenant_id != e.view.tenant) {
+    flag(e, "PURGE-1", Level::Must,
+         "CollectionPurged for tenant " + std::to_string(p.tenant_id) +
+             " sent to a session of tenant " + std::to_string(e.view.tenant));
+  }
   // Judged where the purge is first announced: telling a reconnecting
   // session about it later (PURGE-8) repeats a position that deliveries
   // since (a snapshot at the purge's lsn) may equal.

@@ -52,6 +52,7 @@ class ShapeJudge final : public Judge {
     std::map<std::string, std::int64_t> snapshot_owed;  // RESYNC-8: shape_id -> since
     // ---- the client's side ----
     std::map<std::string, std::uint64_t> delta_t;            // RESYNC-1: last ShapeDelta lsn read
+    std::map<std::string, std::uint64_t> delta_max;          // ... the highest (RESYNC-3 HC)
     std::map<std::string, std::uint64_t> seeded_t;           // ... or the snapshot's (RESYNC-3 HC)
     std::set<std::pair<std::uint64_t, std::uint64_t>> gaps;  // (expected, received) seen
     bool resync_sent = false;
@@ -148,28 +149,28 @@ void ShapeJudge::client_read(const FrameEvent& e) {
   }
 }
 
-// A gap under either way of tracking t is one the client may report
-// (RESYNC-4); one under both, with a delta already read, is owed (RESYNC-2).
+// t is tracked two ways: Lite's, the lsn of the last delta read (RESYNC-1),
+// and the reference client's, seeded by the snapshot and never lowered
+// (RESYNC-3 HC). A gap under either is one the client may report (RESYNC-4);
+// one under both, with a delta already read, is owed (RESYNC-2).
 void ShapeJudge::delta_read(const FrameEvent& e, State& s, const ShapeDelta& d) {
-  const auto dt = s.delta_t.find(d.shape_id);
-  const auto st = s.seeded_t.find(d.shape_id);
-  const bool tracked = dt != s.delta_t.end();
-  std::uint64_t t_max = 0;
-  if (tracked) {
-    t_max = dt->second;
-    if (d.lsn > dt->second + 1) s.gaps.emplace(dt->second + 1, d.lsn);
-  }
-  if (st != s.seeded_t.end()) {
-    const std::uint64_t t = std::max(st->second, tracked ? dt->second : 0);
-    t_max = std::max(t_max, t);
-    if (d.lsn > t + 1) s.gaps.emplace(t + 1, d.lsn);
-  }
-  if (tracked && d.lsn > t_max + 1 && !s.resync_sent && !s.gap_owed_since) {
+  const auto last = s.delta_t.find(d.shape_id);
+  const auto seeded = s.seeded_t.find(d.shape_id);
+  const bool tracked = last != s.delta_t.end();
+  const std::uint64_t max = tracked ? s.delta_max[d.shape_id] : 0;
+  if (tracked && d.lsn > last->second + 1) s.gaps.emplace(last->second + 1, d.lsn);
+  std::optional<std::uint64_t> never_lowered;
+  if (seeded != s.seeded_t.end()) never_lowered = std::max(seeded->second, max);
+  if (!never_lowered && tracked) never_lowered = max;
+  if (never_lowered && d.lsn > *never_lowered + 1) s.gaps.emplace(*never_lowered + 1, d.lsn);
+  const std::uint64_t t = never_lowered.value_or(0);  // >= the last lsn when tracked
+  if (tracked && d.lsn > t + 1 && !s.resync_sent && !s.gap_owed_since) {
     s.gap_owed_since = e.r.t;
     s.gap_owed_what = "the gap in shape \"" + d.shape_id + "\" (expected lsn " +
-                      std::to_string(t_max + 1) + ", read " + std::to_string(d.lsn) + ")";
+                      std::to_string(t + 1) + ", read " + std::to_string(d.lsn) + ")";
   }
-  s.delta_t[d.shape_id] = std::max(tracked ? dt->second : 0, d.lsn);
+  s.delta_t[d.shape_id] = d.lsn;
+  s.delta_max[d.shape_id] = std::max(max, d.lsn);
 }
 
 void ShapeJudge::finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) {
