@@ -56,22 +56,26 @@ int coverage(const RulesOptions& o) {
       by_rule[id].push_back(loaded.scenario->name);
     }
   }
-  std::set<std::string_view> frame, session;
-  for (const auto id : protocol::frame_rules()) frame.insert(id);
-  for (const auto id : conformance::SessionChecker::session_rules()) session.insert(id);
+  // Judged: the union of the judges' declarations (the framing judge's are
+  // validate()'s frame rules); "(clock)": only where the server's clock is known.
+  std::map<std::string_view, std::string> judged_by;
+  for (const auto& d : conformance::SessionChecker::declared_rules()) {
+    auto& by = judged_by[d.rule];
+    by += (by.empty() ? "" : "+") + std::string(d.judge);
+    if (d.scope == conformance::Scope::ServerClock) by += "(clock)";
+  }
 
   std::size_t total = 0, named = 0, judged = 0, exercised = 0;
   std::vector<std::string_view> missing;
-  fmt::print("{:<12} {:<6} {:<6} {:<16} {}\n", "RULE", "LEVEL", "SIDE", "CHECKED BY",
+  fmt::print("{:<12} {:<6} {:<6} {:<22} {}\n", "RULE", "LEVEL", "SIDE", "JUDGED BY",
              "SCENARIOS NAMING IT");
   for (const auto& r : protocol::all_rules()) {
     if (!r.id.starts_with(o.prefix)) continue;
     ++total;
     const auto it = by_rule.find(std::string(r.id));
     const std::size_t n = it == by_rule.end() ? 0 : it->second.size();
-    std::string checks;
-    if (frame.count(r.id)) checks = "frame";
-    if (session.count(r.id)) checks += checks.empty() ? "session" : "+session";
+    const auto by = judged_by.find(r.id);
+    const std::string checks = by == judged_by.end() ? "" : by->second;
     named += n > 0;
     judged += !checks.empty();
     const bool covered = n > 0 || !checks.empty();
@@ -81,13 +85,13 @@ int coverage(const RulesOptions& o) {
     std::string names;
     for (std::size_t i = 0; i < n && i < 3; ++i) names += (i ? ", " : "") + it->second[i];
     if (n > 3) names += fmt::format(" and {} more", n - 3);
-    fmt::print("{:<12} {:<6} {:<6} {:<16} {}\n", r.id, protocol::level_name(r.level),
+    fmt::print("{:<12} {:<6} {:<6} {:<22} {}\n", r.id, protocol::level_name(r.level),
                protocol::binds_name(r.binds), checks.empty() ? "-" : checks,
                n == 0 ? "-" : fmt::format("{}: {}", n, names));
   }
   fmt::print(
       "\n{} of {} rules ({:.1f}%) exercised by the {} scenario(s): {} named by a scenario, {} "
-      "judged by the checker on every frame or session of every run.\n",
+      "judged by a checker judge on every frame or session of every run.\n",
       exercised, total,
       total ? 100.0 * static_cast<double>(exercised) / static_cast<double>(total) : 0.0,
       files.size(), named, judged);
@@ -107,8 +111,9 @@ Runner add_rules_command(CLI::App& app) {
       "rules",
       "List the spec's rules (PROTOCOL.md Appendix F): ID, level, which side it\n"
       "binds, HC for a harness choice, and a summary. With --coverage, show for\n"
-      "each rule the checks that judge it (frame rules on every frame, session\n"
-      "rules on every connection) and the scenarios that name it.\n\n"
+      "each rule the checker judges that declare it (framing on every frame, the\n"
+      "others on every connection; \"(clock)\": only where the server's clock is\n"
+      "known) and the scenarios that name it.\n\n"
       "Examples:\n"
       "  syncsim rules DELTA\n"
       "  syncsim rules --coverage              # against scenarios/\n"

@@ -563,6 +563,8 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
   result.trace_hash = w.trace().hash();
   result.virtual_s = static_cast<double>(w.now()) / 1e9;
   result.failures = run.failures;
+  for (const auto& e : run.checker.internal_errors())  // a bug of the checker (D73)
+    result.failures.push_back("checker internal error: " + e);
   if (r.reason == sim::StopReason::BudgetExhausted || r.reason == sim::StopReason::Stalled) {
     result.failures.push_back(
         "the run stopped early (" + std::string(sim::stop_reason_name(r.reason)) + ") at " +

@@ -1,0 +1,149 @@
+// A judge: the checker's part for one rule family (D73). The checker decodes
+// each frame once and hands it to every judge in a fixed order; each judge
+// keeps its own per-connection state and declares the rules it may report.
+// Facts other families need live in the connection's SessionView, written by
+// the judge that owns them (named per field) and read by the others.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "conformance/checker/session_checker.hpp"
+#include "protocol/codec.hpp"
+
+namespace syncsim::conformance {
+
+// Facts about one connection that more than one family reads.
+struct SessionView {
+  // HandshakeJudge: the server's last HandshakeAck succeeded / any did /
+  // the last failed with fork_detected (HS-10).
+  bool authenticated = false;
+  bool ever_authenticated = false;
+  bool fork_rejected = false;
+  // HandshakeJudge at a successful HandshakeAck, TokenJudge at a successful
+  // TokenRefreshAck: the identity's tenant and exp (0: never expires).
+  std::uint32_t tenant = 0;
+  std::int64_t exp = 0;
+  bool identity_known = false;  // the token's claims were readable
+  // HandshakeJudge: Handshakes read and not yet answered.
+  std::size_t handshakes_pending = 0;
+  // ConnectionJudge: lite_id of the client, or "conn:N" before it is known.
+  std::string client_key;
+  // ShapeJudge: the active subscriptions, shape_id -> collection.
+  std::map<std::string, std::string> shapes;
+  // The checker, after every judge has seen the close.
+  bool closed = false;
+};
+
+// What one judge derived from the frame in hand, for the judges after it.
+struct FrameFacts {
+  struct AnsweredPush {  // DeltaJudge: the push a DeltaAck/DeltaReject answers
+    std::uint64_t mutation_id = 0;
+    std::string collection;
+    std::int64_t read_at = 0;     // when the server read the push
+    bool accepted = false;        // acked, or rejected after acceptance (step 9)
+    bool expired_reject = false;  // rejected "token expired"
+  };
+  std::optional<AnsweredPush> push;
+  std::optional<std::int64_t> ping_read_at;  // ConnectionJudge: the Ping a Pong answers
+};
+
+// One decoded frame in context, as every judge receives it.
+struct FrameEvent {
+  const FrameRecord& r;
+  const protocol::Message& m;
+  const SessionView& view;  // this connection's shared facts
+  FrameFacts& facts;
+  bool first;  // the first frame its writer wrote on this connection
+};
+
+// Where judges send findings; the checker checks each against the
+// reporter's declarations.
+class FindingSink {
+ public:
+  virtual void judge_report(std::string_view judge, std::span<const RuleDecl> declared,
+                            std::string_view rule, protocol::Level level, std::string message,
+                            std::int64_t t, std::uint64_t conn, const std::string& frame_json) = 0;
+
+ protected:
+  ~FindingSink() = default;
+};
+
+// The views of every connection, owned by the checker.
+using Views = std::map<std::uint64_t, SessionView>;
+
+class Judge {
+ public:
+  Judge(FindingSink& sink, std::string_view name) : sink_(sink), name_(name) {}
+  virtual ~Judge() = default;
+  Judge(const Judge&) = delete;
+  Judge& operator=(const Judge&) = delete;
+
+  std::string_view name() const { return name_; }
+  virtual std::span<const RuleDecl> rules() const = 0;
+
+  // A frame as decoded, before any other event (the framing judge's only event).
+  virtual void decoded(const FrameRecord&, const protocol::DecodedFrame&) {}
+  // Deadlines due by `now` on a connection: before each of its frames, at its
+  // close and at the finish.
+  virtual void deadlines(std::uint64_t, std::int64_t) {}
+  // The four ways a well-formed frame is seen.
+  virtual void client_wrote(const FrameEvent&) {}
+  virtual void server_read(const FrameEvent&) {}
+  virtual void server_wrote(const FrameEvent&) {}
+  virtual void client_read(const FrameEvent&) {}
+  // The connection ended: nothing more is owed on it.
+  virtual void closed(std::uint64_t, std::int64_t) {}
+  // An admin purge the harness made (PURGE-1).
+  virtual void purged(std::uint32_t, const std::string&, std::int64_t) {}
+  // The end of the trace, per connection: what is owed since before `cutoff`.
+  virtual void finish(std::uint64_t, std::int64_t, std::int64_t) {}
+
+ protected:
+  void report(std::string_view rule, protocol::Level level, std::string message, std::int64_t t,
+              std::uint64_t conn, const std::string& frame_json) {
+    sink_.judge_report(name_, rules(), rule, level, std::move(message), t, conn, frame_json);
+  }
+  // A finding on the frame in hand.
+  void flag(const FrameEvent& e, std::string_view rule, protocol::Level level,
+            std::string message) {
+    report(rule, level, std::move(message), e.r.t, e.r.conn, json_of(e.m));
+  }
+  static std::string json_of(const protocol::Message& m);
+
+ private:
+  FindingSink& sink_;
+  std::string_view name_;
+};
+
+// What every judge is built from: the checker's sink and options, and the
+// connections' views (writable only by the judges that own a field).
+struct JudgeDeps {
+  FindingSink& sink;
+  const CheckerOptions& options;
+  Views& views;
+};
+
+// One factory per judge (judge_*.cpp), called in dispatch order by the checker.
+std::unique_ptr<Judge> make_framing_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_handshake_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_connection_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_delta_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_shape_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_throttle_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_token_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_purge_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_timeseries_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_vclock_judge(const JudgeDeps& d);
+
+// Small helpers several judges share.
+constexpr std::int64_t kJudgeMs = 1'000'000;
+inline std::string ms_text(std::int64_t ns) { return std::to_string(ns / kJudgeMs) + " ms"; }
+std::string shape_collection(const protocol::ShapeDefinition& shape);
+
+}  // namespace syncsim::conformance

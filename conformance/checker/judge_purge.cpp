@@ -1,0 +1,160 @@
+// Purges: every session of the tenant that used a purged collection is told
+// (PURGE-1), purge_lsn passes everything delivered (PURGE-2), nothing of the
+// collection follows the notice (PURGE-4), and the client drops what it made
+// before it (PURGE-7).
+#include <set>
+#include <tuple>
+
+#include "conformance/checker/judge.hpp"
+
+namespace syncsim::conformance {
+
+using namespace protocol;
+
+namespace {
+
+constexpr RuleDecl kPurgeRules[] = {{"PURGE-1"}, {"PURGE-2"}, {"PURGE-4"}, {"PURGE-7"}};
+
+class PurgeJudge final : public Judge {
+ public:
+  explicit PurgeJudge(const JudgeDeps& d) : Judge(d.sink, "purge"), views_(d.views) {}
+  std::span<const RuleDecl> rules() const override { return kPurgeRules; }
+
+  void client_wrote(const FrameEvent& e) override;
+  void server_read(const FrameEvent& e) override {
+    const auto* sub = std::get_if<ShapeSubscribe>(&e.m);
+    if (!sub || !e.view.authenticated) return;
+    const std::string coll = shape_collection(sub->shape);
+    if (!coll.empty()) conns_[e.r.conn].touched.insert(coll);
+  }
+  void server_wrote(const FrameEvent& e) override;
+  void client_read(const FrameEvent& e) override {
+    if (const auto* p = std::get_if<CollectionPurged>(&e.m)) {
+      ClientRecord& rec = clients_[e.view.client_key];
+      auto& below = rec.purged_below[p->name];
+      below = std::max(below, rec.max_mutation_id);
+    }
+  }
+  void closed(std::uint64_t conn, std::int64_t) override { conns_[conn].purge_owed.clear(); }
+  void purged(std::uint32_t tenant, const std::string& collection, std::int64_t t) override {
+    owe(tenant, collection, t);
+  }
+  void finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) override;
+
+ private:
+  struct State {
+    std::set<std::string> touched;                   // collections pushed or subscribed
+    std::set<std::string> purged;                    // PURGE-4: notices written
+    std::map<std::string, std::int64_t> purge_owed;  // PURGE-1: collection -> since
+  };
+  struct ClientRecord {  // per client, across its connections (PURGE-7)
+    std::uint64_t max_mutation_id = 0;
+    std::map<std::string, std::uint64_t> purged_below;  // collection -> max id before the purge
+  };
+  void notice(const FrameEvent& e, State& s, const CollectionPurged& p);
+  void delivered(const FrameEvent& e, const std::string& collection, std::uint64_t lsn) {
+    auto& d = delivered_lsn_[{e.view.tenant, collection}];
+    d = std::max(d, lsn);
+  }
+  void owe(std::uint32_t tenant, const std::string& collection, std::int64_t t);
+
+  const Views& views_;
+  std::map<std::uint64_t, State> conns_;
+  std::map<std::pair<std::uint32_t, std::string>, std::uint64_t> delivered_lsn_;  // PURGE-2
+  std::set<std::tuple<std::uint32_t, std::string, std::uint64_t>> purges_seen_;   // PURGE-1
+  std::map<std::string, ClientRecord> clients_;
+};
+
+void PurgeJudge::client_wrote(const FrameEvent& e) {
+  const auto* p = std::get_if<DeltaPush>(&e.m);
+  if (!p) return;
+  ClientRecord& rec = clients_[e.view.client_key];
+  if (auto it = rec.purged_below.find(p->collection);
+      it != rec.purged_below.end() && p->mutation_id <= it->second) {
+    flag(e, "PURGE-7", Level::Must,
+         "DeltaPush of mutation " + std::to_string(p->mutation_id) + " to \"" + p->collection +
+             "\", made before the client read its CollectionPurged (ids up to " +
+             std::to_string(it->second) + " predate it)");
+  }
+  rec.max_mutation_id = std::max(rec.max_mutation_id, p->mutation_id);
+}
+
+void PurgeJudge::server_wrote(const FrameEvent& e) {
+  State& s = conns_[e.r.conn];
+  auto after_notice = [&](const std::string& collection) {
+    if (s.purged.count(collection))
+      flag(e, "PURGE-4", Level::Must,
+           std::string(message_name(e.m)) + " for \"" + collection + "\" after CollectionPurged");
+  };
+  if (e.facts.push && e.facts.push->accepted)  // §5.3.2 step 8 records the collection
+    s.touched.insert(e.facts.push->collection);
+  if (const auto* ack = std::get_if<DeltaAck>(&e.m); ack && e.facts.push && ack->lsn != 0) {
+    delivered(e, e.facts.push->collection, ack->lsn);
+  } else if (const auto* snap = std::get_if<ShapeSnapshot>(&e.m)) {
+    if (auto sh = e.view.shapes.find(snap->shape_id);
+        sh != e.view.shapes.end() && !sh->second.empty())
+      delivered(e, sh->second, snap->snapshot_lsn);
+  } else if (const auto* d = std::get_if<ShapeDelta>(&e.m)) {
+    after_notice(d->collection);
+    delivered(e, d->collection, d->lsn);
+  } else if (const auto* push = std::get_if<DeltaPush>(&e.m)) {
+    after_notice(push->collection);
+  } else if (const auto* p = std::get_if<CollectionPurged>(&e.m)) {
+    notice(e, s, *p);
+  }
+}
+
+void PurgeJudge::notice(const FrameEvent& e, State& s, const CollectionPurged& p) {
+  if (e.view.authenticated && e.view.identity_known && p.tenant_id != e.view.tenant) {
+    flag(e, "PURGE-1", Level::Must,
+         "CollectionPurged for tenant " + std::to_string(p.tenant_id) +
+             " sent to a session of tenant " + std::to_string(e.view.tenant));
+  }
+  // Judged where the purge is first announced: telling a reconnecting
+  // session about it later (PURGE-8) repeats a position that deliveries
+  // since (a snapshot at the purge's lsn) may equal.
+  const bool first_announced = !purges_seen_.count({p.tenant_id, p.name, p.purge_lsn});
+  const auto d = delivered_lsn_.find({p.tenant_id, p.name});
+  if (first_announced && d != delivered_lsn_.end() && p.purge_lsn <= d->second) {
+    flag(e, "PURGE-2", Level::Must,
+         "purge_lsn " + std::to_string(p.purge_lsn) + " does not exceed lsn " +
+             std::to_string(d->second) + ", already acknowledged or delivered for \"" + p.name +
+             "\"");
+  }
+  s.purged.insert(p.name);
+  s.purge_owed.erase(p.name);
+  if (purges_seen_.emplace(p.tenant_id, p.name, p.purge_lsn).second)
+    owe(p.tenant_id, p.name, e.r.t);
+}
+
+void PurgeJudge::owe(std::uint32_t tenant, const std::string& collection, std::int64_t t) {
+  for (auto& [conn, s] : conns_) {
+    const auto v = views_.find(conn);
+    if (v == views_.end() || v->second.closed || !v->second.authenticated ||
+        v->second.tenant != tenant)
+      continue;
+    if (!s.touched.count(collection) || s.purged.count(collection)) continue;
+    s.purge_owed.emplace(collection, t);
+  }
+}
+
+void PurgeJudge::finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) {
+  const auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  for (const auto& [collection, since] : it->second.purge_owed) {
+    if (since <= cutoff)
+      report("PURGE-1", Level::Must,
+             "\"" + collection + "\" was purged but this session (tenant " +
+                 std::to_string(views_.at(conn).tenant) +
+                 ", which pushed to or subscribed it) never got CollectionPurged",
+             t, conn, "");
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Judge> make_purge_judge(const JudgeDeps& d) {
+  return std::make_unique<PurgeJudge>(d);
+}
+
+}  // namespace syncsim::conformance
