@@ -47,8 +47,10 @@ ShapeDefinition orders_shape() {
 // Builds server + n clients; clients write `writes` documents each at
 // random times in the first 20 s. With faults: jitter, segment loss, a
 // partition, a connection reset and a client restart.
-Cluster build(sim::World& w, int n, int writes, bool faults, ServerConfig server_config = {}) {
-  Cluster c;
+// Fills `c` in place: the nodes' callbacks hold its address, so it must not
+// move (a returned Cluster would rely on NRVO, which nothing guarantees).
+void build(Cluster& c, sim::World& w, int n, int writes, bool faults,
+           ServerConfig server_config = {}) {
   c.world = &w;
   c.clients.resize(static_cast<std::size_t>(n));
   w.default_link().latency = 5 * sim::kMillisecond;
@@ -105,7 +107,6 @@ Cluster build(sim::World& w, int n, int writes, bool faults, ServerConfig server
     });
     if (n > 2) w.at(15 * sim::kSecond, [&w] { w.restart(3, /*wipe_disk=*/false); });
   }
-  return c;
 }
 
 void expect_converged(sim::World& w, Cluster& c, std::uint64_t seed) {
@@ -135,7 +136,8 @@ void expect_converged(sim::World& w, Cluster& c, std::uint64_t seed) {
 
 TEST(Convergence, NoFaults) {
   sim::World w;
-  auto c = build(w, 3, 20, false);
+  Cluster c;
+  build(c, w, 3, 20, false);
   w.run_until(40 * sim::kSecond);
   expect_converged(w, c, 1);
   EXPECT_EQ(c.server->core().collections().at({0, "orders"}).lsn, 60u);  // every write applied once
@@ -149,7 +151,8 @@ TEST(Convergence, MixedWorkloadWithFaultsOverAHundredSeeds) {
     sim::WorldOptions o;
     o.seed = seed;
     sim::World w(o);
-    auto c = build(w, 4, 15, true);
+    Cluster c;
+    build(c, w, 4, 15, true);
     w.run_until(60 * sim::kSecond);
     expect_converged(w, c, seed);
     if (HasFailure()) return;
@@ -161,7 +164,8 @@ TEST(Convergence, ServerBugWrongLsnOrderIsFlaggedAsDelta8) {
   sim::World w;
   ServerConfig cfg;
   cfg.bugs.insert(ServerBug::WrongLsnOrder);
-  auto c = build(w, 2, 10, false, cfg);
+  Cluster c;
+  build(c, w, 2, 10, false, cfg);
   w.run_until(40 * sim::kSecond);
   EXPECT_TRUE(c.flagged("DELTA-8"));
   EXPECT_TRUE(c.flagged("SHAPE-9"));
@@ -175,7 +179,8 @@ TEST(Convergence, ServerBugSkipDedupIsFlaggedAsDelta6) {
     sim::World w(o);
     ServerConfig cfg;
     cfg.bugs.insert(ServerBug::SkipDedup);
-    auto c = build(w, 4, 15, true, cfg);  // the partition forces retransmissions
+    Cluster c;
+    build(c, w, 4, 15, true, cfg);  // the partition forces retransmissions
     w.run_until(60 * sim::kSecond);
     flagged = c.flagged("DELTA-6");
   }
