@@ -1,5 +1,7 @@
 #include "protocol/msgpack_reader.hpp"
 
+#include "protocol/assert.hpp"
+
 namespace syncsim::protocol {
 namespace {
 
@@ -53,6 +55,16 @@ bool minimal_len(std::uint8_t marker, std::uint32_t n) {
 }  // namespace
 
 bool MpReader::next(MpToken& t) {
+  const bool ok = read(t);
+  // Every token lies inside the input: a payload view never passes its end.
+  SYNCSIM_ASSERT_MSG(pos_ <= size_, "MessagePack reader moved past its input");
+  SYNCSIM_ASSERT_MSG(
+      !ok || t.data == nullptr || t.length <= size_ - static_cast<std::size_t>(t.data - data_),
+      "MessagePack payload view past its input");
+  return ok;
+}
+
+bool MpReader::read(MpToken& t) {
   if (pos_ >= size_) return false;
   const std::uint8_t* p = data_ + pos_;
   const std::size_t avail = size_ - pos_;
@@ -63,6 +75,7 @@ bool MpReader::next(MpToken& t) {
 
   auto need = [&](std::size_t n) { return avail >= n; };
   auto take_payload = [&](std::size_t header, std::uint32_t len) {
+    SYNCSIM_ASSERT(header <= avail);  // the header was checked by need() first
     if (avail - header < len) return false;
     t.length = len;
     t.data = p + header;

@@ -3,8 +3,9 @@
 // shells run over it. The socket hands the shells a byte stream made of
 // whole frames: a binary message that is shorter than its header or than
 // 5 + its length is skipped (FRAME-5), bytes after the frame are dropped
-// (FRAME-4), text messages are skipped (FRAME-7); WebSocket pings are
-// answered and a close ends the session (FRAME-12, done by Beast).
+// (FRAME-4), text messages are skipped (FRAME-7), a header or a message
+// over FRAME-9's limit ends the connection (a read error); WebSocket pings
+// are answered and a close ends the session (FRAME-12, done by Beast).
 #pragma once
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "protocol/frame_header.hpp"
 #include "reference/runtime.hpp"
 
 namespace syncsim::reference {
@@ -27,7 +29,7 @@ class WsSocket {
   using error_code = boost::system::error_code;
   using DoneHandler = std::function<void(error_code)>;
   using IoHandler = std::function<void(error_code, std::size_t)>;
-  static constexpr std::size_t kMaxMessage = 16u << 20;  // FRAME-9's largest frame
+  static constexpr std::size_t kMaxMessage = protocol::kMaxFrameSize;  // FRAME-9
 
   // A client-side socket; `path` is the request target of the handshake.
   WsSocket(boost::asio::io_context& ioc, std::string path);
