@@ -55,16 +55,6 @@ bool minimal_len(std::uint8_t marker, std::uint32_t n) {
 }  // namespace
 
 bool MpReader::next(MpToken& t) {
-  const bool ok = read(t);
-  // Every token lies inside the input: a payload view never passes its end.
-  SYNCSIM_ASSERT_MSG(pos_ <= size_, "MessagePack reader moved past its input");
-  SYNCSIM_ASSERT_MSG(
-      !ok || t.data == nullptr || t.length <= size_ - static_cast<std::size_t>(t.data - data_),
-      "MessagePack payload view past its input");
-  return ok;
-}
-
-bool MpReader::read(MpToken& t) {
   if (pos_ >= size_) return false;
   const std::uint8_t* p = data_ + pos_;
   const std::size_t avail = size_ - pos_;
@@ -74,8 +64,10 @@ bool MpReader::read(MpToken& t) {
   t.offset = pos_;
 
   auto need = [&](std::size_t n) { return avail >= n; };
+  // Every path checks its fixed-size header with need() before reading it;
+  // a payload's length comes from the input, so its bound is checked here.
   auto take_payload = [&](std::size_t header, std::uint32_t len) {
-    SYNCSIM_ASSERT(header <= avail);  // the header was checked by need() first
+    SYNCSIM_ASSERT_MSG(header <= avail, "MessagePack header read past the input");
     if (avail - header < len) return false;
     t.length = len;
     t.data = p + header;

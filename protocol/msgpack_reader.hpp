@@ -54,8 +54,6 @@ class MpReader {
   int peek() const { return pos_ < size_ ? data_[pos_] : -1; }
 
  private:
-  bool read(MpToken& t);  // next() without its bounds assertion
-
   const std::uint8_t* data_;
   std::size_t size_;
   std::size_t pos_ = 0;
