@@ -8,6 +8,7 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
 find_package(Boost 1.74 REQUIRED)
+find_package(OpenSSL 3 REQUIRED)  # libcrypto: SHA-256, HMAC, base64 (D68)
 find_package(rapidcheck CONFIG REQUIRED)  # `syncsim explore` generates with it, and the tests
 if(SYNCSIM_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)

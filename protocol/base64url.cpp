@@ -1,54 +1,60 @@
 #include "protocol/base64url.hpp"
 
+#include <openssl/evp.h>
+
 #include <nlohmann/json.hpp>
+
+#include "protocol/assert.hpp"
 
 namespace syncsim::protocol {
 
+// OpenSSL codes standard base64 (RFC 4648 §4); the URL-safe alphabet (§5)
+// differs in two characters and JWTs leave the padding out (D68).
 std::string base64url_encode(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::size_t i = 0;
-  const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t v = std::uint32_t{p[i]} << 16 | std::uint32_t{p[i + 1]} << 8 | p[i + 2];
-    for (int k = 3; k >= 0; --k) out += kAlphabet[(v >> (6 * k)) & 63];
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    std::uint32_t v = std::uint32_t{p[i]} << 16;
-    if (rest == 2) v |= std::uint32_t{p[i + 1]} << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    if (rest == 2) out += kAlphabet[(v >> 6) & 63];
-  }
+  if (bytes.empty()) return {};
+  SYNCSIM_ASSERT_MSG(bytes.size() <= (std::size_t{1} << 30), "base64url_encode: input over 1 GiB");
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');  // + EVP_EncodeBlock's NUL
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  SYNCSIM_ASSERT(n >= 0 && static_cast<std::size_t>(n) < out.size());
+  out.resize(static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
   return out;
 }
 
+// Strict and total: characters outside the URL-safe alphabet, padding that is
+// not exactly what the length needs, and a length no encoding has (4k + 1)
+// are refused before OpenSSL sees the text, so it never meets whitespace or
+// '+' and '/', which it would take.
 std::optional<std::string> base64url_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  if (text.size() % 4 == 1) return std::nullopt;
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : text) {
-    const int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
+  if (text.size() > (std::size_t{1} << 30)) return std::nullopt;  // an int for OpenSSL
+  std::size_t pad = 0;
+  while (pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+  const std::string_view data = text.substr(0, text.size() - pad);
+  const std::size_t rem = data.size() % 4;
+  if (rem == 1 || pad > 2 || (pad > 0 && rem + pad != 4)) return std::nullopt;
+  std::string std64(data);
+  for (char& c : std64) {
+    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (c == '-')
+      c = '+';
+    else if (c == '_')
+      c = '/';
+    else if (!plain)
+      return std::nullopt;
   }
+  const std::size_t fill = rem == 0 ? 0 : 4 - rem;
+  std64.append(fill, '=');
+  if (std64.empty()) return std::string{};
+  std::string out(std64.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(std64.data()),
+                                static_cast<int>(std64.size()));
+  // EVP_DecodeBlock counts the padding's zero bytes in its result.
+  if (n < 0 || static_cast<std::size_t>(n) != out.size()) return std::nullopt;
+  out.resize(out.size() - fill);
   return out;
 }
 

@@ -824,24 +824,24 @@ DecodedBody decode_body(std::uint8_t code, std::span<const std::uint8_t> body,
   return out;
 }
 
+// One frame held whole, as a WebSocket message holds it: split by
+// frame_of_message, the findings ordered as a receiver meets them.
 DecodedFrame decode_frame(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
   DecodedFrame f;
+  const MessageFrame m = frame_of_message(bytes, limits.max_body);
+  f.msg_type = bytes.empty() ? 0 : bytes[0];
+  f.body_size = m.header.body_size;
   auto report = [&](std::string_view rule, Level level, Problem p, std::uint64_t at,
                     std::string msg) {
     f.findings.push_back(Finding{rule, level, p, at, std::move(msg)});
   };
   if (bytes.size() < kFrameHeaderSize) {
-    if (!bytes.empty()) f.msg_type = bytes[0];
     report("FRAME-1", Level::Must, Problem::Truncated, bytes.size(),
            "truncated: frame header needs 5 bytes, got " + std::to_string(bytes.size()));
     return f;
   }
-  f.msg_type = bytes[0];
-  f.body_size = load_le32(bytes.data() + 1);
-  if (f.body_size > limits.max_body) {
-    report("FRAME-9", Level::Must, Problem::FrameTooLarge, 1,
-           "frame too large: declared body length " + std::to_string(f.body_size) +
-               " exceeds the limit of " + std::to_string(limits.max_body));
+  if (m.kind == MessageFrame::Kind::TooLarge) {
+    f.findings.push_back(frame_too_large(m.header, 1, limits.max_body));
     return f;
   }
   if (!is_known_code(f.msg_type)) {
@@ -850,19 +850,18 @@ DecodedFrame decode_frame(std::span<const std::uint8_t> bytes, const DecodeLimit
     report("FRAME-2", Level::Must, Problem::UnknownMessageType, 0, buf);
     return f;
   }
-  const std::size_t have = bytes.size() - kFrameHeaderSize;
-  if (have < f.body_size) {
+  if (m.kind == MessageFrame::Kind::Short) {
     report("FRAME-1", Level::Must, Problem::Truncated, bytes.size(),
            "truncated: length declares " + std::to_string(f.body_size) + " body bytes, " +
-               std::to_string(have) + " present");
+               std::to_string(bytes.size() - kFrameHeaderSize) + " present");
     return f;
   }
-  if (have > f.body_size) {
-    report("FRAME-6", Level::Should, Problem::TrailingFrameBytes, kFrameHeaderSize + f.body_size,
-           std::to_string(have - f.body_size) + " bytes after the frame (ignored by NodeDB)");
+  if (m.trailing > 0) {
+    report("FRAME-6", Level::Should, Problem::TrailingFrameBytes, m.frame.size(),
+           std::to_string(m.trailing) + " bytes after the frame (ignored by NodeDB)");
   }
-  DecodedBody body = decode_body(f.msg_type, bytes.subspan(kFrameHeaderSize, f.body_size), limits,
-                                 kFrameHeaderSize);
+  DecodedBody body =
+      decode_body(f.msg_type, m.frame.subspan(kFrameHeaderSize), limits, kFrameHeaderSize);
   f.message = std::move(body.message);
   f.findings.insert(f.findings.end(), std::make_move_iterator(body.findings.begin()),
                     std::make_move_iterator(body.findings.end()));

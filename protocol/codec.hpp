@@ -13,13 +13,10 @@
 #include <span>
 
 #include "protocol/finding.hpp"
+#include "protocol/frame_header.hpp"
 #include "protocol/messages.hpp"
 
 namespace syncsim::protocol {
-
-inline constexpr std::uint32_t kFrameHeaderSize = 5;
-inline constexpr std::uint32_t kMaxFrameSize = 16u * 1024 * 1024;  // FRAME-9, header included
-inline constexpr std::uint32_t kMaxBodySize = kMaxFrameSize - kFrameHeaderSize;
 
 struct DecodeLimits {
   std::uint32_t max_body = kMaxBodySize;  // larger declared lengths are FRAME-9 errors
@@ -61,11 +58,5 @@ struct DecodedFrame {
 // hex string on the command line). A short buffer is FRAME-1, bytes after the
 // frame are FRAME-6, an over-long length is FRAME-9, an unknown code FRAME-2.
 DecodedFrame decode_frame(std::span<const std::uint8_t> bytes, const DecodeLimits& limits = {});
-
-// Reads the little-endian u32 at p.
-inline std::uint32_t load_le32(const std::uint8_t* p) {
-  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
-         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
-}
 
 }  // namespace syncsim::protocol

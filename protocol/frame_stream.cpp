@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "protocol/assert.hpp"
+
 namespace syncsim::protocol {
 namespace {
 StreamEvent event(StreamEvent::Kind kind) {
@@ -19,9 +21,12 @@ bool FrameStream::feed(std::span<const std::uint8_t> bytes) {
 }
 
 void FrameStream::take(std::size_t n) {
+  SYNCSIM_ASSERT_MSG(n <= input_.size(), "FrameStream took more than it was fed");
   buffer_.insert(buffer_.end(), input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(n));
   input_ = input_.subspan(n);
   max_buffered_ = std::max(max_buffered_, buffer_.size());
+  SYNCSIM_ASSERT_MSG(buffer_.size() <= std::size_t{kFrameHeaderSize} + limits_.max_body,
+                     "FrameStream buffered more than one frame");
 }
 
 // Judges a complete 5-byte header. Returns Kind::Frame with body empty when
@@ -30,14 +35,13 @@ StreamEvent FrameStream::header_event(const std::uint8_t* header) {
   StreamEvent ev;
   ev.msg_type = header[0];
   ev.offset = consumed_;
-  const std::uint32_t n = load_le32(header + 1);
-  if (n > limits_.max_body) {
+  const FrameHeader h = read_frame_header(header);
+  const std::uint32_t n = h.body_size;
+  if (h.too_large(limits_.max_body)) {
     ev.kind = StreamEvent::Kind::Error;
     ev.fatal = true;
-    ev.error = Finding{"FRAME-9", Level::Must, Problem::FrameTooLarge, consumed_ + 1,
-                       "frame too large: declared body length " + std::to_string(n) +
-                           " exceeds the limit of " + std::to_string(limits_.max_body) +
-                           "; connection closed unread"};
+    ev.error = frame_too_large(h, consumed_ + 1, limits_.max_body);
+    ev.error.message += "; connection closed unread";
     return ev;
   }
   if (!is_known_code(header[0])) {

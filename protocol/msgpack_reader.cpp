@@ -1,5 +1,7 @@
 #include "protocol/msgpack_reader.hpp"
 
+#include "protocol/assert.hpp"
+
 namespace syncsim::protocol {
 namespace {
 
@@ -62,7 +64,10 @@ bool MpReader::next(MpToken& t) {
   t.offset = pos_;
 
   auto need = [&](std::size_t n) { return avail >= n; };
+  // Every path checks its fixed-size header with need() before reading it;
+  // a payload's length comes from the input, so its bound is checked here.
   auto take_payload = [&](std::size_t header, std::uint32_t len) {
+    SYNCSIM_ASSERT_MSG(header <= avail, "MessagePack header read past the input");
     if (avail - header < len) return false;
     t.length = len;
     t.data = p + header;

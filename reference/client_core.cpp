@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "protocol/assert.hpp"
 #include "protocol/crc32c.hpp"
 #include "protocol/validate.hpp"
 #include "reference/gorilla.hpp"
@@ -76,6 +77,7 @@ void ClientCore::on_connected(Now now) {
   throttled_ = false;
   backlog_.clear();
   for (auto& [id, m] : pending_) m.sent_at = -1;
+  check_pending();
   refreshing_.reset();
   if (!persistent_.lite_id.empty() && !bug(ClientBug::ReuseEpoch)) ++persistent_.epoch;  // HS-12
   if (persistent_.lite_id.empty()) {
@@ -101,7 +103,8 @@ std::int64_t ClientCore::on_disconnected(Now) {
   if (config_.backoff_jitter_ms > 0) wait += rng_.between(0, config_.backoff_jitter_ms);
   ++backoff_attempt_;
   for (auto& [name, series] : timeseries_) series.in_flight = 0;  // answered never: sent again
-  return wait;                                                    // >= 1 s: CONN-4
+  check_pending();
+  return wait;  // >= 1 s: CONN-4
 }
 
 void ClientCore::on_frame(const Message& m, Now now) {
@@ -118,12 +121,12 @@ void ClientCore::on_frame(const Message& m, Now now) {
         using T = std::decay_t<decltype(msg)>;
         if constexpr (std::is_same_v<T, DeltaAck>) {
           if (bug(ClientBug::CumulativeAck)) {
-            pending_.erase(pending_.begin(), pending_.upper_bound(msg.mutation_id));
+            const auto end = pending_.upper_bound(msg.mutation_id);
+            for (auto it = pending_.begin(); it != end;) it = drop_pending(it);
           } else {
             auto it = pending_.find(msg.mutation_id);  // DELTA-12/13: this id only
             if (it == pending_.end()) return;
-            pending_bytes_ -= it->second.delta.size();
-            pending_.erase(it);
+            drop_pending(it);
           }
           ++stats_.acked;
           if (++consecutive_acks_ % 8 == 0)
@@ -286,6 +289,20 @@ bool ClientCore::write(const std::string& collection, const std::string& documen
   return true;
 }
 
+ClientCore::PendingIt ClientCore::drop_pending(PendingIt it) {
+  SYNCSIM_ASSERT_MSG(pending_bytes_ >= it->second.delta.size(), "FLOW-4 byte count underflow");
+  pending_bytes_ -= it->second.delta.size();
+  return pending_.erase(it);
+}
+
+// O(pending): called where the client already walks its state (connection
+// changes, purges), not per frame.
+void ClientCore::check_pending() const {
+  std::size_t bytes = 0;
+  for (const auto& [id, m] : pending_) bytes += m.delta.size();
+  SYNCSIM_ASSERT_MSG(bytes == pending_bytes_, "FLOW-4 byte count differs from the pending deltas");
+}
+
 void ClientCore::push_tick(Now now) {
   if (!authenticated_ || paused_for_token_) return;
   std::size_t in_flight = 0;
@@ -340,8 +357,7 @@ void ClientCore::on_reject(const DeltaReject& m, Now now) {
         now.steady_ms + static_cast<std::int64_t>(std::get<RateLimited>(*hint).retry_after_ms);
     return;
   }
-  pending_bytes_ -= it->second.delta.size();  // rolled back
-  pending_.erase(it);
+  drop_pending(it);  // rolled back
 }
 
 // The steady time at which 80 % of the token's lifetime has passed (TOKEN-5),
@@ -450,13 +466,13 @@ void ClientCore::on_purged(const CollectionPurged& m) {
   if (!bug(ClientBug::PushToPurged)) {
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (it->second.collection == m.name) {
-        pending_bytes_ -= it->second.delta.size();
-        it = pending_.erase(it);
+        it = drop_pending(it);
       } else {
         ++it;
       }
     }
   }
+  check_pending();
   for (auto it = shapes_.begin(); it != shapes_.end();) {
     const auto* d = std::get_if<shape_type::Document>(&it->shape_type);
     const auto* v = std::get_if<shape_type::Vector>(&it->shape_type);

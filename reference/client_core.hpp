@@ -134,7 +134,10 @@ class ClientCore {
     bool integrity_retry = false;
     std::int64_t hold_until = 0;  // RateLimited hint
   };
+  using PendingIt = std::map<std::uint64_t, Mutation>::iterator;
   bool bug(ClientBug b) const { return config_.bugs.count(b) > 0; }
+  PendingIt drop_pending(PendingIt it);  // erases it, lowering pending_bytes_ (FLOW-4)
+  void check_pending() const;            // pending_bytes_ is the sum of the pending deltas
   void send(protocol::Message m) { out_.push_back(std::move(m)); }
   void push_tick(Now now);
   void on_ack(const protocol::HandshakeAck& m, Now now);

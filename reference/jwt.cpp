@@ -1,60 +1,17 @@
 #include "reference/jwt.hpp"
 
-#include <array>
-#include <cstring>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "protocol/assert.hpp"
+
 namespace syncsim::reference {
 namespace {
-
-constexpr std::array<std::uint32_t, 64> kK = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-constexpr std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-void sha256_block(std::array<std::uint32_t, 8>& h, const std::uint8_t* p) {
-  std::array<std::uint32_t, 64> w{};
-  for (int i = 0; i < 16; ++i) {
-    w[i] = std::uint32_t{p[4 * i]} << 24 | std::uint32_t{p[4 * i + 1]} << 16 |
-           std::uint32_t{p[4 * i + 2]} << 8 | std::uint32_t{p[4 * i + 3]};
-  }
-  for (int i = 16; i < 64; ++i) {
-    const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  auto [a, b, c, d, e, f, g, hh] = h;
-  for (int i = 0; i < 64; ++i) {
-    const std::uint32_t t1 =
-        hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kK[i] + w[i];
-    const std::uint32_t t2 =
-        (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-    hh = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  h[0] += a;
-  h[1] += b;
-  h[2] += c;
-  h[3] += d;
-  h[4] += e;
-  h[5] += f;
-  h[6] += g;
-  h[7] += hh;
-}
 
 std::string_view as_text(const std::vector<std::uint8_t>& v) {
   return {reinterpret_cast<const char*>(v.data()), v.size()};
@@ -62,47 +19,27 @@ std::string_view as_text(const std::vector<std::uint8_t>& v) {
 
 }  // namespace
 
+// OpenSSL's, not ours (D68). Neither call fails for SHA-256 short of memory
+// exhaustion, which is fatal anyway.
 std::vector<std::uint8_t> sha256(std::string_view data) {
-  std::array<std::uint32_t, 8> h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  const auto* p = reinterpret_cast<const std::uint8_t*>(data.data());
-  std::size_t n = data.size();
-  while (n >= 64) {
-    sha256_block(h, p);
-    p += 64;
-    n -= 64;
-  }
-  std::array<std::uint8_t, 128> tail{};
-  std::memcpy(tail.data(), p, n);
-  tail[n] = 0x80;
-  const std::size_t blocks = n + 9 <= 64 ? 1 : 2;
-  const std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8;
-  for (int k = 0; k < 8; ++k)
-    tail[blocks * 64 - 1 - k] = static_cast<std::uint8_t>(bits >> (8 * k));
-  for (std::size_t b = 0; b < blocks; ++b) sha256_block(h, tail.data() + 64 * b);
-  std::vector<std::uint8_t> out(32);
-  for (int i = 0; i < 8; ++i) {
-    for (int k = 0; k < 4; ++k) out[4 * i + k] = static_cast<std::uint8_t>(h[i] >> (24 - 8 * k));
-  }
+  std::vector<std::uint8_t> out(SHA256_DIGEST_LENGTH);
+  unsigned int n = 0;
+  const int ok = EVP_Digest(data.data(), data.size(), out.data(), &n, EVP_sha256(), nullptr);
+  SYNCSIM_ASSERT_MSG(ok == 1 && n == out.size(), "EVP_Digest(SHA-256) failed");
   return out;
 }
 
 std::vector<std::uint8_t> hmac_sha256(std::string_view key, std::string_view data) {
-  std::string k(key);
-  if (k.size() > 64) {
-    const auto d = sha256(k);
-    k.assign(d.begin(), d.end());
-  }
-  k.resize(64, '\0');
-  std::string inner(64, '\0'), outer(64, '\0');
-  for (int i = 0; i < 64; ++i) {
-    inner[i] = static_cast<char>(k[i] ^ 0x36);
-    outer[i] = static_cast<char>(k[i] ^ 0x5c);
-  }
-  inner.append(data);
-  const auto ih = sha256(inner);
-  outer.append(as_text(ih));
-  return sha256(outer);
+  static const unsigned char kNoKey = 0;  // OpenSSL wants a pointer even for an empty key
+  std::vector<std::uint8_t> out(SHA256_DIGEST_LENGTH);
+  unsigned int n = 0;
+  const unsigned char* k =
+      key.empty() ? &kNoKey : reinterpret_cast<const unsigned char*>(key.data());
+  const unsigned char* d = reinterpret_cast<const unsigned char*>(data.empty() ? "" : data.data());
+  const auto* mac =
+      HMAC(EVP_sha256(), k, static_cast<int>(key.size()), d, data.size(), out.data(), &n);
+  SYNCSIM_ASSERT_MSG(mac != nullptr && n == out.size(), "HMAC(SHA-256) failed");
+  return out;
 }
 
 JwtResult verify_jwt(std::string_view token, const JwtConfig& config, std::int64_t now_s) {
@@ -206,7 +143,10 @@ JwtResult verify_jwt(std::string_view token, const JwtConfig& config, std::int64
   }
   // 8. HMAC-SHA256 over "part1.part2".
   const auto mac = hmac_sha256(*config.hs256_secret, token.substr(0, d2));
-  if (as_text(mac) != *signature) return fail("JWT signature verification failed");
+  if (signature->size() != mac.size() ||
+      CRYPTO_memcmp(signature->data(), mac.data(), mac.size()) != 0) {  // constant time
+    return fail("JWT signature verification failed");
+  }
   // 9-10. Time, 60 s leeway.
   // (Written so that no claim value can overflow the arithmetic.)
   if (c.exp > 0 && now_s - 60 > c.exp) return fail("JWT token expired");

@@ -7,14 +7,9 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <cstring>
 
-namespace syncsim::reference {
+#include "protocol/frame_header.hpp"
 
-std::size_t ws_message_frame_size(bool binary, const unsigned char* p, std::size_t n) {
-  if (!binary || n < 5) return 0;
-  const std::size_t len = std::size_t{p[1]} | std::size_t{p[2]} << 8 | std::size_t{p[3]} << 16 |
-                          std::size_t{p[4]} << 24;
-  return n < 5 + len ? 0 : 5 + len;
-}
+namespace syncsim::reference {
 
 struct WsSocket::State {
   using Stream = boost::beast::websocket::stream<boost::beast::tcp_stream>;
@@ -26,17 +21,20 @@ struct WsSocket::State {
   std::size_t pos = 0;
   std::uint64_t skipped = 0;
 
-  // FRAME-4/5/7: keeps the message's one frame, or says to skip it.
-  bool accept_message() {
+  enum class Taken { Frame, Skipped, TooLarge };
+  // FRAME-4/5/7/9: keeps the message's one frame, or says to skip it, or
+  // that its header declares more than a frame may hold.
+  Taken accept_message() {
     frame.clear();
     pos = 0;
+    if (!ws.got_binary()) return ++skipped, Taken::Skipped;
     const auto data = message.cdata();
-    const auto* p = static_cast<const unsigned char*>(data.data());
-    const std::size_t n = data.size();
-    const std::size_t size = ws_message_frame_size(ws.got_binary(), p, n);
-    if (size == 0) return ++skipped, false;
-    frame.assign(reinterpret_cast<const char*>(p), size);
-    return true;
+    const auto m =
+        protocol::frame_of_message({static_cast<const std::uint8_t*>(data.data()), data.size()});
+    if (m.kind == protocol::MessageFrame::Kind::TooLarge) return Taken::TooLarge;
+    if (m.kind == protocol::MessageFrame::Kind::Short) return ++skipped, Taken::Skipped;
+    frame.assign(reinterpret_cast<const char*>(m.frame.data()), m.frame.size());
+    return Taken::Frame;
   }
   std::size_t take(boost::asio::mutable_buffer into) {
     const std::size_t n = std::min(into.size(), frame.size() - pos);
@@ -85,11 +83,14 @@ void WsSocket::async_read_some(boost::asio::mutable_buffer into, IoHandler handl
                      // A close handshake reads as the end of a byte stream would.
                      if (ec == boost::beast::websocket::error::closed) ec = boost::asio::error::eof;
                      if (ec) return handler(ec, 0);
-                     if (!s->accept_message()) {  // skipped: read the next one
-                       WsSocket again(s);
-                       return again.async_read_some(into, std::move(handler));
+                     switch (s->accept_message()) {
+                       case State::Taken::Frame: return handler({}, s->take(into));
+                       case State::Taken::TooLarge:  // FRAME-9: the connection ends
+                         return handler(boost::beast::websocket::error::message_too_big, 0);
+                       case State::Taken::Skipped: break;
                      }
-                     handler({}, s->take(into));
+                     WsSocket again(s);  // skipped: read the next one
+                     again.async_read_some(into, std::move(handler));
                    });
 }
 

@@ -3,8 +3,9 @@
 // shells run over it. The socket hands the shells a byte stream made of
 // whole frames: a binary message that is shorter than its header or than
 // 5 + its length is skipped (FRAME-5), bytes after the frame are dropped
-// (FRAME-4), text messages are skipped (FRAME-7); WebSocket pings are
-// answered and a close ends the session (FRAME-12, done by Beast).
+// (FRAME-4), text messages are skipped (FRAME-7), a header or a message
+// over FRAME-9's limit ends the connection (a read error); WebSocket pings
+// are answered and a close ends the session (FRAME-12, done by Beast).
 #pragma once
 
 #include <algorithm>
@@ -15,15 +16,10 @@
 #include <memory>
 #include <string>
 
+#include "protocol/frame_header.hpp"
 #include "reference/runtime.hpp"
 
 namespace syncsim::reference {
-
-// FRAME-4/5/7: the size of the one frame a WebSocket message carries (its
-// header and body; bytes after it are dropped), or 0 when the message is
-// skipped: a text message, or one shorter than its header or than 5 + the
-// length its header declares. Pure, so fuzz/ws_message.cpp can reach it.
-std::size_t ws_message_frame_size(bool binary, const unsigned char* p, std::size_t n);
 
 // Beast's WebSocket stream is instantiated once, in ws_runtime.cpp (it is
 // the costliest template in the build); callers see plain callbacks.
@@ -33,7 +29,7 @@ class WsSocket {
   using error_code = boost::system::error_code;
   using DoneHandler = std::function<void(error_code)>;
   using IoHandler = std::function<void(error_code, std::size_t)>;
-  static constexpr std::size_t kMaxMessage = 16u << 20;  // FRAME-9's largest frame
+  static constexpr std::size_t kMaxMessage = protocol::kMaxFrameSize;  // FRAME-9
 
   // A client-side socket; `path` is the request target of the handshake.
   WsSocket(boost::asio::io_context& ioc, std::string path);

@@ -1,7 +1,8 @@
 #include "sim/event_loop.hpp"
 
 #include <algorithm>
-#include <cassert>
+
+#include "protocol/assert.hpp"
 
 namespace syncsim::sim {
 
@@ -91,7 +92,7 @@ Time EventLoop::next_time() {
 }
 
 void EventLoop::advance_to(Time t) {
-  assert(t <= next_time());
+  SYNCSIM_ASSERT_MSG(t <= next_time(), "idle time may not skip a pending event");
   if (t > now_) now_ = t;
 }
 
@@ -116,7 +117,7 @@ bool EventLoop::step() {
   Slot& s = slot(e.slot);  // chunked storage: stays put while fn runs
   s.live = false;          // cancel() of the running event is a no-op
   --live_;
-  assert(e.t >= now_);
+  SYNCSIM_ASSERT_MSG(e.t >= now_, "virtual time never goes backwards");
   now_ = e.t;
   ++executed_;
   s.fn();

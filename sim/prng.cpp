@@ -1,7 +1,6 @@
 #include "sim/prng.hpp"
 
-#include <cassert>
-
+#include "protocol/assert.hpp"
 #include "sim/wide_int.hpp"
 
 namespace syncsim::sim {
@@ -50,7 +49,7 @@ std::uint64_t Prng::next() {
 }
 
 std::uint64_t Prng::below(std::uint64_t n) {
-  assert(n > 0);
+  SYNCSIM_ASSERT_MSG(n > 0, "below(0) has no value to draw");
   // Lemire 2019: the high word of x * n is uniform once the low word clears
   // the threshold 2^64 mod n.
   u128 m = static_cast<u128>(next()) * n;
@@ -66,7 +65,7 @@ std::uint64_t Prng::below(std::uint64_t n) {
 }
 
 std::int64_t Prng::between(std::int64_t lo, std::int64_t hi) {
-  assert(lo <= hi);
+  SYNCSIM_ASSERT(lo <= hi);
   const auto span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
   if (span == UINT64_MAX) return static_cast<std::int64_t>(next());
   return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + below(span + 1));
@@ -79,7 +78,7 @@ bool Prng::chance(Ratio r) {
 }
 
 std::uint64_t neg_log2_q32(std::uint64_t u) {
-  assert(u > 0);
+  SYNCSIM_ASSERT(u > 0);
   const int msb = 63 - __builtin_clzll(u);
   // m = u / 2^msb in [1, 2), held as Q2.62.
   std::uint64_t m = msb >= 62 ? u >> (msb - 62) : u << (62 - msb);

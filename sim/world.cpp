@@ -3,11 +3,12 @@
 #include <algorithm>
 #include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>
-#include <cassert>
 #include <cstring>
 #include <set>
 #include <sstream>
 
+#include "protocol/assert.hpp"
+#include "protocol/frame_splitter.hpp"
 #include "sim/detail/io_state.hpp"
 #include "sim/frame_fate.hpp"
 #include "sim/wide_int.hpp"
@@ -66,8 +67,8 @@ struct Pipe {
   Completion<error_code, std::size_t> read_op;
   std::vector<boost::asio::const_buffer> write_bufs;
   Completion<error_code, std::size_t> write_op;
-  std::vector<std::uint8_t> frame_acc;  // frame relay: bytes of an unfinished frame
-  bool relay_off = false;               // not frames after all: pass bytes through
+  protocol::FrameSplitter relay;        // frame relay: splits what `from` writes
+  bool relay_off = false;               // not frames after all (FRAME-9): pass bytes through
   std::deque<Unit> held;                // waiting for a partition to heal
   std::uint64_t next_send_seq = 0;      // byte stream: numbering of units as written
   std::uint64_t next_recv_seq = 0;      // the next unit the reader may see
@@ -76,6 +77,12 @@ struct Pipe {
   std::size_t write_limit = SIZE_MAX;   // an injected short write
 
   std::size_t unread() const { return rx.size() - rx_off; }
+  // A unit left the wire (arrived, dropped or rescheduled): n of its bytes
+  // stop counting against the window.
+  void landed(std::size_t n) {
+    SYNCSIM_ASSERT_MSG(n <= in_flight, "more bytes landed than were in flight");
+    in_flight -= n;
+  }
 };
 
 struct Connection {
@@ -247,75 +254,73 @@ struct World::Impl {
   }
 
   // Frame relay: whole frames, each dropped, corrupted, duplicated or delayed.
+  // A header over FRAME-9's limit means the writer is not sending frames:
+  // the relay stops and the bytes from that header on pass as a stream.
   void send_frames(const std::shared_ptr<detail::Connection>& c, int side, const std::uint8_t* data,
                    std::size_t n) {
     detail::Pipe& p = c->pipe[side];
-    p.frame_acc.insert(p.frame_acc.end(), data, data + n);
+    const bool framed = p.relay.feed(std::span(data, n));
+    for (protocol::Bytes frame; p.relay.pop(frame);) relay_frame(c, side, std::move(frame));
+    if (framed) return;
+    p.relay_off = true;
+    tr("relay-off").conn(c->id).node(name(p.from)).end();
+    const protocol::Bytes rest = p.relay.take_rest();
+    send_stream(c, side, rest.data(), rest.size(), false);
+  }
+
+  void relay_frame(const std::shared_ptr<detail::Connection>& c, int side, protocol::Bytes frame) {
+    detail::Pipe& p = c->pipe[side];
     Prng& rng = link_rng(p.from, p.to);
-    std::size_t off = 0;
-    while (p.frame_acc.size() - off >= 5) {
-      const LinkParams& lp = link(p.from, p.to);  // per frame: drop_next counts down
-      const std::uint8_t* h = p.frame_acc.data() + off;
-      const std::uint32_t len =
-          static_cast<std::uint32_t>(h[1]) | static_cast<std::uint32_t>(h[2]) << 8 |
-          static_cast<std::uint32_t>(h[3]) << 16 | static_cast<std::uint32_t>(h[4]) << 24;
-      if (len > (16u << 20) - 5) {  // not a frame stream (FRAME-9): carry bytes as they are
-        p.relay_off = true;
-        tr("relay-off").conn(c->id).node(name(p.from)).end();
-        std::vector<std::uint8_t> rest(p.frame_acc.begin() + static_cast<std::ptrdiff_t>(off),
-                                       p.frame_acc.end());
-        p.frame_acc.clear();
-        send_stream(c, side, rest.data(), rest.size(), false);
-        return;
-      }
-      if (p.frame_acc.size() - off < 5 + std::size_t{len}) break;
-      detail::Unit u;
-      u.bytes.assign(h, h + 5 + len);
-      off += 5 + len;
-      const std::uint64_t type = u.bytes[0];
-      const FrameFate fate = frame_fate(lp, rng, static_cast<std::uint8_t>(type), len);
-      if (fate.unknown_before) {
-        detail::Unit junk;
-        junk.bytes.assign(fate.unknown_before->begin(), fate.unknown_before->end());
-        tr("inject").conn(c->id).node(name(p.from)).num("msg_type", 0x99).end();
-        schedule_unit(c, side, std::move(junk), wire_time(p.from, p.to, 9, lp));
-      }
-      if (!fate.faulty_type) {  // not a faulty type: passes as it is
-        schedule_unit(c, side, std::move(u), wire_time(p.from, p.to, 5 + len, lp) + fate.latency);
-        continue;
-      }
-      if (fate.dropped) {
-        if (fate.used_drop_next) --configure(p.from, p.to).drop_next;
-        tr("drop")
-            .conn(c->id)
-            .node(name(p.from))
-            .num("msg_type", type)
-            .num("bytes", static_cast<std::uint64_t>(u.bytes.size()))
-            .end();
-        continue;
-      }
-      if (fate.corrupt_bit) {
-        const auto bit = *fate.corrupt_bit;
-        u.bytes[5 + bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
-        tr("corrupt").conn(c->id).node(name(p.from)).num("msg_type", type).num("bit", bit).end();
-      }
-      Time t = wire_time(p.from, p.to, u.bytes.size(), lp) + fate.latency;
-      if (fate.reorder_extra) {
-        t += *fate.reorder_extra;
-        tr("reorder")
-            .conn(c->id)
-            .node(name(p.from))
-            .num("msg_type", type)
-            .num("delay", *fate.reorder_extra)
-            .end();
-      }
-      if (fate.duplicate_extra) {
-        tr("duplicate").conn(c->id).node(name(p.from)).num("msg_type", type).end();
-        schedule_unit(c, side, detail::Unit{u.bytes, false}, t + *fate.duplicate_extra);
-      }
-      schedule_unit(c, side, std::move(u), t);
+    const LinkParams& lp = link(p.from, p.to);  // per frame: drop_next counts down
+    const auto len = static_cast<std::uint32_t>(frame.size() - protocol::kFrameHeaderSize);
+    detail::Unit u;
+    u.bytes = std::move(frame);
+    const std::uint64_t type = u.bytes[0];
+    const FrameFate fate = frame_fate(lp, rng, static_cast<std::uint8_t>(type), len);
+    if (fate.unknown_before) {
+      detail::Unit junk;
+      junk.bytes.assign(fate.unknown_before->begin(), fate.unknown_before->end());
+      tr("inject").conn(c->id).node(name(p.from)).num("msg_type", 0x99).end();
+      schedule_unit(c, side, std::move(junk), wire_time(p.from, p.to, 9, lp));
     }
-    p.frame_acc.erase(p.frame_acc.begin(), p.frame_acc.begin() + static_cast<std::ptrdiff_t>(off));
+    if (!fate.faulty_type) {  // not a faulty type: passes as it is
+      schedule_unit(c, side, std::move(u), wire_time(p.from, p.to, 5 + len, lp) + fate.latency);
+      return;
+    }
+    if (fate.dropped) {
+      if (fate.used_drop_next) {
+        auto& left = configure(p.from, p.to).drop_next;
+        SYNCSIM_ASSERT_MSG(left > 0, "drop_next counted below zero");
+        --left;
+      }
+      tr("drop")
+          .conn(c->id)
+          .node(name(p.from))
+          .num("msg_type", type)
+          .num("bytes", static_cast<std::uint64_t>(u.bytes.size()))
+          .end();
+      return;
+    }
+    if (fate.corrupt_bit) {
+      const auto bit = *fate.corrupt_bit;
+      u.bytes[5 + bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+      tr("corrupt").conn(c->id).node(name(p.from)).num("msg_type", type).num("bit", bit).end();
+    }
+    Time t = wire_time(p.from, p.to, u.bytes.size(), lp) + fate.latency;
+    if (fate.reorder_extra) {
+      t += *fate.reorder_extra;
+      tr("reorder")
+          .conn(c->id)
+          .node(name(p.from))
+          .num("msg_type", type)
+          .num("delay", *fate.reorder_extra)
+          .end();
+    }
+    if (fate.duplicate_extra) {
+      tr("duplicate").conn(c->id).node(name(p.from)).num("msg_type", type).end();
+      schedule_unit(c, side, detail::Unit{u.bytes, false}, t + *fate.duplicate_extra);
+    }
+    schedule_unit(c, side, std::move(u), t);
   }
 
   void emit(const std::shared_ptr<detail::Connection>& c, int side, const std::uint8_t* data,
@@ -334,12 +339,12 @@ struct World::Impl {
   void arrive(const std::shared_ptr<detail::Connection>& c, int side, detail::Unit u) {
     detail::Pipe& p = c->pipe[side];
     if (c->reset) {
-      p.in_flight -= u.bytes.size();
+      p.landed(u.bytes.size());
       return;
     }
     if (is_blocked(p.from, p.to)) {
       if (link(p.from, p.to).frame_faults && !p.relay_off && !u.fin) {
-        p.in_flight -= u.bytes.size();
+        p.landed(u.bytes.size());
         tr("drop")
             .conn(c->id)
             .node(name(p.from))
@@ -359,7 +364,7 @@ struct World::Impl {
     }
     if (auto it = clogged_until.find({p.from, p.to});
         it != clogged_until.end() && it->second > w.now()) {
-      p.in_flight -= u.bytes.size();
+      p.landed(u.bytes.size());
       schedule_unit(c, side, std::move(u), it->second);
       return;
     }
@@ -391,7 +396,7 @@ struct World::Impl {
   void deliver_one(const std::shared_ptr<detail::Connection>& c, int side, detail::Unit u) {
     detail::Pipe& p = c->pipe[side];
     const int to_side = 1 - side;
-    p.in_flight -= u.bytes.size();
+    p.landed(u.bytes.size());
     const LifeRef& receiver = c->life[to_side];
     if (!receiver || !receiver->alive || c->closed[to_side]) {
       if (!u.fin && !u.bytes.empty()) {
@@ -431,7 +436,7 @@ struct World::Impl {
         const LinkParams& lp = link(from, to);
         Prng& rng = link_rng(from, to);
         for (auto& u : held) {
-          p.in_flight -= u.bytes.size();
+          p.landed(u.bytes.size());
           const Time t = std::max(w.now() + sample_latency(lp, rng), p.last_arrival);
           p.last_arrival = t;
           schedule_unit(c, s, std::move(u), t);

@@ -19,54 +19,15 @@
 #include <type_traits>
 
 #include "protocol/codec.hpp"
+#include "protocol/frame_splitter.hpp"
 #include "reference/ws_runtime.hpp"
 #include "sim/fail_plan.hpp"
 
 namespace syncsim::conformance {
 
-// Splits a byte stream into raw frames by their 5-byte header.
-class RawFrameSplitter {
- public:
-  explicit RawFrameSplitter(std::size_t max_body) : max_body_(max_body) {}
-  // Appends bytes; false (with error() set) once a header declares too much.
-  bool feed(const std::uint8_t* p, std::size_t n) {
-    if (!error_.empty()) return false;
-    buffer_.insert(buffer_.end(), p, p + n);
-    while (buffer_.size() - start_ >= 5) {
-      const std::uint32_t len = protocol::load_le32(buffer_.data() + start_ + 1);
-      if (len > max_body_) {
-        error_ = "FRAME-9: frame at stream offset " + std::to_string(offset_) + " declares " +
-                 std::to_string(len) + " body bytes, over the limit of " +
-                 std::to_string(max_body_);
-        return false;
-      }
-      if (buffer_.size() - start_ < 5 + std::size_t{len}) break;
-      ready_.emplace_back(buffer_.begin() + static_cast<std::ptrdiff_t>(start_),
-                          buffer_.begin() + static_cast<std::ptrdiff_t>(start_ + 5 + len));
-      start_ += 5 + len;
-      offset_ += 5 + len;
-    }
-    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(start_));
-    start_ = 0;
-    return true;
-  }
-  std::deque<protocol::Bytes>& ready() { return ready_; }
-  const std::string& error() const { return error_; }
-  std::size_t partial() const { return buffer_.size(); }  // bytes of a frame not yet whole
-
- private:
-  std::size_t max_body_;
-  protocol::Bytes buffer_;
-  std::size_t start_ = 0;
-  std::uint64_t offset_ = 0;
-  std::deque<protocol::Bytes> ready_;
-  std::string error_;
-};
-
 template <class Socket>
 class FrameConn : public std::enable_shared_from_this<FrameConn<Socket>> {
  public:
-  static constexpr std::size_t kMaxBody = 16u << 20;         // FRAME-9
   static constexpr std::size_t kMaxQueuedBytes = 64u << 20;  // a peer that stops reading
 
   explicit FrameConn(Socket s) : socket_(std::move(s)) {}
@@ -137,11 +98,12 @@ class FrameConn : public std::enable_shared_from_this<FrameConn<Socket>> {
           ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
       return end(orderly ? "" : ec.message());
     }
-    if (!splitter_.feed(buf_.data(), n)) return end(splitter_.error());
-    auto& ready = splitter_.ready();
-    while (!ready.empty() && !closed_) {
-      protocol::Bytes frame = std::move(ready.front());
-      ready.pop_front();
+    if (!splitter_.feed(std::span(buf_.data(), n))) {
+      const protocol::Finding& e = *splitter_.error();
+      return end(std::string(e.rule) + " at stream offset " + std::to_string(e.offset) + ": " +
+                 e.message);
+    }
+    for (protocol::Bytes frame; !closed_ && splitter_.pop(frame);) {
       if (on_frame) on_frame(frame);
     }
     if (!closed_) read();
@@ -195,7 +157,7 @@ class FrameConn : public std::enable_shared_from_this<FrameConn<Socket>> {
   }
 
   Socket socket_;
-  RawFrameSplitter splitter_{kMaxBody};
+  protocol::FrameSplitter splitter_;  // FRAME-9's limit
   std::array<std::uint8_t, 16384> buf_{};
   std::deque<protocol::Bytes> out_;
   std::size_t queued_bytes_ = 0;

@@ -312,28 +312,6 @@ TEST(CheckClient, AStalledClientTimesOutAndAGarbageClientFailsNamingTheRule) {
 
 // ---- the proxy ----------------------------------------------------------------
 
-TEST(RawFrameSplitter, SplitsFramesAcrossChunksWhateverTheirCode) {
-  RawFrameSplitter s(1024);
-  const protocol::Bytes two{0x99, 2, 0, 0, 0, 7, 8, 0xFF, 1, 0, 0, 0, 0xC0};
-  ASSERT_TRUE(s.feed(two.data(), 3));
-  EXPECT_TRUE(s.ready().empty());
-  ASSERT_TRUE(s.feed(two.data() + 3, two.size() - 3));
-  ASSERT_EQ(s.ready().size(), 2u);
-  EXPECT_EQ(s.ready()[0], (protocol::Bytes{0x99, 2, 0, 0, 0, 7, 8}));  // unknown code, kept whole
-  EXPECT_EQ(s.ready()[1], (protocol::Bytes{0xFF, 1, 0, 0, 0, 0xC0}));
-  EXPECT_EQ(s.partial(), 0u);
-}
-
-TEST(RawFrameSplitter, FRAME_9_AnOversizedLengthIsRefusedWithItsOffset) {
-  RawFrameSplitter s(1024);
-  const protocol::Bytes bytes{0xFF, 1, 0, 0, 0, 0xC0, 0x10, 0x01, 0x04, 0, 0};
-  EXPECT_FALSE(s.feed(bytes.data(), bytes.size()));
-  EXPECT_EQ(s.error(),
-            "FRAME-9: frame at stream offset 6 declares 1025 body bytes, over the limit of 1024");
-  EXPECT_EQ(s.ready().size(), 1u);        // what came before is kept
-  EXPECT_FALSE(s.feed(bytes.data(), 1));  // and nothing after
-}
-
 TEST(ProxyFaults, ReadsBothDirectionsLikeAScenarioLink) {
   const auto f = parse_proxy_faults(
       "client_to_server:\n"

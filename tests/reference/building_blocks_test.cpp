@@ -36,6 +36,37 @@ TEST(JWT, Base64UrlRoundTripsWithOptionalPadding) {
   EXPECT_EQ(base64url_decode("a+b="), std::nullopt);
 }
 
+// RFC 4231 cases 1 and 6 (a key longer than the block), and an empty key.
+TEST(JWT, HmacKnownAnswersForShortLongAndEmptyKeys) {
+  EXPECT_EQ(hex_of(hmac_sha256(std::string(20, '\x0b'), "Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(hex_of(hmac_sha256(std::string(131, '\xaa'),
+                               "Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  EXPECT_EQ(hex_of(hmac_sha256("", "")),
+            "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+}
+
+// Appendix C: padding optional; the decoder refuses anything else a hostile
+// token could hold (D68).
+TEST(JWT, Base64UrlDecoderIsStrictAndTotal) {
+  std::string bytes;
+  for (int n = 0; n < 40; ++n) {
+    const std::string text = base64url_encode(bytes);
+    EXPECT_EQ(text.find_first_of("+/="), std::string::npos) << text;
+    EXPECT_EQ(base64url_decode(text), bytes) << text;
+    const std::string padded = text + std::string((4 - text.size() % 4) % 4, '=');
+    EXPECT_EQ(base64url_decode(padded), bytes) << padded;
+    bytes.push_back(static_cast<char>(n * 97 + 200));
+  }
+  EXPECT_EQ(base64url_decode(""), std::string());
+  for (const char* bad : {"-_8==", "-_8A=", "AA===", "A", "A=", "AAAAA", "=", "====", " AAA",
+                          "AA\nA", "AA/A", "AA+A", "AA=A", "AA.A", "\xc3\xa9" "AA"}) {
+    EXPECT_EQ(base64url_decode(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(base64url_decode(std::string_view("AA\0A", 4)), std::nullopt);
+}
+
 const char* kSpecToken =
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
     "eyJzdWIiOiJhbGljZSIsInRlbmFudF9pZCI6MSwiZXhwIjoyMDAwMDAwMDAwfQ."

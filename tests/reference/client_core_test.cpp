@@ -178,6 +178,30 @@ TEST(DELTA_13, AnAckCoversOnlyItsOwnMutation) {
   EXPECT_EQ(b.core->pending(), 0u);
 }
 
+// Acknowledged bytes leave the FLOW-4 budget, also when one ack covers
+// several mutations (the CumulativeAck bug used to keep their bytes counted,
+// so the client refused writes with nothing pending).
+TEST(FLOW_4, BytesOfAcknowledgedMutationsLeaveTheByteBudget) {
+  for (const bool cumulative : {false, true}) {
+    ClientConfig cfg = Rig::default_config();
+    cfg.pending_bytes_limit = 4;
+    if (cumulative) cfg.bugs.insert(ClientBug::CumulativeAck);
+    Rig r(cfg);
+    r.connect();
+    ASSERT_TRUE(r.core->write("orders", "a", {1, 2}));
+    ASSERT_TRUE(r.core->write("orders", "b", {3, 4}));
+    EXPECT_FALSE(r.core->write("orders", "c", {5}));  // 4 bytes pending: full
+    r.core->advance(at(100));
+    const auto pushes = all_of<DeltaPush>(r.core->take_output());
+    ASSERT_EQ(pushes.size(), 2u);
+    // The buggy client takes the second ack as covering the first mutation too.
+    if (!cumulative) r.feed(DeltaAck{pushes[0].mutation_id, 1, std::nullopt}, 200);
+    r.feed(DeltaAck{pushes[1].mutation_id, 2, std::nullopt}, 200);
+    ASSERT_EQ(r.core->pending(), 0u) << "cumulative=" << cumulative;
+    EXPECT_TRUE(r.core->write("orders", "d", {6, 7, 8, 9})) << "cumulative=" << cumulative;
+  }
+}
+
 TEST(RESYNC_2, AGapAsksForAResyncAndTheDeltaStillApplies) {
   Rig r;
   r.connect();

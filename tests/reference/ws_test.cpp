@@ -4,8 +4,10 @@
 
 #include <array>
 #include <boost/asio/write.hpp>
+#include <boost/beast/websocket/error.hpp>
 #include <chrono>
 #include <functional>
+#include <optional>
 
 #include "protocol/codec.hpp"
 #include "protocol/frame_stream.hpp"
@@ -13,6 +15,7 @@
 #include "reference/server.hpp"
 #include "reference/ws_runtime.hpp"
 #include "tests/support/asio_wait.hpp"
+#include "tests/support/test_support.hpp"
 
 namespace syncsim::test {
 namespace {
@@ -158,6 +161,82 @@ TEST(FRAME_14, APlainTcpPeerIsDroppedAndTheServerKeepsAccepting) {
   run_until(s.ioc, [&] { return client->core().authenticated(); });
   EXPECT_TRUE(client->core().authenticated());
   client->stop();
+}
+
+// A WsSocket pair over loopback: what the accepting side reads of the
+// messages the other side writes, and the error that ends its reading.
+struct WsPair {
+  boost::asio::io_context ioc;
+  WsAcceptor acceptor{ioc};
+  std::optional<WsSocket> server;
+  WsSocket client{ioc, "/"};
+  std::array<std::uint8_t, 65536> in{}, out{};
+  std::size_t read = 0;
+  std::optional<error_code> error;
+  WsPair() {
+    auto& a = acceptor.tcp_acceptor();
+    a.open(tcp::v4());
+    a.bind({boost::asio::ip::address_v4::loopback(), 0});
+    a.listen();
+    acceptor.async_accept([this](error_code ec, WsSocket s) {
+      if (ec) return;
+      server.emplace(std::move(s));
+      read_more();
+    });
+    bool connected = false;
+    client.async_connect(acceptor.local_endpoint(), [&](error_code ec) { connected = !ec; });
+    run_until(ioc, [&] { return connected && server.has_value(); });
+    EXPECT_TRUE(connected && server);
+    drain();
+  }
+  // The writing side reads too, so it answers a close handshake.
+  void drain() {
+    client.async_read_some(boost::asio::buffer(out), [this](error_code ec, std::size_t) {
+      if (!ec) drain();
+    });
+  }
+  void read_more() {
+    server->async_read_some(boost::asio::buffer(in), [this](error_code ec, std::size_t n) {
+      if (ec) {
+        error = ec;
+        return;
+      }
+      read += n;
+      read_more();
+    });
+  }
+  void send(const Bytes& message) {
+    client.async_write_message(boost::asio::buffer(message), false, [](error_code, std::size_t) {});
+  }
+};
+
+TEST(FRAME_9, WebSocketRuntimeTakesTheLargestFrameAndRefusesOneByteMore) {
+  WsPair ok;
+  const Bytes largest = test::unknown_frame(kLargestBody);
+  ok.send(largest);
+  const auto all_read = [&] { return ok.read == kMaxFrameSize || ok.error; };
+  run_until_within(ok.ioc, all_read, std::chrono::seconds(60));
+  EXPECT_EQ(ok.read, kMaxFrameSize);
+  EXPECT_FALSE(ok.error) << ok.error->message();
+
+  // A message whose header declares one byte too many ends the connection
+  // (it is not skipped as a short message would be): the ping after it is
+  // never read.
+  WsPair header_only;
+  const Bytes header = test::unknown_frame(kLargestBody + 1, false);
+  const Bytes ping = encode_frame(PingPong{1, false});
+  header_only.send(header);
+  header_only.send(ping);
+  run_until(header_only.ioc, [&] { return header_only.error || header_only.read > 0; });
+  EXPECT_EQ(header_only.error, error_code(boost::beast::websocket::error::message_too_big));
+  EXPECT_EQ(header_only.read, 0u);
+
+  WsPair whole;  // 16 MiB + 1 byte: Beast refuses the message by its size
+  const Bytes over = test::unknown_frame(kLargestBody + 1);
+  whole.send(over);
+  run_until_within(whole.ioc, [&] { return whole.error.has_value(); }, std::chrono::seconds(60));
+  EXPECT_TRUE(whole.error);
+  EXPECT_EQ(whole.read, 0u);
 }
 
 }  // namespace

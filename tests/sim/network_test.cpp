@@ -283,6 +283,59 @@ TEST(SimFaults, FrameDropRateIsMeasuredWithinTolerance) {
   server.reset();
 }
 
+// What the far end of a frame-fault link reads when the near end writes
+// `bytes`, and the run's trace.
+struct Relayed {
+  std::size_t bytes = 0;
+  std::string trace;
+};
+Relayed through_frame_link(protocol::Bytes bytes) {
+  std::ostringstream trace;
+  World w;
+  w.trace().set_output(&trace);
+  Relayed r;
+  std::shared_ptr<SimSocket> server;
+  w.add_node("server", [&](Host& h) {
+    auto acc = std::make_shared<SimAcceptor>(h, 7);
+    acc->async_accept([&](error_code, SimSocket s) {
+      server = std::make_shared<SimSocket>(std::move(s));
+      ReadLoop::start(server, [&r](std::span<const std::uint8_t> d) { r.bytes += d.size(); });
+    });
+    return std::shared_ptr<void>(acc);
+  });
+  auto data = std::make_shared<protocol::Bytes>(std::move(bytes));
+  const NodeId client = w.add_node("client", [&](Host& h) {
+    auto sock = std::make_shared<SimSocket>(h);
+    sock->async_connect(Address{"server", 7}, [sock, data](error_code ec) {
+      if (ec) return;
+      boost::asio::async_write(*sock, boost::asio::buffer(*data),
+                               [sock, data](error_code, std::size_t) {});
+    });
+    return std::shared_ptr<void>(sock);
+  });
+  w.link(client, 0).frame_faults = true;
+  w.run();
+  server.reset();
+  r.trace = trace.str();
+  return r;
+}
+
+// The link relays whole frames up to FRAME-9's limit. A header declaring one
+// byte more is no frame: the relay gives up at once, without waiting for a
+// body, and passes the bytes on for the receiver to refuse.
+TEST(FRAME_9, SimulatedLinkRelaysTheLargestFrameAndNotOneByteMore) {
+  const Relayed whole = through_frame_link(unknown_frame(kLargestBody));
+  EXPECT_EQ(whole.bytes, protocol::kMaxFrameSize);
+  EXPECT_EQ(whole.trace.find("relay-off"), std::string::npos);
+
+  const Relayed waits = through_frame_link(unknown_frame(kLargestBody, false));
+  EXPECT_EQ(waits.bytes, 0u);  // a frame's header: the relay waits for its body
+
+  const Relayed over = through_frame_link(unknown_frame(kLargestBody + 1, false));
+  EXPECT_EQ(over.bytes, protocol::kFrameHeaderSize);
+  EXPECT_NE(over.trace.find("relay-off"), std::string::npos);
+}
+
 TEST(SimCrash, PeerSeesEndOfStreamAndRestartBootsAgainWithTheDisk) {
   World w;
   int boots = 0;

@@ -15,4 +15,15 @@ inline void run_until(boost::asio::io_context& ioc, const std::function<bool()>&
   }
 }
 
+// For transfers of many megabytes, which take thousands of handlers: as
+// many turns as it takes, for at most `limit` of wall time.
+inline void run_until_within(boost::asio::io_context& ioc, const std::function<bool()>& done,
+                             std::chrono::seconds limit) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!done() && std::chrono::steady_clock::now() < end) {
+    if (ioc.stopped()) ioc.restart();
+    ioc.run_one_for(std::chrono::milliseconds(5));
+  }
+}
+
 }  // namespace syncsim::test

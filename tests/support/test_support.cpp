@@ -48,6 +48,13 @@ std::vector<protocol::Json> appendix_e_lines(const std::string& md) {
   return out;
 }
 
+protocol::Bytes unknown_frame(std::uint32_t n, bool whole) {
+  protocol::Bytes f(whole ? std::size_t{5} + n : 5, 0xAB);
+  f[0] = 0x99;
+  for (int k = 0; k < 4; ++k) f[1 + k] = static_cast<std::uint8_t>(n >> (8 * k));
+  return f;
+}
+
 protocol::Bytes hex(std::string_view h) {
   auto b = protocol::from_hex(h);
   if (!b) ADD_FAILURE() << "bad hex in test: " << h;

@@ -24,6 +24,12 @@ std::vector<protocol::Json> appendix_e_lines(const std::string& protocol_md);
 
 protocol::Bytes hex(std::string_view h);  // aborts the test on bad hex
 
+// FRAME-9's boundary: N of the largest frame (16 MiB with its header).
+inline constexpr std::uint32_t kLargestBody = 16'777'211;
+// A frame of the unknown code 0x99 declaring an n-byte body; the body is
+// included when `whole`, otherwise only the header.
+protocol::Bytes unknown_frame(std::uint32_t n, bool whole = true);
+
 // True when some finding has this rule at MUST level.
 bool has_must_rule(const protocol::Findings& f, std::string_view rule);
 bool has_rule(const protocol::Findings& f, std::string_view rule, protocol::Level level);
