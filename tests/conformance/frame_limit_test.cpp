@@ -44,7 +44,8 @@ struct ConnRig {
 TEST(FRAME_9, LiveFrameConnectionTakesTheLargestFrameAndRefusesOneByteMore) {
   const protocol::Bytes largest = unknown_frame(kLargestBody);
   ConnRig ok(largest);
-  run_until_within(ok.ioc, [&] { return !ok.frames.empty(); }, std::chrono::seconds(60));
+  run_until_within(
+      ok.ioc, [&] { return !ok.frames.empty(); }, std::chrono::seconds(60));
   ASSERT_EQ(ok.frames.size(), 1u);
   EXPECT_EQ(ok.frames[0], protocol::kMaxFrameSize);
   EXPECT_FALSE(ok.closed);

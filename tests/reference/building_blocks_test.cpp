@@ -61,7 +61,9 @@ TEST(JWT, Base64UrlDecoderIsStrictAndTotal) {
   }
   EXPECT_EQ(base64url_decode(""), std::string());
   for (const char* bad : {"-_8==", "-_8A=", "AA===", "A", "A=", "AAAAA", "=", "====", " AAA",
-                          "AA\nA", "AA/A", "AA+A", "AA=A", "AA.A", "\xc3\xa9" "AA"}) {
+                          "AA\nA", "AA/A", "AA+A", "AA=A", "AA.A",
+                          "\xc3\xa9"
+                          "AA"}) {
     EXPECT_EQ(base64url_decode(bad), std::nullopt) << bad;
   }
   EXPECT_EQ(base64url_decode(std::string_view("AA\0A", 4)), std::nullopt);

@@ -234,7 +234,8 @@ TEST(FRAME_9, WebSocketRuntimeTakesTheLargestFrameAndRefusesOneByteMore) {
   WsPair whole;  // 16 MiB + 1 byte: Beast refuses the message by its size
   const Bytes over = test::unknown_frame(kLargestBody + 1);
   whole.send(over);
-  run_until_within(whole.ioc, [&] { return whole.error.has_value(); }, std::chrono::seconds(60));
+  run_until_within(
+      whole.ioc, [&] { return whole.error.has_value(); }, std::chrono::seconds(60));
   EXPECT_TRUE(whole.error);
   EXPECT_EQ(whole.read, 0u);
 }
