@@ -7,6 +7,7 @@
 #include <set>
 
 #include "conformance/runner/workers.hpp"
+#include "protocol/rules.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace syncsim::test {
@@ -54,8 +55,11 @@ TEST(Sweep, RunRecordsSurviveTheJsonTrip) {
   EXPECT_EQ(protocol::dump_json(conformance::record_to_json(*back)),
             protocol::dump_json(conformance::record_to_json(r)));
   EXPECT_EQ(back->findings.size(), r.findings.size());
-  EXPECT_EQ(back->findings.front().finding.rule.data(), r.findings.front().finding.rule.data())
-      << "rule IDs point at the rule table again";
+  const std::string_view rule = back->findings.front().finding.rule;
+  EXPECT_EQ(rule, r.findings.front().finding.rule);
+  ASSERT_NE(protocol::find_rule(rule), nullptr);
+  EXPECT_EQ(rule.data(), protocol::find_rule(rule)->id.data())
+      << "rule IDs point at the rule table";
   EXPECT_EQ(back->findings.front().blamed, r.findings.front().blamed);
   EXPECT_EQ(back->virtual_s, r.virtual_s);
 }
