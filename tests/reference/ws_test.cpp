@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <optional>
 
@@ -205,8 +206,19 @@ struct WsPair {
       read_more();
     });
   }
+  // Messages go out one at a time: a WebSocket stream takes one write at once
+  // (Beast asserts it), so each waits for the one before.
+  std::deque<const Bytes*> outbox;
   void send(const Bytes& message) {
-    client.async_write_message(boost::asio::buffer(message), false, [](error_code, std::size_t) {});
+    outbox.push_back(&message);
+    if (outbox.size() == 1) write_next();
+  }
+  void write_next() {
+    client.async_write_message(boost::asio::buffer(*outbox.front()), false,
+                               [this](error_code ec, std::size_t) {
+                                 outbox.pop_front();
+                                 if (!ec && !outbox.empty()) write_next();
+                               });
   }
 };
 
