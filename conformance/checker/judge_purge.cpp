@@ -118,8 +118,8 @@ void PurgeJudge::server_wrote(const FrameEvent& e) {
   } else if (const auto* p = std::get_if<CollectionPurged>(&e.m)) {
     replay(e, s, *p);
     notice(e, s, *p);
-  } else if (const auto* ack = std::get_if<HandshakeAck>(&e.m);
-             ack && ack->success && e.view.identity_known) {
+  } else if (const auto* hs = std::get_if<HandshakeAck>(&e.m);
+             hs && hs->success && e.view.identity_known) {
     // PURGE-5: every purge of the tenant announced so far is owed again.
     const auto known = latest_purge_.find(e.view.tenant);
     s.replay_owed = known == latest_purge_.end() ? decltype(s.replay_owed){} : known->second;

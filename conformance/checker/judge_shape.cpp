@@ -63,6 +63,7 @@ class ShapeJudge final : public Judge {
     bool gap_at_tap = false;         // seen at a tap: the client read it later (D81)
   };
   void delta_read(const FrameEvent& e, State& s, const ShapeDelta& d);
+  bool at_tap(const FrameRecord& r) const { return options_.at_tap || r.seen == Seen::Both; }
   void fresh_snapshot(const FrameEvent& e, State& s, const std::string& shape_id);
 
   const CheckerOptions& options_;
@@ -73,7 +74,7 @@ class ShapeJudge final : public Judge {
 void ShapeJudge::client_wrote(const FrameEvent& e) {
   State& s = conns_[e.r.conn];
   // At a tap, a frame this soon after the gap may have left before the gap was read.
-  const bool maybe_before_gap = s.gap_owed_since && s.gap_at_tap && e.r.seen == Seen::Both &&
+  const bool maybe_before_gap = s.gap_owed_since && s.gap_at_tap && at_tap(e.r) &&
                                 e.r.t < *s.gap_owed_since + options_.tap_tolerance_ns;
   if (std::holds_alternative<DeltaPush>(e.m) && s.gap_owed_since && !maybe_before_gap) {
     flag(e, "RESYNC-2", Level::Must,
@@ -196,7 +197,7 @@ void ShapeJudge::delta_read(const FrameEvent& e, State& s, const ShapeDelta& d) 
   if (tracked && d.lsn > t + 1 && !s.resync_sent && !s.gap_owed_since) {
     s.gap_owed_since = e.r.t;
     s.gap_owed_lsn = d.lsn;
-    s.gap_at_tap = e.r.seen == Seen::Both;
+    s.gap_at_tap = at_tap(e.r);
     s.gap_owed_what = "the gap in shape \"" + d.shape_id + "\" (expected lsn " +
                       std::to_string(t + 1) + ", read " + std::to_string(d.lsn) + ")";
   }

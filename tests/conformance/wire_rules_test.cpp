@@ -227,6 +227,25 @@ TEST(RESYNC_2, OffATapThereIsNoTolerance) {
   EXPECT_EQ(count(tr, "RESYNC-2", Sender::Client), 1u) << tr.all();
 }
 
+TEST(RESYNC_2, AtAProxyTheWrittenAndReadTimesAreTheTaps) {
+  auto run = [](bool at_tap) {
+    conformance::CheckerOptions o;
+    o.at_tap = at_tap;  // the proxy records Written/Received as frames pass it
+    Trace tr(o);
+    tr.c(hs());
+    tr.s(ok_ack());
+    for (std::uint64_t lsn : {1, 3}) {
+      tr.sw(delta("s1", lsn));
+      tr.cr(delta("s1", lsn));
+    }
+    tr.wait_ms(10);
+    tr.cw(push(1));  // left the client before the gap reached it
+    return tr.has("RESYNC-2");
+  };
+  EXPECT_FALSE(run(true));
+  EXPECT_TRUE(run(false));
+}
+
 TEST(RESYNC_2, AtATapTheDeadlineGetsTheTolerance) {
   conformance::CheckerOptions o;
   o.tap_tolerance_ns = 100 * kMs;
