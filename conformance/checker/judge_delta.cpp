@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <deque>
 #include <set>
+#include <tuple>
 
 #include "conformance/checker/judge.hpp"
 #include "protocol/crc32c.hpp"
@@ -15,8 +16,12 @@ using namespace protocol;
 
 namespace {
 
-constexpr RuleDecl kDeltaRules[] = {{"DELTA-4"},  {"DELTA-6"}, {"DELTA-8"},  {"DELTA-9"},
-                                    {"DELTA-17"}, {"FLOW-1"},  {"SESSION-5"}};
+constexpr RuleDecl kDeltaRules[] = {{"DELTA-1"}, {"DELTA-4"},  {"DELTA-5"}, {"DELTA-6"},
+                                    {"DELTA-7"}, {"DELTA-8"},  {"DELTA-9"}, {"DELTA-17"},
+                                    {"FLOW-1"},  {"SESSION-5"}};
+
+// Remembered mutations per client and peer (DELTA-1); the oldest go first.
+constexpr std::size_t kMutationMemory = 1 << 16;
 
 // Reasons of §5.3.3 that decide before acceptance; any other reason is a
 // constraint reject of an accepted push (step 9), which still counts for dedup.
@@ -34,6 +39,7 @@ class DeltaJudge final : public Judge {
   void client_wrote(const FrameEvent& e) override {
     const auto* p = std::get_if<DeltaPush>(&e.m);
     if (!p) return;
+    mutation_written(e, *p);
     auto& in_flight = conns_[e.r.conn].in_flight;
     in_flight.insert(p->mutation_id);
     if (in_flight.size() > 64) {
@@ -74,16 +80,26 @@ class DeltaJudge final : public Judge {
     bool duplicate = false;  // at or below an accepted id of its peer when answered
   };
   struct State {
+    std::optional<std::uint64_t> peer_id;                 // DELTA-1: of the connection's pushes
+    std::uint64_t max_pushed = 0;                         // DELTA-1: highest id pushed here
+    std::set<std::uint64_t> answered;                     // DELTA-7: accepted and answered
     std::deque<Push> outstanding;                         // DELTA-7/9: read, unanswered
     std::set<std::uint64_t> skipped;                      // silently dropped, never to be answered
     std::map<std::uint64_t, std::uint64_t> accepted_max;  // peer -> max accepted id (DELTA-6)
     std::map<std::string, std::uint64_t> collection_lsn;  // DELTA-8
     std::set<std::uint64_t> in_flight;                    // FLOW-1: pushed, answer not yet read
   };
+  // DELTA-1: what a client's mutation id stands for (its collection, document and delta).
+  using Fingerprint = std::tuple<std::string, std::string, std::uint32_t, std::size_t>;
+  void mutation_written(const FrameEvent& e, const DeltaPush& p);
   std::optional<Push> answer(const FrameEvent& e, State& s, std::uint64_t mid);
   void ack(const FrameEvent& e, State& s, const DeltaAck& ack);
   void reject(const FrameEvent& e, State& s, const DeltaReject& rej);
   void crc_reject(const FrameEvent& e, const Push& p, const std::string& reason);
+  static void answered(State& s, const Push& p) {
+    s.answered.insert(p.mutation_id);
+    if (s.answered.size() > kMutationMemory) s.answered.erase(s.answered.begin());
+  }
   static void accept(State& s, const Push& p) {
     auto& mx = s.accepted_max[p.peer_id];
     mx = std::max(mx, p.mutation_id);
@@ -94,7 +110,38 @@ class DeltaJudge final : public Judge {
   }
 
   std::map<std::uint64_t, State> conns_;
+  // DELTA-1: (client key, peer_id) -> mutation id -> what it carried.
+  std::map<std::pair<std::string, std::uint64_t>, std::map<std::uint64_t, Fingerprint>> mutations_;
 };
+
+// DELTA-1: a connection keeps one peer_id; a mutation id stands for one
+// mutation (a retransmission carries the same delta); a mutation first sent
+// on a connection has an id above every one pushed on it before.
+void DeltaJudge::mutation_written(const FrameEvent& e, const DeltaPush& p) {
+  State& s = conns_[e.r.conn];
+  const std::string mid = "mutation " + std::to_string(p.mutation_id);
+  if (s.peer_id && *s.peer_id != p.peer_id) {
+    flag(e, "DELTA-1", Level::Must,
+         "peer_id changed from " + std::to_string(*s.peer_id) + " to " + std::to_string(p.peer_id) +
+             " on one connection (it is fixed for a client)");
+  }
+  s.peer_id = p.peer_id;
+  auto& known = mutations_[{e.view.client_key, p.peer_id}];
+  const Fingerprint fp{p.collection, p.document_id, crc32c(p.delta), p.delta.size()};
+  const auto [it, fresh] = known.emplace(p.mutation_id, fp);
+  if (!fresh && it->second != fp) {
+    flag(e, "DELTA-1", Level::Must,
+         mid + " of peer " + std::to_string(p.peer_id) + " reused for \"" + p.collection + "/" +
+             p.document_id + "\" after it carried \"" + std::get<0>(it->second) + "/" +
+             std::get<1>(it->second) + "\" or another delta");
+  } else if (fresh && p.mutation_id < s.max_pushed) {
+    flag(e, "DELTA-1", Level::Must,
+         mid + " sent for the first time after mutation " + std::to_string(s.max_pushed) +
+             " on this connection (first transmissions go out in increasing order)");
+  }
+  s.max_pushed = std::max(s.max_pushed, p.mutation_id);
+  if (known.size() > kMutationMemory) known.erase(known.begin());
+}
 
 void DeltaJudge::server_wrote(const FrameEvent& e) {
   State& s = conns_[e.r.conn];
@@ -113,6 +160,12 @@ std::optional<DeltaJudge::Push> DeltaJudge::answer(const FrameEvent& e, State& s
                                                    std::uint64_t mid) {
   auto it = std::find_if(s.outstanding.begin(), s.outstanding.end(),
                          [&](const Push& p) { return p.mutation_id == mid; });
+  if (it == s.outstanding.end() && s.answered.count(mid)) {
+    flag(e, "DELTA-7", Level::Must,
+         "a second answer to mutation " + std::to_string(mid) +
+             ", already answered (an accepted push is answered by exactly one frame)");
+    return std::nullopt;
+  }
   if (it == s.outstanding.end()) {
     flag(e, "DELTA-9", Level::Must,
          s.skipped.count(mid)
@@ -134,6 +187,11 @@ void DeltaJudge::ack(const FrameEvent& e, State& s, const DeltaAck& ack) {
   if (!p) return;
   if (!e.view.authenticated)
     flag(e, "SESSION-5", Level::Must, "DeltaAck on a session that is not authenticated");
+  if (p->empty) {
+    flag(e, "DELTA-5", Level::Must,
+         "mutation " + std::to_string(p->mutation_id) +
+             " has an empty delta but was acknowledged (expected DeltaReject \"empty delta\")");
+  }
   if (p->bad_crc) {
     flag(e, "DELTA-4", Level::Must,
          "mutation " + std::to_string(p->mutation_id) +
@@ -155,6 +213,7 @@ void DeltaJudge::ack(const FrameEvent& e, State& s, const DeltaAck& ack) {
     last = std::max(last, ack.lsn);
     accept(s, *p);
   }
+  answered(s, *p);
   tell(e, *p, true, false);
 }
 
@@ -166,6 +225,12 @@ void DeltaJudge::reject(const FrameEvent& e, State& s, const DeltaReject& rej) {
          "DeltaPush before the handshake rejected with \"" + rej.reason +
              "\", not \"not authenticated\"");
   }
+  if (p->empty && rej.reason != "empty delta" && rej.reason != "not authenticated" &&
+      rej.reason != "token expired") {
+    flag(e, "DELTA-5", Level::Must,
+         "mutation " + std::to_string(p->mutation_id) + " has an empty delta but was rejected " +
+             "with \"" + rej.reason + "\" (step 2 decides: \"empty delta\")");
+  }
   const bool pre = is_pre_acceptance_reason(rej.reason);
   if (rej.reason.starts_with("CRC32C mismatch")) {
     crc_reject(e, *p, rej.reason);
@@ -174,7 +239,10 @@ void DeltaJudge::reject(const FrameEvent& e, State& s, const DeltaReject& rej) {
          "mutation " + std::to_string(p->mutation_id) + " has a wrong checksum but was " +
              "rejected with \"" + rej.reason + "\" (step 3 decides first)");
   }
-  if (!pre) accept(s, *p);  // step 9 keeps the dedup update
+  if (!pre) {
+    accept(s, *p);  // step 9 keeps the dedup update
+    answered(s, *p);
+  }
   tell(e, *p, !pre, rej.reason == "token expired");
 }
 

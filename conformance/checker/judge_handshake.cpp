@@ -14,7 +14,7 @@ using namespace protocol;
 namespace {
 
 constexpr RuleDecl kHandshakeRules[] = {
-    {"HS-1"},  {"HS-2"},      {"HS-10"},     {"HS-12"},
+    {"HS-1"},  {"HS-2"},      {"HS-9"},      {"HS-10"},   {"HS-12"},
     {"HS-13"}, {"SESSION-1"}, {"SESSION-7"}, {"TOKEN-4"},  // TOKEN-4: HS-1 for a TokenRefresh
 };
 
@@ -34,9 +34,10 @@ class HandshakeJudge final : public Judge {
   void server_read(const FrameEvent& e) override {
     State& s = conns_[e.r.conn];
     if (const auto* h = std::get_if<Handshake>(&e.m)) {
-      s.handshakes.push_back({e.r.t, h->jwt_token.empty()
-                                         ? std::optional<TokenClaims>(TokenClaims{})
-                                         : peek_token_claims(h->jwt_token)});
+      s.handshakes.push_back({e.r.t,
+                              h->jwt_token.empty() ? std::optional<TokenClaims>(TokenClaims{})
+                                                   : peek_token_claims(h->jwt_token),
+                              h->lite_id, h->epoch});
       views_[e.r.conn].handshakes_pending = s.handshakes.size();
     } else if (const auto* p = std::get_if<PingPong>(&e.m);
                p && !p->is_pong && s.handshakes.empty() && !s.spoke) {
@@ -71,6 +72,8 @@ class HandshakeJudge final : public Judge {
   struct Offered {
     std::int64_t read_at = 0;
     std::optional<TokenClaims> claims;  // of its token, if readable
+    std::string lite_id;                // HS-9
+    std::uint64_t epoch = 0;
   };
   struct State {
     std::deque<Offered> handshakes;  // read, unanswered (HS-2)
@@ -81,11 +84,13 @@ class HandshakeJudge final : public Judge {
     std::size_t early_pings = 0;     // Pings read before any Handshake, unanswered
   };
   void handshake_ack(const FrameEvent& e, const HandshakeAck& ack);
+  void fork_table(const FrameEvent& e, const Offered& h, const HandshakeAck& ack);
 
   Views& views_;
   std::map<std::uint64_t, State> conns_;
   std::map<std::string, std::uint64_t> open_ids_;  // SESSION-1: session id -> conn
   std::map<std::string, std::uint64_t> epochs_;    // HS-12: lite_id -> highest epoch sent
+  std::map<std::string, std::uint64_t> accepted_;  // HS-9: lite_id -> highest epoch accepted
 };
 
 void HandshakeJudge::client_wrote(const FrameEvent& e) {
@@ -150,6 +155,7 @@ void HandshakeJudge::handshake_ack(const FrameEvent& e, const HandshakeAck& ack)
     flag(e, "HS-2", Level::Must, "HandshakeAck without a Handshake to answer");
   } else {
     claims = s.handshakes.front().claims;
+    fork_table(e, s.handshakes.front(), ack);
     s.handshakes.pop_front();
   }
   views_[e.r.conn].handshakes_pending = s.handshakes.size();
@@ -175,6 +181,21 @@ void HandshakeJudge::handshake_ack(const FrameEvent& e, const HandshakeAck& ack)
   v.tenant = claims ? claims->tenant_id : 0;
   v.exp = claims ? claims->exp : 0;
   v.identity_known = claims.has_value();
+}
+
+// HS-9: an epoch at or below one the server accepted earlier for the same
+// lite_id must be refused as a fork. Only the trace's own acceptances are
+// known, so a fork rejection is never blamed (the server may have run before).
+void HandshakeJudge::fork_table(const FrameEvent& e, const Offered& h, const HandshakeAck& ack) {
+  if (!ack.success || h.lite_id.empty() || h.epoch == 0) return;
+  auto [it, fresh] = accepted_.emplace(h.lite_id, h.epoch);
+  if (!fresh && h.epoch <= it->second) {
+    flag(e, "HS-9", Level::Must,
+         "Handshake with epoch " + std::to_string(h.epoch) + " for lite_id " + h.lite_id +
+             " accepted, though epoch " + std::to_string(it->second) +
+             " was accepted before (expected a fork_detected rejection)");
+  }
+  it->second = std::max(it->second, h.epoch);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Purges: every session of the tenant that used a purged collection is told
 // (PURGE-1), purge_lsn passes everything delivered (PURGE-2), nothing of the
 // collection follows the notice (PURGE-4), and the client drops what it made
-// before it (PURGE-7).
+// before it (PURGE-7). After each successful handshake the server replays
+// the tenant's purges it announced before (PURGE-5).
 #include <set>
 #include <tuple>
 
@@ -13,11 +14,13 @@ using namespace protocol;
 
 namespace {
 
-constexpr RuleDecl kPurgeRules[] = {{"PURGE-1"}, {"PURGE-2"}, {"PURGE-4"}, {"PURGE-7"}};
+constexpr RuleDecl kPurgeRules[] = {
+    {"PURGE-1"}, {"PURGE-2"}, {"PURGE-4"}, {"PURGE-5"}, {"PURGE-7"}};
 
 class PurgeJudge final : public Judge {
  public:
-  explicit PurgeJudge(const JudgeDeps& d) : Judge(d.sink, "purge"), views_(d.views) {}
+  explicit PurgeJudge(const JudgeDeps& d)
+      : Judge(d.sink, "purge"), options_(d.options), views_(d.views) {}
   std::span<const RuleDecl> rules() const override { return kPurgeRules; }
 
   void client_wrote(const FrameEvent& e) override;
@@ -35,7 +38,12 @@ class PurgeJudge final : public Judge {
       below = std::max(below, rec.max_mutation_id);
     }
   }
-  void closed(std::uint64_t conn, std::int64_t) override { conns_[conn].purge_owed.clear(); }
+  void closed(std::uint64_t conn, std::int64_t t) override {
+    State& s = conns_[conn];
+    s.purge_owed.clear();
+    if (s.replay_since && t - *s.replay_since > options_.grace_ns) replay_missing(conn, s, t);
+    s.replay_owed.clear();
+  }
   void purged(std::uint32_t tenant, const std::string& collection, std::int64_t t) override {
     owe(tenant, collection, t);
   }
@@ -43,9 +51,12 @@ class PurgeJudge final : public Judge {
 
  private:
   struct State {
-    std::set<std::string> touched;                   // collections pushed or subscribed
-    std::set<std::string> purged;                    // PURGE-4: notices written
-    std::map<std::string, std::int64_t> purge_owed;  // PURGE-1: collection -> since
+    std::set<std::string> touched;                     // collections pushed or subscribed
+    std::set<std::string> purged;                      // PURGE-4: notices written
+    std::map<std::string, std::int64_t> purge_owed;    // PURGE-1: collection -> since
+    std::map<std::string, std::uint64_t> replay_owed;  // PURGE-5: collection -> purge_lsn
+    std::optional<std::int64_t> replay_since;          // ... owed since this HandshakeAck
+    std::uint64_t replayed_lsn = 0;                    // ... the last replayed purge_lsn
   };
   struct ClientRecord {  // per client, across its connections (PURGE-7)
     std::uint64_t max_mutation_id = 0;
@@ -57,11 +68,16 @@ class PurgeJudge final : public Judge {
     d = std::max(d, lsn);
   }
   void owe(std::uint32_t tenant, const std::string& collection, std::int64_t t);
+  void replay(const FrameEvent& e, State& s, const CollectionPurged& p);
+  void replay_missing(std::uint64_t conn, State& s, std::int64_t t);
 
+  const CheckerOptions& options_;
   const Views& views_;
   std::map<std::uint64_t, State> conns_;
   std::map<std::pair<std::uint32_t, std::string>, std::uint64_t> delivered_lsn_;  // PURGE-2
   std::set<std::tuple<std::uint32_t, std::string, std::uint64_t>> purges_seen_;   // PURGE-1
+  // PURGE-5: tenant -> collection -> the latest purge_lsn announced.
+  std::map<std::uint32_t, std::map<std::string, std::uint64_t>> latest_purge_;
   std::map<std::string, ClientRecord> clients_;
 };
 
@@ -100,8 +116,44 @@ void PurgeJudge::server_wrote(const FrameEvent& e) {
   } else if (const auto* push = std::get_if<DeltaPush>(&e.m)) {
     after_notice(push->collection);
   } else if (const auto* p = std::get_if<CollectionPurged>(&e.m)) {
+    replay(e, s, *p);
     notice(e, s, *p);
+  } else if (const auto* hs = std::get_if<HandshakeAck>(&e.m);
+             hs && hs->success && e.view.identity_known) {
+    // PURGE-5: every purge of the tenant announced so far is owed again.
+    const auto known = latest_purge_.find(e.view.tenant);
+    s.replay_owed = known == latest_purge_.end() ? decltype(s.replay_owed){} : known->second;
+    s.replay_since = e.r.t;
+    s.replayed_lsn = 0;
   }
+}
+
+// PURGE-5: a notice owed since the handshake settles it; the replayed ones
+// go out in increasing purge_lsn order.
+void PurgeJudge::replay(const FrameEvent& e, State& s, const CollectionPurged& p) {
+  const auto owed = s.replay_owed.find(p.name);
+  if (owed != s.replay_owed.end() && p.purge_lsn >= owed->second) {
+    if (p.purge_lsn < s.replayed_lsn) {
+      flag(e, "PURGE-5", Level::Should,
+           "replayed CollectionPurged for \"" + p.name + "\" with purge_lsn " +
+               std::to_string(p.purge_lsn) + " after one with " + std::to_string(s.replayed_lsn) +
+               " (increasing purge_lsn order)");
+    }
+    s.replayed_lsn = std::max(s.replayed_lsn, p.purge_lsn);
+    s.replay_owed.erase(owed);
+  }
+  auto& latest = latest_purge_[p.tenant_id][p.name];
+  latest = std::max(latest, p.purge_lsn);
+}
+
+void PurgeJudge::replay_missing(std::uint64_t conn, State& s, std::int64_t t) {
+  for (const auto& [collection, lsn] : s.replay_owed) {
+    report("PURGE-5", Level::Should,
+           "\"" + collection + "\" was purged (purge_lsn " + std::to_string(lsn) +
+               ") before this session's handshake, which was never told",
+           t, conn, "");
+  }
+  s.replay_owed.clear();
 }
 
 void PurgeJudge::notice(const FrameEvent& e, State& s, const CollectionPurged& p) {
@@ -141,6 +193,8 @@ void PurgeJudge::owe(std::uint32_t tenant, const std::string& collection, std::i
 void PurgeJudge::finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) {
   const auto it = conns_.find(conn);
   if (it == conns_.end()) return;
+  if (it->second.replay_since && *it->second.replay_since <= cutoff)
+    replay_missing(conn, it->second, t);
   for (const auto& [collection, since] : it->second.purge_owed) {
     if (since <= cutoff)
       report("PURGE-1", Level::Must,

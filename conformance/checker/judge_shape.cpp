@@ -24,11 +24,12 @@ class ShapeJudge final : public Judge {
 
   void deadlines(std::uint64_t conn, std::int64_t now) override {
     State& s = conns_[conn];
-    if (!s.gap_owed_since || now <= *s.gap_owed_since + options_.resync_deadline_ns) return;
+    const std::int64_t slack = s.gap_at_tap ? options_.tap_tolerance_ns : 0;
+    if (!s.gap_owed_since || now <= *s.gap_owed_since + options_.resync_deadline_ns + slack) return;
     report("RESYNC-2", Level::Must,
            "no ResyncRequest within " + ms_text(options_.resync_deadline_ns) + " of " +
-               s.gap_owed_what,
-           *s.gap_owed_since + options_.resync_deadline_ns, conn, "");
+               s.gap_owed_what + (slack ? " (+" + ms_text(slack) + " tap tolerance)" : ""),
+           *s.gap_owed_since + options_.resync_deadline_ns + slack, conn, "");
     s.gap_owed_since.reset();
   }
   void client_wrote(const FrameEvent& e) override;
@@ -58,8 +59,12 @@ class ShapeJudge final : public Judge {
     bool resync_sent = false;
     std::optional<std::int64_t> gap_owed_since;  // RESYNC-2
     std::string gap_owed_what;
+    std::uint64_t gap_owed_lsn = 0;  // the lsn of the ShapeDelta that showed it
+    bool gap_at_tap = false;         // seen at a tap: the client read it later (D81)
   };
   void delta_read(const FrameEvent& e, State& s, const ShapeDelta& d);
+  bool at_tap(const FrameRecord& r) const { return options_.at_tap || r.seen == Seen::Both; }
+  void fresh_snapshot(const FrameEvent& e, State& s, const std::string& shape_id);
 
   const CheckerOptions& options_;
   Views& views_;
@@ -68,7 +73,10 @@ class ShapeJudge final : public Judge {
 
 void ShapeJudge::client_wrote(const FrameEvent& e) {
   State& s = conns_[e.r.conn];
-  if (std::holds_alternative<DeltaPush>(e.m) && s.gap_owed_since) {
+  // At a tap, a frame this soon after the gap may have left before the gap was read.
+  const bool maybe_before_gap = s.gap_owed_since && s.gap_at_tap && at_tap(e.r) &&
+                                e.r.t < *s.gap_owed_since + options_.tap_tolerance_ns;
+  if (std::holds_alternative<DeltaPush>(e.m) && s.gap_owed_since && !maybe_before_gap) {
     flag(e, "RESYNC-2", Level::Must,
          "DeltaPush before the ResyncRequest owed for " + s.gap_owed_what);
     s.gap_owed_since.reset();
@@ -76,9 +84,16 @@ void ShapeJudge::client_wrote(const FrameEvent& e) {
   const auto* rq = std::get_if<ResyncRequest>(&e.m);
   if (!rq) return;
   s.resync_sent = true;
+  const auto* g = std::get_if<resync_reason::SequenceGap>(&rq->reason);
+  if (s.gap_owed_since && !maybe_before_gap && (!g || g->received != s.gap_owed_lsn)) {
+    flag(e, "RESYNC-2", Level::Must,
+         "the ResyncRequest owed for " + s.gap_owed_what + " names " +
+             (g ? "SequenceGap{received " + std::to_string(g->received) + "}"
+                : std::string("another reason")) +
+             ", not that gap");
+  }
   s.gap_owed_since.reset();
-  if (const auto* g = std::get_if<resync_reason::SequenceGap>(&rq->reason);
-      g && !s.gaps.count({g->expected, g->received})) {
+  if (g && !s.gaps.count({g->expected, g->received})) {
     flag(e, "RESYNC-4", Level::Must,
          "SequenceGap{expected " + std::to_string(g->expected) + ", received " +
              std::to_string(g->received) +
@@ -112,7 +127,7 @@ void ShapeJudge::server_wrote(const FrameEvent& e) {
     auto it = s.subscribes_unanswered.find(snap->shape_id);
     if (it != s.subscribes_unanswered.end() && !it->second.empty()) it->second.pop_front();
     s.shape_lsn[snap->shape_id] = snap->snapshot_lsn;
-    s.snapshot_owed.erase(snap->shape_id);
+    fresh_snapshot(e, s, snap->shape_id);
     return;
   }
   const auto* d = std::get_if<ShapeDelta>(&e.m);
@@ -138,6 +153,21 @@ void ShapeJudge::server_wrote(const FrameEvent& e) {
              "\" does not exceed " + std::to_string(it->second));
   }
   s.shape_lsn[d->shape_id] = std::max(it == s.shape_lsn.end() ? 0 : it->second, d->lsn);
+}
+
+// RESYNC-8: the snapshots one ResyncRequest owes go out in increasing
+// shape_id byte order; a shape owed since a later request may follow.
+void ShapeJudge::fresh_snapshot(const FrameEvent& e, State& s, const std::string& shape_id) {
+  const auto owed = s.snapshot_owed.find(shape_id);
+  if (owed == s.snapshot_owed.end()) return;
+  for (auto it = s.snapshot_owed.begin(); it != owed; ++it) {
+    if (it->second > owed->second) continue;
+    flag(e, "RESYNC-8", Level::Should,
+         "fresh ShapeSnapshot for shape \"" + shape_id + "\" before the one owed for \"" +
+             it->first + "\" (increasing shape_id order)");
+    break;
+  }
+  s.snapshot_owed.erase(owed);
 }
 
 void ShapeJudge::client_read(const FrameEvent& e) {
@@ -166,6 +196,8 @@ void ShapeJudge::delta_read(const FrameEvent& e, State& s, const ShapeDelta& d) 
   const std::uint64_t t = never_lowered.value_or(0);  // >= the last lsn when tracked
   if (tracked && d.lsn > t + 1 && !s.resync_sent && !s.gap_owed_since) {
     s.gap_owed_since = e.r.t;
+    s.gap_owed_lsn = d.lsn;
+    s.gap_at_tap = at_tap(e.r);
     s.gap_owed_what = "the gap in shape \"" + d.shape_id + "\" (expected lsn " +
                       std::to_string(t + 1) + ", read " + std::to_string(d.lsn) + ")";
   }

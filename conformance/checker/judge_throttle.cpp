@@ -1,6 +1,7 @@
 // Throttle: the client toggles it (THROTTLE-2); while it holds, the server
 // paces data frames to the rate (THROTTLE-4) and still answers controls at
-// once (THROTTLE-5, from the answers the connection and delta judges match).
+// once (THROTTLE-5: acks and pongs from the answers the connection and delta
+// judges match; snapshots and TokenRefreshAcks from the requests read here).
 #include <deque>
 
 #include "conformance/checker/judge.hpp"
@@ -45,7 +46,11 @@ class ThrottleJudge final : public Judge {
     std::int64_t throttled_at = 0;
     bool reported = false;
     std::deque<std::int64_t> data_at;  // data frames written while throttled
+    // THROTTLE-5: requests read on an authenticated session, unanswered.
+    std::map<std::string, std::deque<std::int64_t>> subscribes;  // shape_id -> read at
+    std::deque<std::int64_t> refreshes;                          // TokenRefresh read at
   };
+  void answered(const FrameEvent& e, std::deque<std::int64_t>& reads, std::string what);
   void pace(const FrameEvent& e, State& s);
 
   const CheckerOptions& options_;
@@ -53,9 +58,13 @@ class ThrottleJudge final : public Judge {
 };
 
 void ThrottleJudge::server_read(const FrameEvent& e) {
-  const auto* th = std::get_if<Throttle>(&e.m);
-  if (!th || !e.view.authenticated) return;
+  if (!e.view.authenticated) return;  // SESSION-6: nothing is owed before
   State& s = conns_[e.r.conn];
+  if (const auto* sub = std::get_if<ShapeSubscribe>(&e.m))
+    s.subscribes[sub->shape.shape_id].push_back(e.r.t);
+  if (std::holds_alternative<TokenRefresh>(e.m)) s.refreshes.push_back(e.r.t);
+  const auto* th = std::get_if<Throttle>(&e.m);
+  if (!th) return;
   if (!th->throttle) {
     s.throttled = false;
     return;
@@ -71,6 +80,12 @@ void ThrottleJudge::server_read(const FrameEvent& e) {
 
 void ThrottleJudge::server_wrote(const FrameEvent& e) {
   State& s = conns_[e.r.conn];
+  if (const auto* snap = std::get_if<ShapeSnapshot>(&e.m)) {
+    if (auto it = s.subscribes.find(snap->shape_id); it != s.subscribes.end())
+      answered(e, it->second, "ShapeSnapshot for \"" + snap->shape_id + "\"");
+  } else if (std::holds_alternative<TokenRefreshAck>(e.m)) {
+    answered(e, s.refreshes, "TokenRefreshAck");
+  }
   if (!s.throttled) return;
   if (is_data_frame(e.m) && e.r.t > s.throttled_at) pace(e, s);
   const std::int64_t limit = options_.control_delay_ns;
@@ -83,6 +98,19 @@ void ThrottleJudge::server_wrote(const FrameEvent& e) {
     flag(e, "THROTTLE-5", Level::Must,
          "Pong left " + ms_text(e.r.t - *e.facts.ping_read_at) +
              " after the Ping was read, while throttled (control frames are never delayed)");
+  }
+}
+
+// The answer to the oldest request in `reads`: not delayed by throttling.
+void ThrottleJudge::answered(const FrameEvent& e, std::deque<std::int64_t>& reads,
+                             std::string what) {
+  if (reads.empty()) return;
+  const std::int64_t read_at = reads.front();
+  reads.pop_front();
+  if (conns_[e.r.conn].throttled && e.r.t - read_at > options_.control_delay_ns) {
+    flag(e, "THROTTLE-5", Level::Must,
+         std::move(what) + " left " + ms_text(e.r.t - read_at) +
+             " after its request was read, while throttled (only data frames are paced)");
   }
 }
 

@@ -50,7 +50,14 @@ struct FrameRecord {
 struct CheckerOptions {
   std::int64_t grace_ns = 10'000'000'000;         // liveness: answers owed after this long
   std::int64_t resync_deadline_ns = 200'000'000;  // RESYNC-2
-  std::int64_t control_delay_ns = 500'000'000;    // THROTTLE-5: longest answer delay
+  // At a tap (a Seen::Both record, or every record when `at_tap`: the live
+  // commands and the proxy) a frame is seen when it passes, not when its
+  // receiver reads it: a client frame that reaches the tap within this long
+  // of a server frame may have been written before the client read it
+  // (RESYNC-2; D81). Judged on the tap's clock, so keep it above the round trip.
+  std::int64_t tap_tolerance_ns = 50'000'000;
+  bool at_tap = false;
+  std::int64_t control_delay_ns = 500'000'000;  // THROTTLE-5: longest answer delay
   // THROTTLE-4's 1000 ms window, less 1 % for server clock drift.
   std::int64_t throttle_window_ns = 990'000'000;
   // TOKEN-9 needs the server's clock: its Unix ms at t = 0, when known...

@@ -23,6 +23,8 @@ struct CheckTraceOptions {
   std::string input;
   double grace_s = 10;
   bool quiet_should = false;
+  bool tap = false;  // every record was taken at a tap (D81)
+  double tap_tolerance_ms = 50;
   std::string html_file, pcap_file;
 };
 
@@ -78,7 +80,10 @@ static int run_check_trace(const CheckTraceOptions& o) {
     fmt::print(stderr, "syncsim check-trace: {}\n", trace.error);
     return kExitInvalid;
   }
-  conformance::SessionChecker checker;
+  conformance::CheckerOptions options;
+  options.at_tap = o.tap;
+  options.tap_tolerance_ns = static_cast<std::int64_t>(o.tap_tolerance_ms * 1e6);
+  conformance::SessionChecker checker(options);
   conformance::replay(checker, trace.items);
   const std::int64_t last_t = trace.items.empty() ? 0 : trace.items.back().frame.t;
   checker.finish(last_t, static_cast<std::int64_t>(o.grace_s * 1e9));
@@ -120,6 +125,14 @@ Runner add_check_trace_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   cmd->add_flag("--must-only", o->quiet_should, "list MUST findings only");
+  cmd->add_flag("--tap", o->tap,
+                "the written/received times are a tap's, as `proxy --trace` records them: a "
+                "client frame within --tap-tolerance-ms of a gap is not judged under RESYNC-2");
+  cmd->add_option("--tap-tolerance-ms", o->tap_tolerance_ms,
+                  "at a tap (--tap, or a frame without \"seen\"): RESYNC-2's allowance for "
+                  "frames already on the wire")
+      ->check(CLI::Range(0.0, 60000.0))
+      ->capture_default_str();
   cmd->add_option("--html", o->html_file,
                   "also write the trace as an HTML report: wire log, sequence diagram,\n"
                   "findings inline");

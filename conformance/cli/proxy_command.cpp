@@ -80,6 +80,8 @@ int proxy(const ProxyOptions& o) {
   fmt::print("syncsim proxy: {} -> {}, seed {}\n", shown.text(), options.upstream.text(), o.seed);
   fmt::print("  client->server: {}\n", conformance::describe_faults(options.faults.to_server));
   fmt::print("  server->client: {}\n", conformance::describe_faults(options.faults.to_client));
+  fmt::print("  RESYNC-2 at this tap: a client frame within {} ms of the gap is not judged (D81)\n",
+             conformance::CheckerOptions{}.tap_tolerance_ns / 1'000'000);
   fmt::print(
       "  (fault draws are seeded per connection and direction; real-time order still\n"
       "   varies, so a run is repeatable in its faults, not byte for byte)\n");

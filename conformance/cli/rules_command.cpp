@@ -4,10 +4,14 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "conformance/checker/session_checker.hpp"
 #include "conformance/cli/commands.hpp"
+#include "conformance/live/client_check.hpp"
+#include "conformance/live/server_check.hpp"
+#include "conformance/live/server_scenarios.hpp"
 #include "conformance/runner/scenario.hpp"
 #include "protocol/rules.hpp"
 #include "protocol/schema.hpp"
@@ -33,73 +37,174 @@ int list_rules(const RulesOptions& o) {
   return kExitOk;
 }
 
-int coverage(const RulesOptions& o) {
+// How far a rule is judged (D79): by a judge on every trace; only by a
+// specific check (a scenario's frame/stat expectation in the simulator, or a
+// live case); only named by a scenario; or nowhere.
+enum class Status { Traces, Specific, Named, None };
+
+struct CoverageFacts {
+  std::map<std::string, std::vector<std::string>> named;  // rule -> scenarios naming it
+  std::set<std::string> specific;  // cited by a scenario expectation or a live case
+  std::size_t files = 0;
+};
+
+// Why a rule no judge declares is not judged on traces, where it is known.
+std::string_view unjudged_reason(std::string_view id) {
+  static const std::map<std::string_view, std::string_view> kReasons = {
+      {"FRAME-4", "WebSocket framing: the reader hands the checker frames, not messages"},
+      {"FRAME-5", "WebSocket framing: the reader hands the checker frames, not messages"},
+      {"FRAME-7", "WebSocket framing: the reader hands the checker frames, not messages"},
+      {"FRAME-12", "WebSocket framing: control messages are not recorded"},
+      {"SHAPE-4", "internal state: the server's data at the snapshot"},
+      {"SHAPE-8", "internal state: which documents match a shape"},
+      {"SHAPE-11", "internal state: the server's view of the shape"},
+      {"SHAPE-12", "internal state: the server's view of the shape"},
+      {"SHAPE-13", "internal state: the server's view of the shape"},
+      {"SESSION-9", "internal state: what the server forgets at close"},
+      {"DEF-2", "internal state: the client's stored definitions"},
+      {"DELTA-3", "internal state: the dedup table, rate bucket and write policies decide"},
+      {"DELTA-11", "a silent drop: the wire cannot tell a policy denial from a rate drop"},
+      {"DELTA-14", "internal state: the client's compensation and batch size"},
+      {"DELTA-16", "internal state: the client's handling of the ack"},
+      {"RATE-1", "a silent drop: the wire cannot tell a rate drop from a policy denial"},
+      {"RATE-2", "a silent drop: the wire cannot tell a rate drop from a policy denial"},
+      {"RESYNC-1", "internal state: the client's tracked lsn (RESYNC-2/4 judge its effects)"},
+      {"THROTTLE-6", "internal state: the server's data queue"},
+      {"PURGE-6", "internal state: the client's local data"},
+      {"PURGE-8", "internal state: the client's records per collection"},
+      {"VCLOCK-3", "internal state: the client's clock merge"},
+  };
+  const auto it = kReasons.find(id);
+  return it == kReasons.end() ? std::string_view{} : it->second;
+}
+
+std::optional<CoverageFacts> coverage_facts(const RulesOptions& o) {
   std::string error;
+  CoverageFacts f;
   const auto files = conformance::scenario_files(
       o.paths.empty() ? std::vector<std::string>{"scenarios"} : o.paths, error);
   if (!error.empty()) {
     fmt::print(stderr, "syncsim rules: {}\n", error);
-    return kExitInvalid;
+    return std::nullopt;
   }
-  std::map<std::string, std::vector<std::string>> by_rule;  // rule -> scenarios naming it
-  for (const auto& f : files) {
-    const auto loaded = conformance::load_scenario(f);
+  f.files = files.size();
+  for (const auto& file : files) {
+    const auto loaded = conformance::load_scenario(file);
     if (!loaded.scenario) {
       fmt::print(stderr, "syncsim rules: {}\n", loaded.error);
-      return kExitInvalid;
+      return std::nullopt;
     }
     for (const auto& id : conformance::rules_named(*loaded.scenario)) {
       if (!protocol::find_rule(id) && id != "CONVERGENCE") {
-        fmt::print(stderr, "syncsim rules: {}: names \"{}\", which is not a spec rule\n", f, id);
-        return kExitInvalid;
+        fmt::print(stderr, "syncsim rules: {}: names \"{}\", which is not a spec rule\n", file, id);
+        return std::nullopt;
       }
-      by_rule[id].push_back(loaded.scenario->name);
+      f.named[id].push_back(loaded.scenario->name);
     }
+    for (const auto& e : loaded.scenario->expect.frames) f.specific.insert(e.rule);
+    for (const auto& e : loaded.scenario->expect.stats) f.specific.insert(e.rule);
   }
-  // Judged: the union of the judges' declarations (the framing judge's are
-  // validate()'s frame rules); "(clock)": only where the server's clock is known.
+  for (const auto* cases : {&conformance::server_cases(), &conformance::client_cases(),
+                            &conformance::server_scenario_cases()})
+    for (const auto& c : *cases) f.specific.insert(c.rule);
+  return f;
+}
+
+std::string family_of(std::string_view id) { return std::string(id.substr(0, id.rfind('-'))); }
+
+struct FamilyCount {
+  std::size_t rules = 0, traces = 0, specific = 0, named = 0, none = 0;
+  void add(Status s) {
+    ++rules;
+    (s == Status::Traces     ? traces
+     : s == Status::Specific ? specific
+     : s == Status::Named    ? named
+                             : none) += 1;
+  }
+};
+
+void print_summary(const std::vector<std::pair<const protocol::Rule*, Status>>& rows,
+                   std::size_t files) {
+  std::map<std::string, FamilyCount> families;  // MUST and SHOULD rules only
+  std::vector<std::string> order;
+  FamilyCount all;
+  for (const auto& [r, s] : rows) {
+    if (r->level == protocol::Level::May) continue;
+    const auto fam = family_of(r->id);
+    if (!families.count(fam)) order.push_back(fam);
+    families[fam].add(s);
+    all.add(s);
+  }
+  fmt::print("\nMUST and SHOULD rules by family ({} scenario file(s)):\n", files);
+  fmt::print("{:<10} {:>5} {:>7} {:>9} {:>6} {:>11}\n", "FAMILY", "RULES", "TRACES", "SPECIFIC",
+             "NAMED", "NEITHER");
+  auto line = [](std::string_view name, const FamilyCount& c) {
+    fmt::print("{:<10} {:>5} {:>7} {:>9} {:>6} {:>11}\n", name, c.rules, c.traces, c.specific,
+               c.named, c.none);
+  };
+  for (const auto& fam : order) line(fam, families[fam]);
+  line("total", all);
+  fmt::print(
+      "TRACES: judged on every trace (a checker judge declares it). SPECIFIC: judged only by a\n"
+      "scenario expectation in the simulator or a live case. NAMED: only named by a scenario.\n"
+      "NEITHER: neither judged nor named.\n"
+      "Only TRACES and SPECIFIC count as exercised.\n\n");
+  fmt::print("{} of {} MUST/SHOULD rules judged on traces.\n", all.traces, all.rules);
+  fmt::print("{} of {} MUST/SHOULD rules exercised (judged on traces or by a specific check).\n",
+             all.traces + all.specific, all.rules);
+}
+
+void print_unjudged(const std::vector<std::pair<const protocol::Rule*, Status>>& rows) {
+  std::vector<std::string> lines;
+  for (const auto& [r, s] : rows) {
+    if (s == Status::Traces || s == Status::Specific || r->level == protocol::Level::May) continue;
+    const auto why = unjudged_reason(r->id);
+    lines.push_back(fmt::format("  {:<12} {}", r->id,
+                                !why.empty()         ? why
+                                : s == Status::Named ? "named by a scenario, judged nowhere"
+                                                     : "not judged yet"));
+  }
+  if (lines.empty()) return;
+  fmt::print("Not judged ({} MUST/SHOULD rules):\n", lines.size());
+  for (const auto& l : lines) fmt::print("{}\n", l);
+}
+
+int coverage(const RulesOptions& o) {
+  const auto facts = coverage_facts(o);
+  if (!facts) return kExitInvalid;
+  // Judged on traces: the union of the judges' declarations (the framing
+  // judge's are validate()'s frame rules); "(clock)": only with the server's clock.
   std::map<std::string_view, std::string> judged_by;
   for (const auto& d : conformance::SessionChecker::declared_rules()) {
     auto& by = judged_by[d.rule];
     by += (by.empty() ? "" : "+") + std::string(d.judge);
     if (d.scope == conformance::Scope::ServerClock) by += "(clock)";
   }
-
-  std::size_t total = 0, named = 0, judged = 0, exercised = 0;
-  std::vector<std::string_view> missing;
-  fmt::print("{:<12} {:<6} {:<6} {:<22} {}\n", "RULE", "LEVEL", "SIDE", "JUDGED BY",
+  std::vector<std::pair<const protocol::Rule*, Status>> rows;
+  fmt::print("{:<12} {:<6} {:<6} {:<9} {:<22} {}\n", "RULE", "LEVEL", "SIDE", "STATUS", "JUDGED BY",
              "SCENARIOS NAMING IT");
   for (const auto& r : protocol::all_rules()) {
     if (!r.id.starts_with(o.prefix)) continue;
-    ++total;
-    const auto it = by_rule.find(std::string(r.id));
-    const std::size_t n = it == by_rule.end() ? 0 : it->second.size();
+    const auto it = facts->named.find(std::string(r.id));
+    const std::size_t n = it == facts->named.end() ? 0 : it->second.size();
     const auto by = judged_by.find(r.id);
     const std::string checks = by == judged_by.end() ? "" : by->second;
-    named += n > 0;
-    judged += !checks.empty();
-    const bool covered = n > 0 || !checks.empty();
-    exercised += covered;
-    if (!covered) missing.push_back(r.id);
-    if (o.missing_only && covered) continue;
+    const Status s = !checks.empty()                            ? Status::Traces
+                     : facts->specific.count(std::string(r.id)) ? Status::Specific
+                     : n > 0                                    ? Status::Named
+                                                                : Status::None;
+    rows.emplace_back(&r, s);
+    if (o.missing_only && (s == Status::Traces || s == Status::Specific)) continue;
     std::string names;
     for (std::size_t i = 0; i < n && i < 3; ++i) names += (i ? ", " : "") + it->second[i];
     if (n > 3) names += fmt::format(" and {} more", n - 3);
-    fmt::print("{:<12} {:<6} {:<6} {:<22} {}\n", r.id, protocol::level_name(r.level),
-               protocol::binds_name(r.binds), checks.empty() ? "-" : checks,
-               n == 0 ? "-" : fmt::format("{}: {}", n, names));
+    constexpr std::string_view kStatus[] = {"traces", "specific", "named", "-"};
+    fmt::print("{:<12} {:<6} {:<6} {:<9} {:<22} {}\n", r.id, protocol::level_name(r.level),
+               protocol::binds_name(r.binds), kStatus[static_cast<int>(s)],
+               checks.empty() ? "-" : checks, n == 0 ? "-" : fmt::format("{}: {}", n, names));
   }
-  fmt::print(
-      "\n{} of {} rules ({:.1f}%) exercised by the {} scenario(s): {} named by a scenario, {} "
-      "judged by a checker judge on every frame or session of every run.\n",
-      exercised, total,
-      total ? 100.0 * static_cast<double>(exercised) / static_cast<double>(total) : 0.0,
-      files.size(), named, judged);
-  if (!missing.empty()) {
-    std::string list;
-    for (const auto id : missing) list += (list.empty() ? "" : " ") + std::string(id);
-    fmt::print("Not exercised ({}): {}\n", missing.size(), list);
-  }
+  print_summary(rows, facts->files);
+  print_unjudged(rows);
   return kExitOk;
 }
 
@@ -111,9 +216,12 @@ Runner add_rules_command(CLI::App& app) {
       "rules",
       "List the spec's rules (PROTOCOL.md Appendix F): ID, level, which side it\n"
       "binds, HC for a harness choice, and a summary. With --coverage, show for\n"
-      "each rule the checker judges that declare it (framing on every frame, the\n"
-      "others on every connection; \"(clock)\": only where the server's clock is\n"
-      "known) and the scenarios that name it.\n\n"
+      "each rule how far it is judged: \"traces\" (a checker judge declares it,\n"
+      "so every trace is judged; \"(clock)\": only where the server's clock is\n"
+      "known), \"specific\" (only a scenario expectation or a live case judges\n"
+      "it), \"named\" (a scenario only names it) or \"-\"; then a table per\n"
+      "family of the MUST and SHOULD rules, and the rules not judged, with the\n"
+      "reason where one is known.\n\n"
       "Examples:\n"
       "  syncsim rules DELTA\n"
       "  syncsim rules --coverage              # against scenarios/\n"
@@ -121,7 +229,9 @@ Runner add_rules_command(CLI::App& app) {
       "Exit: 0, or 2 for an unreadable scenario or one naming an unknown rule.");
   cmd->add_option("PREFIX", o->prefix, "only rules whose ID starts with this");
   cmd->add_flag("--coverage", o->coverage, "which scenarios and checks exercise each rule");
-  cmd->add_flag("--missing", o->missing_only, "with --coverage: list only uncovered rules");
+  cmd->add_flag(
+      "--missing", o->missing_only,
+      "with --coverage: list only rules neither judged on traces nor by a specific check");
   cmd->add_option("--scenarios", o->paths,
                   "with --coverage: scenario files or directories (default: scenarios)");
   return [o] { return o->coverage ? coverage(*o) : list_rules(*o); };

@@ -45,7 +45,8 @@ enum class Bug {
   AcceptBadChecksum,
   AcksOutOfOrder,
   SnapshotWrongId,
-  CloseOnUnknownCode
+  CloseOnUnknownCode,
+  AcceptEmptyDelta
 };
 struct BugName {
   const char* name;
@@ -57,7 +58,8 @@ constexpr BugName kBugs[] = {{"none", Bug::None},
                              {"accept-bad-checksum", Bug::AcceptBadChecksum},
                              {"acks-out-of-order", Bug::AcksOutOfOrder},
                              {"snapshot-wrong-id", Bug::SnapshotWrongId},
-                             {"close-on-unknown-code", Bug::CloseOnUnknownCode}};
+                             {"close-on-unknown-code", Bug::CloseOnUnknownCode},
+                             {"accept-empty-delta", Bug::AcceptEmptyDelta}};
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxConns = 64;
@@ -182,7 +184,7 @@ class Server {
     if (!c.authed) {
       rej.reason = "not authenticated";
       rej.compensation = compensation::PermissionDenied{};
-    } else if (p.delta.empty()) {
+    } else if (p.delta.empty() && bug_ != Bug::AcceptEmptyDelta) {
       rej.reason = "empty delta";
     } else if (p.checksum != 0 && crc != p.checksum && bug_ != Bug::AcceptBadChecksum) {
       char text[80];

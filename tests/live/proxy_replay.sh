@@ -31,7 +31,7 @@ grep -q "frames passed" "$DIR/proxy.log" || { echo "FAIL: the proxy printed no s
 grep -Eq "[1-9][0-9]* dropped|[1-9][0-9]* duplicated|[1-9][0-9]* reordered" "$DIR/proxy.log" \
   || { echo "FAIL: no fault was applied"; exit 1; }
 [ "$proxy_exit" -eq 0 ] || { echo "FAIL: proxy exit $proxy_exit (MUST findings)"; exit 1; }
-"$SYNCSIM" check-trace "$DIR/proxy.jsonl" >"$DIR/replay.log" 2>&1
+"$SYNCSIM" check-trace --tap "$DIR/proxy.jsonl" >"$DIR/replay.log" 2>&1
 replay_exit=$?
 cat "$DIR/replay.log"
 [ "$replay_exit" -eq 0 ] || { echo "FAIL: check-trace exit $replay_exit"; exit 1; }
