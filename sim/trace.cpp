@@ -75,16 +75,31 @@ Trace& Trace::boolean(std::string_view key, bool v) {
 
 void Trace::end() {
   line_ += "}\n";
+  std::uint64_t h = hash_;  // a local: the loop keeps it in a register
   for (const char c : line_) {
-    hash_ ^= static_cast<std::uint8_t>(c);
-    hash_ *= 0x100000001b3ULL;
+    h ^= static_cast<std::uint8_t>(c);
+    h *= 0x100000001b3ULL;
   }
+  hash_ = h;
   ++lines_;
   if (out_) out_->write(line_.data(), static_cast<std::streamsize>(line_.size()));
-  if (keep_last_ > 0) {
-    if (recent_.size() == keep_last_) recent_.pop_front();
-    recent_.emplace_back(line_.data(), line_.size() - 1);
+  if (keep_last_ > 0) keep(std::string_view(line_.data(), line_.size() - 1));
+}
+
+void Trace::keep(std::string_view line) {
+  if (ring_.size() < keep_last_) {
+    ring_.emplace_back(line);
+    return;
   }
+  ring_[next_].assign(line);
+  next_ = (next_ + 1) % keep_last_;
+}
+
+std::vector<std::string> Trace::recent() const {
+  std::vector<std::string> out;
+  out.reserve(ring_.size());
+  for (std::size_t k = 0; k < ring_.size(); ++k) out.push_back(ring_[(next_ + k) % ring_.size()]);
+  return out;
 }
 
 }  // namespace syncsim::sim

@@ -8,10 +8,10 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <iosfwd>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sim/time.hpp"
 
@@ -37,14 +37,20 @@ class Trace {
 
   std::uint64_t hash() const { return hash_; }
   std::uint64_t lines() const { return lines_; }
-  const std::deque<std::string>& recent() const { return recent_; }
+  // The last lines kept, oldest first, without their '\n'.
+  std::vector<std::string> recent() const;
   void set_output(std::ostream* out) { out_ = out; }
 
  private:
+  void keep(std::string_view line);
+
   std::ostream* out_;
   std::size_t keep_last_;
   std::string line_;
-  std::deque<std::string> recent_;
+  // A ring of reused strings: keeping a line costs no allocation once the
+  // ring is full (next_ is the oldest slot).
+  std::vector<std::string> ring_;
+  std::size_t next_ = 0;
   std::uint64_t hash_ = 0xcbf29ce484222325ULL;
   std::uint64_t lines_ = 0;
 };
