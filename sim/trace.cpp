@@ -6,75 +6,85 @@
 namespace syncsim::sim {
 namespace {
 
+using namespace std::string_view_literals;  // literals with their length: no strlen per piece
+
 void append_int(std::string& s, auto v) {
   char buf[24];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
   s.append(buf, p);
 }
 
+bool plain(char c) { return static_cast<unsigned char>(c) >= 0x20 && c != '"' && c != '\\'; }
+
+// Runs of characters that need no escape are appended whole.
 void append_escaped(std::string& s, std::string_view v) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (const char c : v) {
+  while (!v.empty()) {
+    std::size_t k = 0;
+    while (k < v.size() && plain(v[k])) ++k;
+    s.append(v.data(), k);
+    if (k == v.size()) return;
+    const char c = v[k];
     const auto u = static_cast<unsigned char>(c);
     if (c == '"' || c == '\\') {
       s += '\\';
       s += c;
-    } else if (u < 0x20) {
-      s += "\\u00";
+    } else {
+      s += "\\u00"sv;
       s += kHex[u >> 4];
       s += kHex[u & 0xf];
-    } else {
-      s += c;
     }
+    v.remove_prefix(k + 1);
   }
+}
+
+// ,"key": (keys are the simulator's own names: never escaped)
+void append_key(std::string& s, std::string_view key) {
+  s += ",\""sv;
+  s += key;
+  s += "\":"sv;
 }
 
 }  // namespace
 
 Trace& Trace::begin(Time t, std::string_view ev) {
   line_.clear();
-  line_ += "{\"t\":";
+  line_ += "{\"t\":"sv;
   append_int(line_, t);
-  line_ += ",\"ev\":\"";
+  line_ += ",\"ev\":\""sv;
   append_escaped(line_, ev);
   line_ += '"';
   return *this;
 }
 
 Trace& Trace::num(std::string_view key, std::int64_t v) {
-  line_ += ",\"";
-  line_ += key;
-  line_ += "\":";
+  append_key(line_, key);
   append_int(line_, v);
   return *this;
 }
 
 Trace& Trace::num(std::string_view key, std::uint64_t v) {
-  line_ += ",\"";
-  line_ += key;
-  line_ += "\":";
+  append_key(line_, key);
   append_int(line_, v);
   return *this;
 }
 
 Trace& Trace::str(std::string_view key, std::string_view v) {
-  line_ += ",\"";
-  line_ += key;
-  line_ += "\":\"";
+  append_key(line_, key);
+  line_ += '"';
   append_escaped(line_, v);
   line_ += '"';
   return *this;
 }
 
 Trace& Trace::boolean(std::string_view key, bool v) {
-  line_ += ",\"";
-  line_ += key;
-  line_ += v ? "\":true" : "\":false";
+  append_key(line_, key);
+  line_ += v ? "true"sv : "false"sv;
   return *this;
 }
 
 void Trace::end() {
-  line_ += "}\n";
+  line_ += "}\n"sv;
   std::uint64_t h = hash_;  // a local: the loop keeps it in a register
   for (const char c : line_) {
     h ^= static_cast<std::uint8_t>(c);
