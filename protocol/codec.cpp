@@ -801,6 +801,7 @@ void append_frame(const Message& m, Bytes& out) {
 
 Bytes encode_frame(const Message& m) {
   Bytes out;
+  out.reserve(256);  // most frames fit: no regrowth while the packer appends piece by piece
   append_frame(m, out);
   return out;
 }
