@@ -20,7 +20,11 @@ namespace {
 
 struct BytesWriter {
   Bytes& out;
-  void write(const char* p, std::size_t n) { out.insert(out.end(), p, p + n); }
+  // As bytes: a char range into a uint8_t vector would be copied element by element.
+  void write(const char* p, std::size_t n) {
+    const auto* b = reinterpret_cast<const std::uint8_t*>(p);
+    out.insert(out.end(), b, b + n);
+  }
 };
 
 template <class T>
