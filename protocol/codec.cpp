@@ -20,7 +20,11 @@ namespace {
 
 struct BytesWriter {
   Bytes& out;
-  void write(const char* p, std::size_t n) { out.insert(out.end(), p, p + n); }
+  // As bytes: a char range into a uint8_t vector would be copied element by element.
+  void write(const char* p, std::size_t n) {
+    const auto* b = reinterpret_cast<const std::uint8_t*>(p);
+    out.insert(out.end(), b, b + n);
+  }
 };
 
 template <class T>
@@ -801,6 +805,7 @@ void append_frame(const Message& m, Bytes& out) {
 
 Bytes encode_frame(const Message& m) {
   Bytes out;
+  out.reserve(256);  // most frames fit: no regrowth while the packer appends piece by piece
   append_frame(m, out);
   return out;
 }

@@ -36,6 +36,10 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   // See every frame the client writes, and every connection that ends, with
   // the connection id both ends share (tests, traces, the checker).
   std::function<void(const protocol::Message&, std::uint64_t conn)> on_send;
+  // Like on_send, with the frame exactly as written (header included), so a
+  // recorder need not encode it again.
+  std::function<void(const protocol::Message&, const protocol::Bytes& frame, std::uint64_t conn)>
+      on_send_frame;
   // Every decodable frame read, before the core handles it (traces, checks).
   std::function<void(const protocol::Message&, std::uint64_t conn)> on_receive;
   std::function<void(std::uint64_t conn)> on_closed;
@@ -131,8 +135,10 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   void flush() {
     for (auto& m : core_.take_output()) {
       if (!connected_) continue;
+      protocol::Bytes frame = protocol::encode_frame(m);
       if (on_send) on_send(m, conn_id_);
-      out_.push_back(protocol::encode_frame(m));
+      if (on_send_frame) on_send_frame(m, frame, conn_id_);
+      out_.push_back(std::move(frame));
     }
     write();
     persist();

@@ -67,6 +67,7 @@ struct ClientPersistent {
   std::uint64_t epoch = 0;
   std::uint64_t peer_id = 0;
   std::uint64_t last_mutation_id = 0;  // DELTA-1: ids never repeat
+  bool operator==(const ClientPersistent&) const = default;
 };
 
 class ClientCore {

@@ -64,6 +64,10 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   // See every frame the server writes, and every connection that ends, with
   // the connection id both ends share (tests, traces, the checker).
   std::function<void(const protocol::Message&, std::uint64_t conn)> on_send;
+  // Like on_send, with the frame exactly as written (header included), so a
+  // recorder need not encode it again.
+  std::function<void(const protocol::Message&, const protocol::Bytes& frame, std::uint64_t conn)>
+      on_send_frame;
   // Every decodable frame read, before the core handles it (traces, checks).
   std::function<void(const protocol::Message&, std::uint64_t conn)> on_receive;
   std::function<void(std::uint64_t conn)> on_closed;
@@ -187,8 +191,9 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
       auto it = conns_.find(o.session);
       if (it == conns_.end() || it->second->closing) continue;
       Conn& c = *it->second;
-      if (on_send) on_send(o.message, c.conn_id);
       protocol::Bytes frame = protocol::encode_frame(o.message);
+      if (on_send) on_send(o.message, c.conn_id);
+      if (on_send_frame) on_send_frame(o.message, frame, c.conn_id);
       c.out_bytes += frame.size() + kQueuedFrameOverhead;
       c.out.push_back(std::move(frame));
       if (c.out_bytes > kMaxOutboundBytes) {

@@ -414,12 +414,14 @@ struct World::Impl {
       p.fin_arrived = true;
       tr("deliver-eof").conn(c->id).node(name(p.to)).end();
     } else {
-      p.rx.insert(p.rx.end(), u.bytes.begin(), u.bytes.end());
-      tr("deliver")
-          .conn(c->id)
-          .node(name(p.to))
-          .num("bytes", static_cast<std::uint64_t>(u.bytes.size()))
-          .end();
+      const std::size_t n = u.bytes.size();
+      if (p.unread() == 0 && p.rx.capacity() < n) {
+        p.rx = std::move(u.bytes);  // nothing unread: the unit's buffer becomes rx, no copy
+        p.rx_off = 0;
+      } else {
+        p.rx.insert(p.rx.end(), u.bytes.begin(), u.bytes.end());
+      }
+      tr("deliver").conn(c->id).node(name(p.to)).num("bytes", static_cast<std::uint64_t>(n)).end();
     }
     satisfy_read(c, side);
   }
@@ -509,19 +511,29 @@ struct World::Impl {
                         const std::vector<boost::asio::const_buffer>& bufs) {
     detail::Pipe& p = c->pipe[side];
     std::size_t space = std::min(window_space(p, link(p.from, p.to)), p.write_limit);
-    std::vector<std::uint8_t> data;
-    for (const auto& b : bufs) {
-      const std::size_t k = std::min(space, b.size());
-      const auto* src = static_cast<const std::uint8_t*>(b.data());
-      data.insert(data.end(), src, src + k);
-      space -= k;
-      if (space == 0) break;
+    // One buffer (the usual write) is sent from where it lies; several are gathered.
+    std::vector<std::uint8_t> gathered;
+    const std::uint8_t* data = nullptr;
+    std::size_t n = 0;
+    if (bufs.size() == 1) {
+      data = static_cast<const std::uint8_t*>(bufs[0].data());
+      n = std::min(space, bufs[0].size());
+    } else {
+      for (const auto& b : bufs) {
+        const std::size_t k = std::min(space, b.size());
+        const auto* src = static_cast<const std::uint8_t*>(b.data());
+        gathered.insert(gathered.end(), src, src + k);
+        space -= k;
+        if (space == 0) break;
+      }
+      data = gathered.data();
+      n = gathered.size();
     }
-    if (!data.empty()) {
+    if (n > 0) {
       p.write_limit = SIZE_MAX;
-      emit(c, side, data.data(), data.size());
+      emit(c, side, data, n);
     }
-    return data.size();
+    return n;
   }
 
   void resume_write(const std::shared_ptr<detail::Connection>& c, int reader_side_pipe) {

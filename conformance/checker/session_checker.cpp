@@ -50,10 +50,16 @@ struct SessionChecker::Impl final : FindingSink {
     Seen seen;
     Bytes frame;
   };
+  struct Pending {  // a frame written, not yet recorded as read, with its decoding
+    Bytes frame;
+    std::shared_ptr<const DecodedFrame> decoded;
+  };
   struct Conn {  // what the core itself keeps per connection
     bool client_spoke = false, server_spoke = false;
     std::deque<RecentFrame> recent;  // context of findings
+    std::deque<Pending> pending[2];  // per sender: written frames awaiting their read (D83)
   };
+  std::shared_ptr<const DecodedFrame> decode(Conn& c, const FrameRecord& r);
 
   explicit Impl(CheckerOptions o) : options(std::move(o)) {
     const JudgeDeps d{*this, options, views};
@@ -79,6 +85,28 @@ struct SessionChecker::Impl final : FindingSink {
   std::optional<std::uint64_t> current;  // the connection whose recent frames give context
   std::optional<Sender> current_from;    // sender of the frame being judged
 };
+
+// D83: a frame recorded written and then read is decoded once. decode_frame
+// is a function of the bytes alone, so the read record reuses the written
+// one's decoding when the bytes match; frames the relay dropped age out.
+std::shared_ptr<const DecodedFrame> SessionChecker::Impl::decode(Conn& c, const FrameRecord& r) {
+  constexpr std::size_t kMaxPending = 16;
+  auto& q = c.pending[r.from == Sender::Client ? 0 : 1];
+  if (r.seen == Seen::Received) {
+    for (auto it = q.begin(); it != q.end(); ++it) {
+      if (it->frame != r.frame) continue;
+      auto d = std::move(it->decoded);
+      q.erase(it);
+      return d;
+    }
+  }
+  auto d = std::make_shared<const DecodedFrame>(decode_frame(r.frame));
+  if (r.seen == Seen::Written) {
+    q.push_back(Pending{r.frame, d});
+    if (q.size() > kMaxPending) q.pop_front();
+  }
+  return d;
+}
 
 void SessionChecker::Impl::judge_report(std::string_view judge, std::span<const RuleDecl> declared,
                                         std::string_view rule, Level level, std::string message,
@@ -188,7 +216,8 @@ void SessionChecker::on_frame(const FrameRecord& r) {
   im.current_from.reset();
   for (auto& j : im.judges) j->deadlines(r.conn, r.t);
   im.current_from = r.from;
-  const DecodedFrame d = decode_frame(r.frame);
+  const auto decoded = im.decode(c, r);
+  const DecodedFrame& d = *decoded;
   for (auto& j : im.judges) j->decoded(r, d);
   if (d.message && !has_must(d.findings)) im.dispatch(r, *d.message);
   c.recent.push_back(Impl::RecentFrame{r.from, r.seen, r.frame});

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <set>
 
@@ -60,8 +61,15 @@ struct Run {
 
   explicit Run(CheckerOptions o) : checker(o) {}
 
+  // A frame read: judged as its re-encoding, which can differ from the bytes
+  // on the wire only when a relay corrupted them into another valid frame.
   void judge(const protocol::Message& m, std::uint64_t conn, protocol::Sender from, Seen seen) {
-    FrameRecord r{world->now(), conn, from, protocol::encode_frame(m), seen};
+    judge(m, protocol::encode_frame(m), conn, from, seen);
+  }
+  // A frame written: the bytes the writer encoded.
+  void judge(const protocol::Message& m, protocol::Bytes frame, std::uint64_t conn,
+             protocol::Sender from, Seen seen) {
+    FrameRecord r{world->now(), conn, from, std::move(frame), seen};
     if (trace) write_trace_frame(*trace, r);
     checker.on_frame(r);
 
@@ -472,8 +480,9 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
       "server",
       [&run, server_cfg](sim::Host& h) {
         run.server = std::make_shared<Server<SimRuntime>>(SimRuntime{&h}, server_cfg);
-        run.server->on_send = [&run](const protocol::Message& m, std::uint64_t conn) {
-          run.judge(m, conn, protocol::Sender::Server, Seen::Written);
+        run.server->on_send_frame = [&run](const protocol::Message& m, const protocol::Bytes& f,
+                                           std::uint64_t conn) {
+          run.judge(m, f, conn, protocol::Sender::Server, Seen::Written);
         };
         run.server->on_receive = [&run](const protocol::Message& m, std::uint64_t conn) {
           run.judge(m, conn, protocol::Sender::Client, Seen::Received);
@@ -498,10 +507,17 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
           const ClientPersistent p = load_persistent(disk);  // DELTA-1, HS-12
           auto client = std::make_shared<Client<SimRuntime>>(SimRuntime{&h},
                                                              sim::Address{"server", kPort}, cfg, p);
-          client->on_persist = [&disk](const ClientPersistent& st) { save_persistent(disk, st); };
-          client->on_send = [&run, name](const protocol::Message& m, std::uint64_t conn) {
+          // Saved only when it changed: the client persists after every flush.
+          client->on_persist = [&disk, last = std::optional<ClientPersistent>()](
+                                   const ClientPersistent& st) mutable {
+            if (last && *last == st) return;
+            save_persistent(disk, st);
+            last = st;
+          };
+          client->on_send_frame = [&run, name](const protocol::Message& m, const protocol::Bytes& f,
+                                               std::uint64_t conn) {
             run.conn_client[conn] = name;
-            run.judge(m, conn, protocol::Sender::Client, Seen::Written);
+            run.judge(m, f, conn, protocol::Sender::Client, Seen::Written);
           };
           client->on_receive = [&run](const protocol::Message& m, std::uint64_t conn) {
             run.judge(m, conn, protocol::Sender::Server, Seen::Received);
