@@ -54,8 +54,9 @@ Merged merge(const std::vector<std::string>& inputs) {
                     fmt::format("{} and {} are both shard {}/{}", shard_files[r.meta.shard.index],
                                 path, r.meta.shard.index + 1, r.meta.shard.count)};
     complete = complete && r.meta.complete;
+    const SweepPositions positions(r.meta);
     for (auto& run : r.runs) {
-      const auto position = sweep_position(r.meta, run);
+      const auto position = positions(run);
       if (!position || *position % r.meta.shard.count != r.meta.shard.index)
         return Merged{
             {}, {}, fmt::format("{}: {} seed {} is not of this shard", path, run.name, run.seed)};
@@ -82,17 +83,14 @@ int run_merge(const MergeOptions& o) {
   fmt::print("syncsim merge: {} shard(s), {} scenario(s), seeds {}..{}: {} run(s)\n",
              o.inputs.size(), m.meta.scenarios.size(), m.meta.seeds.first, m.meta.seeds.last,
              m.runs.size());
+  // Runs are in canonical order: a scenario's line follows its last run.
   SweepTally tally(m.meta);
-  std::size_t next = 0;
-  for (std::size_t s = 0; s < m.meta.scenarios.size(); ++s) {
-    bool any = false;
-    for (; next < m.runs.size() &&
-           sweep_position(m.meta, m.runs[next]).value() / m.meta.seeds.count() == s;
-         ++next) {
-      tally.add(s, m.runs[next]);
-      any = true;
-    }
-    if (any) tally.print_scenario(s);
+  const SweepPositions positions(m.meta);
+  for (std::size_t i = 0; i < m.runs.size(); ++i) {
+    const std::size_t s = positions.scenario(positions(m.runs[i]).value());
+    tally.add(s, m.runs[i]);
+    if (i + 1 == m.runs.size() || positions.scenario(positions(m.runs[i + 1]).value()) != s)
+      tally.print_scenario(s);
   }
   if (!m.meta.complete) fmt::print("\nincomplete: {}\n", m.meta.stopped);
   tally.print_summary();

@@ -231,13 +231,16 @@ SweepResult read_sweep_json(const std::string& path) {
   return out;
 }
 
-std::optional<std::uint64_t> sweep_position(const SweepMeta& meta, const RunRecord& r) {
-  if (r.seed < meta.seeds.first || r.seed > meta.seeds.last) return std::nullopt;
-  for (std::size_t i = 0; i < meta.scenarios.size(); ++i) {
-    if (meta.scenarios[i].file == r.file && meta.scenarios[i].name == r.name)
-      return i * meta.seeds.count() + (r.seed - meta.seeds.first);
-  }
-  return std::nullopt;
+SweepPositions::SweepPositions(const SweepMeta& meta) : seeds_(meta.seeds) {
+  for (std::size_t i = 0; i < meta.scenarios.size(); ++i)
+    index_.emplace(std::pair{meta.scenarios[i].file, meta.scenarios[i].name}, i);
+}
+
+std::optional<std::uint64_t> SweepPositions::operator()(const RunRecord& r) const {
+  if (r.seed < seeds_.first || r.seed > seeds_.last) return std::nullopt;
+  const auto it = index_.find({r.file, r.name});
+  if (it == index_.end()) return std::nullopt;
+  return it->second * seeds_.count() + (r.seed - seeds_.first);
 }
 
 namespace {
@@ -270,10 +273,11 @@ bool write_html(const std::string& path, const SweepMeta& meta, const std::vecto
       {"seeds", std::to_string(meta.seeds.first) + ".." + std::to_string(meta.seeds.last)},
       {"target", "reference client and server, simulated network"}};
   *logged = 0;
+  const SweepPositions positions(meta);
   for (const auto& r : runs) {
-    const auto position = sweep_position(meta, r);
+    const auto position = positions(r);
     if (!position) continue;
-    const std::size_t index = *position / meta.seeds.count();
+    const std::size_t index = positions.scenario(*position);
     auto c = html_case(meta.scenarios[index], r);
     // Wire logs: the first seed of each scenario, and every failure.
     const bool wanted = r.seed == meta.seeds.first || !r.ok();

@@ -98,8 +98,20 @@ struct SweepResult {
 };
 SweepResult read_sweep_json(const std::string& path);
 
-// The position of a run in its sweep's canonical order, or nullopt when the
-// run does not belong to the sweep.
-std::optional<std::uint64_t> sweep_position(const SweepMeta& meta, const conformance::RunRecord& r);
+// Positions of runs in a sweep's canonical order. The scenario index is built
+// once, so placing each of a long sweep's runs costs one lookup, not a scan
+// of the scenario list.
+class SweepPositions {
+ public:
+  explicit SweepPositions(const SweepMeta& meta);
+  // The run's position, or nullopt when it does not belong to the sweep.
+  std::optional<std::uint64_t> operator()(const conformance::RunRecord& r) const;
+  // The index of the scenario at a position.
+  std::size_t scenario(std::uint64_t position) const { return position / seeds_.count(); }
+
+ private:
+  conformance::SeedRange seeds_;
+  std::map<std::pair<std::string, std::string>, std::size_t> index_;  // (file, name)
+};
 
 }  // namespace syncsim::cli

@@ -151,9 +151,14 @@ class Pool {
     const Json j = Json::parse(line, nullptr, false);
     std::string error;
     std::optional<RunRecord> r;
-    if (!j.is_discarded() && j.contains("record")) r = record_from_json(j["record"], error);
+    if (w.held.empty()) return;  // a line for no item given: nothing to place
     const std::size_t position = w.held.front();
     w.held.pop_front();
+    // A worker answers its items in the order it was given them.
+    const bool in_order = !j.is_discarded() && j.is_object() && j.contains("position") &&
+                          j["position"].is_number_unsigned() &&
+                          j["position"].get<std::size_t>() == position;
+    if (in_order && j.contains("record")) r = record_from_json(j["record"], error);
     if (!r) r = lost(position, "a worker sent an unreadable record: " + error);
     done_.emplace(position, std::move(*r));
   }
