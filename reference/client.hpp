@@ -27,7 +27,11 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
         server_(std::move(server)),
         core_(std::move(config), std::move(persistent), rt.rng("client")),
         socket_(rt.socket()),
-        wake_(rt) {}
+        wake_(rt) {
+    core_.set_note_sink([this](std::uint64_t, StateNote n) {
+      if (on_note) on_note(connected_ ? conn_id_ : 0, n);
+    });
+  }
 
   void start() { connect(); }
   ClientCore& core() { return core_; }
@@ -43,6 +47,9 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   // Every decodable frame read, before the core handles it (traces, checks).
   std::function<void(const protocol::Message&, std::uint64_t conn)> on_receive;
   std::function<void(std::uint64_t conn)> on_closed;
+  // Notes on the core's state the wire cannot show (D84), with the connection
+  // they concern (0: not connected).
+  std::function<void(std::uint64_t conn, const StateNote&)> on_note;
 
   bool write(const std::string& collection, const std::string& doc, protocol::Bytes value) {
     const bool ok = core_.write(collection, doc, std::move(value));

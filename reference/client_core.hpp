@@ -17,6 +17,7 @@
 
 #include "protocol/messages.hpp"
 #include "reference/server_core.hpp"  // Now
+#include "reference/state_note.hpp"
 #include "sim/prng.hpp"
 
 namespace syncsim::reference {
@@ -126,8 +127,14 @@ class ClientCore {
   const Stats& stats() const { return stats_; }
   // For the I/O shell's own injected bugs (CloseOnUndecodable).
   bool has_bug(ClientBug b) const { return config_.bugs.count(b) > 0; }
+  // Notes on state the wire cannot show (D84); unset: none are made.
+  void set_note_sink(NoteSink sink) { note_sink_ = std::move(sink); }
 
  private:
+  void note(StateNote n) const {
+    if (note_sink_) note_sink_(0, std::move(n));
+  }
+  NoteSink note_sink_;
   struct Mutation {
     std::string collection, document_id;
     protocol::Bytes delta;

@@ -49,7 +49,13 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
         core_(std::move(config)),
         acceptor_(std::nullopt),
         wake_(rt),
-        accept_retry_(rt.timer()) {}
+        accept_retry_(rt.timer()) {
+    core_.set_note_sink([this](std::uint64_t handle, StateNote n) {
+      if (!on_note) return;
+      const auto it = conns_.find(handle);
+      on_note(it == conns_.end() ? 0 : it->second->conn_id, n);
+    });
+  }
 
   // Listens and starts accepting. False (with ec) if the port is unavailable.
   bool start(std::uint16_t port, boost::system::error_code& ec) {
@@ -71,6 +77,9 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   // Every decodable frame read, before the core handles it (traces, checks).
   std::function<void(const protocol::Message&, std::uint64_t conn)> on_receive;
   std::function<void(std::uint64_t conn)> on_closed;
+  // Notes on the core's state the wire cannot show (D84), with the connection
+  // they concern (0: none).
+  std::function<void(std::uint64_t conn, const StateNote&)> on_note;
   std::size_t connections() const { return conns_.size(); }
   typename Runtime::Acceptor& acceptor() { return *acceptor_; }
 

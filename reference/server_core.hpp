@@ -15,6 +15,7 @@
 
 #include "protocol/messages.hpp"
 #include "reference/jwt.hpp"
+#include "reference/state_note.hpp"
 
 namespace syncsim::reference {
 
@@ -110,9 +111,15 @@ class ServerCore {
     return collections_;
   }
   std::size_t session_count() const { return sessions_.size(); }
+  // Notes on state the wire cannot show (D84); unset: none are made.
+  void set_note_sink(NoteSink sink) { note_sink_ = std::move(sink); }
   const std::string* wire_session_id(SessionHandle s) const;
 
  private:
+  void note(SessionHandle s, StateNote n) const {
+    if (note_sink_) note_sink_(s, std::move(n));
+  }
+  NoteSink note_sink_;
   struct Identity {
     std::string username;
     std::uint32_t tenant = 0;

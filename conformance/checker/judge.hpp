@@ -101,6 +101,8 @@ class Judge {
   virtual void closed(std::uint64_t, std::int64_t) {}
   // An admin purge the harness made (PURGE-1).
   virtual void purged(std::uint32_t, const std::string&, std::int64_t) {}
+  // A side's note on its own state (D84; Scope::Simulator rules).
+  virtual void noted(const StateNote&) {}
   // The end of the trace, per connection: what is owed since before `cutoff`.
   virtual void finish(std::uint64_t, std::int64_t, std::int64_t) {}
 

@@ -230,6 +230,13 @@ void SessionChecker::on_purge(std::uint32_t tenant, const std::string& collectio
   for (auto& j : impl_->judges) j->purged(tenant, collection, t);
 }
 
+void SessionChecker::on_note(const StateNote& note) {
+  Impl& im = *impl_;
+  if (note.conn != 0) im.current = note.conn;
+  for (auto& j : im.judges) j->noted(note);
+  im.current.reset();
+}
+
 void SessionChecker::on_close(std::uint64_t conn, std::int64_t t) {
   Impl& im = *impl_;
   const auto it = im.views.find(conn);

@@ -47,6 +47,46 @@ struct FrameRecord {
   Seen seen = Seen::Both;
 };
 
+// What the side under test is configured to do, where the harness knows it:
+// the simulator from the scenario, a live run from the target file. A rule
+// that depends on a configured limit is judged only when its field is set
+// (Scope::Profile). Judges add the fields they need.
+struct ServerProfile {
+  std::optional<std::uint32_t> max_sessions;                             // SESSION-2
+  std::optional<std::int64_t> idle_timeout_ns;                           // SESSION-3
+  std::optional<bool> trust_mode;                                        // AUTH-1
+  std::optional<std::int64_t> presence_ttl_ns;                           // PRES-6
+  std::optional<std::size_t> presence_max_channels, presence_max_peers;  // PRES-4
+  std::optional<std::int64_t> rate_capacity, rate_per_s;                 // RATE-1
+  std::optional<bool> rate_limit_reject;                                 // RATE-3
+  std::optional<std::uint64_t> default_throttle_rate;                    // THROTTLE-4
+  std::optional<std::size_t> data_queue_limit;                           // THROTTLE-6
+};
+struct ClientProfile {
+  std::optional<std::int64_t> ping_interval_ns;        // PING-1
+  std::optional<std::int64_t> dead_after_ns;           // PING-6
+  std::optional<std::int64_t> handshake_wait_ns;       // HS-14
+  std::optional<std::int64_t> push_tick_ns;            // FLOW-2
+  std::optional<std::int64_t> retransmit_ns;           // FLOW-3
+  std::optional<std::int64_t> presence_heartbeat_ns;   // PRES-10
+  std::optional<std::int64_t> timeseries_interval_ns;  // TS-6
+};
+
+// A fact a side states about its own state, which the wire cannot show
+// (D84): the reference pair states them in the simulator, and a trace keeps
+// them ({"ev":"note"} lines), so check-trace judges them too.
+struct StateNote {
+  std::int64_t t = 0;
+  std::uint64_t conn = 0;  // 0: not tied to a connection
+  protocol::Sender side = protocol::Sender::Server;
+  std::string kind;                           // e.g. "definition_stored"
+  std::map<std::string, std::string> fields;  // ordered: traces stay byte-identical
+  const std::string* field(const std::string& k) const {
+    const auto it = fields.find(k);
+    return it == fields.end() ? nullptr : &it->second;
+  }
+};
+
 struct CheckerOptions {
   std::int64_t grace_ns = 10'000'000'000;         // liveness: answers owed after this long
   std::int64_t resync_deadline_ns = 200'000'000;  // RESYNC-2
@@ -65,6 +105,8 @@ struct CheckerOptions {
   // ... or, better, its reading at any t (the simulator knows its jumps).
   std::function<std::int64_t(std::int64_t t)> server_unix_ms;
   std::int64_t clock_tolerance_ms = 2'000;
+  ServerProfile server_profile;
+  ClientProfile client_profile;
 };
 
 // A finding placed in the trace: where, when, and the frames before it.
@@ -84,6 +126,8 @@ struct CheckFinding {
 enum class Scope : unsigned char {
   Trace,        // on any trace: simulated, serve, proxy, check, check-trace
   ServerClock,  // only where the server's clock is known (CheckerOptions)
+  Profile,      // only where the side's configured limits are known (ServerProfile, ClientProfile)
+  Simulator,    // only from a side's state notes (StateNote): the reference pair in the simulator
 };
 
 // A rule a judge may report.
@@ -117,6 +161,8 @@ class SessionChecker {
   // the tenant that pushed to or subscribed the collection is owed a
   // CollectionPurged. A CollectionPurged seen in the trace implies one too.
   void on_purge(std::uint32_t tenant, const std::string& collection, std::int64_t t);
+  // A side's note on its own state (D84).
+  void on_note(const StateNote& note);
   // Liveness rules (answers and notices still owed) are judged here, after
   // quiescence: anything owed for longer than the grace period is a finding.
   void finish(std::int64_t t);

@@ -6,6 +6,25 @@ namespace syncsim::conformance {
 
 namespace {
 
+// {"ev":"note"} (D84): a side's note on its own state.
+std::string parse_note(const protocol::Json& j, TraceItem& item) {
+  if (!j.contains("side") || (j["side"] != "client" && j["side"] != "server"))
+    return "a note's \"side\" must be \"client\" or \"server\"";
+  if (!j.contains("kind") || !j["kind"].is_string()) return "a note needs a string \"kind\"";
+  item.kind = TraceItem::Kind::Note;
+  item.note.t = item.frame.t;
+  item.note.conn = item.frame.conn;
+  item.note.side = j["side"] == "client" ? protocol::Sender::Client : protocol::Sender::Server;
+  item.note.kind = j["kind"].get<std::string>();
+  if (!j.contains("fields")) return "";
+  if (!j["fields"].is_object()) return "a note's \"fields\" must be an object";
+  for (const auto& [k, v] : j["fields"].items()) {
+    if (!v.is_string()) return "note field \"" + k + "\" must be a string";
+    item.note.fields[k] = v.get<std::string>();
+  }
+  return "";
+}
+
 // One line as an item, or the reason it is not one.
 std::string parse_line(const std::string& text, std::int64_t& last_t, TraceItem& item) {
   const auto j = protocol::Json::parse(text, nullptr, false);
@@ -32,7 +51,8 @@ std::string parse_line(const std::string& text, std::int64_t& last_t, TraceItem&
     return "time goes backwards (" + std::to_string(t) + " < " + std::to_string(last_t) + ")";
   last_t = t;
   if (j.contains("ev")) {
-    if (j["ev"] != "close") return "\"ev\" must be \"close\" or \"purge\"";
+    if (j["ev"] == "note") return parse_note(j, item);
+    if (j["ev"] != "close") return "\"ev\" must be \"close\", \"purge\" or \"note\"";
     item.kind = TraceItem::Kind::Close;
     return "";
   }
@@ -88,6 +108,7 @@ void replay(SessionChecker& checker, const std::vector<TraceItem>& items) {
       case TraceItem::Kind::Frame: checker.on_frame(it.frame); break;
       case TraceItem::Kind::Close: checker.on_close(it.frame.conn, it.frame.t); break;
       case TraceItem::Kind::Purge: checker.on_purge(it.tenant, it.collection, it.frame.t); break;
+      case TraceItem::Kind::Note: checker.on_note(it.note); break;
     }
   }
 }

@@ -1,5 +1,6 @@
 // Reads traces in the format trace_writer.hpp writes (and `syncsim
-// check-trace` documents): frames, connection ends and admin purges, one JSON
+// check-trace` documents): frames, connection ends, admin purges and
+// state notes (D84), one JSON
 // object per line; blank lines and lines starting with '#' are skipped.
 #pragma once
 
@@ -13,11 +14,12 @@
 namespace syncsim::conformance {
 
 struct TraceItem {
-  enum class Kind { Frame, Close, Purge };
+  enum class Kind { Frame, Close, Purge, Note };
   Kind kind = Kind::Frame;
   FrameRecord frame;  // Frame: the record; Close: its t and conn
   std::uint32_t tenant = 0;
   std::string collection;  // Purge
+  StateNote note;          // Note
 };
 
 struct TraceRead {

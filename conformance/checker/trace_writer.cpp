@@ -24,4 +24,13 @@ void write_trace_purge(std::ostream& out, std::int64_t t, std::uint32_t tenant,
       << ",\"collection\":" << protocol::Json(collection).dump() << "}\n";
 }
 
+void write_trace_note(std::ostream& out, const StateNote& note) {
+  protocol::Json fields = protocol::Json::object();
+  for (const auto& [k, v] : note.fields) fields[k] = v;
+  out << "{\"t\":" << note.t << ",\"conn\":" << note.conn << ",\"ev\":\"note\",\"side\":\""
+      << (note.side == protocol::Sender::Client ? "client" : "server")
+      << "\",\"kind\":" << protocol::Json(note.kind).dump() << ",\"fields\":" << fields.dump()
+      << "}\n";
+}
+
 }  // namespace syncsim::conformance

@@ -37,10 +37,10 @@ int list_rules(const RulesOptions& o) {
   return kExitOk;
 }
 
-// How far a rule is judged (D79): by a judge on every trace; only by a
-// specific check (a scenario's frame/stat expectation in the simulator, or a
-// live case); only named by a scenario; or nowhere.
-enum class Status { Traces, Specific, Named, None };
+// How far a rule is judged (D79, D84): by a judge on every trace; by a judge
+// only from the reference's state notes in the simulator; only by a specific check (a scenario's
+// frame/stat expectation in the simulator, or a live case); only named by a scenario; or nowhere.
+enum class Status { Traces, Simulator, Specific, Named, None };
 
 struct CoverageFacts {
   std::map<std::string, std::vector<std::string>> named;  // rule -> scenarios naming it
@@ -113,13 +113,14 @@ std::optional<CoverageFacts> coverage_facts(const RulesOptions& o) {
 std::string family_of(std::string_view id) { return std::string(id.substr(0, id.rfind('-'))); }
 
 struct FamilyCount {
-  std::size_t rules = 0, traces = 0, specific = 0, named = 0, none = 0;
+  std::size_t rules = 0, traces = 0, sim = 0, specific = 0, named = 0, none = 0;
   void add(Status s) {
     ++rules;
-    (s == Status::Traces     ? traces
-     : s == Status::Specific ? specific
-     : s == Status::Named    ? named
-                             : none) += 1;
+    (s == Status::Traces      ? traces
+     : s == Status::Simulator ? sim
+     : s == Status::Specific  ? specific
+     : s == Status::Named     ? named
+                              : none) += 1;
   }
 };
 
@@ -136,28 +137,34 @@ void print_summary(const std::vector<std::pair<const protocol::Rule*, Status>>& 
     all.add(s);
   }
   fmt::print("\nMUST and SHOULD rules by family ({} scenario file(s)):\n", files);
-  fmt::print("{:<10} {:>5} {:>7} {:>9} {:>6} {:>11}\n", "FAMILY", "RULES", "TRACES", "SPECIFIC",
-             "NAMED", "NEITHER");
+  fmt::print("{:<10} {:>5} {:>7} {:>5} {:>9} {:>6} {:>8}\n", "FAMILY", "RULES", "TRACES", "SIM",
+             "SPECIFIC", "NAMED", "NEITHER");
   auto line = [](std::string_view name, const FamilyCount& c) {
-    fmt::print("{:<10} {:>5} {:>7} {:>9} {:>6} {:>11}\n", name, c.rules, c.traces, c.specific,
-               c.named, c.none);
+    fmt::print("{:<10} {:>5} {:>7} {:>5} {:>9} {:>6} {:>8}\n", name, c.rules, c.traces, c.sim,
+               c.specific, c.named, c.none);
   };
   for (const auto& fam : order) line(fam, families[fam]);
   line("total", all);
   fmt::print(
-      "TRACES: judged on every trace (a checker judge declares it). SPECIFIC: judged only by a\n"
-      "scenario expectation in the simulator or a live case. NAMED: only named by a scenario.\n"
+      "TRACES: judged on every trace (a checker judge declares it; some need the server's\n"
+      "clock or the side's configured limits). SIM: judged by a checker judge only from the\n"
+      "reference pair's state notes, so in the simulator (or a trace it wrote). SPECIFIC:\n"
+      "judged only by a scenario expectation or a live case. NAMED: only named by a scenario.\n"
       "NEITHER: neither judged nor named.\n"
-      "Only TRACES and SPECIFIC count as exercised.\n\n");
+      "Only TRACES, SIM and SPECIFIC count as exercised.\n\n");
   fmt::print("{} of {} MUST/SHOULD rules judged on traces.\n", all.traces, all.rules);
-  fmt::print("{} of {} MUST/SHOULD rules exercised (judged on traces or by a specific check).\n",
-             all.traces + all.specific, all.rules);
+  fmt::print("{} of {} MUST/SHOULD rules judged by a checker judge (traces or simulator).\n",
+             all.traces + all.sim, all.rules);
+  fmt::print("{} of {} MUST/SHOULD rules exercised (judged, or by a specific check).\n",
+             all.traces + all.sim + all.specific, all.rules);
 }
 
 void print_unjudged(const std::vector<std::pair<const protocol::Rule*, Status>>& rows) {
   std::vector<std::string> lines;
   for (const auto& [r, s] : rows) {
-    if (s == Status::Traces || s == Status::Specific || r->level == protocol::Level::May) continue;
+    if (s == Status::Traces || s == Status::Simulator || s == Status::Specific ||
+        r->level == protocol::Level::May)
+      continue;
     const auto why = unjudged_reason(r->id);
     lines.push_back(fmt::format("  {:<12} {}", r->id,
                                 !why.empty()         ? why
@@ -175,10 +182,14 @@ int coverage(const RulesOptions& o) {
   // Judged on traces: the union of the judges' declarations (the framing
   // judge's are validate()'s frame rules); "(clock)": only with the server's clock.
   std::map<std::string_view, std::string> judged_by;
+  std::set<std::string_view> on_traces;  // a declaration not limited to the simulator
   for (const auto& d : conformance::SessionChecker::declared_rules()) {
     auto& by = judged_by[d.rule];
     by += (by.empty() ? "" : "+") + std::string(d.judge);
     if (d.scope == conformance::Scope::ServerClock) by += "(clock)";
+    if (d.scope == conformance::Scope::Profile) by += "(profile)";
+    if (d.scope == conformance::Scope::Simulator) by += "(sim)";
+    if (d.scope != conformance::Scope::Simulator) on_traces.insert(d.rule);
   }
   std::vector<std::pair<const protocol::Rule*, Status>> rows;
   fmt::print("{:<12} {:<6} {:<6} {:<9} {:<22} {}\n", "RULE", "LEVEL", "SIDE", "STATUS", "JUDGED BY",
@@ -189,16 +200,18 @@ int coverage(const RulesOptions& o) {
     const std::size_t n = it == facts->named.end() ? 0 : it->second.size();
     const auto by = judged_by.find(r.id);
     const std::string checks = by == judged_by.end() ? "" : by->second;
-    const Status s = !checks.empty()                            ? Status::Traces
+    const Status s = on_traces.count(r.id)                      ? Status::Traces
+                     : !checks.empty()                          ? Status::Simulator
                      : facts->specific.count(std::string(r.id)) ? Status::Specific
                      : n > 0                                    ? Status::Named
                                                                 : Status::None;
     rows.emplace_back(&r, s);
-    if (o.missing_only && (s == Status::Traces || s == Status::Specific)) continue;
+    if (o.missing_only && (s == Status::Traces || s == Status::Simulator || s == Status::Specific))
+      continue;
     std::string names;
     for (std::size_t i = 0; i < n && i < 3; ++i) names += (i ? ", " : "") + it->second[i];
     if (n > 3) names += fmt::format(" and {} more", n - 3);
-    constexpr std::string_view kStatus[] = {"traces", "specific", "named", "-"};
+    constexpr std::string_view kStatus[] = {"traces", "sim", "specific", "named", "-"};
     fmt::print("{:<12} {:<6} {:<6} {:<9} {:<22} {}\n", r.id, protocol::level_name(r.level),
                protocol::binds_name(r.binds), kStatus[static_cast<int>(s)],
                checks.empty() ? "-" : checks, n == 0 ? "-" : fmt::format("{}: {}", n, names));
@@ -218,7 +231,9 @@ Runner add_rules_command(CLI::App& app) {
       "binds, HC for a harness choice, and a summary. With --coverage, show for\n"
       "each rule how far it is judged: \"traces\" (a checker judge declares it,\n"
       "so every trace is judged; \"(clock)\": only where the server's clock is\n"
-      "known), \"specific\" (only a scenario expectation or a live case judges\n"
+      "known; \"(profile)\": only where the side's configured limits are known),\n"
+      "\"sim\" (judged only from the reference pair's state notes), \"specific\" (only a scenario "
+      "expectation or a live case judges\n"
       "it), \"named\" (a scenario only names it) or \"-\"; then a table per\n"
       "family of the MUST and SHOULD rules, and the rules not judged, with the\n"
       "reason where one is known.\n\n"

@@ -89,6 +89,17 @@ struct Run {
     checker.on_purge(tenant, collection, world->now());
     if (server) server->purge_collection(tenant, collection);
   }
+  // A side's note on its own state (D84): into the trace and the checker.
+  void note(protocol::Sender side, std::uint64_t conn, const reference::StateNote& n) {
+    StateNote sn;
+    sn.t = world->now();
+    sn.conn = conn;
+    sn.side = side;
+    sn.kind = n.kind;
+    for (const auto& [k, v] : n.fields) sn.fields[k] = v;
+    if (trace) write_trace_note(*trace, sn);
+    checker.on_note(sn);
+  }
   Client<SimRuntime>* client(const std::string& name) {
     auto it = clients.find(name);
     if (it == clients.end()) return nullptr;
@@ -191,6 +202,51 @@ ClientConfig client_config(const ScenarioClient& c, std::size_t index, sim::Worl
   if (c.wire_version) cfg.wire_version = *c.wire_version;
   if (c.pending_limit) cfg.pending_limit = *c.pending_limit;
   return cfg;
+}
+
+// What the checker may know of the server's configuration (Scope::Profile).
+constexpr std::int64_t kMs = 1'000'000;
+
+ServerProfile server_profile(const ServerConfig& c) {
+  ServerProfile p;
+  p.max_sessions = c.max_sessions;
+  p.idle_timeout_ns = c.idle_timeout_ms * kMs;
+  p.trust_mode = c.trust_mode;
+  p.presence_ttl_ns = c.presence_ttl_ms * kMs;
+  p.presence_max_channels = c.presence_max_channels;
+  p.presence_max_peers = c.presence_max_peers;
+  p.rate_capacity = c.rate_capacity;
+  p.rate_per_s = c.rate_per_s;
+  p.rate_limit_reject = c.rate_limit_reject;
+  p.default_throttle_rate = c.default_throttle_rate;
+  p.data_queue_limit = c.data_queue_limit;
+  return p;
+}
+
+// A field of the clients' profile is known when every client has the same value.
+template <class T>
+void agree(std::optional<T>& field, T value, bool first) {
+  if (first) {
+    field = value;
+  } else if (field && *field != value) {
+    field.reset();
+  }
+}
+
+ClientProfile client_profile(const Scenario& s, sim::World& w) {
+  ClientProfile p;
+  for (std::size_t i = 0; i < s.clients.size(); ++i) {
+    const ClientConfig c = client_config(s.clients[i], i, w);
+    const bool first = i == 0;
+    agree(p.ping_interval_ns, c.ping_interval_ms * kMs, first);
+    agree(p.dead_after_ns, c.dead_after_ms * kMs, first);
+    agree(p.handshake_wait_ns, c.handshake_wait_ms * kMs, first);
+    agree(p.push_tick_ns, c.push_tick_ms * kMs, first);
+    agree(p.retransmit_ns, c.retransmit_ms * kMs, first);
+    agree(p.presence_heartbeat_ns, c.presence_heartbeat_ms * kMs, first);
+    agree(p.timeseries_interval_ns, c.timeseries_interval_ms * kMs, first);
+  }
+  return p;
 }
 
 std::uint8_t code_of(const std::string& name) {
@@ -468,6 +524,8 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
     return w.options().unix_epoch_ms +
            (server ? w.clock(*server).system(t) : t) / sim::kMillisecond;
   };
+  copts.server_profile = server_profile(server_cfg);
+  copts.client_profile = client_profile(s, w);
   Run run(copts);
   run.world = &w;
   run.trace = options.frame_trace;
@@ -488,6 +546,9 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
           run.judge(m, conn, protocol::Sender::Client, Seen::Received);
         };
         run.server->on_closed = [&run](std::uint64_t conn) { run.closed(conn); };
+        run.server->on_note = [&run](std::uint64_t conn, const reference::StateNote& n) {
+          run.note(protocol::Sender::Server, conn, n);
+        };
         boost::system::error_code ec;
         run.server->start(kPort, ec);
         return std::shared_ptr<void>(run.server);
@@ -523,6 +584,9 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
             run.judge(m, conn, protocol::Sender::Server, Seen::Received);
           };
           client->on_closed = [&run](std::uint64_t conn) { run.closed(conn); };
+          client->on_note = [&run](std::uint64_t conn, const reference::StateNote& n) {
+            run.note(protocol::Sender::Client, conn, n);
+          };
           run.clients[name] = client;
           if (*booted || start == 0) {
             client->start();

@@ -8,8 +8,11 @@
 #include <filesystem>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "conformance/checker/judge.hpp"
+#include "conformance/checker/trace_reader.hpp"
+#include "conformance/checker/trace_writer.hpp"
 #include "protocol/rules.hpp"
 #include "tests/conformance/checker_trace.hpp"
 #include "tests/support/generators.hpp"
@@ -183,6 +186,10 @@ class RecordingJudge final : public Judge {
   void purged(std::uint32_t, const std::string& c, std::int64_t) override {
     log_.push_back("purged " + c);
   }
+  void noted(const conformance::StateNote& n) override {
+    const auto* v = n.field("id");
+    log_.push_back("note " + n.kind + (v ? " " + *v : ""));
+  }
   void finish(std::uint64_t conn, std::int64_t, std::int64_t) override {
     log_.push_back("finish " + std::to_string(conn));
   }
@@ -203,12 +210,35 @@ TEST(Judges, EveryJudgeSeesEveryEventInOrder) {
   tr.sw(ok_ack());
   tr.cr(ok_ack());
   tr.checker.on_purge(0, "orders", tr.t);
+  tr.checker.on_note(conformance::StateNote{tr.t, 1, Sender::Client, "stored", {{"id", "d1"}}});
   tr.on_close_both(1);
   tr.checker.finish(tr.t);
-  const std::vector<std::string> want = {"decoded",       "cw first", "sr first", "decoded",
-                                         "sw first auth", "decoded",  "cr auth",  "purged orders",
-                                         "closed",        "finish 1"};
+  const std::vector<std::string> want = {"decoded",        "cw first", "sr first", "decoded",
+                                         "sw first auth",  "decoded",  "cr auth",  "purged orders",
+                                         "note stored d1", "closed",   "finish 1"};
   EXPECT_EQ(log, want);
+}
+
+// A state note (D84) survives the trace file: written, read and replayed.
+TEST(Judges, StateNotesRoundTripThroughTraceFiles) {
+  conformance::StateNote n{
+      42, 3, Sender::Client, "definition_stored", {{"name", "orders \"v2\""}, {"version", "7"}}};
+  std::ostringstream out;
+  conformance::write_trace_note(out, n);
+  const auto read = conformance::read_trace(out.str(), "t.jsonl");
+  ASSERT_TRUE(read.error.empty()) << read.error;
+  ASSERT_EQ(read.items.size(), 1u);
+  const auto& got = read.items[0];
+  EXPECT_EQ(got.kind, conformance::TraceItem::Kind::Note);
+  EXPECT_EQ(got.note.t, 42);
+  EXPECT_EQ(got.note.conn, 3u);
+  EXPECT_EQ(got.note.side, Sender::Client);
+  EXPECT_EQ(got.note.kind, "definition_stored");
+  EXPECT_EQ(got.note.fields, n.fields);
+  // A note whose side is not a side is refused with its line.
+  const auto bad = conformance::read_trace(
+      "{\"t\":1,\"conn\":1,\"ev\":\"note\",\"side\":\"relay\",\"kind\":\"x\"}\n", "b.jsonl");
+  EXPECT_NE(bad.error.find("b.jsonl:1:"), std::string::npos) << bad.error;
 }
 
 }  // namespace
