@@ -23,7 +23,8 @@ constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
     {"CumulativeAck", ClientBug::CumulativeAck},
     {"WrongChecksum", ClientBug::WrongChecksum},
     {"ReuseEpoch", ClientBug::ReuseEpoch},
-    {"CloseOnUndecodable", ClientBug::CloseOnUndecodable}};
+    {"CloseOnUndecodable", ClientBug::CloseOnUndecodable},
+    {"NoHandshakeTimeout", ClientBug::NoHandshakeTimeout}};
 }  // namespace
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {
@@ -535,7 +536,9 @@ void ClientCore::push_timeseries() {
 void ClientCore::advance(Now now) {
   if (!connected_) return;
   if (!authenticated_) {
-    if (now.steady_ms - connected_at_ >= config_.handshake_wait_ms) close_ = true;  // HS-14
+    if (now.steady_ms - connected_at_ >= config_.handshake_wait_ms &&
+        !bug(ClientBug::NoHandshakeTimeout))
+      close_ = true;  // HS-14
     return;
   }
   if (now.steady_ms - last_inbound_ >= config_.dead_after_ms) {  // PING-6
@@ -582,7 +585,10 @@ void ClientCore::advance(Now now) {
 
 std::int64_t ClientCore::next_deadline() const {
   if (!connected_) return std::numeric_limits<std::int64_t>::max();
-  if (!authenticated_) return connected_at_ + config_.handshake_wait_ms;
+  if (!authenticated_) {
+    return bug(ClientBug::NoHandshakeTimeout) ? std::numeric_limits<std::int64_t>::max()
+                                              : connected_at_ + config_.handshake_wait_ms;
+  }
   std::int64_t t = std::min({last_inbound_ + config_.dead_after_ms, next_ping_});
   if (!presence_.empty()) t = std::min(t, next_presence_);
   if (unsynced_samples() > 0) t = std::min(t, next_timeseries_);

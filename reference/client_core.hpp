@@ -30,6 +30,7 @@ enum class ClientBug {
   WrongChecksum,       // sends checksums that do not match (DELTA-2)
   ReuseEpoch,          // does not raise the epoch per connection (HS-12)
   CloseOnUndecodable,  // drops the connection on a body that does not decode (FRAME-10)
+  NoHandshakeTimeout,  // waits for the HandshakeAck forever (HS-14)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
