@@ -24,6 +24,7 @@ constexpr RuleDecl kHandshakeRules[] = {
     {"SESSION-7"},
     {"TOKEN-4"},  // TOKEN-4: HS-1 for a TokenRefresh
     {"HS-14", Scope::Profile},
+    {"HS-11", Scope::Simulator},  // from the client's handshake_after_fork notes
 };
 
 // The client's handshake wait on its own clock, as true time: a node's clock
@@ -80,6 +81,15 @@ class HandshakeJudge final : public Judge {
     s.awaiting_ack.reset();
     views_[conn].handshakes_pending = 0;
   }
+  // HS-11: the client says which lite_id it was told is forked; a Handshake
+  // of that connection (before or after the note) must not carry it.
+  void noted(const StateNote& n) override {
+    const std::string* forked = n.field("forked_lite_id");
+    if (n.kind != "handshake_after_fork" || n.side != Sender::Client || !forked || !n.conn) return;
+    State& s = conns_[n.conn];
+    s.forked = *forked;
+    if (s.hs_lite_id) reused_lite_id(n.conn, s, n.t);
+  }
   void finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) override {
     const auto it = conns_.find(conn);
     if (it != conns_.end() && !it->second.handshakes.empty() &&
@@ -104,7 +114,16 @@ class HandshakeJudge final : public Judge {
     std::optional<std::int64_t> awaiting_ack;  // HS-14: the client's Handshake, unanswered
     bool bad_first = false;                    // HS-14: its first answer was something else
     bool wait_reported = false;
+    std::optional<std::string> hs_lite_id, forked;  // HS-11: first Handshake's lite_id, the note's
   };
+  void reused_lite_id(std::uint64_t conn, const State& s, std::int64_t t) {
+    if (s.forked && s.hs_lite_id && *s.forked == *s.hs_lite_id) {
+      report("HS-11", Level::Must,
+             "Handshake with lite_id " + *s.hs_lite_id +
+                 ", which the server rejected as forked: the client must take a new one",
+             t, conn, "");
+    }
+  }
   void handshake_ack(const FrameEvent& e, const HandshakeAck& ack);
   void waited(const FrameEvent& e, State& s);
   void fork_table(const FrameEvent& e, const Offered& h, const HandshakeAck& ack);
@@ -141,7 +160,11 @@ void HandshakeJudge::client_wrote(const FrameEvent& e) {
     s.bad_first = false;
   }
   waited(e, s);
-  if (std::holds_alternative<Handshake>(e.m) && e.first) s.awaiting_ack = e.r.t;
+  if (const auto* h = std::get_if<Handshake>(&e.m); h && e.first) {
+    s.awaiting_ack = e.r.t;
+    s.hs_lite_id = h->lite_id;
+    reused_lite_id(e.r.conn, s, e.r.t);
+  }
   if (s.failed_ack)
     flag(e, "HS-13", Level::Must, "client wrote a frame after a failed HandshakeAck");
   if (const auto* h = std::get_if<Handshake>(&e.m)) {

@@ -73,11 +73,10 @@ std::string_view unjudged_reason(std::string_view id) {
       {"PURGE-6", "internal state: the client's local data"},
       {"PURGE-8", "internal state: the client's records per collection"},
       {"VCLOCK-3", "internal state: the client's clock merge"},
-      {"HS-11", "a trace does not tie connections to one client instance, and a clone may keep "
-                "the lite_id rightly (D90)"},
       {"HS-15", "internal state: the stored session id; its wire part is HS-1's (D90)"},
-      {"SESSION-8", "throttling (THROTTLE-4) may rightly hold a triggered frame: no deadline the "
-                    "wire can place (D90)"},
+      {"SESSION-8",
+       "throttling (THROTTLE-4) may rightly hold a triggered frame: no deadline the "
+       "wire can place (D90)"},
   };
   const auto it = kReasons.find(id);
   return it == kReasons.end() ? std::string_view{} : it->second;

@@ -44,6 +44,7 @@ constexpr BugCase kCases[] = {
     {"TrustAlwaysOn", "bug-server-trust-always-on", "AUTH-1"},
     {"NoHandshakeTimeout", "bug-client-no-handshake-timeout", "HS-14"},
     {"DedupOutlivesSession", "bug-server-dedup-outlives-session", "SESSION-9"},
+    {"IgnoreFork", "bug-client-ignores-fork", "HS-11"},
 };
 
 conformance::Scenario load(const std::string& name) {

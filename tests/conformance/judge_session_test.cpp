@@ -241,5 +241,36 @@ TEST(HS_14, AFirstAnswerOtherThanHandshakeAckEndsTheAttempt) {
   EXPECT_TRUE(tr.has("HS-14")) << tr.all();
 }
 
+conformance::StateNote fork_note(std::int64_t t, std::uint64_t conn, std::string lite_id) {
+  return {
+      t, conn, Sender::Client, "handshake_after_fork", {{"forked_lite_id", std::move(lite_id)}}};
+}
+Handshake hs_as(std::string lite_id, std::uint64_t epoch) {
+  Handshake h = hs();
+  h.lite_id = std::move(lite_id);
+  h.epoch = epoch;
+  return h;
+}
+
+TEST(HS_11, AForkedLiteIdIsNeverOfferedAgain) {
+  Trace tr;
+  tr.checker.on_note(fork_note(tr.t, 2, "L1"));  // the client's note precedes its Handshake
+  tr.cw(hs_as("L1", 3), 2);
+  EXPECT_TRUE(tr.has("HS-11")) << tr.all();
+  EXPECT_EQ(session_blamed(tr, "HS-11"), Sender::Client);
+
+  Trace after;  // or follows it
+  after.cw(hs_as("L1", 3), 2);
+  after.checker.on_note(fork_note(after.t, 2, "L1"));
+  EXPECT_TRUE(after.has("HS-11")) << after.all();
+}
+
+TEST(HS_11, ANewLiteIdAfterTheForkIsFine) {
+  Trace tr;
+  tr.checker.on_note(fork_note(tr.t, 2, "L1"));
+  tr.cw(hs_as("L2", 1), 2);
+  EXPECT_FALSE(tr.has("HS-11")) << tr.all();
+}
+
 }  // namespace
 }  // namespace syncsim::test
