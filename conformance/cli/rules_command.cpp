@@ -60,7 +60,6 @@ std::string_view unjudged_reason(std::string_view id) {
       {"SHAPE-11", "internal state: the server's view of the shape"},
       {"SHAPE-12", "internal state: the server's view of the shape"},
       {"SHAPE-13", "internal state: the server's view of the shape"},
-      {"SESSION-9", "internal state: what the server forgets at close"},
       {"DEF-2", "internal state: the client's stored definitions"},
       {"DELTA-3", "internal state: the dedup table, rate bucket and write policies decide"},
       {"DELTA-11", "a silent drop: the wire cannot tell a policy denial from a rate drop"},
