@@ -23,7 +23,9 @@ constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
     {"CumulativeAck", ClientBug::CumulativeAck},
     {"WrongChecksum", ClientBug::WrongChecksum},
     {"ReuseEpoch", ClientBug::ReuseEpoch},
-    {"CloseOnUndecodable", ClientBug::CloseOnUndecodable}};
+    {"CloseOnUndecodable", ClientBug::CloseOnUndecodable},
+    {"NoHandshakeTimeout", ClientBug::NoHandshakeTimeout},
+    {"IgnoreFork", ClientBug::IgnoreFork}};
 }  // namespace
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {
@@ -91,7 +93,10 @@ void ClientCore::on_connected(Now now) {
   hs.lite_id = persistent_.lite_id;
   hs.epoch = persistent_.epoch;
   hs.wire_version = config_.wire_version;  // HS-3
-  send(std::move(hs));                     // HS-1: the first frame
+  // HS-11: which connections are this instance's is the client's to say.
+  if (!forked_lite_id_.empty())
+    note(StateNote{"handshake_after_fork", {{"forked_lite_id", forked_lite_id_}}});
+  send(std::move(hs));  // HS-1: the first frame
 }
 
 std::int64_t ClientCore::on_disconnected(Now) {
@@ -234,8 +239,11 @@ void ClientCore::on_frame(const Message& m, Now now) {
 void ClientCore::on_ack(const HandshakeAck& m, Now now) {
   if (!m.success) {
     if (m.fork_detected) {  // HS-11: a new identity before reconnecting
-      persistent_.lite_id = make_lite_id(now.unix_ms, rng_);
-      persistent_.epoch = 0;  // raised to 1 by the next on_connected
+      forked_lite_id_ = persistent_.lite_id;
+      if (!bug(ClientBug::IgnoreFork)) {
+        persistent_.lite_id = make_lite_id(now.unix_ms, rng_);
+        persistent_.epoch = 0;  // raised to 1 by the next on_connected
+      }
     } else if (config_.new_token && m.error && m.error->find("JWT") != std::string::npos) {
       // Re-authentication (HC, docs/decisions.md D31): a token the server
       // refuses is replaced from the token source before the next attempt.
@@ -535,7 +543,9 @@ void ClientCore::push_timeseries() {
 void ClientCore::advance(Now now) {
   if (!connected_) return;
   if (!authenticated_) {
-    if (now.steady_ms - connected_at_ >= config_.handshake_wait_ms) close_ = true;  // HS-14
+    if (now.steady_ms - connected_at_ >= config_.handshake_wait_ms &&
+        !bug(ClientBug::NoHandshakeTimeout))
+      close_ = true;  // HS-14
     return;
   }
   if (now.steady_ms - last_inbound_ >= config_.dead_after_ms) {  // PING-6
@@ -582,7 +592,10 @@ void ClientCore::advance(Now now) {
 
 std::int64_t ClientCore::next_deadline() const {
   if (!connected_) return std::numeric_limits<std::int64_t>::max();
-  if (!authenticated_) return connected_at_ + config_.handshake_wait_ms;
+  if (!authenticated_) {
+    return bug(ClientBug::NoHandshakeTimeout) ? std::numeric_limits<std::int64_t>::max()
+                                              : connected_at_ + config_.handshake_wait_ms;
+  }
   std::int64_t t = std::min({last_inbound_ + config_.dead_after_ms, next_ping_});
   if (!presence_.empty()) t = std::min(t, next_presence_);
   if (unsynced_samples() > 0) t = std::min(t, next_timeseries_);

@@ -30,6 +30,8 @@ enum class ClientBug {
   WrongChecksum,       // sends checksums that do not match (DELTA-2)
   ReuseEpoch,          // does not raise the epoch per connection (HS-12)
   CloseOnUndecodable,  // drops the connection on a body that does not decode (FRAME-10)
+  NoHandshakeTimeout,  // waits for the HandshakeAck forever (HS-14)
+  IgnoreFork,          // keeps its lite_id after a fork rejection, like Lite (HS-11)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
@@ -135,6 +137,7 @@ class ClientCore {
     if (note_sink_) note_sink_(0, std::move(n));
   }
   NoteSink note_sink_;
+  std::string forked_lite_id_;  // HS-11: the lite_id of the last fork rejection (for notes)
   struct Mutation {
     std::string collection, document_id;
     protocol::Bytes delta;

@@ -45,7 +45,13 @@ constexpr std::pair<std::string_view, ServerBug> kServerBugNames[] = {
     {"WrongLsnOrder", ServerBug::WrongLsnOrder},
     {"SkipCrcCheck", ServerBug::SkipCrcCheck},
     {"ForkStaysAuthenticated", ServerBug::ForkStaysAuthenticated},
-    {"WrongPushChecksum", ServerBug::WrongPushChecksum}};
+    {"WrongPushChecksum", ServerBug::WrongPushChecksum},
+    {"IgnoreSessionCap", ServerBug::IgnoreSessionCap},
+    {"NeverIdleClose", ServerBug::NeverIdleClose},
+    {"PingNotActivity", ServerBug::PingNotActivity},
+    {"SkipExpiryAtHandshake", ServerBug::SkipExpiryAtHandshake},
+    {"TrustAlwaysOn", ServerBug::TrustAlwaysOn},
+    {"DedupOutlivesSession", ServerBug::DedupOutlivesSession}};
 }  // namespace
 
 std::optional<ServerBug> server_bug_from_name(std::string_view name) {
@@ -88,7 +94,8 @@ void ServerCore::send(Session& s, Message m) {
 // ---- sessions -----------------------------------------------------------------
 
 std::optional<SessionHandle> ServerCore::open_session(const std::string& peer, Now now) {
-  if (sessions_.size() >= config_.max_sessions) return std::nullopt;  // SESSION-2
+  if (sessions_.size() >= config_.max_sessions && !bug(ServerBug::IgnoreSessionCap))
+    return std::nullopt;  // SESSION-2
   ++accepted_;
   Session s;
   s.handle = next_handle_++;
@@ -107,6 +114,10 @@ void ServerCore::close_session(SessionHandle h, Now now) {
   // SESSION-9 / PRES-5: leave every channel; everything else is forgotten.
   const auto channels = s->channels;
   for (const auto& ch : channels) leave_channel(*s, ch, now);
+  if (bug(ServerBug::DedupOutlivesSession)) {
+    for (const auto& [peer, max_id] : s->dedup)
+      kept_dedup_[peer] = std::max(kept_dedup_[peer], max_id);
+  }
   sessions_.erase(h);
 }
 
@@ -121,7 +132,9 @@ void ServerCore::on_frame(SessionHandle h, const Message& m, Now now) {
   Session* sp = find(h);
   if (!sp) return;
   Session& s = *sp;
-  s.last_activity_ms = now.steady_ms;  // SESSION-3 (HC): every decodable frame is activity
+  const auto* ping = std::get_if<PingPong>(&m);
+  if (!(ping && bug(ServerBug::PingNotActivity)))
+    s.last_activity_ms = now.steady_ms;  // SESSION-3 (HC): every decodable frame is activity
   // FRAME-11: frames only a server sends are ignored, without answer.
   if (message_direction(m) == Direction::ServerToClient) return;
   std::visit(
@@ -180,14 +193,16 @@ void ServerCore::on_handshake(Session& s, const Handshake& m, Now now) {
   }
   Identity identity;
   if (m.jwt_token.empty()) {
-    if (!config_.trust_mode) {
+    if (!config_.trust_mode && !bug(ServerBug::TrustAlwaysOn)) {
       ack.error = "malformed JWT token";
       send(s, std::move(ack));  // HS-8: server_clock empty after a JWT failure
       return;
     }
     identity = Identity{"sync-client", 0, 0, 0, true};  // AUTH-1
   } else {
-    const auto r = verify_jwt(m.jwt_token, config_.jwt, floor_div(now.unix_ms, 1000));  // AUTH-2
+    auto r = verify_jwt(m.jwt_token, config_.jwt, floor_div(now.unix_ms, 1000));  // AUTH-2
+    if (bug(ServerBug::SkipExpiryAtHandshake) && r.error == "JWT token expired")
+      r = verify_jwt(m.jwt_token, config_.jwt, 0);  // as if the clock read the epoch
     if (!r.claims) {
       ack.error = r.error;
       send(s, std::move(ack));  // AUTH-5: the connection stays open
@@ -253,8 +268,11 @@ void ServerCore::on_delta_push(Session& s, const DeltaPush& m, Now now) {
     if (computed != m.checksum)
       return reject(crc_mismatch_reason(m.checksum, computed), IntegrityViolation{});
   }
-  auto dup = s.dedup.find(m.peer_id);  // 4
-  if (dup != s.dedup.end() && m.mutation_id <= dup->second && !bug(ServerBug::SkipDedup)) {
+  auto dup = s.dedup.find(m.peer_id);             // 4
+  const auto kept = kept_dedup_.find(m.peer_id);  // empty unless the bug is on
+  const bool kept_dup = kept != kept_dedup_.end() && m.mutation_id <= kept->second;
+  if (((dup != s.dedup.end() && m.mutation_id <= dup->second) || kept_dup) &&
+      !bug(ServerBug::SkipDedup)) {
     send(s, DeltaAck{m.mutation_id, 0, std::nullopt});
     return;
   }
@@ -538,8 +556,12 @@ void ServerCore::advance(Now now) {
   // SESSION-3: idle sessions are closed.
   for (auto& [h, s] : sessions_) {
     if (now.steady_ms - s.last_activity_ms >= config_.idle_timeout_ms &&
+        !bug(ServerBug::NeverIdleClose) &&
         std::find(closes_.begin(), closes_.end(), h) == closes_.end()) {
       closes_.push_back(h);
+      // SESSION-3/4: the wire shows a close, not who closed or why.
+      note(h, StateNote{"idle_close",
+                        {{"idle_ms", std::to_string(now.steady_ms - s.last_activity_ms)}}});
     }
   }
   // PRES-6 (HC): sweeps at every multiple of the sweep period.
@@ -555,7 +577,8 @@ std::int64_t ServerCore::next_deadline() const {
   bool any_presence = !channels_.empty();
   if (any_presence) t = std::min(t, next_sweep_ms_);
   for (const auto& [h, s] : sessions_) {
-    t = std::min(t, s.last_activity_ms + config_.idle_timeout_ms);
+    if (!bug(ServerBug::NeverIdleClose))
+      t = std::min(t, s.last_activity_ms + config_.idle_timeout_ms);
     if (s.throttled && !s.data_queue.empty() && !s.data_sent_at.empty())
       t = std::min(t, s.data_sent_at.front() + 1000);
   }

@@ -36,6 +36,12 @@ enum class ServerBug {
   SkipCrcCheck,            // accepts deltas whose checksum is wrong (DELTA-4)
   ForkStaysAuthenticated,  // Origin's HS-10 deviation
   WrongPushChecksum,       // DeltaPush to clients carries a wrong checksum (DELTA-17)
+  IgnoreSessionCap,        // accepts connections beyond max_sessions (SESSION-2)
+  NeverIdleClose,          // never closes idle sessions (SESSION-3)
+  PingNotActivity,         // a Ping does not count as activity (SESSION-4, PING-4)
+  SkipExpiryAtHandshake,   // accepts an expired token at the handshake (AUTH-3)
+  TrustAlwaysOn,           // accepts the empty token with trust mode off (AUTH-1)
+  DedupOutlivesSession,    // keeps a closed session's dedup table (SESSION-9)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.
@@ -187,7 +193,8 @@ class ServerCore {
   SessionHandle next_handle_ = 1;
   std::uint64_t accepted_ = 0;  // SESSION-1's n
   std::map<std::pair<std::uint32_t, std::string>, Collection> collections_;
-  std::map<std::string, std::uint64_t> fork_table_;  // HS-9: lite_id -> highest epoch
+  std::map<std::string, std::uint64_t> fork_table_;    // HS-9: lite_id -> highest epoch
+  std::map<std::uint64_t, std::uint64_t> kept_dedup_;  // the DedupOutlivesSession bug
   std::map<std::uint32_t, std::map<std::string, protocol::CollectionPurged>> purges_;  // PURGE-5
   std::map<std::uint32_t, std::map<std::pair<std::string, std::string>, protocol::DefinitionSync>>
       definitions_;

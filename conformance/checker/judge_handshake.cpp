@@ -14,9 +14,22 @@ using namespace protocol;
 namespace {
 
 constexpr RuleDecl kHandshakeRules[] = {
-    {"HS-1"},  {"HS-2"},      {"HS-9"},      {"HS-10"},   {"HS-12"},
-    {"HS-13"}, {"SESSION-1"}, {"SESSION-7"}, {"TOKEN-4"},  // TOKEN-4: HS-1 for a TokenRefresh
+    {"HS-1"},
+    {"HS-2"},
+    {"HS-9"},
+    {"HS-10"},
+    {"HS-12"},
+    {"HS-13"},
+    {"SESSION-1"},
+    {"SESSION-7"},
+    {"TOKEN-4"},  // TOKEN-4: HS-1 for a TokenRefresh
+    {"HS-14", Scope::Profile},
+    {"HS-11", Scope::Simulator},  // from the client's handshake_after_fork notes
 };
+
+// The client's handshake wait on its own clock, as true time: a node's clock
+// drifts by up to 10 % (sim/node_clock.hpp) and timers fire on whole ms.
+std::int64_t longest_wait(std::int64_t ns) { return ns + ns / 8 + 50 * kJudgeMs; }
 
 bool server_initiated(const Message& m) {
   return std::holds_alternative<ShapeDelta>(m) || std::holds_alternative<DeltaPush>(m) ||
@@ -27,7 +40,8 @@ bool server_initiated(const Message& m) {
 
 class HandshakeJudge final : public Judge {
  public:
-  explicit HandshakeJudge(const JudgeDeps& d) : Judge(d.sink, "handshake"), views_(d.views) {}
+  explicit HandshakeJudge(const JudgeDeps& d)
+      : Judge(d.sink, "handshake"), options_(d.options), views_(d.views) {}
   std::span<const RuleDecl> rules() const override { return kHandshakeRules; }
 
   void client_wrote(const FrameEvent& e) override;
@@ -46,12 +60,17 @@ class HandshakeJudge final : public Judge {
   }
   void server_wrote(const FrameEvent& e) override;
   void client_read(const FrameEvent& e) override {
+    State& s = conns_[e.r.conn];
+    if (e.r.seen == Seen::Received) waited(e, s);  // at a tap the client reads later
+    // HS-14: a first answer that is not a HandshakeAck fails the attempt.
+    if (s.awaiting_ack) s.bad_first = !std::holds_alternative<HandshakeAck>(e.m);
+    s.awaiting_ack.reset();
     if (const auto* ack = std::get_if<HandshakeAck>(&e.m)) {
-      State& s = conns_[e.r.conn];
       s.client_handshaken = s.client_handshaken || ack->success;
       s.failed_ack = !ack->success;
     }
   }
+
   void closed(std::uint64_t conn, std::int64_t) override {
     State& s = conns_[conn];
     if (s.session_id && !views_[conn].closed) {
@@ -59,7 +78,17 @@ class HandshakeJudge final : public Judge {
       if (id != open_ids_.end() && id->second == conn) open_ids_.erase(id);
     }
     s.handshakes.clear();
+    s.awaiting_ack.reset();
     views_[conn].handshakes_pending = 0;
+  }
+  // HS-11: the client says which lite_id it was told is forked; a Handshake
+  // of that connection (before or after the note) must not carry it.
+  void noted(const StateNote& n) override {
+    const std::string* forked = n.field("forked_lite_id");
+    if (n.kind != "handshake_after_fork" || n.side != Sender::Client || !forked || !n.conn) return;
+    State& s = conns_[n.conn];
+    s.forked = *forked;
+    if (s.hs_lite_id) reused_lite_id(n.conn, s, n.t);
   }
   void finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) override {
     const auto it = conns_.find(conn);
@@ -78,14 +107,28 @@ class HandshakeJudge final : public Judge {
   struct State {
     std::deque<Offered> handshakes;  // read, unanswered (HS-2)
     std::optional<std::string> session_id;
-    bool client_handshaken = false;  // the client read a successful ack (SESSION-7)
-    bool failed_ack = false;         // ... or its last ack failed (HS-13)
-    bool spoke = false;              // the server wrote a frame other than an early Pong
-    std::size_t early_pings = 0;     // Pings read before any Handshake, unanswered
+    bool client_handshaken = false;            // the client read a successful ack (SESSION-7)
+    bool failed_ack = false;                   // ... or its last ack failed (HS-13)
+    bool spoke = false;                        // the server wrote a frame other than an early Pong
+    std::size_t early_pings = 0;               // Pings read before any Handshake, unanswered
+    std::optional<std::int64_t> awaiting_ack;  // HS-14: the client's Handshake, unanswered
+    bool bad_first = false;                    // HS-14: its first answer was something else
+    bool wait_reported = false;
+    std::optional<std::string> hs_lite_id, forked;  // HS-11: first Handshake's lite_id, the note's
   };
+  void reused_lite_id(std::uint64_t conn, const State& s, std::int64_t t) {
+    if (s.forked && s.hs_lite_id && *s.forked == *s.hs_lite_id) {
+      report("HS-11", Level::Must,
+             "Handshake with lite_id " + *s.hs_lite_id +
+                 ", which the server rejected as forked: the client must take a new one",
+             t, conn, "");
+    }
+  }
   void handshake_ack(const FrameEvent& e, const HandshakeAck& ack);
+  void waited(const FrameEvent& e, State& s);
   void fork_table(const FrameEvent& e, const Offered& h, const HandshakeAck& ack);
 
+  const CheckerOptions& options_;
   Views& views_;
   std::map<std::uint64_t, State> conns_;
   std::map<std::string, std::uint64_t> open_ids_;  // SESSION-1: session id -> conn
@@ -93,8 +136,35 @@ class HandshakeJudge final : public Judge {
   std::map<std::string, std::uint64_t> accepted_;  // HS-9: lite_id -> highest epoch accepted
 };
 
+// HS-14: the client still on the connection well after its wait ended. Only
+// the client's own frames prove it there (a crashed client closes nothing).
+void HandshakeJudge::waited(const FrameEvent& e, State& s) {
+  const auto& wait = options_.client_profile.handshake_wait_ns;
+  if (!wait || !s.awaiting_ack || s.wait_reported) return;
+  const std::int64_t slack = options_.at_tap ? options_.tap_tolerance_ns : 0;
+  const std::int64_t waited_ns = e.r.t - *s.awaiting_ack;
+  if (waited_ns <= longest_wait(*wait) + slack) return;
+  s.wait_reported = true;
+  flag(e, "HS-14", Level::Must,
+       "the client " + std::string(e.r.from == Sender::Client ? "wrote" : "read") + " " +
+           std::string(message_name(e.m)) + " " + ms_text(waited_ns) +
+           " after its Handshake without a HandshakeAck (it waits at most " + ms_text(*wait) +
+           ", then the attempt has failed)");
+}
+
 void HandshakeJudge::client_wrote(const FrameEvent& e) {
   State& s = conns_[e.r.conn];
+  if (s.bad_first && e.r.seen == Seen::Written && !options_.at_tap) {
+    flag(e, "HS-14", Level::Must,
+         "the client wrote on after its first answer was not a HandshakeAck (the attempt failed)");
+    s.bad_first = false;
+  }
+  waited(e, s);
+  if (const auto* h = std::get_if<Handshake>(&e.m); h && e.first) {
+    s.awaiting_ack = e.r.t;
+    s.hs_lite_id = h->lite_id;
+    reused_lite_id(e.r.conn, s, e.r.t);
+  }
   if (s.failed_ack)
     flag(e, "HS-13", Level::Must, "client wrote a frame after a failed HandshakeAck");
   if (const auto* h = std::get_if<Handshake>(&e.m)) {

@@ -60,7 +60,6 @@ std::string_view unjudged_reason(std::string_view id) {
       {"SHAPE-11", "internal state: the server's view of the shape"},
       {"SHAPE-12", "internal state: the server's view of the shape"},
       {"SHAPE-13", "internal state: the server's view of the shape"},
-      {"SESSION-9", "internal state: what the server forgets at close"},
       {"DEF-2", "internal state: the client's stored definitions"},
       {"DELTA-3", "internal state: the dedup table, rate bucket and write policies decide"},
       {"DELTA-11", "a silent drop: the wire cannot tell a policy denial from a rate drop"},
@@ -73,6 +72,10 @@ std::string_view unjudged_reason(std::string_view id) {
       {"PURGE-6", "internal state: the client's local data"},
       {"PURGE-8", "internal state: the client's records per collection"},
       {"VCLOCK-3", "internal state: the client's clock merge"},
+      {"HS-15", "internal state: the stored session id; its wire part is HS-1's (D90)"},
+      {"SESSION-8",
+       "throttling (THROTTLE-4) may rightly hold a triggered frame: no deadline the "
+       "wire can place (D90)"},
   };
   const auto it = kReasons.find(id);
   return it == kReasons.end() ? std::string_view{} : it->second;

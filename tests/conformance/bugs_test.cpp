@@ -37,6 +37,14 @@ constexpr BugCase kCases[] = {
     {"WrongChecksum", "bug-server-skips-crc-check", "DELTA-2"},
     {"ReuseEpoch", "bug-client-reuse-epoch", "HS-12"},
     {"CloseOnUndecodable", "bug-client-close-on-undecodable", "FRAME-10"},
+    {"IgnoreSessionCap", "bug-server-ignores-session-cap", "SESSION-2"},
+    {"NeverIdleClose", "bug-server-never-idle-close", "SESSION-3"},
+    {"PingNotActivity", "bug-server-ping-not-activity", "SESSION-4"},
+    {"SkipExpiryAtHandshake", "bug-server-skips-expiry-at-handshake", "AUTH-3"},
+    {"TrustAlwaysOn", "bug-server-trust-always-on", "AUTH-1"},
+    {"NoHandshakeTimeout", "bug-client-no-handshake-timeout", "HS-14"},
+    {"DedupOutlivesSession", "bug-server-dedup-outlives-session", "SESSION-9"},
+    {"IgnoreFork", "bug-client-ignores-fork", "HS-11"},
 };
 
 conformance::Scenario load(const std::string& name) {
