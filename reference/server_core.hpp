@@ -36,6 +36,9 @@ enum class ServerBug {
   SkipCrcCheck,            // accepts deltas whose checksum is wrong (DELTA-4)
   ForkStaysAuthenticated,  // Origin's HS-10 deviation
   WrongPushChecksum,       // DeltaPush to clients carries a wrong checksum (DELTA-17)
+  RejectDuplicates,        // rejects a duplicate instead of acking it with lsn 0 (DELTA-3)
+  RequireSeriesBlock,      // refuses timeseries pushes with an empty series_block (TS-7)
+  AckGlobalClock,          // HandshakeAck server_clock = the tenant's collection LSNs (VCLOCK-6)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.
