@@ -37,6 +37,14 @@ constexpr BugCase kCases[] = {
     {"WrongChecksum", "bug-server-skips-crc-check", "DELTA-2"},
     {"ReuseEpoch", "bug-client-reuse-epoch", "HS-12"},
     {"CloseOnUndecodable", "bug-client-close-on-undecodable", "FRAME-10"},
+    {"ResendAcked", "bug-client-resends-acked", "DELTA-12"},
+    {"IgnoreRejects", "bug-client-ignores-rejects", "DELTA-14"},
+    {"AnswerServerPush", "bug-client-answers-server-push", "DELTA-18"},
+    {"IgnoreServerClock", "bug-client-ignores-server-clock", "VCLOCK-3"},
+    {"SkewAckNotAck", "bug-client-skew-ack-not-ack", "DELTA-16"},
+    {"RejectDuplicates", "bug-server-rejects-duplicates", "DELTA-3"},
+    {"RequireSeriesBlock", "bug-server-requires-series-block", "TS-7"},
+    {"AckGlobalClock", "bug-server-acks-global-clock", "VCLOCK-6"},
 };
 
 conformance::Scenario load(const std::string& name) {
