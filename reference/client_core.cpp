@@ -25,7 +25,12 @@ constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
     {"ReuseEpoch", ClientBug::ReuseEpoch},
     {"CloseOnUndecodable", ClientBug::CloseOnUndecodable},
     {"NoHandshakeTimeout", ClientBug::NoHandshakeTimeout},
-    {"IgnoreFork", ClientBug::IgnoreFork}};
+    {"IgnoreFork", ClientBug::IgnoreFork},
+    {"ResendAcked", ClientBug::ResendAcked},
+    {"IgnoreRejects", ClientBug::IgnoreRejects},
+    {"AnswerServerPush", ClientBug::AnswerServerPush},
+    {"IgnoreServerClock", ClientBug::IgnoreServerClock},
+    {"SkewAckNotAck", ClientBug::SkewAckNotAck}};
 }  // namespace
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {
@@ -125,17 +130,7 @@ void ClientCore::on_frame(const Message& m, Now now) {
       [&](const auto& msg) {
         using T = std::decay_t<decltype(msg)>;
         if constexpr (std::is_same_v<T, DeltaAck>) {
-          if (bug(ClientBug::CumulativeAck)) {
-            const auto end = pending_.upper_bound(msg.mutation_id);
-            for (auto it = pending_.begin(); it != end;) it = drop_pending(it);
-          } else {
-            auto it = pending_.find(msg.mutation_id);  // DELTA-12/13: this id only
-            if (it == pending_.end()) return;
-            drop_pending(it);
-          }
-          ++stats_.acked;
-          if (++consecutive_acks_ % 8 == 0)
-            batch_size_ = std::min(config_.batch_max, batch_size_ + 1);  // FLOW-2
+          on_delta_ack(msg);
         } else if constexpr (std::is_same_v<T, DeltaReject>) {
           on_reject(msg, now);
         } else if constexpr (std::is_same_v<T, ShapeSnapshot>) {
@@ -194,8 +189,11 @@ void ClientCore::on_frame(const Message& m, Now now) {
           }
           refreshing_.reset();
         } else if constexpr (std::is_same_v<T, VectorClockSync>) {
-          for (const auto& [k, v] : msg.clocks)
-            server_clock_[k] = std::max(server_clock_[k], v);  // VCLOCK-3/4
+          if (!bug(ClientBug::IgnoreServerClock)) {
+            for (const auto& [k, v] : msg.clocks)
+              server_clock_[k] = std::max(server_clock_[k], v);  // VCLOCK-3/4
+          }
+          note_server_clock();
         } else if constexpr (std::is_same_v<T, DefinitionSync>) {
           const bool known_type = msg.definition_type == "function" ||
                                   msg.definition_type == "trigger" ||
@@ -224,6 +222,7 @@ void ClientCore::on_frame(const Message& m, Now now) {
           series.in_flight = 0;  // otherwise kept and sent again
         } else if constexpr (std::is_same_v<T, DeltaPush>) {
           // DELTA-18: never answered. RESYNC-6 (HC): a wrong checksum asks for a resync.
+          if (bug(ClientBug::AnswerServerPush)) send(DeltaAck{msg.mutation_id, 0, std::nullopt});
           if (purged_.count(msg.collection)) return;  // PURGE-7
           if (msg.checksum != 0 && crc32c(msg.delta) != msg.checksum) {
             send(ResyncRequest{resync_reason::ChecksumMismatch{msg.mutation_id}, msg.mutation_id,
@@ -261,6 +260,7 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
   if (token_set_at_s_ == 0) token_set_at_s_ = now.unix_ms / 1000;
   schedule_refresh(now);
   for (const auto& [k, v] : m.server_clock) server_clock_[k] = std::max(server_clock_[k], v);
+  note_server_clock();
   send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1: at once
   next_ping_ = now.steady_ms + config_.ping_interval_ms;
 
@@ -340,32 +340,76 @@ void ClientCore::push_tick(Now now) {
   }
 }
 
+void ClientCore::on_delta_ack(const DeltaAck& m) {
+  if (bug(ClientBug::CumulativeAck)) {
+    const auto end = pending_.upper_bound(m.mutation_id);
+    for (auto it = pending_.begin(); it != end;) it = drop_pending(it);
+  } else {
+    auto it = pending_.find(m.mutation_id);  // DELTA-12/13: this id only
+    if (it == pending_.end()) return;
+    const bool keep = bug(ClientBug::ResendAcked) ||
+                      (bug(ClientBug::SkewAckNotAck) && m.clock_skew_warning_ms.has_value());
+    if (!keep) drop_pending(it);  // DELTA-16: a skew warning changes nothing else
+  }
+  ++stats_.acked;
+  if (++consecutive_acks_ % 8 == 0)
+    batch_size_ = std::min(config_.batch_max, batch_size_ + 1);  // FLOW-2
+}
+
 void ClientCore::on_reject(const DeltaReject& m, Now now) {
   ++stats_.rejected;
   consecutive_acks_ = 0;
+  const std::size_t batch_before = batch_size_;
   batch_size_ = std::max(config_.batch_min, batch_size_ / 2);  // DELTA-14
   auto it = pending_.find(m.mutation_id);
-  if (it == pending_.end()) return;
   using namespace compensation;
   const auto& hint = m.compensation;
+  // DELTA-14 (HC): how the reject was handled, stated once it is (D84).
+  StateNote n{"delta_rejected",
+              {{"mutation_id", std::to_string(m.mutation_id)},
+               {"hint", hint ? std::string(std::visit([](const auto& h) { return h.kTag; }, *hint))
+                             : std::string("none")},
+               {"known", it == pending_.end() ? "0" : "1"},
+               {"token_source", config_.new_token ? "1" : "0"},
+               {"retry_used", it != pending_.end() && it->second.integrity_retry ? "1" : "0"},
+               {"batch_before", std::to_string(batch_before)},
+               {"batch_after", std::to_string(batch_size_)},
+               {"batch_min", std::to_string(config_.batch_min)}}};
+  const auto done = [&](bool kept) {
+    n.fields.emplace_back("kept", kept ? "1" : "0");
+    note(std::move(n));
+  };
+  if (it == pending_.end()) return done(false);
   if (hint && std::holds_alternative<PermissionDenied>(*hint) && config_.new_token) {
     paused_for_token_ = true;  // TOKEN-6: the mutation stays pending
     it->second.sent_at = -1;
     request_token(now);
-    return;
+    return done(true);
   }
   if (hint && std::holds_alternative<IntegrityViolation>(*hint) && !it->second.integrity_retry) {
     it->second.integrity_retry = true;  // DELTA-14 (HC): once more, checksum computed afresh
     it->second.sent_at = -1;
-    return;
+    return done(true);
   }
   if (hint && std::holds_alternative<RateLimited>(*hint)) {
     it->second.sent_at = -1;
     it->second.hold_until =
         now.steady_ms + static_cast<std::int64_t>(std::get<RateLimited>(*hint).retry_after_ms);
-    return;
+    return done(true);
+  }
+  if (bug(ClientBug::IgnoreRejects)) {
+    it->second.sent_at = -1;  // sent again as it was
+    return done(true);
   }
   drop_pending(it);  // rolled back
+  done(false);
+}
+
+void ClientCore::note_server_clock() const {
+  if (!note_sink_) return;
+  StateNote n{"server_clock", {}};
+  for (const auto& [k, v] : server_clock_) n.fields.emplace_back("k:" + k, std::to_string(v));
+  note(std::move(n));
 }
 
 // The steady time at which 80 % of the token's lifetime has passed (TOKEN-5),

@@ -32,6 +32,11 @@ enum class ClientBug {
   CloseOnUndecodable,  // drops the connection on a body that does not decode (FRAME-10)
   NoHandshakeTimeout,  // waits for the HandshakeAck forever (HS-14)
   IgnoreFork,          // keeps its lite_id after a fork rejection, like Lite (HS-11)
+  ResendAcked,         // keeps acknowledged mutations pending and sends them again (DELTA-12)
+  IgnoreRejects,       // keeps rejected mutations pending and sends them again (DELTA-14)
+  AnswerServerPush,    // answers a server DeltaPush with a DeltaAck (DELTA-18)
+  IgnoreServerClock,   // does not keep the server's VectorClockSync clock (VCLOCK-3)
+  SkewAckNotAck,       // takes a DeltaAck with a clock-skew warning for a failure (DELTA-16)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
@@ -156,6 +161,8 @@ class ClientCore {
   void apply_delta(const protocol::ShapeDelta& m);
   void on_purged(const protocol::CollectionPurged& m);
   void on_reject(const protocol::DeltaReject& m, Now now);
+  void on_delta_ack(const protocol::DeltaAck& m);
+  void note_server_clock() const;  // VCLOCK-3 (HC): the server's positions as kept
   void request_token(Now now);
   void schedule_refresh(Now now);
   void accept_delta(const protocol::ShapeDelta& m, Now now);  // apply now or queue (apply rate)

@@ -51,7 +51,10 @@ constexpr std::pair<std::string_view, ServerBug> kServerBugNames[] = {
     {"PingNotActivity", ServerBug::PingNotActivity},
     {"SkipExpiryAtHandshake", ServerBug::SkipExpiryAtHandshake},
     {"TrustAlwaysOn", ServerBug::TrustAlwaysOn},
-    {"DedupOutlivesSession", ServerBug::DedupOutlivesSession}};
+    {"DedupOutlivesSession", ServerBug::DedupOutlivesSession},
+    {"RejectDuplicates", ServerBug::RejectDuplicates},
+    {"RequireSeriesBlock", ServerBug::RequireSeriesBlock},
+    {"AckGlobalClock", ServerBug::AckGlobalClock}};
 }  // namespace
 
 std::optional<ServerBug> server_bug_from_name(std::string_view name) {
@@ -234,6 +237,10 @@ void ServerCore::on_handshake(Session& s, const Handshake& m, Now now) {
   s.subscribed_shapes_info = m.subscribed_shapes;  // SHAPE-15: stored only
   ack.success = true;
   ack.server_clock = s.clock;  // HS-7, VCLOCK-6
+  if (bug(ServerBug::AckGlobalClock)) {
+    for (const auto& [key, c] : collections_)
+      if (key.first == identity.tenant) ack.server_clock[key.second] = c.lsn;
+  }
   send(s, std::move(ack));
   // PURGE-5 (HC): replay the tenant's purges, increasing purge_lsn.
   if (auto it = purges_.find(identity.tenant);
@@ -273,6 +280,8 @@ void ServerCore::on_delta_push(Session& s, const DeltaPush& m, Now now) {
   const bool kept_dup = kept != kept_dedup_.end() && m.mutation_id <= kept->second;
   if (((dup != s.dedup.end() && m.mutation_id <= dup->second) || kept_dup) &&
       !bug(ServerBug::SkipDedup)) {
+    if (bug(ServerBug::RejectDuplicates))
+      return reject("duplicate mutation", Custom{"duplicate", std::to_string(m.mutation_id)});
     send(s, DeltaAck{m.mutation_id, 0, std::nullopt});
     return;
   }
@@ -476,6 +485,7 @@ void ServerCore::on_token_refresh(Session& s, const TokenRefresh& m, Now now) {
 void ServerCore::on_timeseries(Session& s, const TimeseriesPush& m, Now now) {
   TimeseriesAck ack{m.collection, 0, m.sample_count, 0};
   if (!s.authenticated || token_expired(s, now)) return send(s, std::move(ack));  // SESSION-5, TS-2
+  if (bug(ServerBug::RequireSeriesBlock) && m.series_block.empty()) return send(s, std::move(ack));
   const std::size_t k =
       std::min(gorilla_decode(m.ts_block).size(), gorilla_decode(m.val_block).size());  // TS-3
   if (k > 0) {

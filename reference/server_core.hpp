@@ -42,6 +42,9 @@ enum class ServerBug {
   SkipExpiryAtHandshake,   // accepts an expired token at the handshake (AUTH-3)
   TrustAlwaysOn,           // accepts the empty token with trust mode off (AUTH-1)
   DedupOutlivesSession,    // keeps a closed session's dedup table (SESSION-9)
+  RejectDuplicates,        // rejects a duplicate instead of acking it with lsn 0 (DELTA-3)
+  RequireSeriesBlock,      // refuses timeseries pushes with an empty series_block (TS-7)
+  AckGlobalClock,          // HandshakeAck server_clock = the tenant's collection LSNs (VCLOCK-6)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.

@@ -144,6 +144,7 @@ std::unique_ptr<Judge> make_timeseries_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_vclock_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_session_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_auth_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_delta_client_judge(const JudgeDeps& d);
 
 // Small helpers several judges share.
 constexpr std::int64_t kJudgeMs = 1'000'000;

@@ -16,9 +16,9 @@ using namespace protocol;
 
 namespace {
 
-constexpr RuleDecl kDeltaRules[] = {{"DELTA-1"}, {"DELTA-4"},  {"DELTA-5"}, {"DELTA-6"},
-                                    {"DELTA-7"}, {"DELTA-8"},  {"DELTA-9"}, {"DELTA-17"},
-                                    {"FLOW-1"},  {"SESSION-5"}};
+constexpr RuleDecl kDeltaRules[] = {{"DELTA-1"}, {"DELTA-4"},   {"DELTA-5"}, {"DELTA-6"},
+                                    {"DELTA-7"}, {"DELTA-8"},   {"DELTA-9"}, {"DELTA-17"},
+                                    {"FLOW-1"},  {"SESSION-5"}, {"DELTA-3"}};
 
 // Remembered mutations per client and peer (DELTA-1); the oldest go first.
 constexpr std::size_t kMutationMemory = 1 << 16;
@@ -57,6 +57,7 @@ class DeltaJudge final : public Judge {
       // Step 2 (empty delta) decides before step 3 (DELTA-4 is not at stake).
       push.bad_crc = p->checksum != 0 && !p->delta.empty() && push.crc != p->checksum;
       push.empty = p->delta.empty();
+      push.authed = e.view.authenticated;
       conns_[e.r.conn].outstanding.push_back(push);
     }
   }
@@ -68,6 +69,7 @@ class DeltaJudge final : public Judge {
       conns_[e.r.conn].in_flight.erase(dr->mutation_id);
   }
   void closed(std::uint64_t conn, std::int64_t) override { conns_[conn].outstanding.clear(); }
+  void finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) override;
 
  private:
   struct Push {
@@ -78,6 +80,8 @@ class DeltaJudge final : public Judge {
     bool empty = false;
     bool bad_crc = false;    // a non-empty delta, a non-zero checksum that does not match (DELTA-4)
     bool duplicate = false;  // at or below an accepted id of its peer when answered
+    bool authed = false;     // read on an authenticated session
+    bool ambiguous = false;  // an answer to its id went to an earlier copy: maybe this one's
   };
   struct State {
     std::optional<std::uint64_t> peer_id;                 // DELTA-1: of the connection's pushes
@@ -100,6 +104,16 @@ class DeltaJudge final : public Judge {
     s.answered.insert(p.mutation_id);
     if (s.answered.size() > kMutationMemory) s.answered.erase(s.answered.begin());
   }
+  // DELTA-3: a push steps 1-3 let through that step 4 finds a duplicate of.
+  static bool step4_decides(const State& s, const Push& p) {
+    const auto acc = s.accepted_max.find(p.peer_id);
+    return p.authed && !p.empty && !p.bad_crc && acc != s.accepted_max.end() &&
+           p.mutation_id <= acc->second;
+  }
+  static bool dropped_step4(const State& s, const Push& p) {
+    return !p.ambiguous && step4_decides(s, p);
+  }
+  void dropped_duplicate(const FrameEvent& e, const State& s, const Push& p);
   static void accept(State& s, const Push& p) {
     auto& mx = s.accepted_max[p.peer_id];
     mx = std::max(mx, p.mutation_id);
@@ -173,10 +187,15 @@ std::optional<DeltaJudge::Push> DeltaJudge::answer(const FrameEvent& e, State& s
              : "answer to mutation " + std::to_string(mid) + ", which has no unanswered push");
     return std::nullopt;
   }
-  for (auto before = s.outstanding.begin(); before != it; ++before)
+  for (auto before = s.outstanding.begin(); before != it; ++before) {
     s.skipped.insert(before->mutation_id);
+    dropped_duplicate(e, s, *before);
+  }
   Push p = *it;
   s.outstanding.erase(s.outstanding.begin(), it + 1);
+  // Copies of the push read later may be the one answered (the earlier one
+  // dropped silently): DELTA-3 does not judge them as unanswered.
+  for (auto& later : s.outstanding) later.ambiguous |= later.mutation_id == mid;
   const auto acc = s.accepted_max.find(p.peer_id);
   p.duplicate = acc != s.accepted_max.end() && p.mutation_id <= acc->second;
   return p;
@@ -211,8 +230,8 @@ void DeltaJudge::ack(const FrameEvent& e, State& s, const DeltaAck& ack) {
                "\" does not exceed the earlier " + std::to_string(last));
     }
     last = std::max(last, ack.lsn);
-    accept(s, *p);
   }
+  accept(s, *p);  // acknowledged: accepted now or before, the table holds its id (step 4 or 8)
   answered(s, *p);
   tell(e, *p, true, false);
 }
@@ -232,6 +251,15 @@ void DeltaJudge::reject(const FrameEvent& e, State& s, const DeltaReject& rej) {
              "with \"" + rej.reason + "\" (step 2 decides: \"empty delta\")");
   }
   const bool pre = is_pre_acceptance_reason(rej.reason);
+  if (p->authed && rej.reason == "not authenticated") {
+    flag(e, "DELTA-3", Level::Must,
+         "mutation " + std::to_string(p->mutation_id) +
+             " rejected \"not authenticated\" on an authenticated session (step 1)");
+  } else if (step4_decides(s, *p) && rej.reason != "token expired") {
+    flag(e, "DELTA-3", Level::Must,
+         "mutation " + std::to_string(p->mutation_id) + ", a duplicate of an accepted one, " +
+             "rejected with \"" + rej.reason + "\" (step 4 decides first: DeltaAck, lsn 0)");
+  }
   if (rej.reason.starts_with("CRC32C mismatch")) {
     crc_reject(e, *p, rej.reason);
   } else if (p->bad_crc && rej.reason != "not authenticated" && rej.reason != "token expired") {
@@ -265,6 +293,28 @@ void DeltaJudge::crc_reject(const FrameEvent& e, const Push& p, const std::strin
     flag(e, "DELTA-4", Level::Must,
          mid + " rejected with \"" + reason + "\"; expected \"" +
              crc_mismatch_reason(p.checksum, p.crc) + "\" (its checksum, the CRC32C of its delta)");
+  }
+}
+
+// DELTA-3: step 4 answers a duplicate; only steps 6-7 drop a push silently.
+void DeltaJudge::dropped_duplicate(const FrameEvent& e, const State& s, const Push& p) {
+  if (!dropped_step4(s, p)) return;
+  flag(e, "DELTA-3", Level::Must,
+       "mutation " + std::to_string(p.mutation_id) +
+           ", a duplicate of an accepted one, was never answered (step 4 acknowledges it with "
+           "lsn 0 before the rate limit or a write policy can drop it)");
+}
+
+void DeltaJudge::finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) {
+  const auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  for (const Push& p : it->second.outstanding) {
+    if (p.read_at > cutoff || !dropped_step4(it->second, p)) continue;
+    report("DELTA-3", Level::Must,
+           "mutation " + std::to_string(p.mutation_id) +
+               ", a duplicate of an accepted one, was never answered (step 4 acknowledges it)",
+           t, conn, "");
+    return;
   }
 }
 

@@ -63,10 +63,10 @@ struct SessionChecker::Impl final : FindingSink {
 
   explicit Impl(CheckerOptions o) : options(std::move(o)) {
     const JudgeDeps d{*this, options, views};
-    for (auto make :
-         {make_framing_judge, make_handshake_judge, make_connection_judge, make_delta_judge,
-          make_shape_judge, make_throttle_judge, make_token_judge, make_purge_judge,
-          make_timeseries_judge, make_vclock_judge, make_session_judge, make_auth_judge})
+    for (auto make : {make_framing_judge, make_handshake_judge, make_connection_judge,
+                      make_delta_judge, make_shape_judge, make_throttle_judge, make_token_judge,
+                      make_purge_judge, make_timeseries_judge, make_vclock_judge,
+                      make_session_judge, make_auth_judge, make_delta_client_judge})
       judges.push_back(make(d));
   }
 
@@ -234,8 +234,10 @@ void SessionChecker::on_purge(std::uint32_t tenant, const std::string& collectio
 void SessionChecker::on_note(const StateNote& note) {
   Impl& im = *impl_;
   if (note.conn != 0) im.current = note.conn;
+  im.current_from = note.side;  // a rule binding both is blamed on the side that noted
   for (auto& j : im.judges) j->noted(note);
   im.current.reset();
+  im.current_from.reset();
 }
 
 void SessionChecker::on_close(std::uint64_t conn, std::int64_t t) {

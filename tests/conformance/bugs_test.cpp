@@ -45,6 +45,14 @@ constexpr BugCase kCases[] = {
     {"NoHandshakeTimeout", "bug-client-no-handshake-timeout", "HS-14"},
     {"DedupOutlivesSession", "bug-server-dedup-outlives-session", "SESSION-9"},
     {"IgnoreFork", "bug-client-ignores-fork", "HS-11"},
+    {"ResendAcked", "bug-client-resends-acked", "DELTA-12"},
+    {"IgnoreRejects", "bug-client-ignores-rejects", "DELTA-14"},
+    {"AnswerServerPush", "bug-client-answers-server-push", "DELTA-18"},
+    {"IgnoreServerClock", "bug-client-ignores-server-clock", "VCLOCK-3"},
+    {"SkewAckNotAck", "bug-client-skew-ack-not-ack", "DELTA-16"},
+    {"RejectDuplicates", "bug-server-rejects-duplicates", "DELTA-3"},
+    {"RequireSeriesBlock", "bug-server-requires-series-block", "TS-7"},
+    {"AckGlobalClock", "bug-server-acks-global-clock", "VCLOCK-6"},
 };
 
 conformance::Scenario load(const std::string& name) {
