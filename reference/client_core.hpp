@@ -30,6 +30,9 @@ enum class ClientBug {
   WrongChecksum,       // sends checksums that do not match (DELTA-2)
   ReuseEpoch,          // does not raise the epoch per connection (HS-12)
   CloseOnUndecodable,  // drops the connection on a body that does not decode (FRAME-10)
+  NeverPing,           // sends no Ping at all (PING-1)
+  NoBackoff,           // reconnects after 1 s every time, never backing off (CONN-1)
+  NeverRetransmit,     // never pushes an unanswered mutation again (RATE-4)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
@@ -216,6 +219,7 @@ class ClientCore {
   void push_timeseries();
   Stats stats_;
   bool state_corrupt_ = false;
+  bool started_ = false;  // a connection was made by this instance (the "client_start" note)
   static constexpr int kReauthAfter = 3;  // failed refreshes in a row before re-authenticating
   int refresh_failures_ = 0;
 };

@@ -36,6 +36,8 @@ enum class ServerBug {
   SkipCrcCheck,            // accepts deltas whose checksum is wrong (DELTA-4)
   ForkStaysAuthenticated,  // Origin's HS-10 deviation
   WrongPushChecksum,       // DeltaPush to clients carries a wrong checksum (DELTA-17)
+  NoRateLimit,             // never drops a DeltaPush for the rate (RATE-2)
+  RateLimitAll,            // the push bucket also charges, and drops, every other frame (RATE-5)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.
@@ -164,6 +166,7 @@ class ServerCore {
   void release_all(Now now);
   bool token_expired(const Session& s, Now now) const;
 
+  bool take_token(Session& s, Now now);  // RATE-1: refills, then takes one if there is one
   void on_handshake(Session& s, const protocol::Handshake& m, Now now);
   void on_delta_push(Session& s, const protocol::DeltaPush& m, Now now);
   void on_shape_subscribe(Session& s, const protocol::ShapeSubscribe& m, Now now);

@@ -66,8 +66,6 @@ std::string_view unjudged_reason(std::string_view id) {
       {"DELTA-11", "a silent drop: the wire cannot tell a policy denial from a rate drop"},
       {"DELTA-14", "internal state: the client's compensation and batch size"},
       {"DELTA-16", "internal state: the client's handling of the ack"},
-      {"RATE-1", "a silent drop: the wire cannot tell a rate drop from a policy denial"},
-      {"RATE-2", "a silent drop: the wire cannot tell a rate drop from a policy denial"},
       {"RESYNC-1", "internal state: the client's tracked lsn (RESYNC-2/4 judge its effects)"},
       {"THROTTLE-6", "internal state: the server's data queue"},
       {"PURGE-6", "internal state: the client's local data"},

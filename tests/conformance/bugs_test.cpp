@@ -37,6 +37,11 @@ constexpr BugCase kCases[] = {
     {"WrongChecksum", "bug-server-skips-crc-check", "DELTA-2"},
     {"ReuseEpoch", "bug-client-reuse-epoch", "HS-12"},
     {"CloseOnUndecodable", "bug-client-close-on-undecodable", "FRAME-10"},
+    {"NeverPing", "bug-client-never-pings", "PING-1"},
+    {"NoBackoff", "bug-client-no-backoff", "CONN-1"},
+    {"NeverRetransmit", "bug-client-never-retransmits", "RATE-4"},
+    {"NoRateLimit", "bug-server-no-rate-limit", "RATE-2"},
+    {"RateLimitAll", "bug-server-rate-limits-everything", "RATE-5"},
 };
 
 conformance::Scenario load(const std::string& name) {
