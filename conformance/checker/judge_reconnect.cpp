@@ -8,8 +8,9 @@
 // attempts that failed before a connection was established are not in it,
 // and they only lengthen the wait. The end of a connection is its first
 // close record, no later than the client learnt of it. A client process
-// that starts afresh (a "client_start" note) owes no wait and has lost its
-// unsent mutations.
+// that starts afresh owes no wait and has lost its unsent mutations, and the
+// wire cannot tell a restart from a reconnect: the rules are judged for
+// clients that state each start of theirs (a "client_start" note).
 #include <set>
 
 #include "conformance/checker/judge.hpp"
@@ -20,7 +21,8 @@ using namespace protocol;
 
 namespace {
 
-constexpr RuleDecl kReconnectRules[] = {{"CONN-1", Scope::Profile}, {"CONN-2"}, {"CONN-4"}};
+constexpr RuleDecl kReconnectRules[] = {
+    {"CONN-1", Scope::Simulator}, {"CONN-2", Scope::Simulator}, {"CONN-4", Scope::Simulator}};
 
 constexpr std::int64_t kMinReconnectNs = 1'000'000'000;  // the 1 s floor
 constexpr std::int64_t kReconnectSlackNs = 5'000'000;    // whole-millisecond timers
@@ -37,13 +39,15 @@ class ReconnectJudge final : public Judge {
   void noted(const StateNote& n) override {
     const std::string* id = n.field("lite_id");
     if (n.side != Sender::Client || n.kind != "client_start" || !id) return;
-    clients_.erase(*id);  // a new process: no wait owed, nothing kept
+    clients_[*id] = Client{};  // a new process: no wait owed, nothing kept
+    clients_[*id].states_starts = true;
   }
 
  private:
   struct Conn {
     std::string key;  // lite_id, empty when unknown
     bool authed = false;
+    bool ended = false;  // closed by one side: the client may still read answers on it
     std::map<std::uint64_t, std::string> in_flight;  // pushed, unanswered: id -> collection
   };
   struct Owed {  // CONN-2: unanswered when its connection ended
@@ -59,6 +63,7 @@ class ReconnectJudge final : public Judge {
     bool paused = false;         // waiting for a token after "permission denied"
     std::map<std::uint64_t, Owed> owed;
     std::set<std::string> purged;  // collections the client learnt were purged
+    bool states_starts = false;    // its restarts are known: the rules apply
   };
   std::int32_t drift() const {
     return options_.client_profile.clock_drift_ppm.value_or(static_cast<int>(kDefaultDriftPpm));
@@ -78,7 +83,7 @@ class ReconnectJudge final : public Judge {
 
 // CONN-1/4 at the Handshake that opens a connection after another ended.
 void ReconnectJudge::new_connection(const FrameEvent& e, Client& c) {
-  if (c.ended_at && c.last_conn != e.r.conn) {
+  if (c.ended_at && c.last_conn != e.r.conn && c.states_starts) {
     const std::int64_t gap = e.r.t - *c.ended_at;
     if (gap < shortest_ns(kMinReconnectNs, drift()) - slack(e)) {
       flag(e, "CONN-4", Level::Must,
@@ -88,7 +93,7 @@ void ReconnectJudge::new_connection(const FrameEvent& e, Client& c) {
     const auto base = options_.client_profile.backoff_base_ns;
     const auto most = options_.client_profile.backoff_max_ns;
     if (base && most) {
-      const std::uint32_t a = std::min<std::uint32_t>(c.attempt - 1, 30);
+      const std::uint32_t a = c.attempt == 0 ? 0 : std::min<std::uint32_t>(c.attempt - 1, 30);
       const std::int64_t wait = std::min(*most, *base << std::min<std::uint32_t>(a, 20));
       if (gap < shortest_ns(wait, drift()) - slack(e)) {
         flag(e, "CONN-1", Level::Should,
@@ -108,7 +113,7 @@ void ReconnectJudge::client_wrote(const FrameEvent& e) {
     conn.key = h->lite_id;
     new_connection(e, clients_[conn.key]);
   }
-  if (conn.key.empty()) return;
+  if (conn.key.empty() || conn.ended) return;
   Client& c = clients_[conn.key];
   if (conn.authed) owed_check(e, c);
   if (const auto* p = std::get_if<DeltaPush>(&e.m)) {
@@ -121,7 +126,9 @@ void ReconnectJudge::client_wrote(const FrameEvent& e) {
 // CONN-2: mutations left unanswered by an earlier connection, not pushed on
 // this one although it has been authenticated (and not paused) for the grace period.
 void ReconnectJudge::owed_check(const FrameEvent& e, Client& c) {
-  if (c.paused || c.authed_conn != e.r.conn || e.r.t - c.authed_at <= options_.grace_ns) return;
+  if (!c.states_starts || c.paused || c.authed_conn != e.r.conn ||
+      e.r.t - c.authed_at <= options_.grace_ns)
+    return;
   for (auto it = c.owed.begin(); it != c.owed.end(); ++it) {
     if (it->second.from_conn == e.r.conn || c.purged.count(it->second.collection)) continue;
     flag(e, "CONN-2", Level::Must,
@@ -141,11 +148,13 @@ void ReconnectJudge::answered(Conn& conn, Client* c, std::uint64_t mid) {
 void ReconnectJudge::client_read(const FrameEvent& e) {
   Conn& conn = conns_[e.r.conn];
   Client* c = conn.key.empty() ? nullptr : &clients_[conn.key];
-  if (c && conn.authed && e.r.seen == Seen::Received) owed_check(e, *c);
+  if (c && conn.authed && !conn.ended && e.r.seen == Seen::Received) owed_check(e, *c);
   if (const auto* a = std::get_if<HandshakeAck>(&e.m); a && a->success && !conn.authed) {
     conn.authed = true;
     if (!c) return;
-    c->attempt = 0;  // CONN-1 (HC): a successful handshake starts the backoff over
+    // CONN-1 (HC): a successful handshake starts the backoff over (read after
+    // the connection's end was recorded, that end counts after it).
+    c->attempt = conn.ended ? 1 : 0;
     c->authed_conn = e.r.conn;
     c->authed_at = e.r.t;
   } else if (const auto* ack = std::get_if<DeltaAck>(&e.m)) {
@@ -167,6 +176,11 @@ void ReconnectJudge::closed(std::uint64_t conn_id, std::int64_t t) {
   const auto it = conns_.find(conn_id);
   if (it == conns_.end()) return;
   Conn& conn = it->second;
+  if (conn.ended) {  // the other side's close record: nothing more comes
+    conns_.erase(it);
+    return;
+  }
+  conn.ended = true;  // answers the client reads after this still count
   auto cit = conn.key.empty() ? clients_.end() : clients_.find(conn.key);
   if (cit != clients_.end() && cit->second.last_conn == conn_id) {
     Client& c = cit->second;
@@ -176,7 +190,16 @@ void ReconnectJudge::closed(std::uint64_t conn_id, std::int64_t t) {
       if (c.owed.size() < kMaxOwed) c.owed[mid] = Owed{coll, conn_id};
     }
   }
-  conns_.erase(it);  // a second close record finds nothing
+  conn.in_flight.clear();
+  // Ended connections whose second close record never comes: the oldest go.
+  if (conns_.size() > kMaxOwed) {
+    for (auto old = conns_.begin(); old != conns_.end(); ++old) {
+      if (old->second.ended && old->first != conn_id) {
+        conns_.erase(old);
+        break;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -21,8 +21,16 @@ conformance::CheckerOptions backoff() {
   return o;
 }
 
+// Client "L" states that its process started (it states every start: the
+// reconnect rules apply to it).
+void start(Trace& tr) {
+  tr.checker.on_note(
+      conformance::StateNote{tr.t, 0, Sender::Client, "client_start", {{"lite_id", "L"}}});
+}
+
 // Connection `conn` of client "L": its Handshake, and the answer the client reads.
 void open(Trace& tr, std::uint64_t conn, std::uint64_t epoch, bool success = true) {
+  if (conn == 1) start(tr);
   Handshake h = hs();
   h.lite_id = "L";
   h.epoch = epoch;
@@ -68,9 +76,21 @@ TEST(CONN_4, AProcessStartingAfreshOwesNoWait) {
   Trace tr;
   open(tr, 1, 1);
   tr.on_close_both(1);
-  tr.checker.on_note(
-      conformance::StateNote{tr.t, 2, Sender::Client, "client_start", {{"lite_id", "L"}}});
+  start(tr);  // a restart, not a reconnect
   open(tr, 2, 2);
+  EXPECT_FALSE(tr.has("CONN-4")) << tr.all();
+}
+
+TEST(CONN_4, AClientThatDoesNotStateItsStartsIsNotJudged) {
+  Trace tr;
+  Handshake h = hs();
+  h.lite_id = "M";  // no client_start note: a restart would look like this
+  h.epoch = 1;
+  tr.cw(h, 1);
+  tr.cr(ok_ack(), 1);
+  tr.on_close_both(1);
+  h.epoch = 2;
+  tr.cw(h, 2);
   EXPECT_FALSE(tr.has("CONN-4")) << tr.all();
 }
 
