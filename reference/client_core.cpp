@@ -30,7 +30,10 @@ constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
     {"IgnoreRejects", ClientBug::IgnoreRejects},
     {"AnswerServerPush", ClientBug::AnswerServerPush},
     {"IgnoreServerClock", ClientBug::IgnoreServerClock},
-    {"SkewAckNotAck", ClientBug::SkewAckNotAck}};
+    {"SkewAckNotAck", ClientBug::SkewAckNotAck},
+    {"NeverPing", ClientBug::NeverPing},
+    {"NoBackoff", ClientBug::NoBackoff},
+    {"NeverRetransmit", ClientBug::NeverRetransmit}};
 }  // namespace
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {
@@ -91,6 +94,10 @@ void ClientCore::on_connected(Now now) {
     persistent_.lite_id = make_lite_id(now.unix_ms, rng_);
     persistent_.epoch = 1;
   }
+  if (!started_) {  // a fresh process owes no backoff and kept no pending mutations
+    started_ = true;
+    note(StateNote{"client_start", {{"lite_id", persistent_.lite_id}}});
+  }
   Handshake hs;
   hs.jwt_token = token_;  // TOKEN-8: the latest token
   for (const auto& s : shapes_) hs.subscribed_shapes.push_back(s.shape_id);  // SHAPE-13
@@ -110,6 +117,7 @@ std::int64_t ClientCore::on_disconnected(Now) {
   // CONN-1: min(1000 * 2^a, 60000) ms, no jitter; a grows after every wait.
   const std::uint32_t a = std::min<std::uint32_t>(backoff_attempt_, 6);
   std::int64_t wait = std::min<std::int64_t>(1000LL << a, 60'000);
+  if (bug(ClientBug::NoBackoff)) wait = 1000;
   if (config_.backoff_jitter_ms > 0) wait += rng_.between(0, config_.backoff_jitter_ms);
   ++backoff_attempt_;
   for (auto& [name, series] : timeseries_) series.in_flight = 0;  // answered never: sent again
@@ -261,7 +269,8 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
   schedule_refresh(now);
   for (const auto& [k, v] : m.server_clock) server_clock_[k] = std::max(server_clock_[k], v);
   note_server_clock();
-  send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1: at once
+  if (!bug(ClientBug::NeverPing))
+    send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1: at once
   next_ping_ = now.steady_ms + config_.ping_interval_ms;
 
   for (const auto& s : shapes_) {
@@ -287,8 +296,14 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
 bool ClientCore::write(const std::string& collection, const std::string& document_id, Bytes value) {
   if (value.empty()) return false;  // DELTA-1: a delta is never empty
   if (purged_.count(collection) && !bug(ClientBug::PushToPurged)) return false;  // PURGE-7 (D30)
-  if (pending_.size() >= config_.pending_limit ||
-      pending_bytes_ + value.size() > config_.pending_bytes_limit) {
+  const bool full = pending_.size() >= config_.pending_limit ||
+                    pending_bytes_ + value.size() > config_.pending_bytes_limit;
+  if (full) {  // FLOW-4: the queue as it stood when a write met its bound
+    note(StateNote{"pending_bound",
+                   {{"pending", std::to_string(pending_.size())},
+                    {"bytes", std::to_string(pending_bytes_)},
+                    {"size", std::to_string(value.size())},
+                    {"accepted", "0"}}});
     return false;  // FLOW-4: refused, nothing dropped
   }
   const std::uint64_t id = ++persistent_.last_mutation_id;  // DELTA-1
@@ -318,8 +333,8 @@ void ClientCore::push_tick(Now now) {
   std::size_t budget =
       std::min(batch_size_, config_.max_in_flight - std::min(in_flight, config_.max_in_flight));
   for (auto& [id, m] : pending_) {  // increasing mutation_id (DELTA-1, FLOW-2)
-    const bool due_again =
-        m.sent_at >= 0 && now.steady_ms - m.sent_at >= config_.retransmit_ms;  // FLOW-3
+    const bool due_again = m.sent_at >= 0 && now.steady_ms - m.sent_at >= config_.retransmit_ms &&
+                           !bug(ClientBug::NeverRetransmit);  // FLOW-3
     const bool fresh = m.sent_at < 0;
     if (!(fresh || due_again) || m.hold_until > now.steady_ms) continue;
     if (fresh) {
@@ -610,7 +625,8 @@ void ClientCore::advance(Now now) {
         now.unix_ms / 1000 - token_set_at_s_ >= lifetime_s_ * 8 / 10) {
       request_token(now);
     }
-    send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1
+    if (!bug(ClientBug::NeverPing))
+      send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1
     next_ping_ = now.steady_ms + config_.ping_interval_ms;
   }
   if (paused_for_token_ && !refreshing_) request_token(now);

@@ -37,6 +37,9 @@ enum class ClientBug {
   AnswerServerPush,    // answers a server DeltaPush with a DeltaAck (DELTA-18)
   IgnoreServerClock,   // does not keep the server's VectorClockSync clock (VCLOCK-3)
   SkewAckNotAck,       // takes a DeltaAck with a clock-skew warning for a failure (DELTA-16)
+  NeverPing,           // sends no Ping at all (PING-1)
+  NoBackoff,           // reconnects after 1 s every time, never backing off (CONN-1)
+  NeverRetransmit,     // never pushes an unanswered mutation again (RATE-4)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
@@ -226,6 +229,7 @@ class ClientCore {
   void push_timeseries();
   Stats stats_;
   bool state_corrupt_ = false;
+  bool started_ = false;  // a connection was made by this instance (the "client_start" note)
   static constexpr int kReauthAfter = 3;  // failed refreshes in a row before re-authenticating
   int refresh_failures_ = 0;
 };

@@ -54,7 +54,9 @@ constexpr std::pair<std::string_view, ServerBug> kServerBugNames[] = {
     {"DedupOutlivesSession", ServerBug::DedupOutlivesSession},
     {"RejectDuplicates", ServerBug::RejectDuplicates},
     {"RequireSeriesBlock", ServerBug::RequireSeriesBlock},
-    {"AckGlobalClock", ServerBug::AckGlobalClock}};
+    {"AckGlobalClock", ServerBug::AckGlobalClock},
+    {"NoRateLimit", ServerBug::NoRateLimit},
+    {"RateLimitAll", ServerBug::RateLimitAll}};
 }  // namespace
 
 std::optional<ServerBug> server_bug_from_name(std::string_view name) {
@@ -140,6 +142,10 @@ void ServerCore::on_frame(SessionHandle h, const Message& m, Now now) {
     s.last_activity_ms = now.steady_ms;  // SESSION-3 (HC): every decodable frame is activity
   // FRAME-11: frames only a server sends are ignored, without answer.
   if (message_direction(m) == Direction::ServerToClient) return;
+  if (bug(ServerBug::RateLimitAll) && s.authenticated && !std::holds_alternative<DeltaPush>(m) &&
+      !take_token(s, now)) {
+    return;
+  }
   std::visit(
       [&](const auto& msg) {
         using T = std::decay_t<decltype(msg)>;
@@ -262,6 +268,16 @@ void ServerCore::on_handshake(Session& s, const Handshake& m, Now now) {
 
 // ---- delta push (§5.3.2: the first deciding step ends handling) -----------------
 
+bool ServerCore::take_token(Session& s, Now now) {
+  const std::int64_t elapsed = std::max<std::int64_t>(0, now.steady_ms - s.bucket_at_ms);
+  s.bucket_milli =
+      std::min(config_.rate_capacity * 1000, s.bucket_milli + elapsed * config_.rate_per_s);
+  s.bucket_at_ms = now.steady_ms;
+  if (s.bucket_milli < 1000 && !bug(ServerBug::NoRateLimit)) return false;
+  s.bucket_milli = std::max<std::int64_t>(0, s.bucket_milli - 1000);
+  return true;
+}
+
 void ServerCore::on_delta_push(Session& s, const DeltaPush& m, Now now) {
   using namespace compensation;
   auto reject = [&](std::string reason, std::optional<CompensationHint> hint) {
@@ -291,11 +307,7 @@ void ServerCore::on_delta_push(Session& s, const DeltaPush& m, Now now) {
     return reject("collection purged", Custom{"collection_purged", m.collection});
   }
   // 6: token bucket, refilled continuously (thousandths of a token).
-  const std::int64_t elapsed = std::max<std::int64_t>(0, now.steady_ms - s.bucket_at_ms);
-  s.bucket_milli =
-      std::min(config_.rate_capacity * 1000, s.bucket_milli + elapsed * config_.rate_per_s);
-  s.bucket_at_ms = now.steady_ms;
-  if (s.bucket_milli < 1000) {
+  if (!take_token(s, now)) {
     if (config_.rate_limit_reject) {  // RATE-3
       const std::int64_t missing = 1000 - s.bucket_milli;
       const auto retry = static_cast<std::uint64_t>(
@@ -304,7 +316,6 @@ void ServerCore::on_delta_push(Session& s, const DeltaPush& m, Now now) {
     }
     return;  // RATE-2: silent drop
   }
-  s.bucket_milli -= 1000;
   // 7: the reference server has no write policies. 8: accepted.
   auto& max_id = s.dedup[m.peer_id];
   max_id = std::max(max_id, m.mutation_id);

@@ -45,6 +45,8 @@ enum class ServerBug {
   RejectDuplicates,        // rejects a duplicate instead of acking it with lsn 0 (DELTA-3)
   RequireSeriesBlock,      // refuses timeseries pushes with an empty series_block (TS-7)
   AckGlobalClock,          // HandshakeAck server_clock = the tenant's collection LSNs (VCLOCK-6)
+  NoRateLimit,             // never drops a DeltaPush for the rate (RATE-2)
+  RateLimitAll,            // the push bucket also charges, and drops, every other frame (RATE-5)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.
@@ -173,6 +175,7 @@ class ServerCore {
   void release_all(Now now);
   bool token_expired(const Session& s, Now now) const;
 
+  bool take_token(Session& s, Now now);  // RATE-1: refills, then takes one if there is one
   void on_handshake(Session& s, const protocol::Handshake& m, Now now);
   void on_delta_push(Session& s, const protocol::DeltaPush& m, Now now);
   void on_shape_subscribe(Session& s, const protocol::ShapeSubscribe& m, Now now);

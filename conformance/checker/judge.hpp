@@ -145,10 +145,23 @@ std::unique_ptr<Judge> make_vclock_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_session_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_auth_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_delta_client_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_ping_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_reconnect_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_flow_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_rate_judge(const JudgeDeps& d);
 
 // Small helpers several judges share.
 constexpr std::int64_t kJudgeMs = 1'000'000;
 inline std::string ms_text(std::int64_t ns) { return std::to_string(ns / kJudgeMs) + " ms"; }
 std::string shape_collection(const protocol::ShapeDefinition& shape);
+// A side's timer of `ns` on its own clock, drifting at most `ppm`, as the
+// trace's clock measures it at the longest (slow clock) and the shortest (fast).
+constexpr std::int64_t kDefaultDriftPpm = 100'000;  // the simulator's bound
+inline std::int64_t longest_ns(std::int64_t ns, std::int32_t ppm) {
+  return ns + ns / (1'000'000 - ppm) * ppm + 1;
+}
+inline std::int64_t shortest_ns(std::int64_t ns, std::int32_t ppm) {
+  return ns - ns / (1'000'000 + ppm) * ppm - 1;
+}
 
 }  // namespace syncsim::conformance

@@ -61,15 +61,19 @@ struct ServerProfile {
   std::optional<bool> rate_limit_reject;                                 // RATE-3
   std::optional<std::uint64_t> default_throttle_rate;                    // THROTTLE-4
   std::optional<std::size_t> data_queue_limit;                           // THROTTLE-6
+  std::optional<std::int32_t> clock_drift_ppm;  // RATE-1: most the server's steady clock drifts
 };
 struct ClientProfile {
-  std::optional<std::int64_t> ping_interval_ns;        // PING-1
-  std::optional<std::int64_t> dead_after_ns;           // PING-6
-  std::optional<std::int64_t> handshake_wait_ns;       // HS-14
-  std::optional<std::int64_t> push_tick_ns;            // FLOW-2
-  std::optional<std::int64_t> retransmit_ns;           // FLOW-3
-  std::optional<std::int64_t> presence_heartbeat_ns;   // PRES-10
-  std::optional<std::int64_t> timeseries_interval_ns;  // TS-6
+  std::optional<std::int64_t> ping_interval_ns;                 // PING-1
+  std::optional<std::int64_t> dead_after_ns;                    // PING-6
+  std::optional<std::int64_t> handshake_wait_ns;                // HS-14
+  std::optional<std::int64_t> push_tick_ns;                     // FLOW-2
+  std::optional<std::int64_t> retransmit_ns;                    // FLOW-3
+  std::optional<std::int64_t> presence_heartbeat_ns;            // PRES-10
+  std::optional<std::int64_t> timeseries_interval_ns;           // TS-6
+  std::optional<std::int64_t> backoff_base_ns, backoff_max_ns;  // CONN-1: min(base * 2^a, max)
+  std::optional<std::int32_t> clock_drift_ppm;  // PING-1, PING-6, FLOW-3: most a clock drifts
+  std::optional<std::size_t> pending_limit, pending_bytes_limit;  // FLOW-4
 };
 
 // A fact a side states about its own state, which the wire cannot show

@@ -61,10 +61,9 @@ std::string_view unjudged_reason(std::string_view id) {
       {"SHAPE-12", "internal state: the server's view of the shape"},
       {"SHAPE-13", "internal state: the server's view of the shape"},
       {"DEF-2", "internal state: the client's stored definitions"},
-      {"DELTA-11", "the reference server has no write policies, and a denial is silent: the wire "
-                   "cannot tell it from a rate drop, nor a frame answering it from step 9's (D103)"},
-      {"RATE-1", "a silent drop: the wire cannot tell a rate drop from a policy denial"},
-      {"RATE-2", "a silent drop: the wire cannot tell a rate drop from a policy denial"},
+      {"DELTA-11",
+       "the reference server has no write policies, and a denial is silent: the wire "
+       "cannot tell it from a rate drop, nor a frame answering it from step 9's (D103)"},
       {"RESYNC-1", "internal state: the client's tracked lsn (RESYNC-2/4 judge its effects)"},
       {"THROTTLE-6", "internal state: the server's data queue"},
       {"PURGE-6", "internal state: the client's local data"},
@@ -74,10 +73,12 @@ std::string_view unjudged_reason(std::string_view id) {
       {"SESSION-8",
        "throttling (THROTTLE-4) may rightly hold a triggered frame: no deadline the "
        "wire can place (D90)"},
-      {"VCLOCK-4", "a tolerance: the reference client reads every key as a collection, and a "
-                   "client's error shows only as a close, which a trace does not attribute (D103)"},
-      {"VCLOCK-5", "the codec's: a vector_clock that is not a map of maps does not decode (ENC "
-                   "rules); its contents are the client's own and opaque to the server (D103)"},
+      {"VCLOCK-4",
+       "a tolerance: the reference client reads every key as a collection, and a "
+       "client's error shows only as a close, which a trace does not attribute (D103)"},
+      {"VCLOCK-5",
+       "the codec's: a vector_clock that is not a map of maps does not decode (ENC "
+       "rules); its contents are the client's own and opaque to the server (D103)"},
   };
   const auto it = kReasons.find(id);
   return it == kReasons.end() ? std::string_view{} : it->second;

@@ -1,6 +1,7 @@
 #include "conformance/runner/runner.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <optional>
@@ -223,6 +224,17 @@ ServerProfile server_profile(const ServerConfig& c) {
   return p;
 }
 
+// The most a node's clock drifts in a scenario (timing rules allow for it).
+std::int32_t max_drift_ppm(const Scenario& s, bool server) {
+  std::int32_t most = server ? std::abs(s.server.drift_ppm) : 0;
+  for (const auto& c : s.clients) most = server ? most : std::max(most, std::abs(c.drift_ppm));
+  for (const auto& e : s.events) {
+    const bool on_server = !e.nodes.empty() && e.nodes[0] == "server";
+    if (e.action == "drift" && on_server == server) most = std::max(most, std::abs(e.ppm));
+  }
+  return most;
+}
+
 // A field of the clients' profile is known when every client has the same value.
 template <class T>
 void agree(std::optional<T>& field, T value, bool first) {
@@ -245,7 +257,12 @@ ClientProfile client_profile(const Scenario& s, sim::World& w) {
     agree(p.retransmit_ns, c.retransmit_ms * kMs, first);
     agree(p.presence_heartbeat_ns, c.presence_heartbeat_ms * kMs, first);
     agree(p.timeseries_interval_ns, c.timeseries_interval_ms * kMs, first);
+    agree(p.pending_limit, c.pending_limit, first);
+    agree(p.pending_bytes_limit, c.pending_bytes_limit, first);
   }
+  p.backoff_base_ns = 1'000 * kMs;  // CONN-1: the reference client's fixed backoff
+  p.backoff_max_ns = 60'000 * kMs;
+  p.clock_drift_ppm = max_drift_ppm(s, false);
   return p;
 }
 
@@ -525,6 +542,7 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
            (server ? w.clock(*server).system(t) : t) / sim::kMillisecond;
   };
   copts.server_profile = server_profile(server_cfg);
+  copts.server_profile.clock_drift_ppm = max_drift_ppm(s, true);
   copts.client_profile = client_profile(s, w);
   Run run(copts);
   run.world = &w;

@@ -53,6 +53,11 @@ constexpr BugCase kCases[] = {
     {"RejectDuplicates", "bug-server-rejects-duplicates", "DELTA-3"},
     {"RequireSeriesBlock", "bug-server-requires-series-block", "TS-7"},
     {"AckGlobalClock", "bug-server-acks-global-clock", "VCLOCK-6"},
+    {"NeverPing", "bug-client-never-pings", "PING-1"},
+    {"NoBackoff", "bug-client-no-backoff", "CONN-1"},
+    {"NeverRetransmit", "bug-client-never-retransmits", "RATE-4"},
+    {"NoRateLimit", "bug-server-no-rate-limit", "RATE-2"},
+    {"RateLimitAll", "bug-server-rate-limits-everything", "RATE-5"},
 };
 
 conformance::Scenario load(const std::string& name) {
