@@ -30,6 +30,8 @@ enum class ClientBug {
   WrongChecksum,       // sends checksums that do not match (DELTA-2)
   ReuseEpoch,          // does not raise the epoch per connection (HS-12)
   CloseOnUndecodable,  // drops the connection on a body that does not decode (FRAME-10)
+  KeepPurgedData,      // keeps the local documents of a purged collection (PURGE-6)
+  AccumulatePresence,  // adds a broadcast's peers to its view instead of replacing it (PRES-11)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
@@ -152,6 +154,13 @@ class ClientCore {
   void on_shape_delta(const protocol::ShapeDelta& m, Now now);
   void apply_delta(const protocol::ShapeDelta& m);
   void on_purged(const protocol::CollectionPurged& m);
+  void purge(const protocol::CollectionPurged& m);
+  struct Held {  // what the client holds of one collection (PURGE-6 notes)
+    std::size_t documents = 0, pending = 0, shapes = 0;
+  };
+  Held held(const std::string& collection) const;
+  void note_presence(const std::string& channel);
+  void note_backlog() const;
   void on_reject(const protocol::DeltaReject& m, Now now);
   void request_token(Now now);
   void schedule_refresh(Now now);

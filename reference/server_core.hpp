@@ -36,6 +36,9 @@ enum class ServerBug {
   SkipCrcCheck,            // accepts deltas whose checksum is wrong (DELTA-4)
   ForkStaysAuthenticated,  // Origin's HS-10 deviation
   WrongPushChecksum,       // DeltaPush to clients carries a wrong checksum (DELTA-17)
+  PresenceAcrossTenants,   // presence channels keyed by name alone (PRES-7)
+  NeverExpirePresence,     // never sweeps silent peers (PRES-6)
+  DropThrottledData,       // drops the data frames over the throttle rate (THROTTLE-4)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.
@@ -162,6 +165,7 @@ class ServerCore {
   void send_data(Session& s, protocol::Message m);  // ShapeDelta: throttled and bounded
   void release_data(Session& s, Now now);
   void release_all(Now now);
+  void note_dropped(const Session& s, std::size_t dropped) const;
   bool token_expired(const Session& s, Now now) const;
 
   void on_handshake(Session& s, const protocol::Handshake& m, Now now);
@@ -181,6 +185,9 @@ class ServerCore {
   void broadcast_presence(const ChannelKey& key, SessionHandle except, Now now);
   void leave_channel(Session& s, const std::string& channel, Now now);
   void sweep_presence(Now now);
+  ChannelKey channel_key(const Session& s, const std::string& channel) const {
+    return {bug(ServerBug::PresenceAcrossTenants) ? 0 : s.identity.tenant, channel};
+  }
 
   ServerConfig config_;
   std::map<SessionHandle, Session> sessions_;

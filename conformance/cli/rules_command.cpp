@@ -69,9 +69,6 @@ std::string_view unjudged_reason(std::string_view id) {
       {"RATE-1", "a silent drop: the wire cannot tell a rate drop from a policy denial"},
       {"RATE-2", "a silent drop: the wire cannot tell a rate drop from a policy denial"},
       {"RESYNC-1", "internal state: the client's tracked lsn (RESYNC-2/4 judge its effects)"},
-      {"THROTTLE-6", "internal state: the server's data queue"},
-      {"PURGE-6", "internal state: the client's local data"},
-      {"PURGE-8", "internal state: the client's records per collection"},
       {"VCLOCK-3", "internal state: the client's clock merge"},
   };
   const auto it = kReasons.find(id);

@@ -37,6 +37,11 @@ constexpr BugCase kCases[] = {
     {"WrongChecksum", "bug-server-skips-crc-check", "DELTA-2"},
     {"ReuseEpoch", "bug-client-reuse-epoch", "HS-12"},
     {"CloseOnUndecodable", "bug-client-close-on-undecodable", "FRAME-10"},
+    {"PresenceAcrossTenants", "bug-server-presence-across-tenants", "PRES-7"},
+    {"NeverExpirePresence", "bug-server-never-expires-presence", "PRES-6"},
+    {"DropThrottledData", "bug-server-drops-throttled-data", "THROTTLE-4"},
+    {"KeepPurgedData", "bug-client-keeps-purged-data", "PURGE-6"},
+    {"AccumulatePresence", "bug-client-accumulates-presence", "PRES-11"},
 };
 
 conformance::Scenario load(const std::string& name) {
