@@ -48,7 +48,8 @@ constexpr std::pair<std::string_view, ServerBug> kServerBugNames[] = {
     {"WrongPushChecksum", ServerBug::WrongPushChecksum},
     {"PresenceAcrossTenants", ServerBug::PresenceAcrossTenants},
     {"NeverExpirePresence", ServerBug::NeverExpirePresence},
-    {"DropThrottledData", ServerBug::DropThrottledData}};
+    {"DropThrottledData", ServerBug::DropThrottledData},
+    {"PurgeBehindData", ServerBug::PurgeBehindData}};
 }  // namespace
 
 std::optional<ServerBug> server_bug_from_name(std::string_view name) {
@@ -594,6 +595,12 @@ void ServerCore::purge_collection(std::uint32_t tenant, const std::string& colle
   if (bug(ServerBug::ForgetPurgeBroadcast)) return;
   for (auto& [h, s] : sessions_) {
     if (!s.authenticated || s.identity.tenant != tenant) continue;  // PURGE-1: all of the tenant
+    if (bug(ServerBug::PurgeBehindData)) {                          // paced and queued like a delta
+      s.purged.insert(collection);
+      send_data(s, msg);
+      release_data(s, now);
+      continue;
+    }
     // PURGE-3/4: ahead of queued data, and that collection's queued deltas go.
     std::erase_if(s.data_queue, [&](const Message& q) {
       const auto* d = std::get_if<ShapeDelta>(&q);
@@ -603,7 +610,6 @@ void ServerCore::purge_collection(std::uint32_t tenant, const std::string& colle
     s.purged.insert(collection);
     send(s, msg);
   }
-  (void)now;
 }
 
 void ServerCore::inject_write(std::uint32_t tenant, const std::string& collection,

@@ -39,6 +39,7 @@ enum class ServerBug {
   PresenceAcrossTenants,   // presence channels keyed by name alone (PRES-7)
   NeverExpirePresence,     // never sweeps silent peers (PRES-6)
   DropThrottledData,       // drops the data frames over the throttle rate (THROTTLE-4)
+  PurgeBehindData,         // queues CollectionPurged behind the data frames (PURGE-3)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.

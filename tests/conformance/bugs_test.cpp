@@ -42,6 +42,7 @@ constexpr BugCase kCases[] = {
     {"DropThrottledData", "bug-server-drops-throttled-data", "THROTTLE-4"},
     {"KeepPurgedData", "bug-client-keeps-purged-data", "PURGE-6"},
     {"AccumulatePresence", "bug-client-accumulates-presence", "PRES-11"},
+    {"PurgeBehindData", "bug-server-purge-behind-data", "PURGE-3"},
 };
 
 conformance::Scenario load(const std::string& name) {

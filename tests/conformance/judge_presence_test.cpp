@@ -445,3 +445,34 @@ TEST(PURGE_8, RepeatedPurgeChangesNothingPasses) {
 
 }  // namespace
 }  // namespace syncsim::test
+
+namespace syncsim::test {
+namespace {
+
+using namespace checker_trace;
+
+// D113: a push rejected at step 9 (a constraint) was accepted at step 8 and
+// touched its collection; one rejected before step 8 did not.
+void pushed_then_purged(Trace& tr, std::string reason) {
+  join(tr, 1);
+  tr.cw(push(1), 1);
+  tr.sr(push(1), 1);
+  tr.sw(DeltaReject{1, std::move(reason), std::nullopt}, 1);
+  tr.checker.on_purge(0, "orders", tr.t);
+  tr.checker.finish(tr.t + 20 * kS);
+}
+
+TEST(PURGE_1, ConstraintRejectedPushTouchedTheCollection) {
+  Trace tr;
+  pushed_then_purged(tr, "unique violation");
+  EXPECT_TRUE(tr.has("PURGE-1")) << tr.all();
+}
+
+TEST(PURGE_1, PushRejectedBeforeAcceptanceDidNotTouchIt) {
+  Trace tr;
+  pushed_then_purged(tr, "empty delta");
+  EXPECT_FALSE(tr.has("PURGE-1")) << tr.all();
+}
+
+}  // namespace
+}  // namespace syncsim::test
