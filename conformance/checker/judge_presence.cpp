@@ -180,6 +180,7 @@ void PresenceJudge::identity(const FrameEvent& e) {
 }
 
 void PresenceJudge::server_read(const FrameEvent& e) {
+  if (e.view.closed && !std::holds_alternative<PresenceUpdate>(e.m)) return;
   Conn& c = conns_[e.r.conn];
   c.last_active = e.r.t;
   identity(e);
@@ -290,6 +291,7 @@ void PresenceJudge::owe_leaves(const Key& key, std::uint64_t departed, std::int6
 }
 
 void PresenceJudge::server_wrote(const FrameEvent& e) {
+  if (e.view.closed) return;  // a closed session's late frames are not judged
   Conn& c = conns_[e.r.conn];
   if (const auto* ack = std::get_if<HandshakeAck>(&e.m); ack && !c.handshakes.empty()) {
     if (ack->success) c.user = c.handshakes.front();
@@ -298,7 +300,7 @@ void PresenceJudge::server_wrote(const FrameEvent& e) {
     if (r->success) c.user = c.refreshes.front();
     c.refreshes.pop_front();
   }
-  if (blind_ || e.view.closed) return;  // a closed session's late frames are not judged
+  if (blind_) return;
   if (const auto* b = std::get_if<PresenceBroadcast>(&e.m)) broadcast(e, *b);
   if (const auto* l = std::get_if<PresenceLeave>(&e.m)) leave(e, *l);
 }
