@@ -77,6 +77,16 @@ std::optional<TokenClaims> peek_token_claims(std::string_view token) {
     if (!j["exp"].is_number_integer()) return std::nullopt;
     c.exp = j["exp"].get<std::int64_t>();
   }
+  if (j.contains("sub") && j["sub"].is_string()) {
+    const auto sub = j["sub"].get<std::string>();
+    if (!sub.empty()) {
+      c.username = sub;
+    } else if (!j.contains("user_id")) {
+      c.username = "jwt_user_0";
+    } else if (j["user_id"].is_number_unsigned()) {
+      c.username = "jwt_user_" + std::to_string(j["user_id"].get<std::uint64_t>());
+    }
+  }
   return c;
 }
 

@@ -16,6 +16,9 @@ std::optional<std::string> base64url_decode(std::string_view text);  // padding 
 struct TokenClaims {
   std::uint32_t tenant_id = 0;  // absent: 0 (AUTH-4)
   std::int64_t exp = 0;         // Unix s; absent: 0 = never expires
+  // AUTH-4's username: `sub`, or "jwt_user_<user_id>" when `sub` is empty;
+  // nullopt when either claim is missing or mistyped (PRES-2's user_id).
+  std::optional<std::string> username;
 };
 
 // The tenant and expiry a JWT claims, if its middle part is base64url JSON

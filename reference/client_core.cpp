@@ -33,7 +33,9 @@ constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
     {"SkewAckNotAck", ClientBug::SkewAckNotAck},
     {"NeverPing", ClientBug::NeverPing},
     {"NoBackoff", ClientBug::NoBackoff},
-    {"NeverRetransmit", ClientBug::NeverRetransmit}};
+    {"NeverRetransmit", ClientBug::NeverRetransmit},
+    {"KeepPurgedData", ClientBug::KeepPurgedData},
+    {"AccumulatePresence", ClientBug::AccumulatePresence}};
 }  // namespace
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {
@@ -213,7 +215,13 @@ void ClientCore::on_frame(const Message& m, Now now) {
             definitions_.erase({msg.definition_type, msg.name});
           }
         } else if constexpr (std::is_same_v<T, PresenceBroadcast>) {
-          presence_peers_[msg.channel] = msg.peers;  // PRES-11: the latest broadcast is the truth
+          auto& view = presence_peers_[msg.channel];
+          if (bug(ClientBug::AccumulatePresence)) {
+            view.insert(view.end(), msg.peers.begin(), msg.peers.end());
+          } else {
+            view = msg.peers;  // PRES-11: the latest broadcast is the truth
+          }
+          note_presence(msg.channel);
         } else if constexpr (std::is_same_v<T, PresenceLeave>) {
           std::erase_if(presence_peers_[msg.channel],
                         [&](const PeerPresence& p) { return p.user_id == msg.user_id; });
@@ -490,6 +498,7 @@ void ClientCore::accept_delta(const ShapeDelta& m, Now now) {
   if (!throttled_ && backlog_.size() >= config_.throttle_high && !bug(ClientBug::NeverThrottle)) {
     throttled_ = true;  // THROTTLE-2/3
     ++stats_.throttles;
+    note_backlog();
     send(
         Throttle{true, backlog_.size(), config_.suggested_rate.value_or(config_.apply_rate_per_s)});
   }
@@ -520,16 +529,67 @@ void ClientCore::apply_backlog(Now now) {
   }
   if (throttled_ && backlog_.size() <= config_.throttle_low) {
     throttled_ = false;
+    note_backlog();
     send(Throttle{false, backlog_.size(), 0});  // THROTTLE-2
   }
 }
 
+// THROTTLE-3 (D84): the backlog and the apply rate a Throttle is built from.
+void ClientCore::note_backlog() const {
+  note(StateNote{"throttle_backlog",
+                 {{"backlog", std::to_string(backlog_.size())},
+                  {"apply_rate", std::to_string(config_.apply_rate_per_s)}}});
+}
+
+// PRES-11 (D84): the client's view of a channel, its users in byte order.
+void ClientCore::note_presence(const std::string& channel) {
+  std::vector<std::string> users;
+  for (const auto& p : presence_peers_[channel]) users.push_back(p.user_id);
+  std::sort(users.begin(), users.end());
+  std::string joined;
+  for (const auto& u : users) joined += (joined.empty() ? "" : ",") + u;
+  note(StateNote{"presence_view", {{"channel", channel}, {"users", std::move(joined)}}});
+}
+
+// PURGE-6/8 (D84): what the client holds of a collection.
+ClientCore::Held ClientCore::held(const std::string& collection) const {
+  Held h;
+  if (const auto v = view_.find(collection); v != view_.end()) h.documents = v->second.size();
+  for (const auto& [id, p] : pending_) h.pending += p.collection == collection;
+  for (const auto& shape : shapes_) {
+    const auto* d = std::get_if<shape_type::Document>(&shape.shape_type);
+    const auto* v = std::get_if<shape_type::Vector>(&shape.shape_type);
+    h.shapes += (d && d->collection == collection) || (v && v->collection == collection);
+  }
+  return h;
+}
+
 void ClientCore::on_purged(const CollectionPurged& m) {
+  const Held before = held(m.name);
+  const auto was = purged_.find(m.name);
+  const std::uint64_t recorded_before = was == purged_.end() ? 0 : was->second;
+  purge(m);
+  const Held after = held(m.name);
+  const auto n = [](std::size_t v) { return std::to_string(v); };
+  note(StateNote{"purge_handled",
+                 {{"collection", m.name},
+                  {"purge_lsn", std::to_string(m.purge_lsn)},
+                  {"recorded_before", std::to_string(recorded_before)},
+                  {"recorded", std::to_string(purged_[m.name])},
+                  {"documents_before", n(before.documents)},
+                  {"documents", n(after.documents)},
+                  {"pending_before", n(before.pending)},
+                  {"pending", n(after.pending)},
+                  {"shapes_before", n(before.shapes)},
+                  {"shapes", n(after.shapes)}}});
+}
+
+void ClientCore::purge(const CollectionPurged& m) {
   auto& recorded = purged_[m.name];
   if (recorded >= m.purge_lsn && recorded != 0) return;  // PURGE-8
   recorded = m.purge_lsn;
   ++stats_.purges;
-  view_.erase(m.name);  // PURGE-6
+  if (!bug(ClientBug::KeepPurgedData)) view_.erase(m.name);  // PURGE-6
   if (!bug(ClientBug::PushToPurged)) {
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (it->second.collection == m.name) {

@@ -40,6 +40,8 @@ enum class ClientBug {
   NeverPing,           // sends no Ping at all (PING-1)
   NoBackoff,           // reconnects after 1 s every time, never backing off (CONN-1)
   NeverRetransmit,     // never pushes an unanswered mutation again (RATE-4)
+  KeepPurgedData,      // keeps the local documents of a purged collection (PURGE-6)
+  AccumulatePresence,  // adds a broadcast's peers to its view instead of replacing it (PRES-11)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
@@ -163,6 +165,13 @@ class ClientCore {
   void on_shape_delta(const protocol::ShapeDelta& m, Now now);
   void apply_delta(const protocol::ShapeDelta& m);
   void on_purged(const protocol::CollectionPurged& m);
+  void purge(const protocol::CollectionPurged& m);
+  struct Held {  // what the client holds of one collection (PURGE-6 notes)
+    std::size_t documents = 0, pending = 0, shapes = 0;
+  };
+  Held held(const std::string& collection) const;
+  void note_presence(const std::string& channel);
+  void note_backlog() const;
   void on_reject(const protocol::DeltaReject& m, Now now);
   void on_delta_ack(const protocol::DeltaAck& m);
   void note_server_clock() const;  // VCLOCK-3 (HC): the server's positions as kept

@@ -56,7 +56,11 @@ constexpr std::pair<std::string_view, ServerBug> kServerBugNames[] = {
     {"RequireSeriesBlock", ServerBug::RequireSeriesBlock},
     {"AckGlobalClock", ServerBug::AckGlobalClock},
     {"NoRateLimit", ServerBug::NoRateLimit},
-    {"RateLimitAll", ServerBug::RateLimitAll}};
+    {"RateLimitAll", ServerBug::RateLimitAll},
+    {"PresenceAcrossTenants", ServerBug::PresenceAcrossTenants},
+    {"NeverExpirePresence", ServerBug::NeverExpirePresence},
+    {"DropThrottledData", ServerBug::DropThrottledData},
+    {"PurgeBehindData", ServerBug::PurgeBehindData}};
 }  // namespace
 
 std::optional<ServerBug> server_bug_from_name(std::string_view name) {
@@ -435,7 +439,10 @@ void ServerCore::on_resync(Session& s, const ResyncRequest& m, Now) {
 // ---- throttle (§5.6) -----------------------------------------------------------------
 
 void ServerCore::send_data(Session& s, Message m) {
-  if (s.data_queue.size() >= config_.data_queue_limit) return;  // THROTTLE-6: the newest is dropped
+  if (s.data_queue.size() >= config_.data_queue_limit) {  // THROTTLE-6: the newest is dropped
+    note_dropped(s, 1);
+    return;
+  }
   s.data_queue.push_back(std::move(m));
 }
 
@@ -459,6 +466,17 @@ void ServerCore::release_data(Session& s, Now now) {
     send(s, std::move(m));
     s.data_sent_at.push_back(now.steady_ms);
   }
+  if (bug(ServerBug::DropThrottledData) && !s.data_queue.empty()) {
+    note_dropped(s, s.data_queue.size());
+    s.data_queue.clear();  // the excess is lost instead of waiting its turn
+  }
+}
+
+// THROTTLE-4/6 (D84): frames dropped, and the queue they did not fit in.
+void ServerCore::note_dropped(const Session& s, std::size_t dropped) const {
+  note(s.handle, StateNote{"data_dropped",
+                           {{"dropped", std::to_string(dropped)},
+                            {"queued", std::to_string(s.data_queue.size())}}});
 }
 
 void ServerCore::release_all(Now now) {
@@ -466,6 +484,9 @@ void ServerCore::release_all(Now now) {
 }
 
 void ServerCore::on_throttle(Session& s, const Throttle& m, Now now) {
+  if (s.throttled && !m.throttle)  // THROTTLE-4 (D84): what the release owes at once
+    note(s.handle,
+         StateNote{"throttle_released", {{"queued", std::to_string(s.data_queue.size())}}});
   s.throttled = m.throttle;
   s.throttle_rate = m.suggested_rate == 0 ? config_.default_throttle_rate : m.suggested_rate;
   if (!m.throttle) s.data_sent_at.clear();  // the limit ends at once
@@ -511,7 +532,7 @@ void ServerCore::on_timeseries(Session& s, const TimeseriesPush& m, Now now) {
 // ---- presence (§5.8) ----------------------------------------------------------------------
 
 void ServerCore::on_presence(Session& s, const PresenceUpdate& m, Now now) {
-  const ChannelKey key{s.identity.tenant, m.channel};
+  const ChannelKey key = channel_key(s, m.channel);
   auto& peers = channels_[key];
   const bool member = peers.count(s.handle) > 0;
   if (!member && (s.channels.size() >= config_.presence_max_channels ||
@@ -544,7 +565,7 @@ void ServerCore::broadcast_presence(const ChannelKey& key, SessionHandle except,
 }
 
 void ServerCore::leave_channel(Session& s, const std::string& channel, Now) {
-  const ChannelKey key{s.identity.tenant, channel};
+  const ChannelKey key = channel_key(s, channel);
   auto it = channels_.find(key);
   s.channels.erase(channel);
   if (it == channels_.end()) return;
@@ -559,6 +580,7 @@ void ServerCore::leave_channel(Session& s, const std::string& channel, Now) {
 
 void ServerCore::sweep_presence(Now now) {
   // PRES-6: peers silent for more than the TTL leave.
+  if (bug(ServerBug::NeverExpirePresence)) return;
   std::vector<std::pair<SessionHandle, std::string>> expired;
   for (const auto& [key, peers] : channels_) {
     for (const auto& [h, p] : peers) {
@@ -617,15 +639,21 @@ void ServerCore::purge_collection(std::uint32_t tenant, const std::string& colle
   if (bug(ServerBug::ForgetPurgeBroadcast)) return;
   for (auto& [h, s] : sessions_) {
     if (!s.authenticated || s.identity.tenant != tenant) continue;  // PURGE-1: all of the tenant
+    if (bug(ServerBug::PurgeBehindData)) {                          // paced and queued like a delta
+      s.purged.insert(collection);
+      send_data(s, msg);
+      release_data(s, now);
+      continue;
+    }
     // PURGE-3/4: ahead of queued data, and that collection's queued deltas go.
     std::erase_if(s.data_queue, [&](const Message& q) {
       const auto* d = std::get_if<ShapeDelta>(&q);
-      return d && d->collection == collection;
+      const auto* p = std::get_if<DeltaPush>(&q);
+      return (d && d->collection == collection) || (p && p->collection == collection);
     });
     s.purged.insert(collection);
     send(s, msg);
   }
-  (void)now;
 }
 
 void ServerCore::inject_write(std::uint32_t tenant, const std::string& collection,

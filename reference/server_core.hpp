@@ -47,6 +47,10 @@ enum class ServerBug {
   AckGlobalClock,          // HandshakeAck server_clock = the tenant's collection LSNs (VCLOCK-6)
   NoRateLimit,             // never drops a DeltaPush for the rate (RATE-2)
   RateLimitAll,            // the push bucket also charges, and drops, every other frame (RATE-5)
+  PresenceAcrossTenants,   // presence channels keyed by name alone (PRES-7)
+  NeverExpirePresence,     // never sweeps silent peers (PRES-6)
+  DropThrottledData,       // drops the data frames over the throttle rate (THROTTLE-4)
+  PurgeBehindData,         // queues CollectionPurged behind the data frames (PURGE-3)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.
@@ -173,6 +177,7 @@ class ServerCore {
   void send_data(Session& s, protocol::Message m);  // ShapeDelta: throttled and bounded
   void release_data(Session& s, Now now);
   void release_all(Now now);
+  void note_dropped(const Session& s, std::size_t dropped) const;
   bool token_expired(const Session& s, Now now) const;
 
   bool take_token(Session& s, Now now);  // RATE-1: refills, then takes one if there is one
@@ -193,6 +198,9 @@ class ServerCore {
   void broadcast_presence(const ChannelKey& key, SessionHandle except, Now now);
   void leave_channel(Session& s, const std::string& channel, Now now);
   void sweep_presence(Now now);
+  ChannelKey channel_key(const Session& s, const std::string& channel) const {
+    return {bug(ServerBug::PresenceAcrossTenants) ? 0 : s.identity.tenant, channel};
+  }
 
   ServerConfig config_;
   std::map<SessionHandle, Session> sessions_;

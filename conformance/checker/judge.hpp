@@ -149,6 +149,7 @@ std::unique_ptr<Judge> make_ping_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_reconnect_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_flow_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_rate_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_presence_judge(const JudgeDeps& d);
 
 // Small helpers several judges share.
 constexpr std::int64_t kJudgeMs = 1'000'000;

@@ -14,8 +14,14 @@ using namespace protocol;
 
 namespace {
 
-constexpr RuleDecl kPurgeRules[] = {
-    {"PURGE-1"}, {"PURGE-2"}, {"PURGE-4"}, {"PURGE-5"}, {"PURGE-7"}};
+constexpr RuleDecl kPurgeRules[] = {{"PURGE-1"}, {"PURGE-2"},
+                                    {"PURGE-3"}, {"PURGE-4"},
+                                    {"PURGE-5"}, {"PURGE-6", Scope::Simulator},
+                                    {"PURGE-7"}, {"PURGE-8", Scope::Simulator}};
+
+bool is_queued_data(const Message& m) {  // what the data queue holds (PURGE-3)
+  return std::holds_alternative<ShapeDelta>(m) || std::holds_alternative<DeltaPush>(m);
+}
 
 class PurgeJudge final : public Judge {
  public:
@@ -41,12 +47,12 @@ class PurgeJudge final : public Judge {
   void closed(std::uint64_t conn, std::int64_t t) override {
     State& s = conns_[conn];
     s.purge_owed.clear();
+    s.notice_due.clear();
     if (s.replay_since && t - *s.replay_since > options_.grace_ns) replay_missing(conn, s, t);
     s.replay_owed.clear();
   }
-  void purged(std::uint32_t tenant, const std::string& collection, std::int64_t t) override {
-    owe(tenant, collection, t);
-  }
+  void purged(std::uint32_t tenant, const std::string& collection, std::int64_t t) override;
+  void noted(const StateNote& n) override;
   void finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) override;
 
  private:
@@ -57,7 +63,11 @@ class PurgeJudge final : public Judge {
     std::map<std::string, std::uint64_t> replay_owed;  // PURGE-5: collection -> purge_lsn
     std::optional<std::int64_t> replay_since;          // ... owed since this HandshakeAck
     std::uint64_t replayed_lsn = 0;                    // ... the last replayed purge_lsn
+    // PURGE-3: purges made while the session was authenticated, whose notice
+    // (if it comes) is not delayed: collection -> (purged at, data frames since).
+    std::map<std::string, std::pair<std::int64_t, std::uint64_t>> notice_due;
   };
+  void handled(const StateNote& n);
   struct ClientRecord {  // per client, across its connections (PURGE-7)
     std::uint64_t max_mutation_id = 0;
     std::map<std::string, std::uint64_t> purged_below;  // collection -> max id before the purge
@@ -79,7 +89,23 @@ class PurgeJudge final : public Judge {
   // PURGE-5: tenant -> collection -> the latest purge_lsn announced.
   std::map<std::uint32_t, std::map<std::string, std::uint64_t>> latest_purge_;
   std::map<std::string, ClientRecord> clients_;
+  // PURGE-2: the highest lsn delivered when the harness purged (the commit),
+  // for a purge whose first notice comes later.
+  std::map<std::pair<std::uint32_t, std::string>, std::uint64_t> delivered_at_purge_;
 };
+
+void PurgeJudge::purged(std::uint32_t tenant, const std::string& collection, std::int64_t t) {
+  const auto d = delivered_lsn_.find({tenant, collection});
+  delivered_at_purge_[{tenant, collection}] = d == delivered_lsn_.end() ? 0 : d->second;
+  for (auto& [conn, s] : conns_) {
+    const auto v = views_.find(conn);
+    if (v == views_.end() || v->second.closed || !v->second.authenticated ||
+        !v->second.identity_known || v->second.tenant != tenant)
+      continue;
+    s.notice_due[collection] = {t, 0};
+  }
+  owe(tenant, collection, t);
+}
 
 void PurgeJudge::client_wrote(const FrameEvent& e) {
   const auto* p = std::get_if<DeltaPush>(&e.m);
@@ -104,6 +130,9 @@ void PurgeJudge::server_wrote(const FrameEvent& e) {
   };
   if (e.facts.push && e.facts.push->accepted)  // §5.3.2 step 8 records the collection
     s.touched.insert(e.facts.push->collection);
+  if (is_queued_data(e.m)) {
+    for (auto& [coll, due] : s.notice_due) ++due.second;
+  }
   if (const auto* ack = std::get_if<DeltaAck>(&e.m); ack && e.facts.push && ack->lsn != 0) {
     delivered(e, e.facts.push->collection, ack->lsn);
   } else if (const auto* snap = std::get_if<ShapeSnapshot>(&e.m)) {
@@ -157,6 +186,19 @@ void PurgeJudge::replay_missing(std::uint64_t conn, State& s, std::int64_t t) {
 }
 
 void PurgeJudge::notice(const FrameEvent& e, State& s, const CollectionPurged& p) {
+  if (const auto due = s.notice_due.find(p.name); due != s.notice_due.end()) {
+    const auto [at, data] = due->second;
+    s.notice_due.erase(due);
+    if (data > 0) {
+      flag(e, "PURGE-3", Level::Must,
+           std::to_string(data) + " data frames were written after the purge of \"" + p.name +
+               "\" and before its CollectionPurged (it goes ahead of queued data)");
+    } else if (e.r.t - at > options_.control_delay_ns) {
+      flag(e, "PURGE-3", Level::Must,
+           "CollectionPurged for \"" + p.name + "\" left " + ms_text(e.r.t - at) +
+               " after the purge (never throttled or queued behind data)");
+    }
+  }
   if (e.view.authenticated && e.view.identity_known && p.tenant_id != e.view.tenant) {
     flag(e, "PURGE-1", Level::Must,
          "CollectionPurged for tenant " + std::to_string(p.tenant_id) +
@@ -165,14 +207,22 @@ void PurgeJudge::notice(const FrameEvent& e, State& s, const CollectionPurged& p
   // Judged where the purge is first announced: telling a reconnecting
   // session about it later (PURGE-8) repeats a position that deliveries
   // since (a snapshot at the purge's lsn) may equal.
+  // A purge the harness made is judged against what was delivered when it
+  // committed: a notice may come later (a replay), after deliveries since.
   const bool first_announced = !purges_seen_.count({p.tenant_id, p.name, p.purge_lsn});
+  const auto at_purge = delivered_at_purge_.find({p.tenant_id, p.name});
   const auto d = delivered_lsn_.find({p.tenant_id, p.name});
-  if (first_announced && d != delivered_lsn_.end() && p.purge_lsn <= d->second) {
+  const std::optional<std::uint64_t> before = at_purge != delivered_at_purge_.end()
+                                                  ? std::optional(at_purge->second)
+                                              : d != delivered_lsn_.end() ? std::optional(d->second)
+                                                                          : std::nullopt;
+  if (first_announced && before && p.purge_lsn <= *before) {
     flag(e, "PURGE-2", Level::Must,
          "purge_lsn " + std::to_string(p.purge_lsn) + " does not exceed lsn " +
-             std::to_string(d->second) + ", already acknowledged or delivered for \"" + p.name +
+             std::to_string(*before) + ", already acknowledged or delivered for \"" + p.name +
              "\"");
   }
+  if (first_announced) delivered_at_purge_.erase({p.tenant_id, p.name});
   s.purged.insert(p.name);
   s.purge_owed.erase(p.name);
   if (purges_seen_.emplace(p.tenant_id, p.name, p.purge_lsn).second)
@@ -203,6 +253,53 @@ void PurgeJudge::finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff)
                  ", which pushed to or subscribed it) never got CollectionPurged",
              t, conn, "");
   }
+}
+
+void PurgeJudge::noted(const StateNote& n) {
+  if (n.kind == "purge_handled" && n.side == Sender::Client) handled(n);
+}
+
+// PURGE-6: a new purge leaves nothing of the collection (documents, pending
+// mutations, shapes) and records purge_lsn; PURGE-8: one at or below the
+// recorded purge_lsn changes nothing.
+void PurgeJudge::handled(const StateNote& n) {
+  std::map<std::string, std::uint64_t> v;
+  for (const char* k : {"purge_lsn", "recorded_before", "recorded", "documents_before", "documents",
+                        "pending_before", "pending", "shapes_before", "shapes"}) {
+    const auto* f = n.field(k);
+    if (!f || f->empty() || f->size() > 19 || f->find_first_not_of("0123456789") != f->npos) return;
+    v[k] = std::stoull(*f);
+  }
+  const std::string* name = n.field("collection");
+  const std::string coll = name ? "\"" + *name + "\"" : "the collection";
+  const bool repeat = v["recorded_before"] != 0 && v["purge_lsn"] <= v["recorded_before"];
+  std::string wrong;
+  if (repeat) {
+    for (const char* k : {"recorded", "documents", "pending", "shapes"}) {
+      const std::string before =
+          k == std::string("recorded") ? "recorded_before" : std::string(k) + "_before";
+      if (v[k] != v[before] && wrong.empty())
+        wrong = std::string(k) + " went from " + std::to_string(v[before]) + " to " +
+                std::to_string(v[k]);
+    }
+    if (!wrong.empty())
+      report("PURGE-8", Level::Must,
+             "a CollectionPurged for " + coll + " with purge_lsn " +
+                 std::to_string(v["purge_lsn"]) + ", not above the recorded " +
+                 std::to_string(v["recorded_before"]) + ", changed the client's state: " + wrong,
+             n.t, n.conn, "");
+    return;
+  }
+  for (const char* k : {"documents", "pending", "shapes"}) {
+    if (v[k] != 0 && wrong.empty()) wrong = std::to_string(v[k]) + " " + k + " of it remain";
+  }
+  if (wrong.empty() && v["recorded"] != v["purge_lsn"])
+    wrong = "it recorded purge_lsn " + std::to_string(v["recorded"]);
+  if (!wrong.empty())
+    report("PURGE-6", Level::Must,
+           "after CollectionPurged for " + coll + " (purge_lsn " + std::to_string(v["purge_lsn"]) +
+               ") " + wrong,
+           n.t, n.conn, "");
 }
 
 }  // namespace

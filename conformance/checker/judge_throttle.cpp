@@ -12,7 +12,11 @@ using namespace protocol;
 
 namespace {
 
-constexpr RuleDecl kThrottleRules[] = {{"THROTTLE-2"}, {"THROTTLE-4"}, {"THROTTLE-5"}};
+constexpr RuleDecl kThrottleRules[] = {{"THROTTLE-2"},
+                                       {"THROTTLE-3", Scope::Simulator},
+                                       {"THROTTLE-4"},
+                                       {"THROTTLE-5"},
+                                       {"THROTTLE-6", Scope::Simulator}};
 
 bool is_data_frame(const Message& m) {  // THROTTLE-4: what throttling paces
   return std::holds_alternative<ShapeDelta>(m) || std::holds_alternative<DeltaPush>(m);
@@ -26,6 +30,7 @@ class ThrottleJudge final : public Judge {
   void client_wrote(const FrameEvent& e) override {
     const auto* th = std::get_if<Throttle>(&e.m);
     if (!th) return;
+    built(e, *th);
     auto& last = conns_[e.r.conn].last_throttle;
     if (last.value_or(false) == th->throttle) {
       flag(e, "THROTTLE-2", Level::Should,
@@ -36,7 +41,9 @@ class ThrottleJudge final : public Judge {
   }
   void server_read(const FrameEvent& e) override;
   void server_wrote(const FrameEvent& e) override;
-  void closed(std::uint64_t conn, std::int64_t) override { conns_[conn].throttled = false; }
+  void closed(std::uint64_t conn, std::int64_t) override { conns_.erase(conn); }
+  void noted(const StateNote& n) override;
+  void deadlines(std::uint64_t conn, std::int64_t now) override;
 
  private:
   struct State {
@@ -49,7 +56,14 @@ class ThrottleJudge final : public Judge {
     // THROTTLE-5: requests read on an authenticated session, unanswered.
     std::map<std::string, std::deque<std::int64_t>> subscribes;  // shape_id -> read at
     std::deque<std::int64_t> refreshes;                          // TokenRefresh read at
+    // THROTTLE-3: the client's backlog and apply rate when it built a Throttle.
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> backlog;
+    // THROTTLE-4: frames queued at the release, owed at once since then.
+    std::uint64_t release_owed = 0;
+    std::int64_t released_at = 0;
   };
+  void built(const FrameEvent& e, const Throttle& th);
+  void dropped(const StateNote& n, State& s);
   void answered(const FrameEvent& e, std::deque<std::int64_t>& reads, std::string what);
   void pace(const FrameEvent& e, State& s);
 
@@ -86,6 +100,7 @@ void ThrottleJudge::server_wrote(const FrameEvent& e) {
   } else if (std::holds_alternative<TokenRefreshAck>(e.m)) {
     answered(e, s.refreshes, "TokenRefreshAck");
   }
+  if (is_data_frame(e.m) && s.release_owed > 0) --s.release_owed;
   if (!s.throttled) return;
   if (is_data_frame(e.m) && e.r.t > s.throttled_at) pace(e, s);
   const std::int64_t limit = options_.control_delay_ns;
@@ -124,6 +139,78 @@ void ThrottleJudge::pace(const FrameEvent& e, State& s) {
              "throttled the session to " + std::to_string(s.rate) + " per second");
     s.reported = true;
   }
+}
+
+// THROTTLE-3: queue_depth is the backlog the frame was built from, and
+// suggested_rate what the client absorbs (its apply rate; 0 applies at once).
+void ThrottleJudge::built(const FrameEvent& e, const Throttle& th) {
+  State& s = conns_[e.r.conn];
+  if (!s.backlog) return;  // no note: a client that states nothing
+  const auto [backlog, rate] = *s.backlog;
+  s.backlog.reset();
+  if (th.queue_depth != backlog) {
+    flag(e, "THROTTLE-3", Level::Must,
+         "queue_depth " + std::to_string(th.queue_depth) + " while the client's backlog was " +
+             std::to_string(backlog));
+  } else if (th.suggested_rate != 0 && rate != 0 && th.suggested_rate > rate) {
+    flag(e, "THROTTLE-3", Level::Must,
+         "suggested_rate " + std::to_string(th.suggested_rate) +
+             " data frames/s while the client applies " + std::to_string(rate) + " per second");
+  }
+}
+
+void ThrottleJudge::noted(const StateNote& n) {
+  const auto num = [&](const char* k) -> std::optional<std::uint64_t> {
+    const auto* v = n.field(k);
+    if (!v || v->empty() || v->size() > 19 || v->find_first_not_of("0123456789") != v->npos)
+      return std::nullopt;
+    return std::stoull(*v);
+  };
+  if (n.conn == 0) return;
+  State& s = conns_[n.conn];
+  if (n.kind == "throttle_backlog" && n.side == Sender::Client) {
+    if (const auto b = num("backlog"), r = num("apply_rate"); b && r) s.backlog = {*b, *r};
+  } else if (n.kind == "throttle_released" && n.side == Sender::Server) {
+    if (const auto q = num("queued")) {
+      s.release_owed = *q;
+      s.released_at = n.t;
+    }
+  } else if (n.kind == "data_dropped" && n.side == Sender::Server) {
+    dropped(n, s);
+  }
+}
+
+// THROTTLE-4 keeps the excess queued; THROTTLE-6 drops only from a full queue.
+void ThrottleJudge::dropped(const StateNote& n, State& s) {
+  const auto limit = options_.server_profile.data_queue_limit;
+  const auto* q = n.field("queued");
+  if (!limit || !q || q->empty() || q->size() > 19 || q->find_first_not_of("0123456789") != q->npos)
+    return;
+  const std::uint64_t queued = std::stoull(*q);
+  if (queued > *limit) {
+    report("THROTTLE-6", Level::Must,
+           "the data queue holds " + *q + " frames, over its limit of " + std::to_string(*limit),
+           n.t, n.conn, "");
+  } else if (queued < *limit) {
+    report(s.throttled ? "THROTTLE-4" : "THROTTLE-6", s.throttled ? Level::Should : Level::Must,
+           "data frames dropped while the queue held " + *q + " of " + std::to_string(*limit) +
+               (s.throttled ? " (throttling keeps the excess queued)" : ""),
+           n.t, n.conn, "");
+  }
+}
+
+// THROTTLE-4: Throttle{false} removes the limit at once, so every frame
+// queued at the release goes out without pacing.
+void ThrottleJudge::deadlines(std::uint64_t conn, std::int64_t now) {
+  const auto it = conns_.find(conn);
+  if (it == conns_.end() || it->second.release_owed == 0) return;
+  State& s = it->second;
+  if (now - s.released_at <= options_.control_delay_ns) return;
+  report("THROTTLE-4", Level::Should,
+         std::to_string(s.release_owed) + " data frames queued at the release were still held " +
+             ms_text(now - s.released_at) + " after Throttle{false} was read",
+         now, conn, "");
+  s.release_owed = 0;
 }
 
 }  // namespace

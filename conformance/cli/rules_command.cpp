@@ -65,9 +65,6 @@ std::string_view unjudged_reason(std::string_view id) {
        "the reference server has no write policies, and a denial is silent: the wire "
        "cannot tell it from a rate drop, nor a frame answering it from step 9's (D103)"},
       {"RESYNC-1", "internal state: the client's tracked lsn (RESYNC-2/4 judge its effects)"},
-      {"THROTTLE-6", "internal state: the server's data queue"},
-      {"PURGE-6", "internal state: the client's local data"},
-      {"PURGE-8", "internal state: the client's records per collection"},
       {"VCLOCK-3", "internal state: the client's clock merge"},
       {"HS-15", "internal state: the stored session id; its wire part is HS-1's (D90)"},
       {"SESSION-8",

@@ -58,6 +58,12 @@ constexpr BugCase kCases[] = {
     {"NeverRetransmit", "bug-client-never-retransmits", "RATE-4"},
     {"NoRateLimit", "bug-server-no-rate-limit", "RATE-2"},
     {"RateLimitAll", "bug-server-rate-limits-everything", "RATE-5"},
+    {"PresenceAcrossTenants", "bug-server-presence-across-tenants", "PRES-7"},
+    {"NeverExpirePresence", "bug-server-never-expires-presence", "PRES-6"},
+    {"DropThrottledData", "bug-server-drops-throttled-data", "THROTTLE-4"},
+    {"KeepPurgedData", "bug-client-keeps-purged-data", "PURGE-6"},
+    {"AccumulatePresence", "bug-client-accumulates-presence", "PRES-11"},
+    {"PurgeBehindData", "bug-server-purge-behind-data", "PURGE-3"},
 };
 
 conformance::Scenario load(const std::string& name) {
