@@ -23,13 +23,15 @@
 namespace syncsim::reference {
 
 enum class ClientBug {
-  NeverThrottle,       // never sends Throttle (THROTTLE-2)
-  NoResyncOnGap,       // ignores sequence gaps (RESYNC-2)
-  PushToPurged,        // keeps pushing mutations of a purged collection (PURGE-7)
-  CumulativeAck,       // treats an ack as covering lower ids, like Lite (DELTA-13)
-  WrongChecksum,       // sends checksums that do not match (DELTA-2)
-  ReuseEpoch,          // does not raise the epoch per connection (HS-12)
-  CloseOnUndecodable,  // drops the connection on a body that does not decode (FRAME-10)
+  NeverThrottle,          // never sends Throttle (THROTTLE-2)
+  NoResyncOnGap,          // ignores sequence gaps (RESYNC-2)
+  PushToPurged,           // keeps pushing mutations of a purged collection (PURGE-7)
+  CumulativeAck,          // treats an ack as covering lower ids, like Lite (DELTA-13)
+  WrongChecksum,          // sends checksums that do not match (DELTA-2)
+  ReuseEpoch,             // does not raise the epoch per connection (HS-12)
+  CloseOnUndecodable,     // drops the connection on a body that does not decode (FRAME-10)
+  StoreBadDefinition,     // applies every action but "delete" as a put (DEF-3)
+  KeepDeletedDefinition,  // ignores a definition "delete" (DEF-2)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
@@ -134,6 +136,7 @@ class ClientCore {
   void note(StateNote n) const {
     if (note_sink_) note_sink_(0, std::move(n));
   }
+  void on_definition(const protocol::DefinitionSync& msg);  // DEF-2, DEF-3
   NoteSink note_sink_;
   struct Mutation {
     std::string collection, document_id;

@@ -28,14 +28,17 @@ struct Now {
 
 // One named defect, switched on to prove that a conformance check can fail.
 enum class ServerBug {
-  SkipDedup,               // re-applies duplicates (DELTA-6)
-  AcceptExpiredToken,      // no "token expired" rejects (TOKEN-9)
-  IgnoreThrottle,          // never paces data frames (THROTTLE-4)
-  ForgetPurgeBroadcast,    // sends no CollectionPurged (PURGE-1)
-  WrongLsnOrder,           // acks and deltas carry a decreasing LSN (DELTA-8, SHAPE-9)
-  SkipCrcCheck,            // accepts deltas whose checksum is wrong (DELTA-4)
-  ForkStaysAuthenticated,  // Origin's HS-10 deviation
-  WrongPushChecksum,       // DeltaPush to clients carries a wrong checksum (DELTA-17)
+  SkipDedup,                // re-applies duplicates (DELTA-6)
+  AcceptExpiredToken,       // no "token expired" rejects (TOKEN-9)
+  IgnoreThrottle,           // never paces data frames (THROTTLE-4)
+  ForgetPurgeBroadcast,     // sends no CollectionPurged (PURGE-1)
+  WrongLsnOrder,            // acks and deltas carry a decreasing LSN (DELTA-8, SHAPE-9)
+  SkipCrcCheck,             // accepts deltas whose checksum is wrong (DELTA-4)
+  ForkStaysAuthenticated,   // Origin's HS-10 deviation
+  WrongPushChecksum,        // DeltaPush to clients carries a wrong checksum (DELTA-17)
+  AcceptNewerWireVersion,   // lets a Handshake of wire version > 4 through (HS-4)
+  LateTimeseriesAck,        // writes a TimeseriesAck after the next frame's answer (FRAME-13)
+  ReverseDefinitionReplay,  // replays definitions after a handshake newest name first (DEF-4)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.
@@ -140,6 +143,7 @@ class ServerCore {
     std::set<std::string> pushed_collections;                 // PURGE-1
     std::map<std::string, protocol::ShapeDefinition> shapes;  // by shape_id
     std::map<std::string, std::uint64_t> shape_lsn;           // SHAPE-9: last lsn sent per shape
+    std::optional<protocol::Message> late_answer;             // ServerBug::LateTimeseriesAck
     std::set<std::string> purged;                             // PURGE-4
     bool throttled = false;                                   // THROTTLE-4
     std::uint64_t throttle_rate = 0;

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "protocol/frame_header.hpp"
@@ -52,6 +53,12 @@ class WsSocket {
   tcp::endpoint remote_endpoint(error_code& ec) const;
   tcp::endpoint local_endpoint(error_code& ec) const;
   std::uint64_t skipped() const;  // messages skipped under FRAME-5/7
+
+  // What a recorder sees (FRAME-4..7, FRAME-12): every message read, whole,
+  // before it is taken apart or skipped, and every control frame received.
+  enum class Kind : unsigned char { Binary, Text, Ping, Pong, Close };
+  using Observer = std::function<void(Kind, std::span<const std::uint8_t>)>;
+  void observe(Observer o);
 
  private:
   struct State;

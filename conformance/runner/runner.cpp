@@ -80,6 +80,16 @@ struct Run {
         frames[it->second].push_back(SeenFrame{r.t, from == protocol::Sender::Client, m});
     }
   }
+  // A frame the reader skipped (FRAME-3, FRAME-10): recorded as read.
+  void ignored(const protocol::Bytes& frame, std::uint64_t conn, protocol::Sender from) {
+    FrameRecord r{world->now(), conn, from, frame, Seen::Received};
+    if (trace) write_trace_frame(*trace, r);
+    checker.on_frame(r);
+  }
+  void hangup(std::uint64_t conn, protocol::Sender side) {
+    if (trace) write_trace_hangup(*trace, world->now(), conn, side);
+    checker.on_hangup(conn, side, world->now());
+  }
   void closed(std::uint64_t conn) {
     if (trace) write_trace_close(*trace, world->now(), conn);
     checker.on_close(conn, world->now());
@@ -584,6 +594,12 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
             run.judge(m, conn, protocol::Sender::Server, Seen::Received);
           };
           client->on_closed = [&run](std::uint64_t conn) { run.closed(conn); };
+          client->on_ignored = [&run](const protocol::Bytes& f, std::uint64_t conn) {
+            run.ignored(f, conn, protocol::Sender::Server);
+          };
+          client->on_hangup = [&run](std::uint64_t conn) {
+            run.hangup(conn, protocol::Sender::Client);
+          };
           client->on_note = [&run](std::uint64_t conn, const reference::StateNote& n) {
             run.note(protocol::Sender::Client, conn, n);
           };

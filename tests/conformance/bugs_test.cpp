@@ -37,6 +37,11 @@ constexpr BugCase kCases[] = {
     {"WrongChecksum", "bug-server-skips-crc-check", "DELTA-2"},
     {"ReuseEpoch", "bug-client-reuse-epoch", "HS-12"},
     {"CloseOnUndecodable", "bug-client-close-on-undecodable", "FRAME-10"},
+    {"AcceptNewerWireVersion", "bug-server-accepts-newer-wire-version", "HS-4"},
+    {"LateTimeseriesAck", "bug-server-late-timeseries-ack", "FRAME-13"},
+    {"ReverseDefinitionReplay", "bug-server-reverse-definition-replay", "DEF-4"},
+    {"StoreBadDefinition", "bug-client-stores-bad-definition", "DEF-3"},
+    {"KeepDeletedDefinition", "bug-client-keeps-deleted-definition", "DEF-2"},
 };
 
 conformance::Scenario load(const std::string& name) {
