@@ -110,7 +110,7 @@ void FramingJudge::read(const FrameRecord& r, const DecodedFrame& d) {
   std::string_view rule;
   if (r.frame.size() >= kFrameHeaderSize && !is_known_code(code)) {
     rule = "FRAME-3";
-  } else if (!d.message) {
+  } else if (!d.message || has_must(d.findings)) {  // outside the envelope: undecodable
     rule = "FRAME-10";
   } else if (std::any_of(d.findings.begin(), d.findings.end(), [](const Finding& f) {
                return f.problem == Problem::NonMinimalHeader ||
