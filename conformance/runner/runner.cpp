@@ -457,8 +457,11 @@ void perform(Run& run, const ScenarioEvent& e, std::size_t index) {
     }
   }
   if (a == "definition" && run.server) {
-    run.server->put_definition(0, protocol::DefinitionSync{"function", e.name, e.definition_action,
-                                                           protocol::Bytes{'{', '}'}});
+    // DEF-1: a put carries the definition as a JSON object, a delete nothing.
+    protocol::Bytes payload;
+    if (e.definition_action != "delete") payload = {'{', '}'};
+    run.server->put_definition(
+        0, protocol::DefinitionSync{"function", e.name, e.definition_action, std::move(payload)});
   }
   Client<SimRuntime>* c = run.client(e.client);
   if (!c) return;  // a client that is down misses the step, as an application would
