@@ -141,16 +141,19 @@ void WsSocket::observe(Observer o) {
 
 void WsAcceptor::async_accept(AcceptHandler handler) {
   auto a = a_;
-  a->async_accept([a, handler = std::move(handler)](error_code ec, tcp::socket s) mutable {
+  a->async_accept([a, hook = on_accept, handler = std::move(handler)](error_code ec,
+                                                                      tcp::socket s) mutable {
     if (ec) return handler(ec, WsSocket(std::move(s)));
     auto ws = std::make_shared<WsSocket>(std::move(s));
-    ws->async_accept_handshake([a, ws, handler = std::move(handler)](error_code hec) mutable {
+    ws->async_accept_handshake([a, ws, hook, handler = std::move(handler)](error_code hec) mutable {
       if (hec) {  // not a WebSocket client: drop it, keep accepting
         error_code ignored;
         ws->close(ignored);
         WsAcceptor again(a);
+        again.on_accept = hook;
         return again.async_accept(std::move(handler));
       }
+      if (hook) hook(*ws);
       handler({}, std::move(*ws));
     });
   });

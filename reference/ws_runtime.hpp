@@ -82,6 +82,8 @@ class WsAcceptor {
     a_->close(ignored);
   }
   void async_accept(AcceptHandler handler);
+  // Called with each upgraded socket before it is handed out (a recorder observes it).
+  std::function<void(WsSocket&)> on_accept;
 
  private:
   explicit WsAcceptor(std::shared_ptr<tcp::acceptor> a) : a_(std::move(a)) {}
@@ -102,8 +104,10 @@ struct WsRuntime {
 
   Socket socket() const { return Socket(*ioc, path); }
   Timer timer() const { return Timer(*ioc); }
+  std::function<void(WsSocket&)> on_accept;  // see WsAcceptor::on_accept
   Acceptor listen(std::uint16_t port, boost::system::error_code& ec) const {
     Acceptor a(*ioc);
+    a.on_accept = on_accept;
     TcpRuntime{ioc, prng, bind_address}.bind_listen(a.tcp_acceptor(), port, ec);
     return a;
   }
