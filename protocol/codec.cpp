@@ -571,6 +571,8 @@ class BodyDecoder {
       must(rule, Problem::ArityMismatch, t.offset,
            "array length mismatch: " + std::to_string(n) + " elements, schema has " +
                std::to_string(kFields) + " fields (missing trailing options read as None)");
+      must("ENC-7", Problem::ArityMismatch, t.offset,
+           "absent optional fields left out instead of written as c0");
     }
     bool ok = true;
     std::size_t k = 0;

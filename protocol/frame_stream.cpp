@@ -49,6 +49,7 @@ StreamEvent FrameStream::header_event(const std::uint8_t* header) {
     std::snprintf(buf, sizeof buf, "unknown message type 0x%02x; %u body bytes skipped", header[0],
                   n);
     ev.kind = StreamEvent::Kind::Error;
+    ev.msg_type = header[0];  // the code skipped
     ev.error = Finding{"FRAME-2", Level::Must, Problem::UnknownMessageType, consumed_, buf};
     return ev;
   }

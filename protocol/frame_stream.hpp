@@ -17,7 +17,8 @@ namespace syncsim::protocol {
 struct StreamEvent {
   enum class Kind : unsigned char {
     Frame,     // msg_type, offset and body are set
-    Error,     // error is set; fatal says whether the stream is now closed
+    Error,     // error is set; fatal says whether the stream is now closed (msg_type: the
+               // unknown code of a frame skipped, FRAME-3)
     NeedMore,  // everything fed so far is consumed: feed more, or finish()
     Closed,    // a fatal error happened earlier; nothing more comes out
   };

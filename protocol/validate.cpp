@@ -28,7 +28,8 @@ class Validator {
         std::holds_alternative<PresenceLeave>(m)) {
       rule = "PRES-9";
     }
-    if (std::holds_alternative<DefinitionSync>(m)) rule = "DEF-1";
+    // A DefinitionSync from a client is FRAME-11's (DEF-1 binds the server
+    // and would blame it for the client's frame).
     add(rule, Level::Must,
         std::string(message_name(m)) + " sent by the " +
             (sender == Sender::Client ? "client" : "server") + ", but it goes " +
@@ -209,6 +210,9 @@ bool is_json_object(const Bytes& payload) {
 void validate(const Message& m, Sender sender, Findings& out, std::uint64_t frame_offset) {
   Validator v(out, frame_offset);
   v.direction(m, sender);
+  // DEF-1's values bind the server: a client's DefinitionSync is judged by
+  // its direction alone (FRAME-11), so the client is the one blamed.
+  if (sender == Sender::Client && std::holds_alternative<DefinitionSync>(m)) return;
   std::visit([&](const auto& msg) { v.check(msg); }, m);
 }
 
@@ -219,7 +223,7 @@ std::span<const std::string_view> frame_rules() {
       "FRAME-8",   "FRAME-9",  "FRAME-11", "HS-3",       "HS-5",       "HS-7",    "HS-8",
       "SESSION-1", "DELTA-1",  "DELTA-2",  "DELTA-10",   "DELTA-15",   "SHAPE-1", "SHAPE-7",
       "RESYNC-2",  "RESYNC-5", "RESYNC-6", "THROTTLE-1", "THROTTLE-2", "TOKEN-2", "TS-4",
-      "DEF-1",     "PRES-9"};
+      "DEF-1",     "PRES-9",   "ENC-7"};
   return kRules;
 }
 

@@ -4,6 +4,7 @@
 // Generic over the runtime (runtime.hpp).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/write.hpp>
 #include <deque>
@@ -12,6 +13,7 @@
 #include <memory>
 
 #include "protocol/codec.hpp"
+#include "protocol/frame_header.hpp"
 #include "protocol/frame_stream.hpp"
 #include "reference/client_core.hpp"
 #include "reference/wake_timer.hpp"
@@ -50,6 +52,12 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   // Notes on the core's state the wire cannot show (D84), with the connection
   // they concern (0: not connected).
   std::function<void(std::uint64_t conn, const StateNote&)> on_note;
+  // A frame read and skipped: an undecodable body (FRAME-10), header
+  // included, or an unknown code (FRAME-3), whose body is skipped unread:
+  // then the 5-byte header with N = 0 (traces, the checker).
+  std::function<void(const protocol::Bytes& frame, std::uint64_t conn)> on_ignored;
+  // The client ends the connection itself (not the peer, not a read error).
+  std::function<void(std::uint64_t conn)> on_hangup;
 
   bool write(const std::string& collection, const std::string& doc, protocol::Bytes value) {
     const bool ok = core_.write(collection, doc, std::move(value));
@@ -94,6 +102,20 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
                           });
   }
 
+  static protocol::Bytes frame_of(const protocol::StreamEvent& ev) {
+    const auto n = static_cast<std::uint32_t>(ev.body.size());
+    protocol::Bytes f(protocol::kFrameHeaderSize + ev.body.size());
+    f[0] = ev.msg_type;
+    for (std::size_t i = 0; i < 4; ++i) f[1 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+    std::copy(ev.body.begin(), ev.body.end(), f.begin() + protocol::kFrameHeaderSize);
+    return f;
+  }
+  // The client ends the connection on its own.
+  void hang_up() {
+    if (connected_ && on_hangup) on_hangup(conn_id_);
+    disconnected();
+  }
+
   void disconnected() {
     if (connected_ && on_closed) on_closed(conn_id_);
     boost::system::error_code ignored;
@@ -119,12 +141,18 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
             if (ev.kind == protocol::StreamEvent::Kind::NeedMore) break;
             if (ev.kind == protocol::StreamEvent::Kind::Closed ||
                 (ev.kind == protocol::StreamEvent::Kind::Error && ev.fatal)) {
-              return self->disconnected();  // FRAME-9
+              return self->hang_up();  // FRAME-9
             }
-            if (ev.kind != protocol::StreamEvent::Kind::Frame) continue;  // FRAME-3
+            if (ev.kind != protocol::StreamEvent::Kind::Frame) {  // FRAME-3
+              // The body is skipped unread: the record holds the header's code only.
+              if (ev.error.problem == protocol::Problem::UnknownMessageType && self->on_ignored)
+                self->on_ignored(protocol::Bytes{ev.msg_type, 0, 0, 0, 0}, self->conn_id_);
+              continue;
+            }
             protocol::DecodedBody body = protocol::decode_body(ev.msg_type, ev.body);
             if (!body.valid()) {  // FRAME-10: ignored
-              if (self->core_.has_bug(ClientBug::CloseOnUndecodable)) return self->disconnected();
+              if (self->on_ignored) self->on_ignored(frame_of(ev), self->conn_id_);
+              if (self->core_.has_bug(ClientBug::CloseOnUndecodable)) return self->hang_up();
               continue;
             }
             if (self->on_receive) self->on_receive(*body.message, self->conn_id_);
@@ -149,7 +177,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
     }
     write();
     persist();
-    if (core_.take_close() && connected_) return disconnected();  // HS-13, HS-14, PING-6
+    if (core_.take_close() && connected_) return hang_up();  // HS-13, HS-14, PING-6
     arm_timer();
   }
 

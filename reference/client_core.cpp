@@ -35,7 +35,9 @@ constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
     {"NoBackoff", ClientBug::NoBackoff},
     {"NeverRetransmit", ClientBug::NeverRetransmit},
     {"KeepPurgedData", ClientBug::KeepPurgedData},
-    {"AccumulatePresence", ClientBug::AccumulatePresence}};
+    {"AccumulatePresence", ClientBug::AccumulatePresence},
+    {"StoreBadDefinition", ClientBug::StoreBadDefinition},
+    {"KeepDeletedDefinition", ClientBug::KeepDeletedDefinition}};
 }  // namespace
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {
@@ -127,6 +129,33 @@ std::int64_t ClientCore::on_disconnected(Now) {
   return wait;  // >= 1 s: CONN-4
 }
 
+// DEF-2/DEF-3: put stores, delete removes, anything else is ignored. The
+// note states what the frame did and whether the definition is now stored
+// (with its size), which the definitions judge checks against the frame.
+void ClientCore::on_definition(const DefinitionSync& msg) {
+  const bool known_type = msg.definition_type == "function" || msg.definition_type == "trigger" ||
+                          msg.definition_type == "procedure";
+  const bool del = msg.action == "delete" && !bug(ClientBug::KeepDeletedDefinition);
+  const bool put = msg.action == "put" || (bug(ClientBug::StoreBadDefinition) && !del);
+  const auto key = std::make_pair(msg.definition_type, msg.name);
+  std::string outcome = "ignored";
+  if (put && (bug(ClientBug::StoreBadDefinition) || (known_type && is_json_object(msg.payload)))) {
+    definitions_[key] = msg.payload;
+    outcome = "stored";
+  } else if (del && known_type) {
+    definitions_.erase(key);
+    outcome = "deleted";
+  }
+  const auto it = definitions_.find(key);
+  note(StateNote{
+      "definition",
+      {{"definition_type", msg.definition_type},
+       {"name", msg.name},
+       {"action", msg.action},
+       {"outcome", outcome},
+       {"stored_bytes", it == definitions_.end() ? "none" : std::to_string(it->second.size())}}});
+}
+
 void ClientCore::on_frame(const Message& m, Now now) {
   if (!connected_) return;
   last_inbound_ = now.steady_ms;
@@ -205,15 +234,7 @@ void ClientCore::on_frame(const Message& m, Now now) {
           }
           note_server_clock();
         } else if constexpr (std::is_same_v<T, DefinitionSync>) {
-          const bool known_type = msg.definition_type == "function" ||
-                                  msg.definition_type == "trigger" ||
-                                  msg.definition_type == "procedure";
-          if (!known_type) return;  // DEF-3
-          if (msg.action == "put" && is_json_object(msg.payload)) {
-            definitions_[{msg.definition_type, msg.name}] = msg.payload;  // DEF-2
-          } else if (msg.action == "delete") {
-            definitions_.erase({msg.definition_type, msg.name});
-          }
+          on_definition(msg);
         } else if constexpr (std::is_same_v<T, PresenceBroadcast>) {
           auto& view = presence_peers_[msg.channel];
           if (bug(ClientBug::AccumulatePresence)) {

@@ -23,25 +23,34 @@
 namespace syncsim::reference {
 
 enum class ClientBug {
-  NeverThrottle,       // never sends Throttle (THROTTLE-2)
-  NoResyncOnGap,       // ignores sequence gaps (RESYNC-2)
-  PushToPurged,        // keeps pushing mutations of a purged collection (PURGE-7)
-  CumulativeAck,       // treats an ack as covering lower ids, like Lite (DELTA-13)
-  WrongChecksum,       // sends checksums that do not match (DELTA-2)
-  ReuseEpoch,          // does not raise the epoch per connection (HS-12)
-  CloseOnUndecodable,  // drops the connection on a body that does not decode (FRAME-10)
-  NoHandshakeTimeout,  // waits for the HandshakeAck forever (HS-14)
-  IgnoreFork,          // keeps its lite_id after a fork rejection, like Lite (HS-11)
-  ResendAcked,         // keeps acknowledged mutations pending and sends them again (DELTA-12)
-  IgnoreRejects,       // keeps rejected mutations pending and sends them again (DELTA-14)
-  AnswerServerPush,    // answers a server DeltaPush with a DeltaAck (DELTA-18)
-  IgnoreServerClock,   // does not keep the server's VectorClockSync clock (VCLOCK-3)
-  SkewAckNotAck,       // takes a DeltaAck with a clock-skew warning for a failure (DELTA-16)
-  NeverPing,           // sends no Ping at all (PING-1)
-  NoBackoff,           // reconnects after 1 s every time, never backing off (CONN-1)
-  NeverRetransmit,     // never pushes an unanswered mutation again (RATE-4)
-  KeepPurgedData,      // keeps the local documents of a purged collection (PURGE-6)
-  AccumulatePresence,  // adds a broadcast's peers to its view instead of replacing it (PRES-11)
+  NeverThrottle,          // never sends Throttle (THROTTLE-2)
+  NoResyncOnGap,          // ignores sequence gaps (RESYNC-2)
+  PushToPurged,           // keeps pushing mutations of a purged collection (PURGE-7)
+  CumulativeAck,          // treats an ack as covering lower ids, like Lite (DELTA-13)
+  WrongChecksum,          // sends checksums that do not match (DELTA-2)
+  ReuseEpoch,             // does not raise the epoch per connection (HS-12)
+  CloseOnUndecodable,     // drops the connection on a body that does not decode (FRAME-10)
+  NoHandshakeTimeout,     // waits for the HandshakeAck forever (HS-14)
+  IgnoreFork,             // keeps its lite_id after a fork rejection, like Lite (HS-11)
+  ResendAcked,            // keeps acknowledged mutations pending and sends them again (DELTA-12)
+  IgnoreRejects,          // keeps rejected mutations pending and sends them again (DELTA-14)
+  AnswerServerPush,       // answers a server DeltaPush with a DeltaAck (DELTA-18)
+  IgnoreServerClock,      // does not keep the server's VectorClockSync clock (VCLOCK-3)
+  SkewAckNotAck,          // takes a DeltaAck with a clock-skew warning for a failure (DELTA-16)
+  NeverPing,              // sends no Ping at all (PING-1)
+  NoBackoff,              // reconnects after 1 s every time, never backing off (CONN-1)
+  NeverRetransmit,        // never pushes an unanswered mutation again (RATE-4)
+  KeepPurgedData,         // keeps the local documents of a purged collection (PURGE-6)
+  AccumulatePresence,     // adds a broadcast's peers to its view instead of replacing it (PRES-11)
+  NeverThrottle,          // never sends Throttle (THROTTLE-2)
+  NoResyncOnGap,          // ignores sequence gaps (RESYNC-2)
+  PushToPurged,           // keeps pushing mutations of a purged collection (PURGE-7)
+  CumulativeAck,          // treats an ack as covering lower ids, like Lite (DELTA-13)
+  WrongChecksum,          // sends checksums that do not match (DELTA-2)
+  ReuseEpoch,             // does not raise the epoch per connection (HS-12)
+  CloseOnUndecodable,     // drops the connection on a body that does not decode (FRAME-10)
+  StoreBadDefinition,     // applies every action but "delete" as a put (DEF-3)
+  KeepDeletedDefinition,  // ignores a definition "delete" (DEF-2)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
@@ -146,6 +155,7 @@ class ClientCore {
   void note(StateNote n) const {
     if (note_sink_) note_sink_(0, std::move(n));
   }
+  void on_definition(const protocol::DefinitionSync& msg);  // DEF-2, DEF-3
   NoteSink note_sink_;
   std::string forked_lite_id_;  // HS-11: the lite_id of the last fork rejection (for notes)
   struct Mutation {

@@ -60,7 +60,10 @@ constexpr std::pair<std::string_view, ServerBug> kServerBugNames[] = {
     {"PresenceAcrossTenants", ServerBug::PresenceAcrossTenants},
     {"NeverExpirePresence", ServerBug::NeverExpirePresence},
     {"DropThrottledData", ServerBug::DropThrottledData},
-    {"PurgeBehindData", ServerBug::PurgeBehindData}};
+    {"PurgeBehindData", ServerBug::PurgeBehindData},
+    {"AcceptNewerWireVersion", ServerBug::AcceptNewerWireVersion},
+    {"LateTimeseriesAck", ServerBug::LateTimeseriesAck},
+    {"ReverseDefinitionReplay", ServerBug::ReverseDefinitionReplay}};
 }  // namespace
 
 std::optional<ServerBug> server_bug_from_name(std::string_view name) {
@@ -150,6 +153,8 @@ void ServerCore::on_frame(SessionHandle h, const Message& m, Now now) {
       !take_token(s, now)) {
     return;
   }
+  // ServerBug::LateTimeseriesAck: the ack held back goes out after this frame's answer.
+  std::optional<Message> late = std::exchange(s.late_answer, std::nullopt);
   std::visit(
       [&](const auto& msg) {
         using T = std::decay_t<decltype(msg)>;
@@ -188,6 +193,7 @@ void ServerCore::on_frame(SessionHandle h, const Message& m, Now now) {
         }
       },
       m);
+  if (Session* after = find(h); late && after) send(*after, std::move(*late));
 }
 
 // ---- handshake (§5.1, §5.2) ------------------------------------------------------
@@ -198,7 +204,7 @@ void ServerCore::on_handshake(Session& s, const Handshake& m, Now now) {
   ack.server_wire_version = kServerWireVersion;  // HS-5
   s.authenticated = false;                       // SESSION-7: a second handshake starts over
   const std::uint32_t version = m.wire_version == 0 ? 1 : m.wire_version;
-  if (version > kServerWireVersion) {  // HS-4: before the token is looked at
+  if (version > kServerWireVersion && !bug(ServerBug::AcceptNewerWireVersion)) {  // HS-4
     ack.server_clock = s.clock;
     ack.error = incompatible_version_error(version);
     send(s, std::move(ack));
@@ -266,7 +272,11 @@ void ServerCore::on_handshake(Session& s, const Handshake& m, Now now) {
   }
   // DEF-4 (HC): every definition, by type then name (the map's order).
   if (auto it = definitions_.find(identity.tenant); it != definitions_.end()) {
-    for (const auto& [key, d] : it->second) send(s, d);
+    if (bug(ServerBug::ReverseDefinitionReplay)) {
+      for (auto d = it->second.rbegin(); d != it->second.rend(); ++d) send(s, d->second);
+    } else {
+      for (const auto& [key, d] : it->second) send(s, d);
+    }
   }
 }
 
@@ -525,6 +535,10 @@ void ServerCore::on_timeseries(Session& s, const TimeseriesPush& m, Now now) {
     ack.accepted = k;
     ack.rejected = m.sample_count > k ? m.sample_count - k : 0;
     ack.lsn = s.processed;
+  }
+  if (bug(ServerBug::LateTimeseriesAck)) {
+    s.late_answer = std::move(ack);
+    return;
   }
   send(s, std::move(ack));  // TS-5
 }

@@ -28,29 +28,40 @@ struct Now {
 
 // One named defect, switched on to prove that a conformance check can fail.
 enum class ServerBug {
-  SkipDedup,               // re-applies duplicates (DELTA-6)
-  AcceptExpiredToken,      // no "token expired" rejects (TOKEN-9)
-  IgnoreThrottle,          // never paces data frames (THROTTLE-4)
-  ForgetPurgeBroadcast,    // sends no CollectionPurged (PURGE-1)
-  WrongLsnOrder,           // acks and deltas carry a decreasing LSN (DELTA-8, SHAPE-9)
-  SkipCrcCheck,            // accepts deltas whose checksum is wrong (DELTA-4)
-  ForkStaysAuthenticated,  // Origin's HS-10 deviation
-  WrongPushChecksum,       // DeltaPush to clients carries a wrong checksum (DELTA-17)
-  IgnoreSessionCap,        // accepts connections beyond max_sessions (SESSION-2)
-  NeverIdleClose,          // never closes idle sessions (SESSION-3)
-  PingNotActivity,         // a Ping does not count as activity (SESSION-4, PING-4)
-  SkipExpiryAtHandshake,   // accepts an expired token at the handshake (AUTH-3)
-  TrustAlwaysOn,           // accepts the empty token with trust mode off (AUTH-1)
-  DedupOutlivesSession,    // keeps a closed session's dedup table (SESSION-9)
-  RejectDuplicates,        // rejects a duplicate instead of acking it with lsn 0 (DELTA-3)
-  RequireSeriesBlock,      // refuses timeseries pushes with an empty series_block (TS-7)
-  AckGlobalClock,          // HandshakeAck server_clock = the tenant's collection LSNs (VCLOCK-6)
-  NoRateLimit,             // never drops a DeltaPush for the rate (RATE-2)
-  RateLimitAll,            // the push bucket also charges, and drops, every other frame (RATE-5)
-  PresenceAcrossTenants,   // presence channels keyed by name alone (PRES-7)
-  NeverExpirePresence,     // never sweeps silent peers (PRES-6)
-  DropThrottledData,       // drops the data frames over the throttle rate (THROTTLE-4)
-  PurgeBehindData,         // queues CollectionPurged behind the data frames (PURGE-3)
+  SkipDedup,                // re-applies duplicates (DELTA-6)
+  AcceptExpiredToken,       // no "token expired" rejects (TOKEN-9)
+  IgnoreThrottle,           // never paces data frames (THROTTLE-4)
+  ForgetPurgeBroadcast,     // sends no CollectionPurged (PURGE-1)
+  WrongLsnOrder,            // acks and deltas carry a decreasing LSN (DELTA-8, SHAPE-9)
+  SkipCrcCheck,             // accepts deltas whose checksum is wrong (DELTA-4)
+  ForkStaysAuthenticated,   // Origin's HS-10 deviation
+  WrongPushChecksum,        // DeltaPush to clients carries a wrong checksum (DELTA-17)
+  IgnoreSessionCap,         // accepts connections beyond max_sessions (SESSION-2)
+  NeverIdleClose,           // never closes idle sessions (SESSION-3)
+  PingNotActivity,          // a Ping does not count as activity (SESSION-4, PING-4)
+  SkipExpiryAtHandshake,    // accepts an expired token at the handshake (AUTH-3)
+  TrustAlwaysOn,            // accepts the empty token with trust mode off (AUTH-1)
+  DedupOutlivesSession,     // keeps a closed session's dedup table (SESSION-9)
+  RejectDuplicates,         // rejects a duplicate instead of acking it with lsn 0 (DELTA-3)
+  RequireSeriesBlock,       // refuses timeseries pushes with an empty series_block (TS-7)
+  AckGlobalClock,           // HandshakeAck server_clock = the tenant's collection LSNs (VCLOCK-6)
+  NoRateLimit,              // never drops a DeltaPush for the rate (RATE-2)
+  RateLimitAll,             // the push bucket also charges, and drops, every other frame (RATE-5)
+  PresenceAcrossTenants,    // presence channels keyed by name alone (PRES-7)
+  NeverExpirePresence,      // never sweeps silent peers (PRES-6)
+  DropThrottledData,        // drops the data frames over the throttle rate (THROTTLE-4)
+  PurgeBehindData,          // queues CollectionPurged behind the data frames (PURGE-3)
+  SkipDedup,                // re-applies duplicates (DELTA-6)
+  AcceptExpiredToken,       // no "token expired" rejects (TOKEN-9)
+  IgnoreThrottle,           // never paces data frames (THROTTLE-4)
+  ForgetPurgeBroadcast,     // sends no CollectionPurged (PURGE-1)
+  WrongLsnOrder,            // acks and deltas carry a decreasing LSN (DELTA-8, SHAPE-9)
+  SkipCrcCheck,             // accepts deltas whose checksum is wrong (DELTA-4)
+  ForkStaysAuthenticated,   // Origin's HS-10 deviation
+  WrongPushChecksum,        // DeltaPush to clients carries a wrong checksum (DELTA-17)
+  AcceptNewerWireVersion,   // lets a Handshake of wire version > 4 through (HS-4)
+  LateTimeseriesAck,        // writes a TimeseriesAck after the next frame's answer (FRAME-13)
+  ReverseDefinitionReplay,  // replays definitions after a handshake newest name first (DEF-4)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.
@@ -155,6 +166,7 @@ class ServerCore {
     std::set<std::string> pushed_collections;                 // PURGE-1
     std::map<std::string, protocol::ShapeDefinition> shapes;  // by shape_id
     std::map<std::string, std::uint64_t> shape_lsn;           // SHAPE-9: last lsn sent per shape
+    std::optional<protocol::Message> late_answer;             // ServerBug::LateTimeseriesAck
     std::set<std::string> purged;                             // PURGE-4
     bool throttled = false;                                   // THROTTLE-4
     std::uint64_t throttle_rate = 0;

@@ -20,6 +20,13 @@ struct WsSocket::State {
   std::string frame;  // the current message's frame, handed out in pieces
   std::size_t pos = 0;
   std::uint64_t skipped = 0;
+  WsSocket::Observer observer;
+  void observed_message() {
+    if (!observer) return;
+    const auto data = message.cdata();
+    observer(ws.got_binary() ? Kind::Binary : Kind::Text,
+             {static_cast<const std::uint8_t*>(data.data()), data.size()});
+  }
 
   enum class Taken { Frame, Skipped, TooLarge };
   // FRAME-4/5/7/9: keeps the message's one frame, or says to skip it, or
@@ -83,6 +90,7 @@ void WsSocket::async_read_some(boost::asio::mutable_buffer into, IoHandler handl
                      // A close handshake reads as the end of a byte stream would.
                      if (ec == boost::beast::websocket::error::closed) ec = boost::asio::error::eof;
                      if (ec) return handler(ec, 0);
+                     s->observed_message();
                      switch (s->accept_message()) {
                        case State::Taken::Frame: return handler({}, s->take(into));
                        case State::Taken::TooLarge:  // FRAME-9: the connection ends
@@ -117,18 +125,35 @@ WsSocket::tcp::endpoint WsSocket::local_endpoint(error_code& ec) const {
 }
 std::uint64_t WsSocket::skipped() const { return s_->skipped; }
 
+void WsSocket::observe(Observer o) {
+  s_->observer = std::move(o);
+  State* st = s_.get();  // the callback lives in the state's stream
+  s_->ws.control_callback(
+      [st](boost::beast::websocket::frame_type kind, boost::beast::string_view payload) {
+        if (!st->observer) return;
+        using boost::beast::websocket::frame_type;
+        const Kind k = kind == frame_type::ping   ? Kind::Ping
+                       : kind == frame_type::pong ? Kind::Pong
+                                                  : Kind::Close;
+        st->observer(k, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()});
+      });
+}
+
 void WsAcceptor::async_accept(AcceptHandler handler) {
   auto a = a_;
-  a->async_accept([a, handler = std::move(handler)](error_code ec, tcp::socket s) mutable {
+  a->async_accept([a, hook = on_accept, handler = std::move(handler)](error_code ec,
+                                                                      tcp::socket s) mutable {
     if (ec) return handler(ec, WsSocket(std::move(s)));
     auto ws = std::make_shared<WsSocket>(std::move(s));
-    ws->async_accept_handshake([a, ws, handler = std::move(handler)](error_code hec) mutable {
+    ws->async_accept_handshake([a, ws, hook, handler = std::move(handler)](error_code hec) mutable {
       if (hec) {  // not a WebSocket client: drop it, keep accepting
         error_code ignored;
         ws->close(ignored);
         WsAcceptor again(a);
+        again.on_accept = hook;
         return again.async_accept(std::move(handler));
       }
+      if (hook) hook(*ws);
       handler({}, std::move(*ws));
     });
   });

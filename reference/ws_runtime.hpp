@@ -14,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "protocol/frame_header.hpp"
@@ -53,6 +54,12 @@ class WsSocket {
   tcp::endpoint local_endpoint(error_code& ec) const;
   std::uint64_t skipped() const;  // messages skipped under FRAME-5/7
 
+  // What a recorder sees (FRAME-4..7, FRAME-12): every message read, whole,
+  // before it is taken apart or skipped, and every control frame received.
+  enum class Kind : unsigned char { Binary, Text, Ping, Pong, Close };
+  using Observer = std::function<void(Kind, std::span<const std::uint8_t>)>;
+  void observe(Observer o);
+
  private:
   struct State;
   explicit WsSocket(std::shared_ptr<State> s);
@@ -75,6 +82,8 @@ class WsAcceptor {
     a_->close(ignored);
   }
   void async_accept(AcceptHandler handler);
+  // Called with each upgraded socket before it is handed out (a recorder observes it).
+  std::function<void(WsSocket&)> on_accept;
 
  private:
   explicit WsAcceptor(std::shared_ptr<tcp::acceptor> a) : a_(std::move(a)) {}
@@ -95,8 +104,10 @@ struct WsRuntime {
 
   Socket socket() const { return Socket(*ioc, path); }
   Timer timer() const { return Timer(*ioc); }
+  std::function<void(WsSocket&)> on_accept;  // see WsAcceptor::on_accept
   Acceptor listen(std::uint16_t port, boost::system::error_code& ec) const {
     Acceptor a(*ioc);
+    a.on_accept = on_accept;
     TcpRuntime{ioc, prng, bind_address}.bind_listen(a.tcp_acceptor(), port, ec);
     return a;
   }

@@ -103,6 +103,10 @@ class Judge {
   virtual void purged(std::uint32_t, const std::string&, std::int64_t) {}
   // A side's note on its own state (D84; Scope::Simulator rules).
   virtual void noted(const StateNote&) {}
+  // A WebSocket message, before the frame it carries (if any) is decoded.
+  virtual void ws_message(const WsRecord&) {}
+  // A side ended its end of the connection (SessionChecker::on_hangup).
+  virtual void hung_up(std::uint64_t, protocol::Sender, std::int64_t) {}
   // The end of the trace, per connection: what is owed since before `cutoff`.
   virtual void finish(std::uint64_t, std::int64_t, std::int64_t) {}
 
@@ -150,6 +154,8 @@ std::unique_ptr<Judge> make_reconnect_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_flow_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_rate_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_presence_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_answers_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_definition_judge(const JudgeDeps& d);
 
 // Small helpers several judges share.
 constexpr std::int64_t kJudgeMs = 1'000'000;

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "conformance/checker/judge.hpp"
+#include "protocol/frame_header.hpp"
 #include "protocol/json.hpp"
 #include "protocol/rules.hpp"
 
@@ -63,11 +64,13 @@ struct SessionChecker::Impl final : FindingSink {
 
   explicit Impl(CheckerOptions o) : options(std::move(o)) {
     const JudgeDeps d{*this, options, views};
-    for (auto make : {make_framing_judge, make_handshake_judge, make_connection_judge,
-                      make_delta_judge, make_shape_judge, make_throttle_judge, make_token_judge,
-                      make_purge_judge, make_timeseries_judge, make_vclock_judge,
-                      make_session_judge, make_auth_judge, make_delta_client_judge, make_ping_judge,
-                      make_reconnect_judge, make_flow_judge, make_rate_judge, make_presence_judge})
+    for (auto make : {make_framing_judge,      make_handshake_judge, make_connection_judge,
+                      make_delta_judge,        make_shape_judge,     make_throttle_judge,
+                      make_token_judge,        make_purge_judge,     make_timeseries_judge,
+                      make_vclock_judge,       make_session_judge,   make_auth_judge,
+                      make_delta_client_judge, make_ping_judge,      make_reconnect_judge,
+                      make_flow_judge,         make_rate_judge,      make_presence_judge,
+                      make_answers_judge,      make_definition_judge})
       judges.push_back(make(d));
   }
 
@@ -237,6 +240,44 @@ void SessionChecker::on_note(const StateNote& note) {
   if (note.conn != 0) im.current = note.conn;
   im.current_from = note.side;  // a rule binding both is blamed on the side that noted
   for (auto& j : im.judges) j->noted(note);
+  im.current.reset();
+  im.current_from.reset();
+}
+
+std::string_view ws_kind_name(WsKind k) {
+  switch (k) {
+    case WsKind::Binary: return "binary";
+    case WsKind::Text: return "text";
+    case WsKind::Ping: return "ping";
+    case WsKind::Pong: return "pong";
+    case WsKind::Close: return "close";
+  }
+  return "binary";
+}
+
+void SessionChecker::on_ws_message(const WsRecord& r) {
+  Impl& im = *impl_;
+  SessionView& view = im.views[r.conn];
+  if (view.client_key.empty()) view.client_key = "conn:" + std::to_string(r.conn);
+  im.current = r.conn;
+  for (auto& j : im.judges) j->deadlines(r.conn, r.t);
+  im.current_from = r.from;
+  for (auto& j : im.judges) j->ws_message(r);
+  im.current.reset();
+  im.current_from.reset();
+  if (r.kind != WsKind::Binary) return;
+  // The receiver parses the message's first frame only (§2.3).
+  const MessageFrame m = frame_of_message(r.payload);
+  if (m.kind != MessageFrame::Kind::Frame) return;
+  on_frame(FrameRecord{r.t, r.conn, r.from, Bytes(m.frame.begin(), m.frame.end()), r.seen});
+}
+
+void SessionChecker::on_hangup(std::uint64_t conn, Sender side, std::int64_t t) {
+  Impl& im = *impl_;
+  if (!im.views.count(conn)) return;
+  im.current = conn;
+  im.current_from = side;
+  for (auto& j : im.judges) j->hung_up(conn, side, t);
   im.current.reset();
   im.current_from.reset();
 }

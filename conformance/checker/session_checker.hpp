@@ -47,6 +47,21 @@ struct FrameRecord {
   Seen seen = Seen::Both;
 };
 
+// A WebSocket message (FRAME-4..7, FRAME-12): a recorder on a WebSocket
+// connection records each message it reads as one, a binary message whole
+// (it may hold no frame, one, or more), and the checker takes the frame a
+// receiver would take from it, the first (§2.3). TCP traces record frames.
+enum class WsKind : unsigned char { Binary, Text, Ping, Pong, Close };
+struct WsRecord {
+  std::int64_t t = 0;
+  std::uint64_t conn = 0;
+  protocol::Sender from = protocol::Sender::Client;
+  WsKind kind = WsKind::Binary;
+  protocol::Bytes payload;  // the message's bytes, or the control frame's payload
+  Seen seen = Seen::Both;   // Written: the receiver may never get it (a proxy ends it)
+};
+std::string_view ws_kind_name(WsKind k);
+
 // What the side under test is configured to do, where the harness knows it:
 // the simulator from the scenario, a live run from the target file. A rule
 // that depends on a configured limit is judged only when its field is set
@@ -111,6 +126,10 @@ struct CheckerOptions {
   std::int64_t clock_tolerance_ms = 2'000;
   ServerProfile server_profile;
   ClientProfile client_profile;
+  // FRAME-3/5/7/10, ENC-11: a side that hangs up this soon after reading a
+  // frame or message it must ignore, having written nothing since, closed
+  // because of it.
+  std::int64_t hangup_window_ns = 200'000'000;
 };
 
 // A finding placed in the trace: where, when, and the frames before it.
@@ -167,6 +186,12 @@ class SessionChecker {
   void on_purge(std::uint32_t tenant, const std::string& collection, std::int64_t t);
   // A side's note on its own state (D84).
   void on_note(const StateNote& note);
+  // A WebSocket message; a binary one's first whole frame is then judged
+  // as on_frame would (FRAME-4..7, FRAME-12).
+  void on_ws_message(const WsRecord& r);
+  // `side` ended its end of the connection (a TCP FIN or RST, a WebSocket
+  // Close), as a recorder that tells the two apart saw it; on_close follows.
+  void on_hangup(std::uint64_t conn, protocol::Sender side, std::int64_t t);
   // Liveness rules (answers and notices still owed) are judged here, after
   // quiescence: anything owed for longer than the grace period is a finding.
   void finish(std::int64_t t);

@@ -25,6 +25,20 @@ std::string parse_note(const protocol::Json& j, TraceItem& item) {
   return "";
 }
 
+// A WebSocket message (FRAME-4..7, FRAME-12): its kind and its bytes.
+std::string parse_ws(const protocol::Json& j, protocol::Bytes bytes, TraceItem& item) {
+  static constexpr WsKind kKinds[] = {WsKind::Binary, WsKind::Text, WsKind::Ping, WsKind::Pong,
+                                      WsKind::Close};
+  for (const WsKind k : kKinds) {
+    if (!j["ws"].is_string() || j["ws"].get<std::string>() != ws_kind_name(k)) continue;
+    item.kind = TraceItem::Kind::Ws;
+    item.ws = WsRecord{item.frame.t,     item.frame.conn, item.frame.from, k,
+                       std::move(bytes), item.frame.seen};
+    return "";
+  }
+  return "\"ws\" must be \"binary\", \"text\", \"ping\", \"pong\" or \"close\"";
+}
+
 // One line as an item, or the reason it is not one.
 std::string parse_line(const std::string& text, std::int64_t& last_t, TraceItem& item) {
   const auto j = protocol::Json::parse(text, nullptr, false);
@@ -52,15 +66,24 @@ std::string parse_line(const std::string& text, std::int64_t& last_t, TraceItem&
   last_t = t;
   if (j.contains("ev")) {
     if (j["ev"] == "note") return parse_note(j, item);
-    if (j["ev"] != "close") return "\"ev\" must be \"close\", \"purge\" or \"note\"";
+    if (j["ev"] == "hangup") {
+      if (!j.contains("side") || (j["side"] != "client" && j["side"] != "server"))
+        return "a hangup's \"side\" must be \"client\" or \"server\"";
+      item.kind = TraceItem::Kind::Hangup;
+      item.side = j["side"] == "client" ? protocol::Sender::Client : protocol::Sender::Server;
+      return "";
+    }
+    if (j["ev"] != "close") return "\"ev\" must be \"close\", \"hangup\", \"purge\" or \"note\"";
     item.kind = TraceItem::Kind::Close;
     return "";
   }
   if (!j.contains("from") || (j["from"] != "client" && j["from"] != "server"))
     return "\"from\" must be \"client\" or \"server\"";
-  if (!j.contains("frame_hex") || !j["frame_hex"].is_string()) return "\"frame_hex\" missing";
-  auto bytes = protocol::from_hex(j["frame_hex"].get<std::string>());
-  if (!bytes) return "\"frame_hex\" is not even-length hex";
+  const bool ws = j.contains("ws");
+  const char* hex = ws ? "payload_hex" : "frame_hex";
+  if (!j.contains(hex) || !j[hex].is_string()) return std::string("\"") + hex + "\" missing";
+  auto bytes = protocol::from_hex(j[hex].get<std::string>());
+  if (!bytes) return std::string("\"") + hex + "\" is not even-length hex";
   item.frame.seen = Seen::Both;
   if (j.contains("seen")) {
     if (j["seen"] == "written") {
@@ -72,6 +95,7 @@ std::string parse_line(const std::string& text, std::int64_t& last_t, TraceItem&
     }
   }
   item.frame.from = j["from"] == "client" ? protocol::Sender::Client : protocol::Sender::Server;
+  if (ws) return parse_ws(j, std::move(*bytes), item);
   item.frame.frame = std::move(*bytes);
   return "";
 }
@@ -109,6 +133,8 @@ void replay(SessionChecker& checker, const std::vector<TraceItem>& items) {
       case TraceItem::Kind::Close: checker.on_close(it.frame.conn, it.frame.t); break;
       case TraceItem::Kind::Purge: checker.on_purge(it.tenant, it.collection, it.frame.t); break;
       case TraceItem::Kind::Note: checker.on_note(it.note); break;
+      case TraceItem::Kind::Ws: checker.on_ws_message(it.ws); break;
+      case TraceItem::Kind::Hangup: checker.on_hangup(it.frame.conn, it.side, it.frame.t); break;
     }
   }
 }

@@ -14,12 +14,14 @@
 namespace syncsim::conformance {
 
 struct TraceItem {
-  enum class Kind { Frame, Close, Purge, Note };
+  enum class Kind { Frame, Close, Purge, Note, Ws, Hangup };
   Kind kind = Kind::Frame;
   FrameRecord frame;  // Frame: the record; Close: its t and conn
   std::uint32_t tenant = 0;
-  std::string collection;  // Purge
-  StateNote note;          // Note
+  std::string collection;                            // Purge
+  StateNote note;                                    // Note
+  WsRecord ws;                                       // Ws
+  protocol::Sender side = protocol::Sender::Client;  // Hangup (t, conn in frame)
 };
 
 struct TraceRead {

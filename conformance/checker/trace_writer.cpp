@@ -14,6 +14,21 @@ void write_trace_frame(std::ostream& out, const FrameRecord& r) {
   out << ",\"frame_hex\":\"" << protocol::to_hex(r.frame) << "\"}\n";
 }
 
+void write_trace_ws(std::ostream& out, const WsRecord& r) {
+  out << "{\"t\":" << r.t << ",\"conn\":" << r.conn << ",\"from\":\""
+      << (r.from == protocol::Sender::Client ? "client" : "server") << "\"";
+  if (r.seen != Seen::Both)
+    out << ",\"seen\":\"" << (r.seen == Seen::Written ? "written" : "received") << "\"";
+  out << ",\"ws\":\"" << ws_kind_name(r.kind) << "\",\"payload_hex\":\""
+      << protocol::to_hex(r.payload) << "\"}\n";
+}
+
+void write_trace_hangup(std::ostream& out, std::int64_t t, std::uint64_t conn,
+                        protocol::Sender side) {
+  out << "{\"t\":" << t << ",\"conn\":" << conn << ",\"ev\":\"hangup\",\"side\":\""
+      << (side == protocol::Sender::Client ? "client" : "server") << "\"}\n";
+}
+
 void write_trace_close(std::ostream& out, std::int64_t t, std::uint64_t conn) {
   out << "{\"t\":" << t << ",\"conn\":" << conn << ",\"ev\":\"close\"}\n";
 }

@@ -4,6 +4,10 @@
 //   ... optionally with "seen": "written"|"received" (default: both, a tap)
 //   {"t": <ns>, "conn": <id>, "ev": "close"}
 //   {"t": <ns>, "ev": "purge", "tenant": <u32>, "collection": "<name>"}
+//   {"t": <ns>, "conn": <id>, "from": ..., "ws": "binary"|"text"|"ping"|"pong"|"close",
+//    "payload_hex": "<hex>"}   a WebSocket message, whole (D85)
+//   {"t": <ns>, "conn": <id>, "ev": "hangup", "side": "client"|"server"}   (D86)
+//   and state notes (D84); conformance/checker/trace_writer.hpp has them all.
 // Blank lines and lines starting with '#' are skipped.
 #include <fmt/core.h>
 
@@ -16,6 +20,7 @@
 #include "conformance/cli/input.hpp"
 #include "conformance/report/pcap.hpp"
 #include "conformance/report/report.hpp"
+#include "protocol/frame_header.hpp"
 
 namespace syncsim::cli {
 
@@ -37,6 +42,13 @@ static bool write_reports(const CheckTraceOptions& o,
   report::PcapInput pcap;
   for (const auto& it : items) {
     if (it.kind == conformance::TraceItem::Kind::Frame) in.frames.push_back(it.frame);
+    if (it.kind == conformance::TraceItem::Kind::Ws && it.ws.kind == conformance::WsKind::Binary) {
+      const auto m = protocol::frame_of_message(it.ws.payload);  // the frame it carries
+      if (m.kind == protocol::MessageFrame::Kind::Frame)
+        in.frames.push_back(
+            conformance::FrameRecord{it.ws.t, it.ws.conn, it.ws.from,
+                                     protocol::Bytes(m.frame.begin(), m.frame.end()), it.ws.seen});
+    }
     if (it.kind == conformance::TraceItem::Kind::Close) pcap.closed_at[it.frame.conn] = it.frame.t;
   }
   if (!o.html_file.empty()) {

@@ -51,10 +51,6 @@ struct CoverageFacts {
 // Why a rule no judge declares is not judged on traces, where it is known.
 std::string_view unjudged_reason(std::string_view id) {
   static const std::map<std::string_view, std::string_view> kReasons = {
-      {"FRAME-4", "WebSocket framing: the reader hands the checker frames, not messages"},
-      {"FRAME-5", "WebSocket framing: the reader hands the checker frames, not messages"},
-      {"FRAME-7", "WebSocket framing: the reader hands the checker frames, not messages"},
-      {"FRAME-12", "WebSocket framing: control messages are not recorded"},
       {"SHAPE-4", "internal state: the server's data at the snapshot"},
       {"SHAPE-8", "internal state: which documents match a shape"},
       {"SHAPE-11", "internal state: the server's view of the shape"},

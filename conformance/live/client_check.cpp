@@ -159,8 +159,15 @@ class Script {
   bool authenticated = false, closed = false, sent_token = false;
   std::string close_reason;
 
+  bool ws = false;  // the client's messages are judged whole (on_ws), their frames from them
+  void on_ws(WsKind kind, std::span<const std::uint8_t> bytes) {
+    // Control frames are Beast's business on our side (FRAME-12 binds the server: us).
+    if (kind != WsKind::Binary && kind != WsKind::Text) return;
+    checker_.on_ws_message(
+        WsRecord{now_ns(), 1, Sender::Client, kind, Bytes(bytes.begin(), bytes.end()), Seen::Both});
+  }
   void on_frame(const Bytes& frame) {
-    judge(frame, Sender::Client);
+    if (!ws) judge(frame, Sender::Client);
     const DecodedFrame d = decode_frame(frame);
     note("<- " + (d.message ? describe(*d.message) : "undecodable " + to_hex(frame)));
     if (!d.message || got.size() >= 100'000) return;
@@ -170,6 +177,7 @@ class Script {
   void on_close(const std::string& why) {
     closed = true;
     close_reason = why;
+    if (why.empty()) checker_.on_hangup(1, Sender::Client, now_ns());  // FRAME-3/5/7/10
     checker_.on_close(1, now_ns());
     note(why.empty() ? "<- (the client closed the connection)"
                      : "<- (connection ended: " + why + ")");
@@ -624,6 +632,12 @@ void run_case(boost::asio::io_context& ioc, Acceptor& acceptor, const ClientChec
     return;
   }
   auto conn = std::make_shared<FrameConn<Socket>>(std::move(*accepted));
+  if constexpr (std::is_same_v<Socket, reference::WsSocket>) {
+    script.ws = true;
+    conn->socket().observe([&script](reference::WsSocket::Kind k, std::span<const std::uint8_t> b) {
+      script.on_ws(static_cast<WsKind>(k), b);
+    });
+  }
   conn->on_frame = [&script](const Bytes& f) { script.on_frame(f); };
   conn->on_close = [&script](const std::string& why) { script.on_close(why); };
   script.write = [conn](Bytes f) { conn->send(std::move(f)); };

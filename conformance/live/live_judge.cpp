@@ -39,6 +39,23 @@ void LiveJudge::frame(const protocol::Message& m, std::uint64_t conn, protocol::
   frame(protocol::encode_frame(m), conn, from, seen);
 }
 
+void LiveJudge::ws(WsKind kind, std::span<const std::uint8_t> bytes, std::uint64_t conn,
+                   protocol::Sender from, Seen seen) {
+  WsRecord r{now_ns(), conn, from, kind, protocol::Bytes(bytes.begin(), bytes.end()), seen};
+  if (trace_) write_trace_ws(*trace_, r);
+  const std::size_t before = checker_.findings().size();
+  checker_.on_ws_message(r);
+  report_new(before);
+}
+
+void LiveJudge::hangup(std::uint64_t conn, protocol::Sender side) {
+  const auto t = now_ns();
+  if (trace_) write_trace_hangup(*trace_, t, conn, side);
+  const std::size_t before = checker_.findings().size();
+  checker_.on_hangup(conn, side, t);
+  report_new(before);
+}
+
 void LiveJudge::closed(std::uint64_t conn) {
   const auto t = now_ns();
   if (trace_) write_trace_close(*trace_, t, conn);

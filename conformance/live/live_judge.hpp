@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <iosfwd>
+#include <span>
 
 #include "conformance/checker/session_checker.hpp"
 
@@ -18,6 +19,10 @@ class LiveJudge {
 
   void frame(const protocol::Bytes& frame, std::uint64_t conn, protocol::Sender from, Seen seen);
   void frame(const protocol::Message& m, std::uint64_t conn, protocol::Sender from, Seen seen);
+  // A WebSocket message, whole (FRAME-4..7, FRAME-12); the checker judges its frame.
+  void ws(WsKind kind, std::span<const std::uint8_t> bytes, std::uint64_t conn,
+          protocol::Sender from, Seen seen);
+  void hangup(std::uint64_t conn, protocol::Sender side);  // that side ended the connection
   void closed(std::uint64_t conn);
   void finish();  // judges what is still owed, as of now
 

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <ostream>
 #include <set>
+#include <span>
+#include <type_traits>
 #include <variant>
 
 #include "conformance/live/live_judge.hpp"
@@ -22,6 +24,7 @@ struct LiveServer::Impl {
   sim::Prng prng;
   LiveJudge judge_;
   std::set<std::uint64_t> seen_connections;
+  std::set<std::uint64_t> ws_conns;  // WebSocket connections: messages recorded whole
   std::variant<std::shared_ptr<Server<TcpRuntime>>, std::shared_ptr<Server<WsRuntime>>> server;
   std::uint16_t bound_port = 0;
 
@@ -37,8 +40,24 @@ struct LiveServer::Impl {
   }
   void closed(std::uint64_t conn) { judge_.closed(conn); }
 
+  // Over WebSocket the client's messages are judged whole (D85); their frames
+  // from them, not as the server decodes them. Control frames are Beast's
+  // (FRAME-12 binds the server: us).
+  void observe(WsSocket& socket) {
+    const std::uint64_t conn = WsRuntime::connection_id(socket);
+    ws_conns.insert(conn);
+    socket.observe([this, conn](WsSocket::Kind k, std::span<const std::uint8_t> b) {
+      if (k != WsSocket::Kind::Binary && k != WsSocket::Kind::Text) return;
+      seen_connections.insert(conn);
+      judge_.ws(static_cast<WsKind>(k), b, conn, protocol::Sender::Client, Seen::Both);
+    });
+  }
+
   template <class Runtime>
   bool start_with(Runtime rt, boost::system::error_code& ec) {
+    if constexpr (std::is_same_v<Runtime, WsRuntime>) {
+      rt.on_accept = [this](WsSocket& socket) { observe(socket); };
+    }
     auto s = std::make_shared<Server<Runtime>>(rt, options.config);
     // A tap at the server: over one TCP or WebSocket connection what the
     // client wrote is what the server reads, so each frame counts as both
@@ -47,9 +66,12 @@ struct LiveServer::Impl {
       judge(m, conn, protocol::Sender::Server);
     };
     s->on_receive = [this](const protocol::Message& m, std::uint64_t conn) {
-      judge(m, conn, protocol::Sender::Client);
+      if (!ws_conns.count(conn)) judge(m, conn, protocol::Sender::Client);
     };
-    s->on_closed = [this](std::uint64_t conn) { closed(conn); };
+    s->on_closed = [this](std::uint64_t conn) {
+      ws_conns.erase(conn);
+      closed(conn);
+    };
     if (!s->start(options.listen.port, ec)) return false;
     bound_port = s->acceptor().local_endpoint().port();
     server = s;

@@ -87,6 +87,10 @@ std::string describe_faults(const sim::LinkParams& p) {
   return o.str();
 }
 
+static_assert(static_cast<int>(reference::WsSocket::Kind::Close) ==
+                  static_cast<int>(WsKind::Close) &&
+              static_cast<int>(reference::WsSocket::Kind::Text) == static_cast<int>(WsKind::Text));
+
 namespace proxy_detail {
 
 // One end of a pair, whatever its transport.
@@ -117,6 +121,7 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
     Clock::time_point last_due{};
     boost::asio::steady_timer timer;
     bool source_closed = false;
+    bool ws = false;  // the source speaks WebSocket: its messages are recorded whole
     Direction(boost::asio::io_context& ioc, Sender f, sim::LinkParams p, sim::Prng r)
         : from(f), params(p), rng(r), timer(ioc) {}
   };
@@ -142,7 +147,8 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
 
     void ingest(Direction& d, Bytes frame) {
       if (ended) return;
-      impl->judge(frame, id, d.from, Seen::Written);
+      // A WebSocket source's message was recorded whole (observed); its frame is judged from it.
+      if (!d.ws) impl->judge(frame, id, d.from, Seen::Written);
       const auto type = frame[0];
       const auto len = static_cast<std::uint32_t>(frame.size() - 5);
       const sim::FrameFate fate = sim::frame_fate(d.params, d.rng, type, len);
@@ -217,8 +223,8 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
         Bytes frame = std::move(d.held.begin()->second);
         d.held.erase(d.held.begin());
         ++impl->stats.forwarded;
-        // What the receiver can read: a frame that still decodes (FRAME-10).
-        if (protocol::decode_frame(frame).message) impl->judge(frame, id, d.from, Seen::Received);
+        // What the receiver reads, decodable or not (FRAME-3, FRAME-10: it must go on).
+        impl->judge(frame, id, d.from, Seen::Received);
         target(d).send(std::move(frame));
       }
       if (ended) return;
@@ -226,8 +232,15 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
       arm(d);
     }
 
+    // Every WebSocket message the source wrote, whole (FRAME-4..7).
+    void observed(Direction& d, reference::WsSocket::Kind k, std::span<const std::uint8_t> b) {
+      if (ended) return;
+      impl->judge_.ws(static_cast<WsKind>(k), b, id, d.from, Seen::Written);
+    }
+
     void source_closed(Direction& d, const std::string& why) {
       if (ended) return;
+      if (why.empty()) impl->judge_.hangup(id, d.from);  // it closed its end (FRAME-3/10)
       d.source_closed = true;
       impl->event("conn " + std::to_string(id) + ": " +
                   (d.from == Sender::Client ? "the client" : "the server") +
@@ -292,6 +305,12 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
     down->max_queued_bytes = options.max_queued_bytes;
     down->fail = options.fail;
     std::weak_ptr<Pair> weak = pair;
+    if constexpr (std::is_same_v<Socket, reference::WsSocket>) {
+      pair->to_server.ws = true;
+      down->socket().observe([weak](reference::WsSocket::Kind k, std::span<const std::uint8_t> b) {
+        if (auto p = weak.lock()) p->observed(p->to_server, k, b);
+      });
+    }
     down->on_frame = [weak](const Bytes& f) {
       if (auto p = weak.lock()) p->ingest(p->to_server, f);
     };
@@ -316,6 +335,12 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
     const tcp::endpoint at(boost::asio::ip::make_address(options.upstream.host, ec),
                            options.upstream.port);
     std::weak_ptr<Pair> weak = pair;
+    if constexpr (std::is_same_v<Socket, reference::WsSocket>) {
+      pair->to_client.ws = true;
+      conn->socket().observe([weak](reference::WsSocket::Kind k, std::span<const std::uint8_t> b) {
+        if (auto p = weak.lock()) p->observed(p->to_client, k, b);
+      });
+    }
     pair->up = side_of(conn);
     pair->connect_timer.expires_after(std::chrono::seconds(5));
     pair->connect_timer.async_wait([weak](const error_code& e) {

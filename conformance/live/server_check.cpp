@@ -192,7 +192,15 @@ template <class Socket>
 class CaseRun {
  public:
   CaseRun(boost::asio::io_context& ioc, const ServerCheckOptions& o, ServerCaseResult& result)
-      : ioc_(ioc), socket_(make_socket(ioc, o)), options_(o), result_(result) {}
+      : ioc_(ioc), socket_(make_socket(ioc, o)), options_(o), result_(result) {
+    if constexpr (std::is_same_v<Socket, reference::WsSocket>) {
+      // The server's messages are judged whole (FRAME-4..7), their frames from them.
+      socket_.observe([this](reference::WsSocket::Kind k, std::span<const std::uint8_t> b) {
+        checker_.on_ws_message(WsRecord{++t_, 1, Sender::Server, static_cast<WsKind>(k),
+                                        Bytes(b.begin(), b.end()), Seen::Both});
+      });
+    }
+  }
 
   void run(const Case& c) {
     const auto budget = options_.suite.scaled(options_.answer_budget_ms);
@@ -319,7 +327,7 @@ class CaseRun {
                     static_cast<std::uint8_t>(ev.body.size() >> 16),
                     static_cast<std::uint8_t>(ev.body.size() >> 24)};
         frame.insert(frame.end(), ev.body.begin(), ev.body.end());
-        judge(frame, Sender::Server);
+        if constexpr (!std::is_same_v<Socket, reference::WsSocket>) judge(frame, Sender::Server);
         const DecodedFrame d = decode_frame(frame);
         note("<- " + (d.message ? describe(*d.message) : "undecodable " + to_hex(frame)));
         if (d.message) inbox_.push_back(*d.message);

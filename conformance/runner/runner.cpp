@@ -81,6 +81,16 @@ struct Run {
         frames[it->second].push_back(SeenFrame{r.t, from == protocol::Sender::Client, m});
     }
   }
+  // A frame the reader skipped (FRAME-3, FRAME-10): recorded as read.
+  void ignored(const protocol::Bytes& frame, std::uint64_t conn, protocol::Sender from) {
+    FrameRecord r{world->now(), conn, from, frame, Seen::Received};
+    if (trace) write_trace_frame(*trace, r);
+    checker.on_frame(r);
+  }
+  void hangup(std::uint64_t conn, protocol::Sender side) {
+    if (trace) write_trace_hangup(*trace, world->now(), conn, side);
+    checker.on_hangup(conn, side, world->now());
+  }
   void closed(std::uint64_t conn) {
     if (trace) write_trace_close(*trace, world->now(), conn);
     checker.on_close(conn, world->now());
@@ -464,8 +474,11 @@ void perform(Run& run, const ScenarioEvent& e, std::size_t index) {
     }
   }
   if (a == "definition" && run.server) {
-    run.server->put_definition(0, protocol::DefinitionSync{"function", e.name, e.definition_action,
-                                                           protocol::Bytes{'{', '}'}});
+    // DEF-1: a put carries the definition as a JSON object, a delete nothing.
+    protocol::Bytes payload;
+    if (e.definition_action != "delete") payload = {'{', '}'};
+    run.server->put_definition(
+        0, protocol::DefinitionSync{"function", e.name, e.definition_action, std::move(payload)});
   }
   Client<SimRuntime>* c = run.client(e.client);
   if (!c) return;  // a client that is down misses the step, as an application would
@@ -602,6 +615,12 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
             run.judge(m, conn, protocol::Sender::Server, Seen::Received);
           };
           client->on_closed = [&run](std::uint64_t conn) { run.closed(conn); };
+          client->on_ignored = [&run](const protocol::Bytes& f, std::uint64_t conn) {
+            run.ignored(f, conn, protocol::Sender::Server);
+          };
+          client->on_hangup = [&run](std::uint64_t conn) {
+            run.hangup(conn, protocol::Sender::Client);
+          };
           client->on_note = [&run](std::uint64_t conn, const reference::StateNote& n) {
             run.note(protocol::Sender::Client, conn, n);
           };

@@ -64,6 +64,11 @@ constexpr BugCase kCases[] = {
     {"KeepPurgedData", "bug-client-keeps-purged-data", "PURGE-6"},
     {"AccumulatePresence", "bug-client-accumulates-presence", "PRES-11"},
     {"PurgeBehindData", "bug-server-purge-behind-data", "PURGE-3"},
+    {"AcceptNewerWireVersion", "bug-server-accepts-newer-wire-version", "HS-4"},
+    {"LateTimeseriesAck", "bug-server-late-timeseries-ack", "FRAME-13"},
+    {"ReverseDefinitionReplay", "bug-server-reverse-definition-replay", "DEF-4"},
+    {"StoreBadDefinition", "bug-client-stores-bad-definition", "DEF-3"},
+    {"KeepDeletedDefinition", "bug-client-keeps-deleted-definition", "DEF-2"},
 };
 
 conformance::Scenario load(const std::string& name) {

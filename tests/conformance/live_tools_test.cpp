@@ -19,6 +19,7 @@
 #include "conformance/live/proxy.hpp"
 #include "conformance/live/server_check.hpp"
 #include "conformance/live/target.hpp"
+#include "reference/ws_runtime.hpp"
 #include "tests/support/asio_wait.hpp"
 
 namespace syncsim::test {
@@ -410,6 +411,68 @@ TEST(Proxy, TheReferencePairConvergesThroughFaultsAndEveryFrameIsJudged) {
               : format_check_finding(proxy.checker().findings().front()));
   EXPECT_NE(trace.str().find("\"seen\":\"received\""), std::string::npos);
   EXPECT_NE(trace.str().find("\"seen\":\"written\""), std::string::npos);
+  // The WebSocket clients' messages are recorded whole (D85).
+  EXPECT_NE(trace.str().find("\"ws\":\"binary\""), std::string::npos);
+}
+
+// The proxy records what a WebSocket client writes as whole messages, so
+// two frames in one binary message (FRAME-4) and a frame in a text message
+// (FRAME-7) are judged, and blamed on the client; its one-frame messages
+// are judged as frames.
+TEST(FRAME_4, TheProxyJudgesWebSocketMessagesWhole) {
+  boost::asio::io_context ioc;
+  LiveServer::Options so;
+  so.listen = *parse_endpoint("tcp://127.0.0.1:0").endpoint;
+  LiveServer server(ioc, so);
+  boost::system::error_code ec;
+  ASSERT_TRUE(server.start(ec)) << ec.message();
+  Proxy::Options po;
+  po.listen = *parse_endpoint("ws://127.0.0.1:0/").endpoint;
+  po.upstream = so.listen;
+  po.upstream.port = server.port();
+  std::ostringstream trace;
+  po.trace = &trace;
+  Proxy proxy(ioc, po);
+  ASSERT_TRUE(proxy.start(ec)) << ec.message();
+
+  reference::WsSocket client(ioc, "/");
+  bool connected = false;
+  client.async_connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), proxy.port()),
+                       [&](boost::system::error_code e) { connected = !e; });
+  run_until(ioc, [&] { return connected; });
+  ASSERT_TRUE(connected);
+  protocol::Handshake h;
+  h.wire_version = 1;
+  protocol::Bytes two = protocol::encode_frame(h);
+  const protocol::Bytes ping = protocol::encode_frame(protocol::PingPong{1, false});
+  two.insert(two.end(), ping.begin(), ping.end());
+  int written = 0;
+  auto count = [&](boost::system::error_code, std::size_t) { ++written; };
+  client.async_write_message(boost::asio::buffer(two), false, count);
+  run_until(ioc, [&] { return written == 1; });
+  // A frame header and body in a text message; all ASCII, as Beast reads
+  // only valid UTF-8 text (a frame of most codes is not).
+  const protocol::Bytes text_frame{0x01, 0x01, 0x00, 0x00, 0x00, 0x30};
+  client.async_write_message(boost::asio::buffer(text_frame), true, count);
+  run_until(ioc, [&] { return written == 2; });
+  ioc.run_for(std::chrono::milliseconds(200));
+  client.close(ec);
+  proxy.stop();
+  server.stop();
+  ioc.restart();
+  ioc.run_for(std::chrono::milliseconds(100));
+  proxy.finish();
+  auto blamed_on_client = [&](std::string_view rule) {
+    for (const auto& f : proxy.checker().findings()) {
+      if (f.finding.rule == rule && f.blamed == protocol::Sender::Client) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(blamed_on_client("FRAME-4")) << trace.str();
+  EXPECT_TRUE(blamed_on_client("FRAME-7")) << trace.str();
+  EXPECT_NE(trace.str().find("\"ws\":\"text\""), std::string::npos);
+  // The Handshake, the message's first frame, reached the server and was answered.
+  EXPECT_NE(trace.str().find("\"from\":\"server\""), std::string::npos) << trace.str();
 }
 
 // Hostile frames over real sockets: the reference server on TCP and on

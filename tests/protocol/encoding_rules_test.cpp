@@ -67,6 +67,14 @@ TEST(ENC_1, MissingTrailingOptionalIsReadAsNoneWithMust) {
   const auto f = frame(0x10, "96a163a164c401aa010100");
   EXPECT_EQ(as<DeltaPush>(f).device_valid_time_ms, std::nullopt);
   EXPECT_TRUE(has_must_rule(f.findings, "ENC-1"));
+  EXPECT_TRUE(has_must_rule(f.findings, "ENC-7"));  // absent is c0, not left out
+}
+
+TEST(ENC_7, AbsentOptionalWrittenAsNilIsClean) {
+  // The same DeltaPush with its seventh field present as c0.
+  const auto f = frame(0x10, "97a163a164c401aa010100c0");
+  EXPECT_EQ(as<DeltaPush>(f).device_valid_time_ms, std::nullopt);
+  EXPECT_FALSE(has_must_rule(f.findings, "ENC-7"));
 }
 
 TEST(ENC_1, MissingRequiredFieldIsUndescribable) {

@@ -217,8 +217,12 @@ TEST(DEF_1, DefinitionValues) {
   EXPECT_TRUE(has_must_rule(check(DefinitionSync{"function", "f", "put", json("{bad")}), "DEF-1"));
   EXPECT_TRUE(has_rule(check(DefinitionSync{"procedure", "p", "delete", json("{}")}), "DEF-1",
                        Level::Should));
+  // A client's DefinitionSync goes the wrong way: FRAME-11, which blames the
+  // sender, not DEF-1, which binds (and would blame) the server.
   EXPECT_TRUE(has_must_rule(
-      check(DefinitionSync{"function", "f", "put", json("{}")}, Sender::Client), "DEF-1"));
+      check(DefinitionSync{"function", "f", "put", json("{}")}, Sender::Client), "FRAME-11"));
+  EXPECT_FALSE(has_rule(check(DefinitionSync{"view", "", "upsert", json("[")}, Sender::Client),
+                        "DEF-1", Level::Must));
 }
 
 }  // namespace
