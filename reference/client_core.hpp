@@ -42,13 +42,6 @@ enum class ClientBug {
   NeverRetransmit,        // never pushes an unanswered mutation again (RATE-4)
   KeepPurgedData,         // keeps the local documents of a purged collection (PURGE-6)
   AccumulatePresence,     // adds a broadcast's peers to its view instead of replacing it (PRES-11)
-  NeverThrottle,          // never sends Throttle (THROTTLE-2)
-  NoResyncOnGap,          // ignores sequence gaps (RESYNC-2)
-  PushToPurged,           // keeps pushing mutations of a purged collection (PURGE-7)
-  CumulativeAck,          // treats an ack as covering lower ids, like Lite (DELTA-13)
-  WrongChecksum,          // sends checksums that do not match (DELTA-2)
-  ReuseEpoch,             // does not raise the epoch per connection (HS-12)
-  CloseOnUndecodable,     // drops the connection on a body that does not decode (FRAME-10)
   StoreBadDefinition,     // applies every action but "delete" as a put (DEF-3)
   KeepDeletedDefinition,  // ignores a definition "delete" (DEF-2)
 };
