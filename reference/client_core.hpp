@@ -30,6 +30,8 @@ enum class ClientBug {
   WrongChecksum,       // sends checksums that do not match (DELTA-2)
   ReuseEpoch,          // does not raise the epoch per connection (HS-12)
   CloseOnUndecodable,  // drops the connection on a body that does not decode (FRAME-10)
+  SubscribeOnce,       // subscribes its shapes on the first session only (SHAPE-14)
+  ResyncFromLastLsn,   // a SequenceGap names the last lsn read, not the next (RESYNC-1)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
@@ -216,6 +218,7 @@ class ClientCore {
   void push_timeseries();
   Stats stats_;
   bool state_corrupt_ = false;
+  bool subscribed_once_ = false;          // the SubscribeOnce bug
   static constexpr int kReauthAfter = 3;  // failed refreshes in a row before re-authenticating
   int refresh_failures_ = 0;
 };

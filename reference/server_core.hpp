@@ -36,6 +36,8 @@ enum class ServerBug {
   SkipCrcCheck,            // accepts deltas whose checksum is wrong (DELTA-4)
   ForkStaysAuthenticated,  // Origin's HS-10 deviation
   WrongPushChecksum,       // DeltaPush to clients carries a wrong checksum (DELTA-17)
+  SnapshotMissesDocument,  // a snapshot leaves out the collection's last document (SHAPE-4)
+  DeltasAcrossTenants,     // ShapeDeltas reach every tenant's shapes of the collection (SHAPE-8)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.

@@ -142,6 +142,7 @@ std::unique_ptr<Judge> make_token_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_purge_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_timeseries_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_vclock_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_resync_judge(const JudgeDeps& d);
 
 // Small helpers several judges share.
 constexpr std::int64_t kJudgeMs = 1'000'000;

@@ -37,6 +37,10 @@ constexpr BugCase kCases[] = {
     {"WrongChecksum", "bug-server-skips-crc-check", "DELTA-2"},
     {"ReuseEpoch", "bug-client-reuse-epoch", "HS-12"},
     {"CloseOnUndecodable", "bug-client-close-on-undecodable", "FRAME-10"},
+    {"SnapshotMissesDocument", "bug-server-snapshot-misses-document", "SHAPE-4"},
+    {"DeltasAcrossTenants", "bug-server-deltas-across-tenants", "SHAPE-8"},
+    {"SubscribeOnce", "bug-client-subscribe-once", "SHAPE-14"},
+    {"ResyncFromLastLsn", "bug-client-resync-from-last-lsn", "RESYNC-1"},
 };
 
 conformance::Scenario load(const std::string& name) {
