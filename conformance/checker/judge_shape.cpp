@@ -25,6 +25,7 @@ constexpr RuleDecl kShapeRules[] = {{"SHAPE-2"},
                                     {"SHAPE-9"},
                                     {"SHAPE-14"},
                                     {"SHAPE-15"},
+                                    {"SHAPE-10"},
                                     {"SHAPE-3", Scope::Simulator},
                                     {"SHAPE-11", Scope::Simulator},
                                     {"SHAPE-12", Scope::Simulator},
@@ -80,7 +81,8 @@ class ShapeJudge final : public Judge {
     std::optional<std::uint32_t> tenant;                // SHAPE-8 (the server's session note)
     std::map<std::string, std::uint64_t> snapshot_lsn;  // SHAPE-3: the latest snapshot's
     std::set<std::string> purged;                       // SHAPE-3: no deltas since (PURGE-4)
-    bool lossy = false;  // SHAPE-3: throttled once, so the data queue may drop (THROTTLE-6)
+    bool lossy = false;  // SHAPE-3/10: throttled once, so the data queue may drop (THROTTLE-6)
+    std::map<std::string, std::uint64_t> contiguous;  // SHAPE-10: the lsn the next delta follows
     // SHAPE-3 (notes): (shape_id, lsn) -> (collection, since) of a write owed as a ShapeDelta.
     std::map<std::pair<std::string, std::uint64_t>, std::pair<std::string, std::int64_t>> owed;
     // ---- the client's side ----
@@ -92,6 +94,7 @@ class ShapeJudge final : public Judge {
   void snapshot_written(const FrameEvent& e, State& s, const ShapeSnapshot& snap);
   void delta_written(const FrameEvent& e, State& s, const ShapeDelta& d);
   void tenant_write(const FrameEvent& e, std::uint32_t tenant, const ShapeDelta& d);
+  void lsn_follows(const FrameEvent& e, State& s, const ShapeDelta& d);
   void write_owed(const StateNote& n, std::uint32_t tenant, const std::string& collection,
                   std::uint64_t lsn);
   void server_noted(const StateNote& n, State& s);
@@ -136,6 +139,7 @@ void ShapeJudge::server_read(const FrameEvent& e) {
     s.current.erase(un->shape_id);
     s.replaced.erase(un->shape_id);
     std::erase_if(s.owed, [&](const auto& o) { return o.first.first == un->shape_id; });
+    s.contiguous.erase(un->shape_id);
   } else if (const auto* th = std::get_if<Throttle>(&e.m); th && th->throttle) {
     s.lossy = true;
     s.owed.clear();
@@ -150,6 +154,8 @@ void ShapeJudge::server_wrote(const FrameEvent& e) {
     delta_written(e, s, *d);
   } else if (std::holds_alternative<DeltaAck>(e.m) && e.facts.push) {
     shown(s, e.facts.push->collection, std::get<DeltaAck>(e.m).lsn);
+  } else if (std::holds_alternative<HandshakeAck>(e.m)) {
+    s.contiguous.clear();  // SHAPE-10: deltas stop while a session is not authenticated
   } else if (const auto* p = std::get_if<CollectionPurged>(&e.m)) {
     shown(s, p->name, p->purge_lsn);
     s.purged.insert(p->name);
@@ -173,6 +179,7 @@ void ShapeJudge::snapshot_written(const FrameEvent& e, State& s, const ShapeSnap
   }
   s.shape_lsn[snap.shape_id] = snap.snapshot_lsn;
   s.snapshot_lsn[snap.shape_id] = snap.snapshot_lsn;
+  s.contiguous[snap.shape_id] = snap.snapshot_lsn;
   const auto cur = s.current.find(snap.shape_id);
   std::erase_if(s.owed, [&](const auto& o) {  // SHAPE-3: the snapshot holds it, or replaced
     return o.first.first == snap.shape_id &&
@@ -233,7 +240,22 @@ void ShapeJudge::delta_written(const FrameEvent& e, State& s, const ShapeDelta& 
   }
   s.shape_lsn[d.shape_id] = std::max(it == s.shape_lsn.end() ? 0 : it->second, d.lsn);
   shown(s, d.collection, d.lsn);
+  lsn_follows(e, s, d);
   s.owed.erase({d.shape_id, d.lsn});
+}
+
+// SHAPE-10: a shape's lsns go up by one from the snapshot's, judged on what
+// the server wrote (a relay, or a tap behind one, loses frames after it) and
+// not once the session was throttled (its data queue may drop, THROTTLE-6).
+void ShapeJudge::lsn_follows(const FrameEvent& e, State& s, const ShapeDelta& d) {
+  const auto c = s.contiguous.find(d.shape_id);
+  if (c == s.contiguous.end()) return;
+  if (e.r.seen == Seen::Written && !s.lossy && d.lsn != c->second + 1)
+    flag(e, "SHAPE-10", Level::Should,
+         "ShapeDelta lsn " + std::to_string(d.lsn) + " for shape \"" + d.shape_id +
+             "\" does not follow " + std::to_string(c->second) + " (expected " +
+             std::to_string(c->second + 1) + ")");
+  c->second = d.lsn;
 }
 
 // SHAPE-8 (notes): a ShapeDelta carries a write the server applied in the

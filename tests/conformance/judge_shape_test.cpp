@@ -202,6 +202,38 @@ TEST(SHAPE_8, ADeltaCarriesAWriteOfTheSessionsTenant) {
   EXPECT_TRUE(blamed(*leaked, "SHAPE-8", Sender::Server)) << leaked->all();
 }
 
+// ---- SHAPE-10: lsns go up by one from the snapshot's ----------------------
+
+TEST(SHAPE_10, WrittenDeltasFollowTheSnapshotOneByOne) {
+  auto run = [](std::uint64_t second) {
+    auto tr = std::make_unique<Trace>();
+    open(*tr);
+    tr->c(subscribe("s"));
+    tr->sw(ShapeSnapshot{"s", kNoDocs, 3, 0});
+    tr->sw(delta("s", 4));
+    tr->sw(delta("s", second));
+    return tr;
+  };
+  EXPECT_FALSE(run(5)->has("SHAPE-10"));
+  const auto jumped = run(7);
+  EXPECT_TRUE(blamed(*jumped, "SHAPE-10", Sender::Server)) << jumped->all();
+
+  Trace throttled;  // THROTTLE-6 may drop: not judged
+  open(throttled);
+  throttled.c(subscribe("s"));
+  throttled.sw(ShapeSnapshot{"s", kNoDocs, 3, 0});
+  throttled.c(Throttle{true, 5, 1});
+  throttled.sw(delta("s", 7));
+  EXPECT_FALSE(throttled.has("SHAPE-10")) << throttled.all();
+
+  Trace tap;  // a tap may sit behind a lossy relay
+  open(tap);
+  tap.c(subscribe("s"));
+  tap.s(ShapeSnapshot{"s", kNoDocs, 3, 0});
+  tap.s(delta("s", 7));
+  EXPECT_FALSE(tap.has("SHAPE-10")) << tap.all();
+}
+
 // ---- SHAPE-11 / SHAPE-12 (client notes): snapshot and delta applied ---------
 
 TEST(SHAPE_11, TheClientHoldsTheSnapshotsDataAndPosition) {
