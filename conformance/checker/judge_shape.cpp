@@ -192,9 +192,8 @@ void ShapeJudge::snapshot_written(const FrameEvent& e, State& s, const ShapeSnap
       flag(e, "SHAPE-4", Level::Must,
            "snapshot_lsn " + std::to_string(snap.snapshot_lsn) + " of shape \"" + snap.shape_id +
                "\" is below lsn " + std::to_string(shown_lsn->second) +
-               " the server already "
-               "assigned in collection \"" +
-               cur->second.collection + "\" on this session");
+               " the server already assigned in collection \"" + cur->second.collection +
+               "\" on this session");
   }
   while (!s.snapshot_notes.empty() && s.snapshot_notes.front().shape_id != snap.shape_id)
     s.snapshot_notes.pop_front();  // taken for a frame never written (a closing session)
