@@ -49,7 +49,8 @@ std::uint64_t note_u64(const StateNote& n, const std::string& key) {
 
 class ShapeJudge final : public Judge {
  public:
-  explicit ShapeJudge(const JudgeDeps& d) : Judge(d.sink, "shape"), views_(d.views) {}
+  explicit ShapeJudge(const JudgeDeps& d)
+      : Judge(d.sink, "shape"), options_(d.options), views_(d.views) {}
   std::span<const RuleDecl> rules() const override { return kShapeRules; }
 
   void client_wrote(const FrameEvent& e) override;
@@ -72,7 +73,7 @@ class ShapeJudge final : public Judge {
   struct State {
     // ---- the server's side ----
     std::map<std::string, std::deque<std::pair<std::int64_t, Def>>> subscribes_unanswered;
-    std::set<std::string> unsubscribed;                 // SHAPE-6
+    std::map<std::string, std::int64_t> unsubscribed;   // SHAPE-6: when it passed a tap, or -1
     std::map<std::string, std::uint64_t> shape_lsn;     // SHAPE-9
     std::map<std::string, Def> current;                 // SHAPE-5/8: as the last answer made it
     std::map<std::string, std::string> replaced;        // SHAPE-5: the collection it had before
@@ -104,6 +105,7 @@ class ShapeJudge final : public Judge {
     a = std::max(a, lsn);
   }
 
+  const CheckerOptions& options_;
   Views& views_;
   std::map<std::uint64_t, State> conns_;
   // SHAPE-8 (notes): (tenant, collection) -> lsn -> document written.
@@ -135,7 +137,8 @@ void ShapeJudge::server_read(const FrameEvent& e) {
     s.unsubscribed.erase(sub->shape.shape_id);
   } else if (const auto* un = std::get_if<ShapeUnsubscribe>(&e.m)) {
     shapes.erase(un->shape_id);
-    s.unsubscribed.insert(un->shape_id);
+    const bool tap = options_.at_tap || e.r.seen == Seen::Both;
+    if (s.unsubscribed.size() < kShapeMemory) s.unsubscribed[un->shape_id] = tap ? e.r.t : -1;
     s.current.erase(un->shape_id);
     s.replaced.erase(un->shape_id);
     std::erase_if(s.owed, [&](const auto& o) { return o.first.first == un->shape_id; });
@@ -211,9 +214,14 @@ void ShapeJudge::snapshot_written(const FrameEvent& e, State& s, const ShapeSnap
 
 void ShapeJudge::delta_written(const FrameEvent& e, State& s, const ShapeDelta& d) {
   const bool active = e.view.shapes.count(d.shape_id) > 0;
-  if (s.unsubscribed.count(d.shape_id) && !active) {
-    flag(e, "SHAPE-6", Level::Must,
-         "ShapeDelta for shape \"" + d.shape_id + "\" after its ShapeUnsubscribe was read");
+  const auto un = s.unsubscribed.find(d.shape_id);
+  // At a tap, a delta this soon after the unsubscribe may have left before it was read.
+  const bool maybe_before = un != s.unsubscribed.end() && un->second >= 0 &&
+                            e.r.t < un->second + options_.tap_tolerance_ns;
+  if (un != s.unsubscribed.end() && !active) {
+    if (!maybe_before)
+      flag(e, "SHAPE-6", Level::Must,
+           "ShapeDelta for shape \"" + d.shape_id + "\" after its ShapeUnsubscribe was read");
   } else if (!active) {
     flag(e, "SHAPE-15", Level::Must,
          "ShapeDelta for shape \"" + d.shape_id +

@@ -164,6 +164,21 @@ TEST(SHAPE_5, AfterTheNewSnapshotDeltasFollowTheNewDefinition) {
   EXPECT_TRUE(blamed(broken, "SHAPE-5", Sender::Server)) << broken.all();
 }
 
+// ---- SHAPE-6 at a tap: a delta passing just after the unsubscribe ----------
+
+TEST(SHAPE_6, AtATapADeltaJustAfterTheUnsubscribeMayHaveCrossedIt) {
+  Trace tr;
+  open(tr);
+  tr.c(subscribe("s"));
+  tr.s(ShapeSnapshot{"s", kNoDocs, 0, 0});
+  tr.c(ShapeUnsubscribe{"s"});
+  tr.s(delta("s", 1));  // written before the server read the unsubscribe, maybe
+  EXPECT_FALSE(tr.has("SHAPE-6")) << tr.all();
+  tr.wait_ms(60);  // past the tap tolerance (D81)
+  tr.s(delta("s", 2));
+  EXPECT_TRUE(blamed(tr, "SHAPE-6", Sender::Server)) << tr.all();
+}
+
 // ---- SHAPE-8: a shape gets its own collection's writes of its own tenant ----
 
 TEST(SHAPE_8, ADeltaOfAnotherCollectionIsFlagged) {
