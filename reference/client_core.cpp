@@ -37,7 +37,9 @@ constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
     {"KeepPurgedData", ClientBug::KeepPurgedData},
     {"AccumulatePresence", ClientBug::AccumulatePresence},
     {"StoreBadDefinition", ClientBug::StoreBadDefinition},
-    {"KeepDeletedDefinition", ClientBug::KeepDeletedDefinition}};
+    {"KeepDeletedDefinition", ClientBug::KeepDeletedDefinition},
+    {"SubscribeOnce", ClientBug::SubscribeOnce},
+    {"ResyncFromLastLsn", ClientBug::ResyncFromLastLsn}};
 }  // namespace
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {
@@ -186,6 +188,10 @@ void ClientCore::on_frame(const Message& m, Now now) {
           auto& t = position_[msg.shape_id];
           t = std::max(t, msg.snapshot_lsn);
           snapshot_since_resync_.insert(msg.shape_id);
+          note({"snapshot_applied",
+                {{"shape_id", msg.shape_id},
+                 {"position", std::to_string(t)},
+                 {"digest", snapshot_digest(encode_snapshot_data(view_[coll]))}}});  // SHAPE-11
           // Deltas that overtook the snapshot (a reordering relay) apply on
           // top of it, those it already holds not at all (SHAPE-11).
           awaiting_snapshot_.erase(msg.shape_id);
@@ -257,6 +263,14 @@ void ClientCore::on_frame(const Message& m, Now now) {
                 series.samples.begin() + static_cast<std::ptrdiff_t>(series.in_flight));
           }
           series.in_flight = 0;  // otherwise kept and sent again
+        } else if constexpr (std::is_same_v<T, ResyncRequest>) {
+          // RESYNC-9 (HC): the unacknowledged mutations it names go out again.
+          for (auto& [id, p] : pending_) {
+            if (id >= msg.from_mutation_id &&
+                (msg.collection.empty() || msg.collection == p.collection))
+              p.sent_at = -1;
+          }
+          push_tick(now);
         } else if constexpr (std::is_same_v<T, DeltaPush>) {
           // DELTA-18: never answered. RESYNC-6 (HC): a wrong checksum asks for a resync.
           if (bug(ClientBug::AnswerServerPush)) send(DeltaAck{msg.mutation_id, 0, std::nullopt});
@@ -303,9 +317,11 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
   next_ping_ = now.steady_ms + config_.ping_interval_ms;
 
   for (const auto& s : shapes_) {
+    if (subscribed_once_ && bug(ClientBug::SubscribeOnce)) break;
     send(ShapeSubscribe{s});  // SHAPE-14
     awaiting_snapshot_.insert(s.shape_id);
   }
+  subscribed_once_ = true;
   if (state_corrupt_) {  // RESYNC-5 (HC): before any DeltaPush; fresh snapshots reload it
     send(ResyncRequest{resync_reason::CorruptedState{}, 0, ""});
     view_.clear();
@@ -496,7 +512,9 @@ void ClientCore::on_shape_delta(const ShapeDelta& m, Now now) {
   if (pos != position_.end() && m.lsn > pos->second + 1 && !bug(ClientBug::NoResyncOnGap)) {
     // RESYNC-2, RESYNC-3 (HC): again only once a snapshot answered the last request.
     if (!resync_sent_ || snapshot_since_resync_.count(m.shape_id)) {
-      send(ResyncRequest{resync_reason::SequenceGap{pos->second + 1, m.lsn}, pos->second + 1, ""});
+      const std::uint64_t expected =
+          pos->second + (bug(ClientBug::ResyncFromLastLsn) ? 0 : 1);  // RESYNC-1
+      send(ResyncRequest{resync_reason::SequenceGap{expected, m.lsn}, expected, ""});
       resync_sent_ = true;
       snapshot_since_resync_.clear();
       ++stats_.resyncs;
@@ -504,6 +522,10 @@ void ClientCore::on_shape_delta(const ShapeDelta& m, Now now) {
   }
   position_[m.shape_id] =
       std::max(pos == position_.end() ? 0 : pos->second, m.lsn);  // never lowered
+  note({"delta_read",
+        {{"shape_id", m.shape_id},
+         {"lsn", std::to_string(m.lsn)},
+         {"position", std::to_string(position_[m.shape_id])}}});  // SHAPE-12
   // Before the shape's snapshot on this connection, a delta waits for it:
   // the snapshot would otherwise overwrite what the delta changed.
   if (awaiting_snapshot_.count(m.shape_id)) {
@@ -626,6 +648,7 @@ void ClientCore::purge(const CollectionPurged& m) {
     const auto* v = std::get_if<shape_type::Vector>(&it->shape_type);
     if ((d && d->collection == m.name) || (v && v->collection == m.name)) {
       send(ShapeUnsubscribe{it->shape_id});
+      note({"shape_removed", {{"shape_id", it->shape_id}}});  // SHAPE-13
       position_.erase(it->shape_id);
       it = shapes_.erase(it);
     } else {

@@ -44,6 +44,8 @@ enum class ClientBug {
   AccumulatePresence,     // adds a broadcast's peers to its view instead of replacing it (PRES-11)
   StoreBadDefinition,     // applies every action but "delete" as a put (DEF-3)
   KeepDeletedDefinition,  // ignores a definition "delete" (DEF-2)
+  SubscribeOnce,          // subscribes its shapes on the first session only (SHAPE-14)
+  ResyncFromLastLsn,      // a SequenceGap names the last lsn read, not the next (RESYNC-1)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
@@ -242,6 +244,7 @@ class ClientCore {
   Stats stats_;
   bool state_corrupt_ = false;
   bool started_ = false;  // a connection was made by this instance (the "client_start" note)
+  bool subscribed_once_ = false;          // the SubscribeOnce bug
   static constexpr int kReauthAfter = 3;  // failed refreshes in a row before re-authenticating
   int refresh_failures_ = 0;
 };

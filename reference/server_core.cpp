@@ -63,7 +63,9 @@ constexpr std::pair<std::string_view, ServerBug> kServerBugNames[] = {
     {"PurgeBehindData", ServerBug::PurgeBehindData},
     {"AcceptNewerWireVersion", ServerBug::AcceptNewerWireVersion},
     {"LateTimeseriesAck", ServerBug::LateTimeseriesAck},
-    {"ReverseDefinitionReplay", ServerBug::ReverseDefinitionReplay}};
+    {"ReverseDefinitionReplay", ServerBug::ReverseDefinitionReplay},
+    {"SnapshotMissesDocument", ServerBug::SnapshotMissesDocument},
+    {"DeltasAcrossTenants", ServerBug::DeltasAcrossTenants}};
 }  // namespace
 
 std::optional<ServerBug> server_bug_from_name(std::string_view name) {
@@ -251,6 +253,7 @@ void ServerCore::on_handshake(Session& s, const Handshake& m, Now now) {
   s.authenticated = true;
   s.identity = identity;
   s.subscribed_shapes_info = m.subscribed_shapes;  // SHAPE-15: stored only
+  note(s.handle, {"session_tenant", {{"tenant", std::to_string(identity.tenant)}}});  // SHAPE-8
   ack.success = true;
   ack.server_clock = s.clock;  // HS-7, VCLOCK-6
   if (bug(ServerBug::AckGlobalClock)) {
@@ -380,8 +383,14 @@ std::uint64_t ServerCore::apply_write(std::uint32_t tenant, const std::string& c
   } else {
     c.documents.erase(doc);
   }
+  note(from, {"write_applied",
+              {{"tenant", std::to_string(tenant)},
+               {"collection", collection},
+               {"document_id", doc},
+               {"lsn", std::to_string(lsn)}}});  // SHAPE-8
   for (auto& [h, s] : sessions_) {
-    if (!s.authenticated || s.identity.tenant != tenant || s.purged.count(collection))
+    const bool other_tenant = s.identity.tenant != tenant && !bug(ServerBug::DeltasAcrossTenants);
+    if (!s.authenticated || other_tenant || s.purged.count(collection))
       continue;  // SHAPE-8, PURGE-4
     for (const auto& [shape_id, shape] : s.shapes) {
       if (is_graph(shape) || collection_of(shape) != collection) continue;
@@ -410,20 +419,38 @@ std::uint64_t ServerCore::apply_write(std::uint32_t tenant, const std::string& c
 void ServerCore::send_snapshot(Session& s, const ShapeDefinition& shape) {
   ShapeSnapshot snap;
   snap.shape_id = shape.shape_id;
+  Bytes held = encode_snapshot_data({});  // SHAPE-4 (HC): Graph -> 90, 0
+  std::size_t held_count = 0;
   if (is_graph(shape)) {
-    snap.data = encode_snapshot_data({});  // SHAPE-4 (HC): Graph -> 90, 0
+    snap.data = held;
   } else {
     const auto it = collections_.find({s.identity.tenant, collection_of(shape)});
     static const Collection kEmpty;
     const Collection& c = it == collections_.end() ? kEmpty : it->second;
-    snap.data = encode_snapshot_data(c.documents);
+    held = encode_snapshot_data(c.documents);
+    held_count = c.documents.size();
+    snap.data = held;
     snap.snapshot_lsn = c.lsn;
     snap.doc_count = c.documents.size();
+    if (bug(ServerBug::SnapshotMissesDocument) && !c.documents.empty()) {
+      std::map<std::string, Bytes> docs = c.documents;
+      docs.erase(std::prev(docs.end()));
+      snap.data = encode_snapshot_data(docs);
+      snap.doc_count = docs.size();
+    }
   }
-  // SHAPE-9: queued deltas at or below the new snapshot are dropped.
+  note(s.handle, {"snapshot_taken",
+                  {{"shape_id", shape.shape_id},
+                   {"lsn", std::to_string(snap.snapshot_lsn)},
+                   {"docs", std::to_string(held_count)},
+                   {"digest", snapshot_digest(held)}}});  // SHAPE-4: the data it holds
+  // SHAPE-9: queued deltas at or below the new snapshot are dropped; SHAPE-5:
+  // so are those of a definition this one replaces.
+  const std::string collection = is_graph(shape) ? std::string() : collection_of(shape);
   std::erase_if(s.data_queue, [&](const Message& q) {
     const auto* d = std::get_if<ShapeDelta>(&q);
-    return d && d->shape_id == shape.shape_id && d->lsn <= snap.snapshot_lsn;
+    return d && d->shape_id == shape.shape_id &&
+           (d->lsn <= snap.snapshot_lsn || d->collection != collection);
   });
   s.shape_lsn[shape.shape_id] = snap.snapshot_lsn;
   send(s, std::move(snap));

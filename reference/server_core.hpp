@@ -54,6 +54,8 @@ enum class ServerBug {
   AcceptNewerWireVersion,   // lets a Handshake of wire version > 4 through (HS-4)
   LateTimeseriesAck,        // writes a TimeseriesAck after the next frame's answer (FRAME-13)
   ReverseDefinitionReplay,  // replays definitions after a handshake newest name first (DEF-4)
+  SnapshotMissesDocument,   // a snapshot leaves out the collection's last document (SHAPE-4)
+  DeltasAcrossTenants,      // ShapeDeltas reach every tenant's shapes of the collection (SHAPE-8)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.

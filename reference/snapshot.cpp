@@ -60,4 +60,13 @@ std::optional<std::map<std::string, protocol::Bytes>> decode_snapshot_data(
   return docs;
 }
 
+std::string snapshot_digest(const protocol::Bytes& data) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64
+  for (const std::uint8_t c : data) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return std::to_string(h);
+}
+
 }  // namespace syncsim::reference

@@ -17,4 +17,8 @@ protocol::Bytes encode_snapshot_data(const std::map<std::string, protocol::Bytes
 std::optional<std::map<std::string, protocol::Bytes>> decode_snapshot_data(
     const protocol::Bytes& data);
 
+// FNV-1a 64 of snapshot data, in decimal: what a side's state note (D84)
+// says of a document set, for the checker to compare with a frame's data.
+std::string snapshot_digest(const protocol::Bytes& data);
+
 }  // namespace syncsim::reference

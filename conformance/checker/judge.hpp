@@ -156,6 +156,7 @@ std::unique_ptr<Judge> make_rate_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_presence_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_answers_judge(const JudgeDeps& d);
 std::unique_ptr<Judge> make_definition_judge(const JudgeDeps& d);
+std::unique_ptr<Judge> make_resync_judge(const JudgeDeps& d);
 
 // Small helpers several judges share.
 constexpr std::int64_t kJudgeMs = 1'000'000;

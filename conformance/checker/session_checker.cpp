@@ -64,13 +64,13 @@ struct SessionChecker::Impl final : FindingSink {
 
   explicit Impl(CheckerOptions o) : options(std::move(o)) {
     const JudgeDeps d{*this, options, views};
-    for (auto make : {make_framing_judge,      make_handshake_judge, make_connection_judge,
-                      make_delta_judge,        make_shape_judge,     make_throttle_judge,
-                      make_token_judge,        make_purge_judge,     make_timeseries_judge,
-                      make_vclock_judge,       make_session_judge,   make_auth_judge,
-                      make_delta_client_judge, make_ping_judge,      make_reconnect_judge,
-                      make_flow_judge,         make_rate_judge,      make_presence_judge,
-                      make_answers_judge,      make_definition_judge})
+    for (auto make : {make_framing_judge,      make_handshake_judge,  make_connection_judge,
+                      make_delta_judge,        make_shape_judge,      make_throttle_judge,
+                      make_token_judge,        make_purge_judge,      make_timeseries_judge,
+                      make_vclock_judge,       make_session_judge,    make_auth_judge,
+                      make_delta_client_judge, make_ping_judge,       make_reconnect_judge,
+                      make_flow_judge,         make_rate_judge,       make_presence_judge,
+                      make_answers_judge,      make_definition_judge, make_resync_judge})
       judges.push_back(make(d));
   }
 

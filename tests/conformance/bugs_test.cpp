@@ -69,6 +69,10 @@ constexpr BugCase kCases[] = {
     {"ReverseDefinitionReplay", "bug-server-reverse-definition-replay", "DEF-4"},
     {"StoreBadDefinition", "bug-client-stores-bad-definition", "DEF-3"},
     {"KeepDeletedDefinition", "bug-client-keeps-deleted-definition", "DEF-2"},
+    {"SnapshotMissesDocument", "bug-server-snapshot-misses-document", "SHAPE-4"},
+    {"DeltasAcrossTenants", "bug-server-deltas-across-tenants", "SHAPE-8"},
+    {"SubscribeOnce", "bug-client-subscribe-once", "SHAPE-14"},
+    {"ResyncFromLastLsn", "bug-client-resync-from-last-lsn", "RESYNC-1"},
 };
 
 conformance::Scenario load(const std::string& name) {

@@ -202,6 +202,26 @@ TEST(FLOW_4, BytesOfAcknowledgedMutationsLeaveTheByteBudget) {
   }
 }
 
+TEST(RESYNC_9, AServersResyncRequestPushesTheNamedMutationsAgain) {
+  Rig r;
+  r.connect();
+  ASSERT_TRUE(r.core->write("orders", "a", {1}));
+  ASSERT_TRUE(r.core->write("users", "b", {2}));
+  r.core->advance(at(100));
+  const auto first = all_of<DeltaPush>(r.core->take_output());
+  ASSERT_EQ(first.size(), 2u);
+  // Only the unacknowledged mutations of the named collection go out again, at once.
+  const auto again =
+      all_of<DeltaPush>(r.feed(ResyncRequest{resync_reason::CorruptedState{}, 0, "orders"}, 200));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].mutation_id, first[0].mutation_id);
+  EXPECT_EQ(again[0].collection, "orders");
+  // from_mutation_id above every pending mutation names none.
+  EXPECT_TRUE(
+      all_of<DeltaPush>(r.feed(ResyncRequest{resync_reason::CorruptedState{}, 1'000'000, ""}, 300))
+          .empty());
+}
+
 TEST(RESYNC_2, AGapAsksForAResyncAndTheDeltaStillApplies) {
   Rig r;
   r.connect();
