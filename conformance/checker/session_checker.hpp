@@ -70,6 +70,8 @@ struct ClientProfile {
   std::optional<std::int64_t> retransmit_ns;           // FLOW-3
   std::optional<std::int64_t> presence_heartbeat_ns;   // PRES-10
   std::optional<std::int64_t> timeseries_interval_ns;  // TS-6
+  std::optional<bool> token_source;  // TOKEN-5/6/10: every client sending a token can get new ones
+  std::optional<std::int64_t> token_lifetime_s;  // TOKEN-5/10: their configured lifetime (0: none)
 };
 
 // A fact a side states about its own state, which the wire cannot show
@@ -107,6 +109,9 @@ struct CheckerOptions {
   std::int64_t clock_tolerance_ms = 2'000;
   ServerProfile server_profile;
   ClientProfile client_profile;
+  // TOKEN-5/10: the Unix ms of the clock of the client on `conn` at t, where
+  // known (the simulator: offset, drift and jumps); else trace time is used.
+  std::function<std::optional<std::int64_t>(std::uint64_t conn, std::int64_t t)> client_unix_ms;
 };
 
 // A finding placed in the trace: where, when, and the frames before it.
@@ -178,6 +183,11 @@ class SessionChecker {
   // Adds a judge after the built-in ones (conformance/checker/judge.hpp):
   // for a project's own rules, and for tests.
   void add_judge(const std::function<std::unique_ptr<Judge>(const JudgeDeps&)>& make);
+
+  // At a live tap the tolerance follows the round trips measured so far
+  // (conformance/live/round_trips.hpp); judges read it as they judge.
+  void set_tap_tolerance_ns(std::int64_t ns);
+  std::int64_t tap_tolerance_ns() const;
 
   // Every rule a judge declares, judge by judge, in dispatch order (the frame
   // rules of validate() come from the framing judge).

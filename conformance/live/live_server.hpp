@@ -39,6 +39,7 @@ class LiveServer {
   void finish();
 
   const SessionChecker& checker() const;
+  std::string tap_tolerance_text() const;  // D118
   std::uint64_t connections() const;  // accepted so far
 
  private:
