@@ -88,7 +88,8 @@ void ClientCore::on_connected(Now now) {
     persistent_.epoch = 1;
   }
   Handshake hs;
-  hs.jwt_token = bug(ClientBug::HandshakeStaleToken) ? config_.token : token_;  // TOKEN-8: the latest
+  hs.jwt_token =
+      bug(ClientBug::HandshakeStaleToken) ? config_.token : token_;          // TOKEN-8: the latest
   for (const auto& s : shapes_) hs.subscribed_shapes.push_back(s.shape_id);  // SHAPE-13
   hs.client_version = "syncsim-reference/0.1";
   hs.lite_id = persistent_.lite_id;

@@ -23,14 +23,14 @@
 namespace syncsim::reference {
 
 enum class ClientBug {
-  NeverThrottle,       // never sends Throttle (THROTTLE-2)
-  NoResyncOnGap,       // ignores sequence gaps (RESYNC-2)
-  PushToPurged,        // keeps pushing mutations of a purged collection (PURGE-7)
-  CumulativeAck,       // treats an ack as covering lower ids, like Lite (DELTA-13)
-  WrongChecksum,       // sends checksums that do not match (DELTA-2)
-  ReuseEpoch,          // does not raise the epoch per connection (HS-12)
-  CloseOnUndecodable,  // drops the connection on a body that does not decode (FRAME-10)
-  RefreshAfterExpiry,  // refreshes ahead only after the token's 60 s leeway (TOKEN-5, TOKEN-10)
+  NeverThrottle,         // never sends Throttle (THROTTLE-2)
+  NoResyncOnGap,         // ignores sequence gaps (RESYNC-2)
+  PushToPurged,          // keeps pushing mutations of a purged collection (PURGE-7)
+  CumulativeAck,         // treats an ack as covering lower ids, like Lite (DELTA-13)
+  WrongChecksum,         // sends checksums that do not match (DELTA-2)
+  ReuseEpoch,            // does not raise the epoch per connection (HS-12)
+  CloseOnUndecodable,    // drops the connection on a body that does not decode (FRAME-10)
+  RefreshAfterExpiry,    // refreshes ahead only after the token's 60 s leeway (TOKEN-5, TOKEN-10)
   IgnoreRefreshFailure,  // resumes pushing after a failed TokenRefreshAck (TOKEN-6)
   HandshakeStaleToken,   // handshakes with its configured token after a refresh (TOKEN-8)
 };

@@ -36,6 +36,7 @@ enum class ServerBug {
   SkipCrcCheck,            // accepts deltas whose checksum is wrong (DELTA-4)
   ForkStaysAuthenticated,  // Origin's HS-10 deviation
   WrongPushChecksum,       // DeltaPush to clients carries a wrong checksum (DELTA-17)
+  FixedExpiresIn,          // TokenRefreshAck always says 3600 s, as Origin does (TOKEN-3)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.

@@ -81,8 +81,8 @@ class TokenJudge final : public Judge {
     std::string token;
     std::int64_t set_t = 0, set_ms = 0;  // when it read the ack that set it (trace, its clock)
     std::int64_t ack_lifetime_s = 0;     // TOKEN-5 (HC): the last successful ack's expires_in_secs
-    std::optional<std::int64_t> refreshed_t;  // its last TokenRefresh written
-    bool has_source = false;                  // a refresh of its succeeded
+    std::optional<std::int64_t> refreshed_t;   // its last TokenRefresh written
+    bool has_source = false;                   // a refresh of its succeeded
     bool flagged5 = false, flagged10 = false;  // for the current token
     std::deque<std::string> superseded;        // TOKEN-8: tokens a successful refresh replaced
   };
@@ -282,8 +282,8 @@ void TokenJudge::finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff)
   if (it == conns_.end()) return;
   const State& s = it->second;
   const auto& q = s.refreshes;
-  const auto owed = std::find_if(q.begin(), q.end(),
-                                 [](const Refresh& r) { return r.owed && r.ahead == 0; });
+  const auto owed =
+      std::find_if(q.begin(), q.end(), [](const Refresh& r) { return r.owed && r.ahead == 0; });
   if (owed != q.end() && owed->read_at <= cutoff)
     report("TOKEN-1", Level::Must, "a TokenRefresh was never answered", t, conn, "");
   const auto v = views_.find(conn);
@@ -340,7 +340,8 @@ void TokenJudge::token_ack(const FrameEvent& e, const TokenRefreshAck& ack) {
 // between reading the refresh and answering it; 3600 without exp.
 void TokenJudge::check_lifetime(const FrameEvent& e, const TokenRefreshAck& ack,
                                 const TokenClaims& claims, std::int64_t read_at) {
-  const auto got = static_cast<std::int64_t>(std::min<std::uint64_t>(ack.expires_in_secs, 1ULL << 50));
+  const auto got =
+      static_cast<std::int64_t>(std::min<std::uint64_t>(ack.expires_in_secs, 1ULL << 50));
   if (claims.exp <= 0) {
     if (got != 3600)
       flag(e, "TOKEN-3", Level::Should,

@@ -31,7 +31,7 @@ struct CheckOptions {
   std::string token, jwt_secret;
   int timeout_ms = 2000;
   int connect_timeout_ms = 10'000;
-  double time_scale = 0;  // 0: the target file's, else 1
+  double time_scale = 0;         // 0: the target file's, else 1
   double tap_tolerance_ms = -1;  // <0: the target file's, else 50 (D81, D118)
   std::string filter;
   bool list = false;
@@ -220,7 +220,8 @@ int check(CheckOptions o) {
                                    b.target->expected_failures.end());
   }
   if (o.time_scale > 0) suite.time_scale = o.time_scale;
-  if (o.tap_tolerance_ms >= 0) suite.tap_tolerance_floor_ms = static_cast<std::int64_t>(o.tap_tolerance_ms);
+  if (o.tap_tolerance_ms >= 0)
+    suite.tap_tolerance_floor_ms = static_cast<std::int64_t>(o.tap_tolerance_ms);
   if (o.client == !o.server.empty()) {
     fmt::print(stderr,
                "syncsim check: give --server URL (check a server) or --client (check a client), "

@@ -778,10 +778,10 @@ ClientCheckRun check_client(boost::asio::io_context& ioc, const ClientCheckOptio
       continue;
     }
     const auto started = Clock::now();
-    const bool ran = options.listen.transport == Endpoint::Transport::WebSocket
-                         ? case_on<reference::WsAcceptor, reference::WsSocket>(ioc, options, port,
-                                                                               c, r, run)
-                         : case_on<tcp::acceptor, tcp::socket>(ioc, options, port, c, r, run);
+    const bool ran =
+        options.listen.transport == Endpoint::Transport::WebSocket
+            ? case_on<reference::WsAcceptor, reference::WsSocket>(ioc, options, port, c, r, run)
+            : case_on<tcp::acceptor, tcp::socket>(ioc, options, port, c, r, run);
     if (!ran) return run;
     run.port = port;
     r.seconds = std::chrono::duration<double>(Clock::now() - started).count();

@@ -8,7 +8,7 @@ namespace syncsim::conformance {
 namespace {
 CheckerOptions live_options() {
   CheckerOptions c;
-  c.at_tap = true;  // written and read times are the tap's (D81)
+  c.at_tap = true;                  // written and read times are the tap's (D81)
   c.tap_tolerance_ns = 50'000'000;  // raised by the round trips measured (D118)
   c.server_unix_epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())

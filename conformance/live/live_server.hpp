@@ -40,7 +40,7 @@ class LiveServer {
 
   const SessionChecker& checker() const;
   std::string tap_tolerance_text() const;  // D118
-  std::uint64_t connections() const;  // accepted so far
+  std::uint64_t connections() const;       // accepted so far
 
  private:
   struct Impl;

@@ -59,10 +59,10 @@ class RoundTrips {
  private:
   static constexpr std::size_t kMaxOpen = 64;
   struct Open {
-    std::deque<std::int64_t> handshakes;                  // client Handshakes unanswered
-    std::map<std::uint64_t, std::int64_t> client_pings;   // timestamp_ms -> passed at
-    std::map<std::uint64_t, std::int64_t> server_pings;   // (PING-7: servers may ping)
-    std::optional<std::int64_t> ack_at;                   // a successful HandshakeAck passed
+    std::deque<std::int64_t> handshakes;                 // client Handshakes unanswered
+    std::map<std::uint64_t, std::int64_t> client_pings;  // timestamp_ms -> passed at
+    std::map<std::uint64_t, std::int64_t> server_pings;  // (PING-7: servers may ping)
+    std::optional<std::int64_t> ack_at;                  // a successful HandshakeAck passed
   };
   // Longer is a side that was idle, not a round trip.
   static constexpr std::int64_t kMaxSampleNs = 2'000'000'000;

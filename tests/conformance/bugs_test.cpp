@@ -37,6 +37,7 @@ constexpr BugCase kCases[] = {
     {"WrongChecksum", "bug-server-skips-crc-check", "DELTA-2"},
     {"ReuseEpoch", "bug-client-reuse-epoch", "HS-12"},
     {"CloseOnUndecodable", "bug-client-close-on-undecodable", "FRAME-10"},
+    {"FixedExpiresIn", "bug-server-fixed-expires-in", "TOKEN-3"},
     {"RefreshAfterExpiry", "bug-client-refresh-after-expiry", "TOKEN-10"},
     {"IgnoreRefreshFailure", "bug-client-ignores-refresh-failure", "TOKEN-6"},
     {"HandshakeStaleToken", "bug-client-handshakes-stale-token", "TOKEN-8"},

@@ -3,6 +3,7 @@
 // that breaks it and one that keeps it.
 #include <gtest/gtest.h>
 
+#include "conformance/live/round_trips.hpp"
 #include "tests/conformance/checker_trace.hpp"
 
 namespace syncsim::test {
@@ -316,6 +317,63 @@ TEST(TOKEN_10, AnExpiryTheClientCouldNotForeseeIsNotItsFault) {
   to_server(unknown, push(1));
   to_client(unknown, denied(1));
   EXPECT_FALSE(unknown.has("TOKEN-10")) << unknown.all();
+}
+
+// ---- TOKEN-9 on the server's clock, jumps included -------------------------
+
+TEST(TOKEN_9, JudgedOnTheServersClockJumpsIncluded) {
+  CheckerOptions o;
+  // 1000 s at t = 0, ten minutes forward at t = 50 s.
+  o.server_unix_ms = [](std::int64_t t) {
+    return 1'000'000 + t / kMs + (t >= 50 * kS ? 600'000 : 0);
+  };
+  for (const bool accepted : {false, true}) {
+    Trace tr(o);
+    tr.c(hs(token(1300)));  // valid to 1360 s on the server's clock
+    tr.s(ok_ack());
+    tr.wait_ms(60'000);  // server time 1660 s: expired only through the jump
+    tr.c(push(1));
+    if (accepted) {
+      tr.s(DeltaAck{1, 1, std::nullopt});
+    } else {
+      tr.s(denied(1));
+    }
+    EXPECT_EQ(has_blamed(tr, "TOKEN-9", Sender::Server), accepted) << tr.all();
+  }
+}
+
+// ---- D118: the tap tolerance follows the round trips measured -------------
+
+TEST(RESYNC_2, TheTapToleranceFollowsTheMeasuredRoundTrip) {
+  conformance::RoundTrips rt;
+  EXPECT_EQ(rt.tolerance_ns(50 * kMs), 50 * kMs);  // nothing measured: the floor
+  rt.frame(1, Sender::Client, hs(), 0);
+  rt.frame(1, Sender::Server, ok_ack(), 4 * kMs);  // the server's side: 4 ms
+  EXPECT_EQ(rt.tolerance_ns(50 * kMs), 50 * kMs);
+  rt.frame(1, Sender::Client, PingPong{7, false}, 124 * kMs);  // the client reacts: 120 ms
+  rt.frame(1, Sender::Server, PingPong{7, true}, 125 * kMs);
+  EXPECT_EQ(*rt.max_ns(), 120 * kMs);
+  EXPECT_EQ(rt.tolerance_ns(50 * kMs), 180 * kMs);  // plus half again
+  rt.frame(1, Sender::Client, PingPong{8, false}, 10'000 * kMs);
+  rt.frame(1, Sender::Server, PingPong{8, true}, 13'000 * kMs);  // 3 s: idleness, not a trip
+  EXPECT_EQ(*rt.max_ns(), 120 * kMs);
+  // The checker reads the tolerance as it judges: a push 100 ms after a gap
+  // at a tap is judged with 50 ms, not with 180 ms.
+  for (const std::int64_t tolerance : {50 * kMs, 180 * kMs}) {
+    CheckerOptions o;
+    o.at_tap = true;
+    Trace tr(o);
+    tr.checker.set_tap_tolerance_ns(tolerance);
+    tr.c(hs());
+    tr.s(ok_ack());
+    tr.c(subscribe("s"));
+    tr.s(ShapeSnapshot{"s", {}, 10, 0});
+    tr.s(delta("s", 11));
+    tr.s(delta("s", 14));
+    tr.wait_ms(100);
+    tr.c(push(1));
+    EXPECT_EQ(tr.has("RESYNC-2"), tolerance == 50 * kMs) << tr.all();
+  }
 }
 
 // ---- HS-2 at a proxy: a Pong answering a Ping read before the Handshake ----
