@@ -66,6 +66,7 @@ TEST(TOKEN_1, ARefreshBehindAFailedHandshakeIsOwedNothing) {
   tr.c(hs(token(0)));
   tr.c(refresh(token(0)));  // the client breaks TOKEN-4 / HS-1
   HandshakeAck refused;
+  refused.session_id = "sync-a:1-1";
   refused.error = "JWT signature verification failed";
   refused.server_wire_version = 4;
   tr.s(refused);
@@ -90,6 +91,7 @@ TEST(TOKEN_1, AnIgnoredRefreshDoesNotSkewTheIdentityOfALaterOne) {
   tr.c(hs(token(2000)));
   tr.c(refresh(token(100)));  // expired; ignored with the failed handshake
   HandshakeAck refused;
+  refused.session_id = "sync-a:1-1";
   refused.error = "JWT token expired";
   refused.server_wire_version = 4;
   tr.s(refused);
