@@ -137,6 +137,7 @@ int client(const ClientOptions& o) {
       "{} MUST findings, {} in all\n",
       live.writes_done(), stats.acked, stats.rejected, stats.reconnects, checker.frames(),
       checker.must_count(), checker.findings().size());
+  fmt::print("  {}\n", live.tap_tolerance_text());  // D118
   return checker.must_count() > 0 ? kExitFindings : kExitOk;
 }
 
