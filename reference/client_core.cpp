@@ -26,7 +26,8 @@ constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
     {"CloseOnUndecodable", ClientBug::CloseOnUndecodable},
     {"RefreshAfterExpiry", ClientBug::RefreshAfterExpiry},
     {"IgnoreRefreshFailure", ClientBug::IgnoreRefreshFailure},
-    {"HandshakeStaleToken", ClientBug::HandshakeStaleToken}};
+    {"HandshakeStaleToken", ClientBug::HandshakeStaleToken},
+    {"NoRefreshOnDenied", ClientBug::NoRefreshOnDenied}};
 }  // namespace
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {
@@ -350,7 +351,7 @@ void ClientCore::on_reject(const DeltaReject& m, Now now) {
   if (hint && std::holds_alternative<PermissionDenied>(*hint) && config_.new_token) {
     paused_for_token_ = true;  // the mutation stays pending
     if (it != pending_.end()) it->second.sent_at = -1;
-    request_token(now);
+    if (!bug(ClientBug::NoRefreshOnDenied)) request_token(now);
     return;
   }
   if (it == pending_.end()) return;
@@ -579,7 +580,7 @@ void ClientCore::advance(Now now) {
     send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1
     next_ping_ = now.steady_ms + config_.ping_interval_ms;
   }
-  if (paused_for_token_ && !refreshing_) request_token(now);
+  if (paused_for_token_ && !refreshing_ && !bug(ClientBug::NoRefreshOnDenied)) request_token(now);
   if (now.steady_ms >= next_presence_) {  // PRES-10
     for (const auto& [channel, state] : presence_) send(PresenceUpdate{channel, state});
     next_presence_ = now.steady_ms + config_.presence_heartbeat_ms;
@@ -608,7 +609,8 @@ std::int64_t ClientCore::next_deadline() const {
   if (unsynced_samples() > 0) t = std::min(t, next_timeseries_);
   if (!pending_.empty()) t = std::min(t, next_push_);
   if (!backlog_.empty()) t = std::min(t, next_apply_);
-  if (paused_for_token_ && !refreshing_) t = std::min(t, refresh_retry_at_);
+  if (paused_for_token_ && !refreshing_ && !bug(ClientBug::NoRefreshOnDenied))
+    t = std::min(t, refresh_retry_at_);
   t = std::min(t, refresh_due_);
   if (config_.refresh_tick_ms > 0 && config_.new_token && lifetime_s_ > 0)
     t = std::min(t, next_refresh_check_);

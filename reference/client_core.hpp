@@ -33,6 +33,7 @@ enum class ClientBug {
   RefreshAfterExpiry,    // refreshes ahead only after the token's 60 s leeway (TOKEN-5, TOKEN-10)
   IgnoreRefreshFailure,  // resumes pushing after a failed TokenRefreshAck (TOKEN-6)
   HandshakeStaleToken,   // handshakes with its configured token after a refresh (TOKEN-8)
+  NoRefreshOnDenied,     // on PermissionDenied stops pushing but never refreshes (TOKEN-6)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);

@@ -10,9 +10,11 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <utility>
 #include <variant>
 
 #include "protocol/messages.hpp"
+#include "protocol/validate.hpp"  // Sender
 
 namespace syncsim::conformance {
 

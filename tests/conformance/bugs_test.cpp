@@ -40,6 +40,7 @@ constexpr BugCase kCases[] = {
     {"FixedExpiresIn", "bug-server-fixed-expires-in", "TOKEN-3"},
     {"RefreshAfterExpiry", "bug-client-refresh-after-expiry", "TOKEN-10"},
     {"IgnoreRefreshFailure", "bug-client-ignores-refresh-failure", "TOKEN-6"},
+    {"NoRefreshOnDenied", "bug-client-no-refresh-on-denied", "TOKEN-6"},
     {"HandshakeStaleToken", "bug-client-handshakes-stale-token", "TOKEN-8"},
 };
 
