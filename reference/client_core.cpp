@@ -39,7 +39,11 @@ constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
     {"StoreBadDefinition", ClientBug::StoreBadDefinition},
     {"KeepDeletedDefinition", ClientBug::KeepDeletedDefinition},
     {"SubscribeOnce", ClientBug::SubscribeOnce},
-    {"ResyncFromLastLsn", ClientBug::ResyncFromLastLsn}};
+    {"ResyncFromLastLsn", ClientBug::ResyncFromLastLsn},
+    {"RefreshAfterExpiry", ClientBug::RefreshAfterExpiry},
+    {"IgnoreRefreshFailure", ClientBug::IgnoreRefreshFailure},
+    {"HandshakeStaleToken", ClientBug::HandshakeStaleToken},
+    {"NoRefreshOnDenied", ClientBug::NoRefreshOnDenied}};
 }  // namespace
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {
@@ -105,7 +109,8 @@ void ClientCore::on_connected(Now now) {
     note(StateNote{"client_start", {{"lite_id", persistent_.lite_id}}});
   }
   Handshake hs;
-  hs.jwt_token = token_;  // TOKEN-8: the latest token
+  hs.jwt_token =
+      bug(ClientBug::HandshakeStaleToken) ? config_.token : token_;          // TOKEN-8: the latest
   for (const auto& s : shapes_) hs.subscribed_shapes.push_back(s.shape_id);  // SHAPE-13
   hs.client_version = "syncsim-reference/0.1";
   hs.lite_id = persistent_.lite_id;
@@ -220,6 +225,7 @@ void ClientCore::on_frame(const Message& m, Now now) {
           } else {
             // TOKEN-7: at least 1 s; +1 ms because steady_ms is floored.
             refresh_retry_at_ = now.steady_ms + 1001;
+            if (bug(ClientBug::IgnoreRefreshFailure)) paused_for_token_ = false;
             // Re-authentication (D42): after kReauthAfter failed refreshes in a
             // row, start a new session with a fresh token from the source.
             if (++refresh_failures_ >= kReauthAfter && config_.new_token) {
@@ -315,6 +321,7 @@ void ClientCore::on_ack(const HandshakeAck& m, Now now) {
   if (!bug(ClientBug::NeverPing))
     send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1: at once
   next_ping_ = now.steady_ms + config_.ping_interval_ms;
+  next_refresh_check_ = now.steady_ms + config_.refresh_tick_ms;
 
   for (const auto& s : shapes_) {
     if (subscribed_once_ && bug(ClientBug::SubscribeOnce)) break;
@@ -439,13 +446,16 @@ void ClientCore::on_reject(const DeltaReject& m, Now now) {
     n.fields.emplace_back("kept", kept ? "1" : "0");
     note(std::move(n));
   };
-  if (it == pending_.end()) return done(false);
+  // TOKEN-6: the session's token, not the mutation, is refused: pause even
+  // when the answer is to a resend of a mutation already settled.
   if (hint && std::holds_alternative<PermissionDenied>(*hint) && config_.new_token) {
-    paused_for_token_ = true;  // TOKEN-6: the mutation stays pending
-    it->second.sent_at = -1;
-    request_token(now);
-    return done(true);
+    paused_for_token_ = true;  // the mutation stays pending
+    const bool known = it != pending_.end();
+    if (known) it->second.sent_at = -1;
+    if (!bug(ClientBug::NoRefreshOnDenied)) request_token(now);
+    return done(known);
   }
+  if (it == pending_.end()) return done(false);
   if (hint && std::holds_alternative<IntegrityViolation>(*hint) && !it->second.integrity_retry) {
     it->second.integrity_retry = true;  // DELTA-14 (HC): once more, checksum computed afresh
     it->second.sent_at = -1;
@@ -476,9 +486,17 @@ void ClientCore::note_server_clock() const {
 // or never when the lifetime is unknown or there is no token source.
 void ClientCore::schedule_refresh(Now now) {
   refresh_due_ = std::numeric_limits<std::int64_t>::max();
-  if (lifetime_s_ <= 0 || !config_.new_token) return;
-  const std::int64_t due_unix_ms = (token_set_at_s_ + lifetime_s_ * 8 / 10) * 1000;
+  // A periodic check (Lite's timers tick) instead of a wake at the instant.
+  if (lifetime_s_ <= 0 || !config_.new_token || config_.refresh_tick_ms > 0) return;
+  const std::int64_t due_unix_ms = refresh_at_unix_ms();
   refresh_due_ = now.steady_ms + std::max<std::int64_t>(0, due_unix_ms - now.unix_ms);
+}
+
+std::int64_t ClientCore::refresh_at_unix_ms() const {
+  // The bug waits past the server's 60 s leeway (AUTH-3).
+  const std::int64_t after_s =
+      bug(ClientBug::RefreshAfterExpiry) ? lifetime_s_ + 90 : lifetime_s_ * 8 / 10;
+  return (token_set_at_s_ + after_s) * 1000;
 }
 
 void ClientCore::request_token(Now now) {
@@ -718,22 +736,26 @@ void ClientCore::advance(Now now) {
   if (now.steady_ms >= refresh_due_) {  // TOKEN-5: at 80 % of the lifetime
     // The steady and Unix clocks disagree by rounding, or by a jump: if the
     // Unix time is not there yet, wake again when it should be.
-    const std::int64_t due_unix_ms = (token_set_at_s_ + lifetime_s_ * 8 / 10) * 1000;
+    const std::int64_t due_unix_ms = refresh_at_unix_ms();
     refresh_due_ = now.unix_ms >= due_unix_ms ? std::numeric_limits<std::int64_t>::max()
                                               : now.steady_ms + (due_unix_ms - now.unix_ms);
     if (now.unix_ms >= due_unix_ms) request_token(now);
   }
+  if (config_.refresh_tick_ms > 0 && now.steady_ms >= next_refresh_check_) {
+    next_refresh_check_ = now.steady_ms + config_.refresh_tick_ms;
+    if (lifetime_s_ > 0 && config_.new_token && now.unix_ms >= refresh_at_unix_ms())
+      request_token(now);
+  }
   if (now.steady_ms >= next_ping_) {
     // TOKEN-5 again at each ping tick, for a refresh that failed or was not due.
-    if (lifetime_s_ > 0 && config_.new_token &&
-        now.unix_ms / 1000 - token_set_at_s_ >= lifetime_s_ * 8 / 10) {
+    if (lifetime_s_ > 0 && config_.new_token && now.unix_ms >= refresh_at_unix_ms()) {
       request_token(now);
     }
     if (!bug(ClientBug::NeverPing))
       send(PingPong{static_cast<std::uint64_t>(now.unix_ms), false});  // PING-1
     next_ping_ = now.steady_ms + config_.ping_interval_ms;
   }
-  if (paused_for_token_ && !refreshing_) request_token(now);
+  if (paused_for_token_ && !refreshing_ && !bug(ClientBug::NoRefreshOnDenied)) request_token(now);
   if (now.steady_ms >= next_presence_) {  // PRES-10
     for (const auto& [channel, state] : presence_) send(PresenceUpdate{channel, state});
     next_presence_ = now.steady_ms + config_.presence_heartbeat_ms;
@@ -765,8 +787,11 @@ std::int64_t ClientCore::next_deadline() const {
   if (unsynced_samples() > 0) t = std::min(t, next_timeseries_);
   if (!pending_.empty()) t = std::min(t, next_push_);
   if (!backlog_.empty()) t = std::min(t, next_apply_);
-  if (paused_for_token_ && !refreshing_) t = std::min(t, refresh_retry_at_);
+  if (paused_for_token_ && !refreshing_ && !bug(ClientBug::NoRefreshOnDenied))
+    t = std::min(t, refresh_retry_at_);
   t = std::min(t, refresh_due_);
+  if (config_.refresh_tick_ms > 0 && config_.new_token && lifetime_s_ > 0)
+    t = std::min(t, next_refresh_check_);
   if (config_.vclock_interval_ms > 0) t = std::min(t, next_vclock_);
   return t;
 }

@@ -46,6 +46,10 @@ enum class ClientBug {
   KeepDeletedDefinition,  // ignores a definition "delete" (DEF-2)
   SubscribeOnce,          // subscribes its shapes on the first session only (SHAPE-14)
   ResyncFromLastLsn,      // a SequenceGap names the last lsn read, not the next (RESYNC-1)
+  RefreshAfterExpiry,     // refreshes ahead only after the token's 60 s leeway (TOKEN-5, TOKEN-10)
+  IgnoreRefreshFailure,   // resumes pushing after a failed TokenRefreshAck (TOKEN-6)
+  HandshakeStaleToken,    // handshakes with its configured token after a refresh (TOKEN-8)
+  NoRefreshOnDenied,      // on PermissionDenied stops pushing but never refreshes (TOKEN-6)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);
@@ -55,6 +59,7 @@ struct ClientConfig {
   std::string token;                                      // "" = trust mode
   std::function<std::optional<std::string>()> new_token;  // a token source, if the client has one
   std::int64_t token_lifetime_s = 0;  // TOKEN-5: until an ack says otherwise; 0 = unknown
+  std::int64_t refresh_tick_ms = 0;   // TOKEN-5: 0 = wake at 80 %; else check every N ms
   std::vector<protocol::ShapeDefinition> shapes;  // subscribed after every handshake (SHAPE-14)
   std::int64_t ping_interval_ms = 30'000;         // PING-1
   std::int64_t dead_after_ms = 90'000;            // PING-6
@@ -182,6 +187,7 @@ class ClientCore {
   void note_server_clock() const;  // VCLOCK-3 (HC): the server's positions as kept
   void request_token(Now now);
   void schedule_refresh(Now now);
+  std::int64_t refresh_at_unix_ms() const;  // TOKEN-5: when the token is due for a refresh
   void accept_delta(const protocol::ShapeDelta& m, Now now);  // apply now or queue (apply rate)
   void apply_backlog(Now now);
   std::string shape_collection(const std::string& shape_id) const;
@@ -217,6 +223,7 @@ class ClientCore {
   std::int64_t token_set_at_s_ = 0, refresh_retry_at_ = 0;
   std::int64_t lifetime_s_ = 0;
   std::int64_t refresh_due_ = std::numeric_limits<std::int64_t>::max();  // steady ms
+  std::int64_t next_refresh_check_ = 0;  // steady ms, with refresh_tick_ms
   // Shapes subscribed on this connection whose snapshot has not come yet,
   // and the deltas that overtook it (bounded).
   static constexpr std::size_t kMaxEarlyDeltas = 10'000;

@@ -65,7 +65,8 @@ constexpr std::pair<std::string_view, ServerBug> kServerBugNames[] = {
     {"LateTimeseriesAck", ServerBug::LateTimeseriesAck},
     {"ReverseDefinitionReplay", ServerBug::ReverseDefinitionReplay},
     {"SnapshotMissesDocument", ServerBug::SnapshotMissesDocument},
-    {"DeltasAcrossTenants", ServerBug::DeltasAcrossTenants}};
+    {"DeltasAcrossTenants", ServerBug::DeltasAcrossTenants},
+    {"FixedExpiresIn", ServerBug::FixedExpiresIn}};
 }  // namespace
 
 std::optional<ServerBug> server_bug_from_name(std::string_view name) {
@@ -544,8 +545,9 @@ void ServerCore::on_token_refresh(Session& s, const TokenRefresh& m, Now now) {
   s.identity = Identity{c.sub.empty() ? "jwt_user_" + std::to_string(c.user_id) : c.sub,
                         c.tenant_id, c.user_id, c.exp, false};
   const std::uint64_t expires =
-      c.exp > 0 ? static_cast<std::uint64_t>(std::max<std::int64_t>(0, c.exp - now_s))
-                : kNoExpiryLifetimeS;  // TOKEN-3
+      c.exp > 0 && !bug(ServerBug::FixedExpiresIn)
+          ? static_cast<std::uint64_t>(std::max<std::int64_t>(0, c.exp - now_s))
+          : kNoExpiryLifetimeS;  // TOKEN-3
   send(s, TokenRefreshAck{true, std::nullopt, expires});
 }
 

@@ -56,6 +56,7 @@ enum class ServerBug {
   ReverseDefinitionReplay,  // replays definitions after a handshake newest name first (DEF-4)
   SnapshotMissesDocument,   // a snapshot leaves out the collection's last document (SHAPE-4)
   DeltasAcrossTenants,      // ShapeDeltas reach every tenant's shapes of the collection (SHAPE-8)
+  FixedExpiresIn,           // TokenRefreshAck always says 3600 s, as Origin does (TOKEN-3)
 };
 
 // Names as scenarios spell them ("SkipDedup"), and back.

@@ -37,8 +37,8 @@ constexpr std::int64_t kSweepNs = 5'000 * kJudgeMs;        // PRES-6: sweep peri
 constexpr std::int64_t kDefaultTtlNs = 30'000 * kJudgeMs;  // PRES-6 when not configured
 constexpr std::int64_t kSlackNs = 1'000 * kJudgeMs;        // clock drift and ms rounding
 constexpr std::size_t kDefaultMaxChannels = 64, kDefaultMaxPeers = 1024;  // PRES-4
-constexpr std::size_t kMaxOwed = 4096;   // owed frames kept per connection
-constexpr std::size_t kMaxGhosts = 256;  // ignored updates remembered
+constexpr std::size_t kMaxPresenceOwed = 4096;  // owed frames kept per connection
+constexpr std::size_t kMaxGhosts = 256;         // ignored updates remembered
 constexpr std::size_t kMaxChannels = 65'536;
 
 using Key = std::pair<std::uint32_t, std::string>;  // (tenant, channel)
@@ -173,9 +173,9 @@ void PresenceJudge::identity(const FrameEvent& e) {
   };
   if (const auto* h = std::get_if<Handshake>(&e.m)) {
     if (!c.channels.empty()) blind_ = true;  // SESSION-7 with memberships: not followed
-    if (c.handshakes.size() < kMaxOwed) c.handshakes.push_back(claimed(h->jwt_token));
+    if (c.handshakes.size() < kMaxPresenceOwed) c.handshakes.push_back(claimed(h->jwt_token));
   } else if (const auto* r = std::get_if<TokenRefresh>(&e.m)) {
-    if (c.refreshes.size() < kMaxOwed) c.refreshes.push_back(claimed(r->new_token));
+    if (c.refreshes.size() < kMaxPresenceOwed) c.refreshes.push_back(claimed(r->new_token));
   }
 }
 
@@ -261,7 +261,7 @@ void PresenceJudge::owe_broadcasts(const Key& key, std::uint64_t from, std::int6
   for (const auto& [conn, p] : peers) {
     if (conn == from || p.closing) continue;
     Conn& c = conns_[conn];
-    if (c.owed.size() >= kMaxOwed) continue;
+    if (c.owed.size() >= kMaxPresenceOwed) continue;
     c.owed.push_back(o);
     c.owed.back().must = must && !maybe_expired(p, now);  // it may have been swept
   }
@@ -284,7 +284,7 @@ void PresenceJudge::owe_leaves(const Key& key, std::uint64_t departed, std::int6
   for (const auto& [conn, p] : peers) {
     if (conn == departed || conn == except || p.closing) continue;
     Conn& c = conns_[conn];
-    if (c.owed.size() >= kMaxOwed) continue;
+    if (c.owed.size() >= kMaxPresenceOwed) continue;
     c.owed.push_back(o);
     c.owed.back().must = must && !maybe_expired(p, now);  // it may have been swept
   }
@@ -563,7 +563,7 @@ void PresenceJudge::heartbeat(const FrameEvent& e) {
              ms_text(*hb) + ")");
   }
   if (const auto* u = std::get_if<PresenceUpdate>(&e.m)) {
-    if (c.heartbeats.size() < kMaxOwed || c.heartbeats.count(u->channel))
+    if (c.heartbeats.size() < kMaxPresenceOwed || c.heartbeats.count(u->channel))
       c.heartbeats[u->channel] = e.r.t;
     c.late.erase(u->channel);
   }

@@ -178,6 +178,9 @@ void SessionChecker::add_judge(
   impl_->judges.push_back(make(JudgeDeps{*impl_, impl_->options, impl_->views}));
 }
 
+void SessionChecker::set_tap_tolerance_ns(std::int64_t ns) { impl_->options.tap_tolerance_ns = ns; }
+std::int64_t SessionChecker::tap_tolerance_ns() const { return impl_->options.tap_tolerance_ns; }
+
 const std::vector<CheckFinding>& SessionChecker::findings() const { return impl_->findings; }
 std::uint64_t SessionChecker::frames() const { return impl_->frames; }
 const std::vector<std::string>& SessionChecker::internal_errors() const {

@@ -89,6 +89,8 @@ struct ClientProfile {
   std::optional<std::int64_t> backoff_base_ns, backoff_max_ns;  // CONN-1: min(base * 2^a, max)
   std::optional<std::int32_t> clock_drift_ppm;  // PING-1, PING-6, FLOW-3: most a clock drifts
   std::optional<std::size_t> pending_limit, pending_bytes_limit;  // FLOW-4
+  std::optional<bool> token_source;  // TOKEN-5/6/10: every client sending a token can get new ones
+  std::optional<std::int64_t> token_lifetime_s;  // TOKEN-5/10: their configured lifetime (0: none)
 };
 
 // A fact a side states about its own state, which the wire cannot show
@@ -130,6 +132,9 @@ struct CheckerOptions {
   // frame or message it must ignore, having written nothing since, closed
   // because of it.
   std::int64_t hangup_window_ns = 200'000'000;
+  // TOKEN-5/10: the Unix ms of the clock of the client on `conn` at t, where
+  // known (the simulator: offset, drift and jumps); else trace time is used.
+  std::function<std::optional<std::int64_t>(std::uint64_t conn, std::int64_t t)> client_unix_ms;
 };
 
 // A finding placed in the trace: where, when, and the frames before it.
@@ -207,6 +212,11 @@ class SessionChecker {
   // Adds a judge after the built-in ones (conformance/checker/judge.hpp):
   // for a project's own rules, and for tests.
   void add_judge(const std::function<std::unique_ptr<Judge>(const JudgeDeps&)>& make);
+
+  // At a live tap the tolerance follows the round trips measured so far
+  // (conformance/live/round_trips.hpp); judges read it as they judge.
+  void set_tap_tolerance_ns(std::int64_t ns);
+  std::int64_t tap_tolerance_ns() const;
 
   // Every rule a judge declares, judge by judge, in dispatch order (the frame
   // rules of validate() come from the framing judge).

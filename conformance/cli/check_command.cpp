@@ -31,7 +31,8 @@ struct CheckOptions {
   std::string token, jwt_secret;
   int timeout_ms = 2000;
   int connect_timeout_ms = 10'000;
-  double time_scale = 0;  // 0: the target file's, else 1
+  double time_scale = 0;         // 0: the target file's, else 1
+  double tap_tolerance_ms = -1;  // <0: the target file's, else 50 (D81, D118)
   std::string filter;
   bool list = false;
   bool verbose = false;
@@ -194,6 +195,8 @@ int check(CheckOptions o) {
     suite.capabilities = t.target->capabilities;
     suite.expected_failures = t.target->expected_failures;
     if (t.target->time_scale) suite.time_scale = *t.target->time_scale;
+    if (t.target->tap_tolerance_ms)
+      suite.tap_tolerance_floor_ms = static_cast<std::int64_t>(*t.target->tap_tolerance_ms);
     if (o.jwt_secret.empty()) o.jwt_secret = t.target->jwt_secret;
     if (o.token.empty() && !o.jwt_secret.empty() && !o.client) {
       reference::JwtClaims claims;  // one token for the run, valid for an hour
@@ -217,6 +220,8 @@ int check(CheckOptions o) {
                                    b.target->expected_failures.end());
   }
   if (o.time_scale > 0) suite.time_scale = o.time_scale;
+  if (o.tap_tolerance_ms >= 0)
+    suite.tap_tolerance_floor_ms = static_cast<std::int64_t>(o.tap_tolerance_ms);
   if (o.client == !o.server.empty()) {
     fmt::print(stderr,
                "syncsim check: give --server URL (check a server) or --client (check a client), "
@@ -254,12 +259,18 @@ int check(CheckOptions o) {
                o.exec.empty() ? "start your client; it must reconnect after each case"
                               : "each case runs: " + o.exec,
                suite.time_scale, o.connect_timeout_ms);
+    fmt::print(
+        "  tap tolerance (D81): at least {} ms, raised per case to the largest round trip it "
+        "measures plus half again (D118)\n",
+        suite.tap_tolerance_floor_ms);
     std::fflush(stdout);
     const auto run = conformance::check_client(ioc, options);
     if (!run.error.empty()) {
       fmt::print(stderr, "syncsim check: {}\n", run.error);
       return kExitInvalid;
     }
+    fmt::print("  tap tolerance: at most {} ms in a case (largest round trip {} ms)\n",
+               run.max_tap_tolerance_ns / 1'000'000, run.max_round_trip_ns / 1'000'000);
     return report(o, run.results, "client");
   }
   const auto parsed = conformance::parse_endpoint(o.server);
@@ -337,6 +348,10 @@ Runner add_check_command(CLI::App& app) {
                   "--client: how long each case waits for the client to connect")
       ->check(CLI::Range(10, 3'600'000))
       ->capture_default_str();
+  cmd->add_option("--tap-tolerance-ms", o->tap_tolerance_ms,
+                  "check --client: least tap tolerance (D81), raised to the measured round trip "
+                  "(D118); default: the target file's, else 50")
+      ->check(CLI::Range(0.0, 60'000.0));
   cmd->add_option("--time-scale", o->time_scale,
                   "multiply every wait (default 1, or the target file's)")
       ->check(CLI::Range(0.01, 1000.0));

@@ -18,8 +18,10 @@
 #include "conformance/checker/trace_reader.hpp"
 #include "conformance/cli/commands.hpp"
 #include "conformance/cli/input.hpp"
+#include "conformance/live/round_trips.hpp"
 #include "conformance/report/pcap.hpp"
 #include "conformance/report/report.hpp"
+#include "protocol/codec.hpp"
 #include "protocol/frame_header.hpp"
 
 namespace syncsim::cli {
@@ -96,7 +98,25 @@ static int run_check_trace(const CheckTraceOptions& o) {
   options.at_tap = o.tap;
   options.tap_tolerance_ns = static_cast<std::int64_t>(o.tap_tolerance_ms * 1e6);
   conformance::SessionChecker checker(options);
-  conformance::replay(checker, trace.items);
+  if (o.tap) {
+    // As the live tap judged it (D118): the tolerance follows the round
+    // trips the trace shows, from --tap-tolerance-ms up.
+    conformance::RoundTrips trips;
+    for (const auto& it : trace.items) {
+      using Kind = conformance::TraceItem::Kind;
+      if (it.kind == Kind::Frame && it.frame.seen != conformance::Seen::Received) {
+        if (const auto d = protocol::decode_frame(it.frame.frame); d.message) {
+          trips.frame(it.frame.conn, it.frame.from, *d.message, it.frame.t);
+          checker.set_tap_tolerance_ns(trips.tolerance_ns(options.tap_tolerance_ns));
+        }
+      } else if (it.kind == Kind::Close) {
+        trips.closed(it.frame.conn);
+      }
+      conformance::replay(checker, {it});
+    }
+  } else {
+    conformance::replay(checker, trace.items);
+  }
   const std::int64_t last_t = trace.items.empty() ? 0 : trace.items.back().frame.t;
   checker.finish(last_t, static_cast<std::int64_t>(o.grace_s * 1e9));
   std::size_t shown = 0;
@@ -139,10 +159,11 @@ Runner add_check_trace_command(CLI::App& app) {
   cmd->add_flag("--must-only", o->quiet_should, "list MUST findings only");
   cmd->add_flag("--tap", o->tap,
                 "the written/received times are a tap's, as `proxy --trace` records them: a "
-                "client frame within --tap-tolerance-ms of a gap is not judged under RESYNC-2");
+                "client frame within the tap tolerance of a gap is not judged under RESYNC-2; "
+                "the tolerance follows the round trips the trace shows (D118)");
   cmd->add_option("--tap-tolerance-ms", o->tap_tolerance_ms,
                   "at a tap (--tap, or a frame without \"seen\"): RESYNC-2's allowance for "
-                  "frames already on the wire")
+                  "frames already on the wire; with --tap, the least of it")
       ->check(CLI::Range(0.0, 60000.0))
       ->capture_default_str();
   cmd->add_option("--html", o->html_file,

@@ -28,6 +28,7 @@ struct ClientOptions {
   std::string token, jwt_secret;
   std::uint32_t tenant = 0;
   double ping_interval_s = 30;
+  std::int64_t push_tick_ms = 100, refresh_tick_ms = 0;
   double duration_s = 0;
   std::string trace_file;
   bool verbose = false, must_only = false;
@@ -100,6 +101,8 @@ int client(const ClientOptions& o) {
   }
   cfg.apply_rate_per_s = o.apply_rate;
   cfg.ping_interval_ms = static_cast<std::int64_t>(o.ping_interval_s * 1000);
+  cfg.push_tick_ms = o.push_tick_ms;
+  cfg.refresh_tick_ms = o.refresh_tick_ms;
   options.writes = o.writes;
   options.collection =
       !o.collection.empty() ? o.collection : (o.shapes.empty() ? "orders" : o.shapes.front());
@@ -134,6 +137,7 @@ int client(const ClientOptions& o) {
       "{} MUST findings, {} in all\n",
       live.writes_done(), stats.acked, stats.rejected, stats.reconnects, checker.frames(),
       checker.must_count(), checker.findings().size());
+  fmt::print("  {}\n", live.tap_tolerance_text());  // D118
   return checker.must_count() > 0 ? kExitFindings : kExitOk;
 }
 
@@ -173,6 +177,12 @@ Runner add_client_command(CLI::App& app) {
   cmd->add_option("--ping-interval", o->ping_interval_s, "seconds between Pings (PING-1)")
       ->check(CLI::Range(0.01, 3600.0))
       ->capture_default_str();
+  cmd->add_option("--push-tick-ms", o->push_tick_ms, "ms between push ticks (FLOW-2; Lite: 100)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{60'000}));
+  cmd->add_option("--refresh-tick-ms", o->refresh_tick_ms,
+                  "check every N ms whether 80 % of the token's lifetime passed (TOKEN-5); "
+                  "0: wake at that instant")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{60'000}));
   cmd->add_option("--duration", o->duration_s, "stop after this many seconds (default: Ctrl-C)")
       ->check(CLI::Range(0.0, 1e7));
   cmd->add_option("--trace", o->trace_file,

@@ -21,6 +21,7 @@ struct ProxyOptions {
   double duration_s = 0;
   std::string trace_file;
   bool verbose = false, must_only = false;
+  double tap_tolerance_ms = 50;  // D81/D118: the floor; measured round trips raise it
 };
 
 int proxy(const ProxyOptions& o) {
@@ -38,6 +39,7 @@ int proxy(const ProxyOptions& o) {
   options.listen = *listen.endpoint;
   options.upstream = *upstream.endpoint;
   options.seed = o.seed;
+  options.tap_tolerance_floor_ns = static_cast<std::int64_t>(o.tap_tolerance_ms * 1e6);
   if (!o.faults_file.empty()) {
     const auto f = conformance::load_proxy_faults(o.faults_file);
     if (!f.faults) {
@@ -80,8 +82,11 @@ int proxy(const ProxyOptions& o) {
   fmt::print("syncsim proxy: {} -> {}, seed {}\n", shown.text(), options.upstream.text(), o.seed);
   fmt::print("  client->server: {}\n", conformance::describe_faults(options.faults.to_server));
   fmt::print("  server->client: {}\n", conformance::describe_faults(options.faults.to_client));
-  fmt::print("  RESYNC-2 at this tap: a client frame within {} ms of the gap is not judged (D81)\n",
-             conformance::CheckerOptions{}.tap_tolerance_ns / 1'000'000);
+  fmt::print(
+      "  at this tap a client frame within the tap tolerance of a server frame may precede its "
+      "read\n  (RESYNC-2, TOKEN-6; D81): {} ms to start, raised to the largest measured round "
+      "trip\n  plus half again (D118)\n",
+      options.tap_tolerance_floor_ns / 1'000'000);
   fmt::print(
       "  (fault draws are seeded per connection and direction; real-time order still\n"
       "   varies, so a run is repeatable in its faults, not byte for byte)\n");
@@ -98,6 +103,7 @@ int proxy(const ProxyOptions& o) {
       s.connections, s.refused, s.upstream_failures, s.forwarded, s.dropped, s.duplicated,
       s.reordered, s.corrupted, s.injected, checker.frames(), checker.must_count(),
       checker.findings().size());
+  fmt::print("  {}\n", proxy.tap_tolerance_text());
   return checker.must_count() > 0 ? kExitFindings : kExitOk;
 }
 
@@ -129,6 +135,11 @@ Runner add_proxy_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--upstream", o->upstream, "the server: tcp://HOST:PORT or ws://HOST:PORT/PATH")
       ->required();
+  cmd->add_option("--tap-tolerance-ms", o->tap_tolerance_ms,
+                  "least tap tolerance (D81); raised to the largest measured round trip plus "
+                  "half again (D118)")
+      ->check(CLI::Range(0.0, 60'000.0))
+      ->capture_default_str();
   cmd->add_option("--faults", o->faults_file, "fault file (YAML); default: no faults");
   cmd->add_option("--seed", o->seed, "seed of the fault draws")->capture_default_str();
   cmd->add_option("--duration", o->duration_s, "stop after this many seconds (default: Ctrl-C)")

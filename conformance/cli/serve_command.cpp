@@ -86,6 +86,7 @@ int serve(const ServeOptions& o) {
   fmt::print("syncsim serve: {} connection(s), {} frames judged, {} MUST findings, {} in all\n",
              server.connections(), checker.frames(), checker.must_count(),
              checker.findings().size());
+  fmt::print("  {}\n", server.tap_tolerance_text());  // D118
   return checker.must_count() > 0 ? kExitFindings : kExitOk;
 }
 

@@ -35,6 +35,8 @@ struct ClientCheckRun {
   std::string error;  // set when nothing could run (cannot listen)
   std::uint16_t port = 0;
   std::vector<CaseResult> results;
+  // D118: the largest tap tolerance a case used, and the round trip behind it.
+  std::int64_t max_tap_tolerance_ns = 0, max_round_trip_ns = 0;
 };
 
 const std::vector<CaseInfo>& client_cases();

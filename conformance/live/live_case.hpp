@@ -48,6 +48,9 @@ struct LiveSuiteOptions {
   std::set<std::string> capabilities;       // empty: every family
   std::set<std::string> expected_failures;  // case ids or rule IDs
   double time_scale = 1.0;                  // every wait's budget is multiplied by it
+  // The least tap tolerance (D81); check --client raises it per case to the
+  // largest round trip it measures plus half again (D118).
+  std::int64_t tap_tolerance_floor_ms = 50;
   // A budget of virtual milliseconds as a real-time wait.
   std::chrono::milliseconds scaled(std::int64_t budget_ms) const;
   bool selected(const CaseInfo& c) const;

@@ -98,6 +98,7 @@ void LiveClient::stop() {
 void LiveClient::finish() { impl_->judge_.finish(); }
 
 const SessionChecker& LiveClient::checker() const { return impl_->judge_.checker(); }
+std::string LiveClient::tap_tolerance_text() const { return impl_->judge_.tap_tolerance_text(); }
 const ClientCore& LiveClient::core() const {
   return std::visit([](auto& c) -> const ClientCore& { return c->core(); }, impl_->client);
 }

@@ -44,6 +44,7 @@ class LiveClient {
   void finish();  // judges what is still owed, as of now; after stop()
 
   const SessionChecker& checker() const;
+  std::string tap_tolerance_text() const;  // D118
   const reference::ClientCore& core() const;
   int writes_done() const;
 

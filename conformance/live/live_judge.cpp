@@ -8,7 +8,8 @@ namespace syncsim::conformance {
 namespace {
 CheckerOptions live_options() {
   CheckerOptions c;
-  c.at_tap = true;  // written and read times are the tap's (D81)
+  c.at_tap = true;                  // written and read times are the tap's (D81)
+  c.tap_tolerance_ns = 50'000'000;  // raised by the round trips measured (D118)
   c.server_unix_epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
@@ -29,6 +30,13 @@ void LiveJudge::frame(const protocol::Bytes& frame, std::uint64_t conn, protocol
                       Seen seen) {
   FrameRecord r{now_ns(), conn, from, frame, seen};
   if (trace_) write_trace_frame(*trace_, r);
+  // A frame passes the tap once: as written (proxy) or seen at once.
+  if (seen != Seen::Received) {
+    if (const auto d = protocol::decode_frame(frame); d.message) {
+      round_trips_.frame(conn, from, *d.message, r.t);
+      checker_.set_tap_tolerance_ns(round_trips_.tolerance_ns(tolerance_floor_ns_));
+    }
+  }
   const std::size_t before = checker_.findings().size();
   checker_.on_frame(r);
   report_new(before);
@@ -56,7 +64,27 @@ void LiveJudge::hangup(std::uint64_t conn, protocol::Sender side) {
   report_new(before);
 }
 
+void LiveJudge::set_tap_tolerance_floor_ns(std::int64_t ns) {
+  tolerance_floor_ns_ = ns;
+  checker_.set_tap_tolerance_ns(round_trips_.tolerance_ns(ns));
+}
+
+std::string LiveJudge::tap_tolerance_text() const {
+  return conformance::tap_tolerance_text(checker_.tap_tolerance_ns(), tolerance_floor_ns_,
+                                         round_trips_);
+}
+
+std::string tap_tolerance_text(std::int64_t tolerance_ns, std::int64_t floor_ns,
+                               const RoundTrips& trips) {
+  std::string out = "tap tolerance " + std::to_string(tolerance_ns / 1'000'000) + " ms (floor " +
+                    std::to_string(floor_ns / 1'000'000) + " ms; ";
+  if (!trips.max_ns()) return out + "no round trip measured yet)";
+  return out + "largest round trip " + std::to_string(*trips.max_ns() / 1'000'000) + " ms of " +
+         std::to_string(trips.samples()) + ")";
+}
+
 void LiveJudge::closed(std::uint64_t conn) {
+  round_trips_.closed(conn);
   const auto t = now_ns();
   if (trace_) write_trace_close(*trace_, t, conn);
   const std::size_t before = checker_.findings().size();

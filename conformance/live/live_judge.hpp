@@ -10,6 +10,7 @@
 #include <span>
 
 #include "conformance/checker/session_checker.hpp"
+#include "conformance/live/round_trips.hpp"
 
 namespace syncsim::conformance {
 
@@ -28,6 +29,12 @@ class LiveJudge {
 
   std::int64_t now_ns() const;
   const SessionChecker& checker() const { return checker_; }
+  // The tap tolerance (D81, D118): the largest round trip measured so far
+  // plus a margin, never below the floor (50 ms, or the target file's).
+  void set_tap_tolerance_floor_ns(std::int64_t ns);
+  std::int64_t tap_tolerance_ns() const { return checker_.tap_tolerance_ns(); }
+  // "tap tolerance 50 ms (floor 50 ms; largest round trip 3 ms of 12)".
+  std::string tap_tolerance_text() const;
 
  private:
   void report_new(std::size_t before);
@@ -36,6 +43,12 @@ class LiveJudge {
   std::function<void(const CheckFinding&)> on_finding_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   SessionChecker checker_;
+  RoundTrips round_trips_;
+  std::int64_t tolerance_floor_ns_ = 50'000'000;
 };
+
+// The line the live commands print about the tap tolerance.
+std::string tap_tolerance_text(std::int64_t tolerance_ns, std::int64_t floor_ns,
+                               const RoundTrips& trips);
 
 }  // namespace syncsim::conformance

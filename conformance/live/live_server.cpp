@@ -107,6 +107,7 @@ void LiveServer::stop() {
 void LiveServer::finish() { impl_->judge_.finish(); }
 
 const SessionChecker& LiveServer::checker() const { return impl_->judge_.checker(); }
+std::string LiveServer::tap_tolerance_text() const { return impl_->judge_.tap_tolerance_text(); }
 std::uint64_t LiveServer::connections() const { return impl_->seen_connections.size(); }
 
 }  // namespace syncsim::conformance

@@ -39,7 +39,8 @@ class LiveServer {
   void finish();
 
   const SessionChecker& checker() const;
-  std::uint64_t connections() const;  // accepted so far
+  std::string tap_tolerance_text() const;  // D118
+  std::uint64_t connections() const;       // accepted so far
 
  private:
   struct Impl;

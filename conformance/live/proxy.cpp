@@ -272,7 +272,9 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
   bool stopped = false;
 
   Impl(boost::asio::io_context& io, Options o)
-      : ioc(io), options(std::move(o)), judge_(options.trace, options.on_finding) {}
+      : ioc(io), options(std::move(o)), judge_(options.trace, options.on_finding) {
+    judge_.set_tap_tolerance_floor_ns(options.tap_tolerance_floor_ns);
+  }
 
   bool injects(sim::IoOp op) const { return options.fail && options.fail->hit(op); }
   void event(const std::string& line) {
@@ -440,6 +442,7 @@ void Proxy::stop() {
 void Proxy::finish() { impl_->judge_.finish(); }
 
 const SessionChecker& Proxy::checker() const { return impl_->judge_.checker(); }
+std::string Proxy::tap_tolerance_text() const { return impl_->judge_.tap_tolerance_text(); }
 const Proxy::Stats& Proxy::stats() const { return impl_->stats; }
 
 }  // namespace syncsim::conformance

@@ -56,6 +56,7 @@ class Proxy {
     std::function<void(const CheckFinding&)> on_finding;
     std::function<void(const std::string&)> on_event;  // connections, faults applied
     std::size_t max_connections = 64;                  // more at once are refused
+    std::int64_t tap_tolerance_floor_ns = 50'000'000;  // D81/D118: raised by measured round trips
     std::size_t max_held_frames = 10'000;              // per direction; beyond it the pair is cut
     std::size_t max_queued_bytes = 64u << 20;          // per socket, for a peer that stops reading
     // Failure injection (tests): the proxy's reads, writes, upstream connects,
@@ -79,6 +80,7 @@ class Proxy {
   void finish();  // judges what is still owed, as of now; after stop()
 
   const SessionChecker& checker() const;
+  std::string tap_tolerance_text() const;  // D118
   const Stats& stats() const;
 
  private:

@@ -18,7 +18,7 @@ TargetLoad parse_target(const std::string& text, const std::string& file, bool b
     } else {
       r.keys(root,
              {"server", "token", "jwt_secret", "tenant", "capabilities", "expected_failures",
-              "time_scale"},
+              "time_scale", "tap_tolerance_ms"},
              "a target file");
     }
     opt_str(r, root, "server", t.server);
@@ -28,6 +28,7 @@ TargetLoad parse_target(const std::string& text, const std::string& file, bool b
       r.fail(root["jwt_secret"], "give \"token\" or \"jwt_secret\", not both");
     opt(r, root, "tenant", t.tenant, 0u, 0xFFFF'FFFFu);
     opt(r, root, "time_scale", t.time_scale, 0.01, 1000.0);
+    opt(r, root, "tap_tolerance_ms", t.tap_tolerance_ms, 0.0, 60'000.0);
     if (const auto caps = root["capabilities"]) {
       for (const auto& c : r.strings(caps, "\"capabilities\"")) {
         if (!capability_names().count(c))

@@ -8,6 +8,7 @@
 //   capabilities: [handshake, ping, deltas, shapes]   # default: every family
 //   expected_failures: [duplicate-acked-with-lsn-0, TOKEN-1]   # case ids or rules
 //   time_scale: 2                      # every wait's budget times this
+//   tap_tolerance_ms: 80               # least tap tolerance (D81); round trips raise it (D118)
 //
 // A baseline file holds `expected_failures` only.
 #pragma once
@@ -28,6 +29,7 @@ struct TargetFile {
   std::set<std::string> capabilities;  // empty: every family
   std::set<std::string> expected_failures;
   std::optional<double> time_scale;
+  std::optional<double> tap_tolerance_ms;
 };
 
 struct TargetLoad {

@@ -273,6 +273,15 @@ ClientProfile client_profile(const Scenario& s, sim::World& w) {
   p.backoff_base_ns = 1'000 * kMs;  // CONN-1: the reference client's fixed backoff
   p.backoff_max_ns = 60'000 * kMs;
   p.clock_drift_ppm = max_drift_ppm(s, false);
+  // TOKEN-5/6/10: what every client that sends a token knows of tokens.
+  bool first_token = true;
+  for (std::size_t i = 0; i < s.clients.size(); ++i) {
+    const auto& tk = s.clients[i].token;
+    if (!tk) continue;
+    agree(p.token_source, tk->refresh != "none", first_token);
+    agree(p.token_lifetime_s, tk->lifetime_s, first_token);
+    first_token = false;
+  }
   return p;
 }
 
@@ -557,7 +566,18 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
   copts.server_profile = server_profile(server_cfg);
   copts.server_profile.clock_drift_ppm = max_drift_ppm(s, true);
   copts.client_profile = client_profile(s, w);
+  // TOKEN-5/10: a client's own clock, jumps included, by its connection.
+  auto conn_names = std::make_shared<const std::map<std::uint64_t, std::string>*>(nullptr);
+  copts.client_unix_ms = [&w, conn_names](std::uint64_t conn,
+                                          std::int64_t t) -> std::optional<std::int64_t> {
+    if (!*conn_names) return std::nullopt;
+    const auto it = (*conn_names)->find(conn);
+    const auto node = it == (*conn_names)->end() ? std::nullopt : w.find_node(it->second);
+    if (!node) return std::nullopt;
+    return w.options().unix_epoch_ms + w.clock(*node).system(t) / sim::kMillisecond;
+  };
   Run run(copts);
+  *conn_names = &run.conn_client;
   run.world = &w;
   run.trace = options.frame_trace;
   run.keep_frames = !s.expect.frames.empty();

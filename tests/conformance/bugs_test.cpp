@@ -73,6 +73,11 @@ constexpr BugCase kCases[] = {
     {"DeltasAcrossTenants", "bug-server-deltas-across-tenants", "SHAPE-8"},
     {"SubscribeOnce", "bug-client-subscribe-once", "SHAPE-14"},
     {"ResyncFromLastLsn", "bug-client-resync-from-last-lsn", "RESYNC-1"},
+    {"FixedExpiresIn", "bug-server-fixed-expires-in", "TOKEN-3"},
+    {"RefreshAfterExpiry", "bug-client-refresh-after-expiry", "TOKEN-10"},
+    {"IgnoreRefreshFailure", "bug-client-ignores-refresh-failure", "TOKEN-6"},
+    {"NoRefreshOnDenied", "bug-client-no-refresh-on-denied", "TOKEN-6"},
+    {"HandshakeStaleToken", "bug-client-handshakes-stale-token", "TOKEN-8"},
 };
 
 conformance::Scenario load(const std::string& name) {

@@ -163,7 +163,7 @@ TEST(TOKEN_1, ARefreshToAnotherTenantMustFail) {
   Trace same;
   open(same, token(0, 7));
   same.c(refresh(token(0, 7)));
-  same.s(TokenRefreshAck{true, std::nullopt, 0});
+  same.s(TokenRefreshAck{true, std::nullopt, 3600});  // no exp: 3600 (TOKEN-3)
   EXPECT_TRUE(refused.checker.findings().empty()) << refused.all();
   EXPECT_TRUE(same.checker.findings().empty()) << same.all();
 }
@@ -192,7 +192,7 @@ TEST(TOKEN_9, AnExpiryLastsUntilASuccessfulRefresh) {
   refreshed.c(push(1));
   refreshed.s(reject(1, "token expired"));
   refreshed.c(refresh(token(0)));
-  refreshed.s(TokenRefreshAck{true, std::nullopt, 0});
+  refreshed.s(TokenRefreshAck{true, std::nullopt, 3600});  // no exp: 3600 (TOKEN-3)
   refreshed.c(push(2));
   refreshed.s(DeltaAck{2, 1, std::nullopt});
   EXPECT_TRUE(refreshed.checker.findings().empty()) << refreshed.all();

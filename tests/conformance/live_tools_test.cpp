@@ -200,6 +200,30 @@ TEST(CheckClient, RESYNC_2_AClientThatIgnoresGapsIsCaught) {
   EXPECT_TRUE(found) << "the checker names the rule too";
 }
 
+// D119: the reference client scheduled as NodeDB-Lite is (a 100 ms push
+// tick, a 250 ms refresh tick refreshing at 80 %), pushing all the while,
+// passes the gap and token cases: pushes on the wire when it read the gap
+// are not "before the ResyncRequest", and a refresh is due by exp + 60 s.
+TEST(CheckClient, ALiteLikeClientPassesTheGapAndTokenCases) {
+  ClientRun c("tcp://127.0.0.1:0");
+  c.check(std::string("'") + SYNCSIM_BINARY +
+              "' client --connect \"$SYNCSIM_TARGET\" --shape orders --writes 2000 "
+              "--write-every-ms 5 --apply-rate 200 --token \"$SYNCSIM_TOKEN\" "
+              "--jwt-secret \"$SYNCSIM_JWT_SECRET\" --push-tick-ms 100 --refresh-tick-ms 250",
+          "gap-triggers-resync");
+  EXPECT_EQ(c.run.results.size(), 1u);
+  EXPECT_TRUE(c.not_passed().empty()) << c.not_passed();
+  EXPECT_GE(c.run.max_tap_tolerance_ns, 50'000'000);  // the floor, or the round trip's
+  if (std::getenv("SYNCSIM_QUICK")) return;
+  c.check(std::string("'") + SYNCSIM_BINARY +
+              "' client --connect \"$SYNCSIM_TARGET\" --shape orders --writes 3 "
+              "--token \"$SYNCSIM_TOKEN\" --jwt-secret \"$SYNCSIM_JWT_SECRET\" "
+              "--push-tick-ms 100 --refresh-tick-ms 250",
+          "token-refreshed-before-expiry");
+  EXPECT_EQ(c.run.results.size(), 1u);
+  EXPECT_TRUE(c.not_passed().empty()) << c.not_passed();
+}
+
 TEST(CheckClient, FRAME_10_AClientThatDropsTheConnectionOnABadBodyIsCaught) {
   ClientRun c("tcp://127.0.0.1:0");
   c.check(reference_client("--bug CloseOnUndecodable"), "undecodable-bodies-ignored");
