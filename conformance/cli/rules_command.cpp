@@ -51,17 +51,9 @@ struct CoverageFacts {
 // Why a rule no judge declares is not judged on traces, where it is known.
 std::string_view unjudged_reason(std::string_view id) {
   static const std::map<std::string_view, std::string_view> kReasons = {
-      {"SHAPE-4", "internal state: the server's data at the snapshot"},
-      {"SHAPE-8", "internal state: which documents match a shape"},
-      {"SHAPE-11", "internal state: the server's view of the shape"},
-      {"SHAPE-12", "internal state: the server's view of the shape"},
-      {"SHAPE-13", "internal state: the server's view of the shape"},
-      {"DEF-2", "internal state: the client's stored definitions"},
       {"DELTA-11",
        "the reference server has no write policies, and a denial is silent: the wire "
        "cannot tell it from a rate drop, nor a frame answering it from step 9's (D103)"},
-      {"RESYNC-1", "internal state: the client's tracked lsn (RESYNC-2/4 judge its effects)"},
-      {"VCLOCK-3", "internal state: the client's clock merge"},
       {"HS-15", "internal state: the stored session id; its wire part is HS-1's (D90)"},
       {"SESSION-8",
        "throttling (THROTTLE-4) may rightly hold a triggered frame: no deadline the "
@@ -161,9 +153,7 @@ void print_summary(const std::vector<std::pair<const protocol::Rule*, Status>>& 
 void print_unjudged(const std::vector<std::pair<const protocol::Rule*, Status>>& rows) {
   std::vector<std::string> lines;
   for (const auto& [r, s] : rows) {
-    if (s == Status::Traces || s == Status::Simulator || s == Status::Specific ||
-        r->level == protocol::Level::May)
-      continue;
+    if (s == Status::Traces || s == Status::Simulator || r->level == protocol::Level::May) continue;
     const auto why = unjudged_reason(r->id);
     lines.push_back(fmt::format("  {:<12} {}", r->id,
                                 !why.empty()         ? why
@@ -171,7 +161,25 @@ void print_unjudged(const std::vector<std::pair<const protocol::Rule*, Status>>&
                                                      : "not judged yet"));
   }
   if (lines.empty()) return;
-  fmt::print("Not judged ({} MUST/SHOULD rules):\n", lines.size());
+  fmt::print("Not judged by a checker judge ({} MUST/SHOULD rules):\n", lines.size());
+  for (const auto& l : lines) fmt::print("{}\n", l);
+}
+
+// The rules judged only from the reference pair's state notes (D84): what a
+// side keeps, which the wire does not show.
+void print_simulator_only(const std::vector<std::pair<const protocol::Rule*, Status>>& rows,
+                          const std::map<std::string_view, std::string>& judged_by) {
+  std::vector<std::string> lines;
+  for (const auto& [r, s] : rows) {
+    if (s != Status::Simulator || r->level == protocol::Level::May) continue;
+    lines.push_back(fmt::format("  {:<12} {:<22} {}", r->id, judged_by.at(r->id),
+                                protocol::binds_name(r->binds)));
+  }
+  if (lines.empty()) return;
+  fmt::print(
+      "Judged only in the simulator ({} MUST/SHOULD rules: a side's own state, from the\n"
+      "state notes the reference pair writes into its traces, D84):\n",
+      lines.size());
   for (const auto& l : lines) fmt::print("{}\n", l);
 }
 
@@ -216,6 +224,7 @@ int coverage(const RulesOptions& o) {
                checks.empty() ? "-" : checks, n == 0 ? "-" : fmt::format("{}: {}", n, names));
   }
   print_summary(rows, facts->files);
+  print_simulator_only(rows, judged_by);
   print_unjudged(rows);
   return kExitOk;
 }
