@@ -1,7 +1,7 @@
 #!/bin/bash
 # The checker's false-alarm and mutation sweeps (issue 15's evidence), on the
-# reference pair: every scenario on many seeds (no FAIL: clean scenarios pass,
-# bug and deviation scenarios are caught or XFAIL as they declare), explore on
+# reference pair: every scenario that injects no bug on many seeds (no FAIL),
+# explore on
 # every shipped family in its three modes (no failure), every bug scenario on
 # seeds 1..1000 (caught every time), and the live check suites against
 # `syncsim serve` and the reference client, repeated.
@@ -23,12 +23,13 @@ status=0
 report() { printf '%-44s %s\n' "$1" "$2"; }
 fail() { report "$1" "FAIL ($2)"; status=1; }
 
-# 1. Every scenario on seeds 1..SEEDS.
-if "$SYNCSIM" run scenarios --seeds "1..$SEEDS" --jobs "$JOBS" \
+# 1. Every scenario that injects no bug, on seeds 1..SEEDS.
+clean=$(ls scenarios/*.yaml | grep -v '/bug-')
+if "$SYNCSIM" run $clean --seeds "1..$SEEDS" --jobs "$JOBS" \
     >"$OUT/suite.log" 2>&1; then
-  report "suite x $SEEDS seeds" "$(grep -E '^[0-9]+ scenario\(s\):' "$OUT/suite.log" | tail -n 1)"
+  report "clean scenarios x $SEEDS seeds" "$(grep -E '^[0-9]+ scenario\(s\):' "$OUT/suite.log" | tail -n 1)"
 else
-  fail "suite x $SEEDS seeds" "see $OUT/suite.log"
+  fail "clean scenarios x $SEEDS seeds" "see $OUT/suite.log"
 fi
 
 # 2. Bug scenarios: each caught on every seed of 1..1000 (a PASS is a catch).
