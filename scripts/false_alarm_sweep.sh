@@ -42,7 +42,7 @@ fi
 # 3. explore: every family, clean / --strict / --purges, JOBS at a time.
 explore_one() {
   local fam=$1 mode=$2 log="$OUT/explore-$1${2// /}.log"
-  if "$SYNCSIM" explore --family "$fam" --runs "$EXPLORE_RUNS" $mode --out "$OUT/found-$fam.yaml" \
+  if "$SYNCSIM" explore --family "$fam" --runs "$EXPLORE_RUNS" $mode --out "$OUT/found-$fam${mode// /}.yaml" \
       >"$log" 2>&1; then
     report "explore $fam ${mode:-clean} x $EXPLORE_RUNS" "no failure"
   else

@@ -20,8 +20,7 @@ constexpr std::size_t kResyncMaxTracked = 10'000;  // unanswered pushes remember
 
 class ResyncJudge final : public Judge {
  public:
-  explicit ResyncJudge(const JudgeDeps& d)
-      : Judge(d.sink, "resync"), options_(d.options), views_(d.views) {}
+  explicit ResyncJudge(const JudgeDeps& d) : Judge(d.sink, "resync"), options_(d.options) {}
   std::span<const RuleDecl> rules() const override { return kResyncRules; }
 
   void deadlines(std::uint64_t conn, std::int64_t now) override {
@@ -68,7 +67,6 @@ class ResyncJudge final : public Judge {
   void fresh_snapshot(const FrameEvent& e, State& s, const std::string& shape_id);
 
   const CheckerOptions& options_;
-  Views& views_;
   std::map<std::uint64_t, State> conns_;
 };
 
