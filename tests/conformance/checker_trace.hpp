@@ -52,6 +52,20 @@ struct Trace {
     }
     return false;
   }
+  // Some finding of `rule` is blamed on `side`.
+  bool blamed(std::string_view rule, Sender side) const {
+    for (const auto& f : checker.findings()) {
+      if (f.finding.rule == rule && f.blamed == side) return true;
+    }
+    return false;
+  }
+  // The first finding of `rule` is blamed on `side`.
+  bool first_blamed(std::string_view rule, Sender side) const {
+    for (const auto& f : checker.findings()) {
+      if (f.finding.rule == rule) return f.blamed == side;
+    }
+    return false;
+  }
   std::string all() const {
     std::string out;
     for (const auto& f : checker.findings()) out += "\n  " + conformance::format_check_finding(f);

@@ -29,11 +29,6 @@ void answered(Trace& tr, const M& m) {
   tr.sw(m);
   tr.cr(m);
 }
-bool blamed(const Trace& tr, std::string_view rule, Sender side) {
-  for (const auto& f : tr.checker.findings())
-    if (f.finding.rule == rule && f.blamed == side) return true;
-  return false;
-}
 std::size_t count(const Trace& tr, std::string_view rule) {
   std::size_t n = 0;
   for (const auto& f : tr.checker.findings()) n += f.finding.rule == rule;
@@ -52,7 +47,7 @@ TEST(DELTA_3, ADuplicateRejectedByALaterStepIsTheServers) {
   answered(tr, DeltaAck{1, 1, std::nullopt});
   pushed(tr, 1);
   answered(tr, rejected(1, "rate limited", compensation::RateLimited{10}));
-  EXPECT_TRUE(blamed(tr, "DELTA-3", Sender::Server)) << tr.all();
+  EXPECT_TRUE(tr.blamed("DELTA-3", Sender::Server)) << tr.all();
 }
 
 TEST(DELTA_3, ADuplicateAckedWithLsnZeroKeepsIt) {
@@ -76,7 +71,7 @@ TEST(DELTA_3, ADuplicateDroppedSilentlyIsTheServers) {
   pushed(tr, 1);  // at or below 2: step 4 acknowledges it ...
   pushed(tr, 3);
   answered(tr, DeltaAck{3, 2, std::nullopt});  // ... but only 3 is answered
-  EXPECT_TRUE(blamed(tr, "DELTA-3", Sender::Server)) << tr.all();
+  EXPECT_TRUE(tr.blamed("DELTA-3", Sender::Server)) << tr.all();
 
   Trace at_end;  // never answered at all
   open(at_end);
@@ -102,7 +97,7 @@ TEST(DELTA_3, NotAuthenticatedOnAnAuthenticatedSessionIsTheServers) {
   open(tr);
   pushed(tr, 1);
   answered(tr, rejected(1, "not authenticated", compensation::PermissionDenied{}));
-  EXPECT_TRUE(blamed(tr, "DELTA-3", Sender::Server)) << tr.all();
+  EXPECT_TRUE(tr.blamed("DELTA-3", Sender::Server)) << tr.all();
 
   Trace before;  // before the handshake it is step 1's answer
   pushed(before, 1);
@@ -119,7 +114,7 @@ TEST(DELTA_12, AnAckedMutationSentAgainIsTheClients) {
   answered(tr, DeltaAck{1, 1, std::nullopt});
   tr.wait_ms(2500);
   tr.cw(push(1));
-  EXPECT_TRUE(blamed(tr, "DELTA-12", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("DELTA-12", Sender::Client)) << tr.all();
   EXPECT_EQ(count(tr, "DELTA-12"), 1u);
 }
 
@@ -165,7 +160,7 @@ TEST(DELTA_12, OnANewConnectionAnAckedMutationStaysDone) {
   same.sw(ok_ack("sync-a:2"), 2);
   same.cr(ok_ack("sync-a:2"), 2);
   same.cw(push(1), 2);
-  EXPECT_TRUE(blamed(same, "DELTA-12", Sender::Client)) << same.all();
+  EXPECT_TRUE(same.blamed("DELTA-12", Sender::Client)) << same.all();
 }
 
 TEST(DELTA_16, AMutationAckedWithASkewWarningSentAgainIsTheClients) {
@@ -175,7 +170,7 @@ TEST(DELTA_16, AMutationAckedWithASkewWarningSentAgainIsTheClients) {
   answered(tr, DeltaAck{1, 1, std::int64_t{-172'800'000}});
   tr.wait_ms(2500);
   tr.cw(push(1));
-  EXPECT_TRUE(blamed(tr, "DELTA-16", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("DELTA-16", Sender::Client)) << tr.all();
   EXPECT_FALSE(tr.has("DELTA-12")) << tr.all();
 
   Trace keeps;
@@ -204,7 +199,7 @@ TEST(DELTA_13, AMutationForgottenAfterAHigherAckIsTheClients) {
   answered(tr, DeltaAck{2, 1, std::nullopt});
   tr.wait_ms(3000);
   tr.cw(push(3));  // 1 is not sent again
-  EXPECT_TRUE(blamed(tr, "DELTA-13", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("DELTA-13", Sender::Client)) << tr.all();
 }
 
 TEST(DELTA_13, AMutationSentAgainAfterTheRetransmitTimeKeepsIt) {
@@ -255,7 +250,7 @@ TEST(DELTA_14, ARejectedMutationKeptOrTheBatchNotHalvedIsTheClients) {
   pushed(kept, 1);
   answered(kept, rejected(1, "unique", compensation::UniqueViolation{"unknown", "d"}));
   kept.checker.on_note(reject_note(kept.t, 1, "UniqueViolation", true, 50, 25));
-  EXPECT_TRUE(blamed(kept, "DELTA-14", Sender::Client)) << kept.all();
+  EXPECT_TRUE(kept.blamed("DELTA-14", Sender::Client)) << kept.all();
 
   Trace batch;
   open(batch);
@@ -274,7 +269,7 @@ TEST(DELTA_14, ARolledBackMutationSentAgainIsTheClients) {
   EXPECT_FALSE(tr.has("DELTA-14")) << tr.all();
   tr.wait_ms(500);
   tr.cw(push(1));
-  EXPECT_TRUE(blamed(tr, "DELTA-14", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("DELTA-14", Sender::Client)) << tr.all();
 }
 
 TEST(DELTA_14, TheReferenceChoicesPerHintKeepIt) {
@@ -302,7 +297,7 @@ TEST(DELTA_18, AClientDeltaAckIsTheClients) {
   from_server.peer_id = 0;
   answered(tr, from_server);
   tr.cw(DeltaAck{1, 0, std::nullopt});
-  EXPECT_TRUE(blamed(tr, "DELTA-18", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("DELTA-18", Sender::Client)) << tr.all();
 
   Trace keeps;
   open(keeps);

@@ -27,13 +27,6 @@ void connect(Trace& tr) {
   tr.cr(ok_ack());
 }
 
-bool blamed(const Trace& tr, std::string_view rule, Sender side) {
-  for (const auto& f : tr.checker.findings()) {
-    if (f.finding.rule == rule) return f.blamed == side;
-  }
-  return false;
-}
-
 TEST(FLOW_3, APushRepeatedBeforeTheTimeoutIsFlagged) {
   Trace tr(retransmit());
   connect(tr);
@@ -41,7 +34,7 @@ TEST(FLOW_3, APushRepeatedBeforeTheTimeoutIsFlagged) {
   tr.wait_ms(100);
   tr.cw(push(1));  // Lite's every-tick resend
   EXPECT_TRUE(tr.has("FLOW-3")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "FLOW-3", Sender::Client));
+  EXPECT_TRUE(tr.first_blamed("FLOW-3", Sender::Client));
 }
 
 TEST(FLOW_3, RepeatsAfterTheTimeoutOrAfterAnAnswerAreKept) {
@@ -64,7 +57,7 @@ TEST(RATE_4, AMutationNeverPushedAgainIsFlaggedWhileTheClientLives) {
   tr.wait_ms(15'000);
   tr.cw(PingPong{1, false});
   EXPECT_TRUE(tr.has("RATE-4")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "RATE-4", Sender::Client));
+  EXPECT_TRUE(tr.first_blamed("RATE-4", Sender::Client));
 }
 
 TEST(RATE_4, RetransmissionsAPurgeOrACrashedClientAreKept) {
@@ -99,7 +92,7 @@ TEST(FLOW_2, PushesBetweenTicksAreFlagged) {
   tr.wait_ms(30);
   tr.cw(push(2));
   EXPECT_TRUE(tr.has("FLOW-2")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "FLOW-2", Sender::Client));
+  EXPECT_TRUE(tr.first_blamed("FLOW-2", Sender::Client));
 }
 
 TEST(FLOW_2, ABatchPerTickIsKept) {
@@ -137,7 +130,7 @@ TEST(FLOW_4, AWriteRefusedBelowTheBoundIsFlagged) {
   Trace tr(o);
   tr.checker.on_note(bound_note("40", "0"));
   EXPECT_TRUE(tr.has("FLOW-4")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "FLOW-4", Sender::Client));
+  EXPECT_TRUE(tr.first_blamed("FLOW-4", Sender::Client));
   Trace over(o);
   over.checker.on_note(bound_note("100", "1"));
   EXPECT_TRUE(over.has("FLOW-4")) << over.all();

@@ -29,20 +29,13 @@ void connect(Trace& tr) {
   tr.cr(ok_ack());
 }
 
-bool blamed(const Trace& tr, std::string_view rule, Sender side) {
-  for (const auto& f : tr.checker.findings()) {
-    if (f.finding.rule == rule) return f.blamed == side;
-  }
-  return false;
-}
-
 TEST(PING_1, NoPingAfterTheHandshakeIsFlaggedOnceTheClientActs) {
   Trace tr(client_timers());
   connect(tr);
   tr.wait_ms(2'000);
   tr.cw(subscribe("s"));  // alive, and it never pinged
   EXPECT_TRUE(tr.has("PING-1")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "PING-1", Sender::Client));
+  EXPECT_TRUE(tr.first_blamed("PING-1", Sender::Client));
 }
 
 TEST(PING_1, APingOverdueByTheIntervalIsFlagged) {
@@ -84,7 +77,7 @@ TEST(PING_3, APongAnsweredByTheServerIsFlagged) {
   tr.c(PingPong{7, true});
   tr.s(PingPong{7, true});
   EXPECT_TRUE(tr.has("PING-3")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "PING-3", Sender::Server));
+  EXPECT_TRUE(tr.first_blamed("PING-3", Sender::Server));
 }
 
 TEST(PING_3, APongLeftUnansweredIsKept) {
@@ -107,7 +100,7 @@ TEST(PING_5, AServerPingLeftUnansweredOrMisechoedIsFlagged) {
   ignored.wait_ms(11'000);
   ignored.cw(PingPong{6, false});
   EXPECT_TRUE(ignored.has("PING-5")) << ignored.all();
-  EXPECT_TRUE(blamed(ignored, "PING-5", Sender::Client));
+  EXPECT_TRUE(ignored.first_blamed("PING-5", Sender::Client));
 
   Trace wrong;
   connect(wrong);
@@ -137,7 +130,7 @@ TEST(PING_6, AClientStillOnASilentConnectionIsFlagged) {
   }
   tr.cw(PingPong{9, false});
   EXPECT_TRUE(tr.has("PING-6")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "PING-6", Sender::Client));
+  EXPECT_TRUE(tr.first_blamed("PING-6", Sender::Client));
 }
 
 TEST(PING_6, AConnectionThatAnswersIsKept) {
@@ -172,7 +165,7 @@ TEST(PING_4, ASessionClosedAsIdleSoonAfterAPingIsFlagged) {
   tr.wait_ms(60'000);
   tr.checker.on_note(idle_close(tr.t, 1));  // idle since the handshake, not since the Ping
   EXPECT_TRUE(tr.has("PING-4")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "PING-4", Sender::Server));
+  EXPECT_TRUE(tr.first_blamed("PING-4", Sender::Server));
 }
 
 TEST(PING_4, AnIdleCloseAfterTheTimeoutIsKept) {

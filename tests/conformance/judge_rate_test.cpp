@@ -35,13 +35,6 @@ void pushed(Trace& tr, std::uint64_t mid, std::optional<std::uint64_t> lsn) {
   if (lsn) tr.sw(DeltaAck{mid, *lsn, std::nullopt});
 }
 
-bool blamed(const Trace& tr, std::string_view rule, Sender side) {
-  for (const auto& f : tr.checker.findings()) {
-    if (f.finding.rule == rule) return f.blamed == side;
-  }
-  return false;
-}
-
 TEST(RATE_1, APushDroppedWithTokensInTheBucketIsFlagged) {
   Trace tr(bucket(5, 1));
   connect(tr);
@@ -49,7 +42,7 @@ TEST(RATE_1, APushDroppedWithTokensInTheBucketIsFlagged) {
   pushed(tr, 2, std::nullopt);  // dropped with four tokens left
   pushed(tr, 3, 2);
   EXPECT_TRUE(tr.has("RATE-1")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "RATE-1", Sender::Server));
+  EXPECT_TRUE(tr.first_blamed("RATE-1", Sender::Server));
 }
 
 TEST(RATE_1, DropsOnceTheBucketIsEmptyAndFreePushesAreKept) {
@@ -78,7 +71,7 @@ TEST(RATE_2, APushAcceptedWithAnEmptyBucketIsFlagged) {
   pushed(tr, 2, 2);
   pushed(tr, 3, 3);
   EXPECT_TRUE(tr.has("RATE-2")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "RATE-2", Sender::Server));
+  EXPECT_TRUE(tr.first_blamed("RATE-2", Sender::Server));
 }
 
 TEST(RATE_2, AcceptsWithinTheRefillAreKept) {
@@ -107,7 +100,7 @@ TEST(RATE_5, APingOfARateLimitedSessionLeftUnansweredIsFlagged) {
   tr.sr(PingPong{5, false});
   tr.checker.finish(tr.t + 60 * kS);
   EXPECT_TRUE(tr.has("RATE-5")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "RATE-5", Sender::Server));
+  EXPECT_TRUE(tr.first_blamed("RATE-5", Sender::Server));
 }
 
 TEST(RATE_5, PingsOfARateLimitedSessionAnsweredAreKept) {

@@ -45,13 +45,6 @@ void open(Trace& tr, std::uint64_t conn, std::uint64_t epoch, bool success = tru
   tr.cr(a, conn);
 }
 
-bool blamed(const Trace& tr, std::string_view rule, Sender side) {
-  for (const auto& f : tr.checker.findings()) {
-    if (f.finding.rule == rule) return f.blamed == side;
-  }
-  return false;
-}
-
 TEST(CONN_4, AReconnectWithinASecondIsFlagged) {
   Trace tr;
   open(tr, 1, 1);
@@ -59,7 +52,7 @@ TEST(CONN_4, AReconnectWithinASecondIsFlagged) {
   tr.wait_ms(100);
   open(tr, 2, 2);
   EXPECT_TRUE(tr.has("CONN-4")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "CONN-4", Sender::Client));
+  EXPECT_TRUE(tr.first_blamed("CONN-4", Sender::Client));
 }
 
 TEST(CONN_4, AReconnectAfterASecondIsKept) {
@@ -105,7 +98,7 @@ TEST(CONN_1, FailuresInARowWithoutBackingOffAreFlagged) {
   open(tr, 3, 3);
   EXPECT_TRUE(tr.has("CONN-1")) << tr.all();
   EXPECT_FALSE(tr.has("CONN-4")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "CONN-1", Sender::Client));
+  EXPECT_TRUE(tr.first_blamed("CONN-1", Sender::Client));
 }
 
 TEST(CONN_1, DoublingWaitsAndAResetAfterSuccessAreKept) {
@@ -146,7 +139,7 @@ TEST(CONN_2, AMutationLeftUnansweredAndNeverPushedAgainIsFlagged) {
   tr.wait_ms(11'000);
   tr.cw(PingPong{2, false}, 2);  // alive, authenticated for 11 s, and 1 not pushed
   EXPECT_TRUE(tr.has("CONN-2")) << tr.all();
-  EXPECT_TRUE(blamed(tr, "CONN-2", Sender::Client));
+  EXPECT_TRUE(tr.first_blamed("CONN-2", Sender::Client));
 }
 
 TEST(CONN_2, MutationsPushedAgainAnsweredOrPurgedAreKept) {

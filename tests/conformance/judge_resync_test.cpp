@@ -16,12 +16,6 @@ void open(Trace& tr, std::uint64_t conn = 1) {
   tr.s(ok_ack("sync-a:" + std::to_string(conn)), conn);
 }
 
-bool blamed(const Trace& tr, std::string_view rule, Sender side) {
-  for (const auto& f : tr.checker.findings())
-    if (f.finding.rule == rule) return f.blamed == side;
-  return false;
-}
-
 ResyncRequest gap(std::uint64_t expected, std::uint64_t received) {
   return ResyncRequest{resync_reason::SequenceGap{expected, received}, expected, ""};
 }
@@ -47,7 +41,7 @@ TEST(RESYNC_1, TheRequestNamesTheLsnAfterTheLastOneRead) {
   Trace broken;  // from the last lsn read, not the next
   gapped(broken);
   broken.c(gap(1, 4));
-  EXPECT_TRUE(blamed(broken, "RESYNC-1", Sender::Client)) << broken.all();
+  EXPECT_TRUE(broken.first_blamed("RESYNC-1", Sender::Client)) << broken.all();
   EXPECT_FALSE(broken.has("RESYNC-4")) << broken.all();
 }
 
@@ -59,7 +53,7 @@ TEST(RESYNC_1, TrackingStartsOverOnANewConnection) {
   tr.c(subscribe("s"), 2);
   tr.s(delta("s", 5), 2);
   tr.c(gap(2, 5), 2);
-  EXPECT_TRUE(blamed(tr, "RESYNC-4", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.first_blamed("RESYNC-4", Sender::Client)) << tr.all();
 }
 
 // ---- RESYNC-2: the request's exact form -------------------------------------
@@ -68,12 +62,12 @@ TEST(RESYNC_2, FromMutationIdIsExpectedAndCollectionIsEmpty) {
   Trace from;
   gapped(from);
   from.c(ResyncRequest{resync_reason::SequenceGap{2, 4}, 0, ""});
-  EXPECT_TRUE(blamed(from, "RESYNC-2", Sender::Client)) << from.all();
+  EXPECT_TRUE(from.first_blamed("RESYNC-2", Sender::Client)) << from.all();
 
   Trace coll;
   gapped(coll);
   coll.c(ResyncRequest{resync_reason::SequenceGap{2, 4}, 2, "orders"});
-  EXPECT_TRUE(blamed(coll, "RESYNC-2", Sender::Client)) << coll.all();
+  EXPECT_TRUE(coll.first_blamed("RESYNC-2", Sender::Client)) << coll.all();
 }
 
 // Issue 15: a request of another reason, or for another gap, does not settle
@@ -83,13 +77,13 @@ TEST(RESYNC_2, OnlyTheOwedGapSettlesTheObligation) {
   gapped(other);
   other.wait_ms(60);  // past the tap tolerance (D81)
   other.c(ResyncRequest{resync_reason::CorruptedState{}, 0, ""});
-  EXPECT_TRUE(blamed(other, "RESYNC-2", Sender::Client)) << other.all();
+  EXPECT_TRUE(other.first_blamed("RESYNC-2", Sender::Client)) << other.all();
 
   Trace older;
   gapped(older);
   older.wait_ms(60);
   older.c(gap(2, 3));
-  EXPECT_TRUE(blamed(older, "RESYNC-2", Sender::Client)) << older.all();
+  EXPECT_TRUE(older.first_blamed("RESYNC-2", Sender::Client)) << older.all();
 }
 
 // ---- RESYNC-4 (issue 15: the maximum or the last lsn read) -------------------
@@ -123,7 +117,7 @@ TEST(RESYNC_4, AGapUnderEitherTrackingMayBeReported) {
   none.s(delta("s", 6));
   none.s(delta("s", 7));
   none.c(gap(6, 7));
-  EXPECT_TRUE(blamed(none, "RESYNC-4", Sender::Client)) << none.all();
+  EXPECT_TRUE(none.first_blamed("RESYNC-4", Sender::Client)) << none.all();
 }
 
 // ---- RESYNC-7: no error frame for a ResyncRequest ---------------------------
@@ -142,7 +136,7 @@ TEST(RESYNC_7, TheServerAnswersAResyncRequestWithNoErrorFrame) {
   };
   EXPECT_FALSE(run(ShapeDelta{"s", "orders", "d", "UPDATE", {1}, 1})->has("RESYNC-7"));
   const auto rejected = run(DeltaReject{0, "unexpected resync", std::nullopt});
-  EXPECT_TRUE(blamed(*rejected, "RESYNC-7", Sender::Server)) << rejected->all();
+  EXPECT_TRUE(rejected->first_blamed("RESYNC-7", Sender::Server)) << rejected->all();
 
   Trace tap;  // at a tap the server may have written it before it read the request
   open(tap);
@@ -172,7 +166,7 @@ TEST(RESYNC_8, FreshSnapshotsInShapeIdOrderNotCountingSubscribeAnswers) {
   for (const char* id : {"b", "a"}) broken.s(ShapeSnapshot{id, Bytes{0x90}, 0, 0});
   broken.c(ResyncRequest{resync_reason::CorruptedState{}, 0, ""});
   for (const char* id : {"b", "a"}) broken.s(ShapeSnapshot{id, Bytes{0x90}, 0, 0});
-  EXPECT_TRUE(blamed(broken, "RESYNC-8", Sender::Server)) << broken.all();
+  EXPECT_TRUE(broken.first_blamed("RESYNC-8", Sender::Server)) << broken.all();
 }
 
 // ---- RESYNC-9: the client re-sends what a server's ResyncRequest names ------
@@ -195,7 +189,7 @@ TEST(RESYNC_9, UnacknowledgedMutationsAreSentAgain) {
   silent.s(DeltaAck{1, 1, std::nullopt});
   silent.s(ResyncRequest{resync_reason::CorruptedState{}, 0, ""});
   silent.checker.finish(silent.t + 60'000 * kMs);
-  EXPECT_TRUE(blamed(silent, "RESYNC-9", Sender::Client)) << silent.all();
+  EXPECT_TRUE(silent.first_blamed("RESYNC-9", Sender::Client)) << silent.all();
 
   Trace other;  // from_mutation_id above it: not named
   open(other);

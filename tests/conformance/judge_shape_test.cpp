@@ -19,11 +19,6 @@ void open(Trace& tr, std::uint64_t conn = 1) {
 }
 
 // The finding of `rule`, blamed on `side`; fails the test when there is none.
-bool blamed(const Trace& tr, std::string_view rule, Sender side) {
-  for (const auto& f : tr.checker.findings())
-    if (f.finding.rule == rule) return f.blamed == side;
-  return false;
-}
 
 void note(Trace& tr, Sender side, std::uint64_t conn, std::string kind,
           std::map<std::string, std::string> fields) {
@@ -82,7 +77,7 @@ TEST(SHAPE_3, AWriteAboveTheSnapshotIsDeliveredAsAShapeDelta) {
   subscribed(broken, 2);
   write_note(broken, 3);
   finish(broken);
-  EXPECT_TRUE(blamed(broken, "SHAPE-3", Sender::Server)) << broken.all();
+  EXPECT_TRUE(broken.first_blamed("SHAPE-3", Sender::Server)) << broken.all();
 }
 
 TEST(SHAPE_3, AThrottledOrPurgedSessionOwesNothing) {
@@ -111,7 +106,7 @@ TEST(SHAPE_4, SnapshotLsnIsNotBelowAnLsnTheSessionWasShown) {
   broken.s(delta("s", 5));
   broken.c(subscribe("s"));
   broken.s(ShapeSnapshot{"s", kNoDocs, 3, 0});  // the server showed lsn 5 already
-  EXPECT_TRUE(blamed(broken, "SHAPE-4", Sender::Server)) << broken.all();
+  EXPECT_TRUE(broken.first_blamed("SHAPE-4", Sender::Server)) << broken.all();
 
   Trace kept;
   open(kept);
@@ -137,7 +132,7 @@ TEST(SHAPE_4, TheSnapshotHoldsTheServersDataAsNoted) {
   };
   EXPECT_FALSE(run(kOneDoc, 1)->has("SHAPE-4"));
   const auto missing = run(kNoDocs, 0);
-  EXPECT_TRUE(blamed(*missing, "SHAPE-4", Sender::Server)) << missing->all();
+  EXPECT_TRUE(missing->first_blamed("SHAPE-4", Sender::Server)) << missing->all();
 }
 
 // ---- SHAPE-5: a re-subscription replaces the definition ---------------------
@@ -161,7 +156,7 @@ TEST(SHAPE_5, AfterTheNewSnapshotDeltasFollowTheNewDefinition) {
   Trace broken;
   resubscribed(broken);
   broken.s(delta("s", 3, "orders"));
-  EXPECT_TRUE(blamed(broken, "SHAPE-5", Sender::Server)) << broken.all();
+  EXPECT_TRUE(broken.first_blamed("SHAPE-5", Sender::Server)) << broken.all();
 }
 
 // ---- SHAPE-6 at a tap: a delta passing just after the unsubscribe ----------
@@ -176,7 +171,7 @@ TEST(SHAPE_6, AtATapADeltaJustAfterTheUnsubscribeMayHaveCrossedIt) {
   EXPECT_FALSE(tr.has("SHAPE-6")) << tr.all();
   tr.wait_ms(60);  // past the tap tolerance (D81)
   tr.s(delta("s", 2));
-  EXPECT_TRUE(blamed(tr, "SHAPE-6", Sender::Server)) << tr.all();
+  EXPECT_TRUE(tr.first_blamed("SHAPE-6", Sender::Server)) << tr.all();
 }
 
 // ---- SHAPE-8: a shape gets its own collection's writes of its own tenant ----
@@ -187,7 +182,7 @@ TEST(SHAPE_8, ADeltaOfAnotherCollectionIsFlagged) {
   broken.c(subscribe("s", "orders"));
   broken.s(ShapeSnapshot{"s", kNoDocs, 0, 0});
   broken.s(delta("s", 1, "users"));
-  EXPECT_TRUE(blamed(broken, "SHAPE-8", Sender::Server)) << broken.all();
+  EXPECT_TRUE(broken.first_blamed("SHAPE-8", Sender::Server)) << broken.all();
 
   Trace graph;  // D105: Graph shapes are not judged
   open(graph);
@@ -214,7 +209,7 @@ TEST(SHAPE_8, ADeltaCarriesAWriteOfTheSessionsTenant) {
   };
   EXPECT_FALSE(run(2)->has("SHAPE-8"));
   const auto leaked = run(1);
-  EXPECT_TRUE(blamed(*leaked, "SHAPE-8", Sender::Server)) << leaked->all();
+  EXPECT_TRUE(leaked->first_blamed("SHAPE-8", Sender::Server)) << leaked->all();
 }
 
 // ---- SHAPE-10: lsns go up by one from the snapshot's ----------------------
@@ -231,7 +226,7 @@ TEST(SHAPE_10, WrittenDeltasFollowTheSnapshotOneByOne) {
   };
   EXPECT_FALSE(run(5)->has("SHAPE-10"));
   const auto jumped = run(7);
-  EXPECT_TRUE(blamed(*jumped, "SHAPE-10", Sender::Server)) << jumped->all();
+  EXPECT_TRUE(jumped->first_blamed("SHAPE-10", Sender::Server)) << jumped->all();
 
   Trace throttled;  // THROTTLE-6 may drop: not judged
   open(throttled);
@@ -264,9 +259,9 @@ TEST(SHAPE_11, TheClientHoldsTheSnapshotsDataAndPosition) {
   EXPECT_FALSE(run(digest(kOneDoc), 4)->has("SHAPE-11"));
   EXPECT_FALSE(run(digest(kOneDoc), 6)->has("SHAPE-11"));  // RESYNC-3 HC: never lowered
   const auto stale = run(digest(kNoDocs), 4);
-  EXPECT_TRUE(blamed(*stale, "SHAPE-11", Sender::Client)) << stale->all();
+  EXPECT_TRUE(stale->first_blamed("SHAPE-11", Sender::Client)) << stale->all();
   const auto behind = run(digest(kOneDoc), 0);
-  EXPECT_TRUE(blamed(*behind, "SHAPE-11", Sender::Client)) << behind->all();
+  EXPECT_TRUE(behind->first_blamed("SHAPE-11", Sender::Client)) << behind->all();
 }
 
 TEST(SHAPE_12, TheClientsPositionRisesToTheDeltasLsn) {
@@ -282,7 +277,7 @@ TEST(SHAPE_12, TheClientsPositionRisesToTheDeltasLsn) {
   };
   EXPECT_FALSE(run(1)->has("SHAPE-12"));
   const auto stuck = run(0);
-  EXPECT_TRUE(blamed(*stuck, "SHAPE-12", Sender::Client)) << stuck->all();
+  EXPECT_TRUE(stuck->first_blamed("SHAPE-12", Sender::Client)) << stuck->all();
 }
 
 // ---- SHAPE-13 (client notes): a shape removed locally is unsubscribed -------
@@ -300,7 +295,7 @@ TEST(SHAPE_13, AShapeRemovedLocallyIsUnsubscribed) {
   };
   EXPECT_FALSE(run(true)->has("SHAPE-13"));
   const auto silent = run(false);
-  EXPECT_TRUE(blamed(*silent, "SHAPE-13", Sender::Client)) << silent->all();
+  EXPECT_TRUE(silent->first_blamed("SHAPE-13", Sender::Client)) << silent->all();
 }
 
 // ---- SHAPE-14: the client subscribes its shapes after every handshake -------
@@ -319,7 +314,7 @@ TEST(SHAPE_14, EveryListedShapeIsSubscribedAfterTheHandshake) {
   };
   EXPECT_FALSE(run(true)->has("SHAPE-14"));
   const auto forgot = run(false);
-  EXPECT_TRUE(blamed(*forgot, "SHAPE-14", Sender::Client)) << forgot->all();
+  EXPECT_TRUE(forgot->first_blamed("SHAPE-14", Sender::Client)) << forgot->all();
 
   Trace refused;  // no successful handshake: nothing owed
   Handshake h = hs();

@@ -39,11 +39,6 @@ void answered(Trace& tr, const TimeseriesAck& a) {
   tr.sw(a);
   tr.cr(a);
 }
-bool blamed(const Trace& tr, std::string_view rule, Sender side) {
-  for (const auto& f : tr.checker.findings())
-    if (f.finding.rule == rule && f.blamed == side) return true;
-  return false;
-}
 
 TEST(TS_1, TheCheckersGorillaReaderDecodesAsTheReferenceDoes) {
   const std::vector<std::int64_t> times = {1000, 1010, 1020, 1500, -7, 1LL << 40, 1LL << 40};
@@ -71,7 +66,7 @@ TEST(TS_1, APushWhoseFieldsDisagreeWithItsBlocksIsTheClients) {
   auto p = ts_push({10, 20, 30});
   p.sample_count = 4;
   count.cw(p);
-  EXPECT_TRUE(blamed(count, "TS-1", Sender::Client)) << count.all();
+  EXPECT_TRUE(count.blamed("TS-1", Sender::Client)) << count.all();
 
   Trace range;
   open(range);
@@ -113,7 +108,7 @@ TEST(TS_2, SamplesAcceptedBeforeTheHandshakeAreTheServers) {
   Trace tr;
   pushed(tr, ts_push({10, 20}));
   answered(tr, TimeseriesAck{"cpu", 2, 0, 1});
-  EXPECT_TRUE(blamed(tr, "TS-2", Sender::Server)) << tr.all();
+  EXPECT_TRUE(tr.blamed("TS-2", Sender::Server)) << tr.all();
 
   Trace keeps;
   pushed(keeps, ts_push({10, 20}));
@@ -126,7 +121,7 @@ TEST(TS_3, CountsOtherThanTheBlocksDecodeToAreTheServers) {
   open(tr);
   pushed(tr, ts_push({10, 20, 30}));
   answered(tr, TimeseriesAck{"cpu", 2, 1, 1});
-  EXPECT_TRUE(blamed(tr, "TS-3", Sender::Server)) << tr.all();
+  EXPECT_TRUE(tr.blamed("TS-3", Sender::Server)) << tr.all();
 
   Trace truncated;  // k is what decodes: a cut ts_block gives fewer samples
   open(truncated);
@@ -146,7 +141,7 @@ TEST(TS_7, ADecodablePushRefusedWholeIsTheServers) {
   open(tr);
   pushed(tr, ts_push({10, 20, 30}));
   answered(tr, TimeseriesAck{"cpu", 0, 3, 0});
-  EXPECT_TRUE(blamed(tr, "TS-7", Sender::Server)) << tr.all();
+  EXPECT_TRUE(tr.blamed("TS-7", Sender::Server)) << tr.all();
 
   Trace odd;  // odd fields the server does not read: still counted
   open(odd);
@@ -166,7 +161,7 @@ TEST(TS_6, ASecondPushBeforeTheAnswerIsTheClients) {
   open(tr);
   pushed(tr, ts_push({10}));
   pushed(tr, ts_push({20}));
-  EXPECT_TRUE(blamed(tr, "TS-6", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("TS-6", Sender::Client)) << tr.all();
 
   Trace keeps;  // other collections, or after the answer
   open(keeps);
@@ -186,7 +181,7 @@ TEST(TS_6, PushesFasterThanTheClientsIntervalAreTheClients) {
   answered(tr, TimeseriesAck{"cpu", 1, 0, 1});
   tr.wait_ms(1000);
   pushed(tr, ts_push({20}));
-  EXPECT_TRUE(blamed(tr, "TS-6", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("TS-6", Sender::Client)) << tr.all();
 
   Trace keeps(o);
   open(keeps);

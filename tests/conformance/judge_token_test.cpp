@@ -28,11 +28,6 @@ std::size_t blamed_on(const Trace& tr, Sender side) {
   for (const auto& f : tr.checker.findings()) n += f.blamed == side;
   return n;
 }
-bool has_blamed(const Trace& tr, std::string_view rule, Sender side) {
-  for (const auto& f : tr.checker.findings())
-    if (f.finding.rule == rule && f.blamed == side) return true;
-  return false;
-}
 // A client that can obtain tokens and was told they live `life` seconds.
 CheckerOptions refreshing(std::int64_t life, std::int64_t ping_s = 5) {
   CheckerOptions o;
@@ -81,7 +76,7 @@ TEST(TOKEN_1, ARefreshBehindASuccessfulHandshakeIsOwedItsAnswer) {
   tr.c(refresh(token(0)));
   tr.s(ok_ack());
   tr.checker.finish(tr.t + 60 * kS);
-  EXPECT_TRUE(has_blamed(tr, "TOKEN-1", Sender::Server)) << tr.all();
+  EXPECT_TRUE(tr.blamed("TOKEN-1", Sender::Server)) << tr.all();
 }
 
 TEST(TOKEN_1, AnIgnoredRefreshDoesNotSkewTheIdentityOfALaterOne) {
@@ -117,7 +112,7 @@ TEST(TOKEN_3, ASuccessfulAckCarriesTheRemainingLifetime) {
     tr.s(ok_ack());
     tr.c(refresh(token(1500)));
     tr.s(TokenRefreshAck{true, std::nullopt, said});
-    EXPECT_EQ(has_blamed(tr, "TOKEN-3", Sender::Server), said != 500) << said << tr.all();
+    EXPECT_EQ(tr.blamed("TOKEN-3", Sender::Server), said != 500) << said << tr.all();
   }
 }
 
@@ -128,7 +123,7 @@ TEST(TOKEN_3, WithoutExpiryTheAnswerIs3600) {
     tr.s(ok_ack());
     tr.c(refresh(token(0)));
     tr.s(TokenRefreshAck{true, std::nullopt, said});
-    EXPECT_EQ(has_blamed(tr, "TOKEN-3", Sender::Server), said != 3600) << said << tr.all();
+    EXPECT_EQ(tr.blamed("TOKEN-3", Sender::Server), said != 3600) << said << tr.all();
   }
 }
 
@@ -150,7 +145,7 @@ TEST(TOKEN_5, NoRefreshBy80PercentAndATickIsLate) {
   open_apart(late, hs(token(0)));
   late.wait_ms(87'000);  // 80 s + one 5 s tick + 1 s
   to_server(late, PingPong{1, false});
-  EXPECT_TRUE(has_blamed(late, "TOKEN-5", Sender::Client)) << late.all();
+  EXPECT_TRUE(late.blamed("TOKEN-5", Sender::Client)) << late.all();
 
   Trace on_time(refreshing(100));
   open_apart(on_time, hs(token(0)));
@@ -169,7 +164,7 @@ TEST(TOKEN_5, TheLifetimeOfASuccessfulAckReplacesTheConfiguredOne) {
   to_client(tr, TokenRefreshAck{true, std::nullopt, 50});
   tr.wait_ms(47'000);  // 40 s + 5 s + 1 s passed: due by the ack's 50 s
   to_server(tr, PingPong{1, false});
-  EXPECT_TRUE(has_blamed(tr, "TOKEN-5", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("TOKEN-5", Sender::Client)) << tr.all();
 }
 
 TEST(TOKEN_5, JudgedOnTheClientsClock) {
@@ -212,7 +207,7 @@ TEST(TOKEN_6, APushAfterPermissionDeniedWaitsForASuccessfulRefresh) {
   to_server(tr, refresh(token(0)));
   to_client(tr, TokenRefreshAck{false, "JWT signature verification failed", 0});
   to_server(tr, push(1));  // resumed after a failed refresh
-  EXPECT_TRUE(has_blamed(tr, "TOKEN-6", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("TOKEN-6", Sender::Client)) << tr.all();
 
   Trace good(refreshing(0));
   open_apart(good, hs(token(0)));
@@ -234,7 +229,7 @@ TEST(TOKEN_6, ARefreshIsOwedAfterPermissionDenied) {
   to_server(tr, push(1));
   to_client(tr, denied(1, "permission denied"));
   tr.checker.finish(tr.t + 60 * kS);
-  EXPECT_TRUE(has_blamed(tr, "TOKEN-6", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("TOKEN-6", Sender::Client)) << tr.all();
 }
 
 TEST(TOKEN_6, AtATapAPushJustAfterTheRejectMayPrecedeItsRead) {
@@ -248,7 +243,7 @@ TEST(TOKEN_6, AtATapAPushJustAfterTheRejectMayPrecedeItsRead) {
   EXPECT_FALSE(tr.has("TOKEN-6")) << tr.all();
   tr.wait_ms(100);
   tr.c(push(3));  // still unanswered refresh, well past the tolerance
-  EXPECT_TRUE(has_blamed(tr, "TOKEN-6", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("TOKEN-6", Sender::Client)) << tr.all();
 }
 
 TEST(TOKEN_6, NotJudgedForAClientNotKnownToObtainTokens) {
@@ -272,7 +267,7 @@ TEST(TOKEN_8, ALaterHandshakeCarriesTheRefreshedToken) {
     to_client(tr, TokenRefreshAck{true, std::nullopt, 3600});
     tr.on_close_both(1);
     open_apart(tr, hs_of(stale ? old_token : new_token, "lite-a", 2), 2);
-    EXPECT_EQ(has_blamed(tr, "TOKEN-8", Sender::Client), stale) << tr.all();
+    EXPECT_EQ(tr.blamed("TOKEN-8", Sender::Client), stale) << tr.all();
   }
 }
 
@@ -295,7 +290,7 @@ TEST(TOKEN_10, AnExpiryRejectAfterAWholeLifetimeWithoutRefresh) {
   tr.wait_ms(170'000);
   to_server(tr, push(1));
   to_client(tr, denied(1));
-  EXPECT_TRUE(has_blamed(tr, "TOKEN-10", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("TOKEN-10", Sender::Client)) << tr.all();
 }
 
 TEST(TOKEN_10, AnExpiryTheClientCouldNotForeseeIsNotItsFault) {
@@ -344,7 +339,7 @@ TEST(TOKEN_9, JudgedOnTheServersClockJumpsIncluded) {
     } else {
       tr.s(denied(1));
     }
-    EXPECT_EQ(has_blamed(tr, "TOKEN-9", Sender::Server), accepted) << tr.all();
+    EXPECT_EQ(tr.blamed("TOKEN-9", Sender::Server), accepted) << tr.all();
   }
 }
 
@@ -415,7 +410,7 @@ TEST(HS_2, AtAProxyAPongAnsweringAnEarlyPingMayComeFirst) {
   bad.sr(PingPong{5, false});
   bad.sw(PingPong{5, true});
   bad.sw(ok_ack());
-  EXPECT_TRUE(has_blamed(bad, "HS-2", Sender::Server)) << bad.all();
+  EXPECT_TRUE(bad.blamed("HS-2", Sender::Server)) << bad.all();
 }
 
 }  // namespace

@@ -23,16 +23,11 @@ void open(Trace& tr, const HandshakeAck& a = ok_ack()) {
   tr.sw(a);
   tr.cr(a);
 }
-bool blamed(const Trace& tr, std::string_view rule, Sender side) {
-  for (const auto& f : tr.checker.findings())
-    if (f.finding.rule == rule && f.blamed == side) return true;
-  return false;
-}
 
 TEST(VCLOCK_6, AServerClockTheConnectionNeverGaveIsTheServers) {
   Trace tr;
   open(tr, ack_with({{"orders", 3}}));
-  EXPECT_TRUE(blamed(tr, "VCLOCK-6", Sender::Server)) << tr.all();
+  EXPECT_TRUE(tr.blamed("VCLOCK-6", Sender::Server)) << tr.all();
 
   Trace above;
   above.cw(VectorClockSync{{{"orders", 2}}, 9});
@@ -57,7 +52,7 @@ TEST(VCLOCK_3, AClientClockAboveEveryAnnouncedLsnIsTheClients) {
   Trace tr;
   open(tr);
   tr.cw(VectorClockSync{{{"orders", 9}}, 5});
-  EXPECT_TRUE(blamed(tr, "VCLOCK-3", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("VCLOCK-3", Sender::Client)) << tr.all();
 
   Trace peer;  // Lite's reading: peer ids in hex and CRDT counters
   open(peer);
@@ -94,7 +89,7 @@ TEST(VCLOCK_3, AReferenceClientThatDoesNotMergeTheServersClockIsTheClients) {
   tr.sw(VectorClockSync{{{"orders", 5}}, 0});
   tr.cr(VectorClockSync{{{"orders", 5}}, 0});
   tr.checker.on_note(clock_note(tr.t, {}));
-  EXPECT_TRUE(blamed(tr, "VCLOCK-3", Sender::Client)) << tr.all();
+  EXPECT_TRUE(tr.blamed("VCLOCK-3", Sender::Client)) << tr.all();
 
   Trace lower;
   open(lower);
