@@ -52,6 +52,9 @@ struct Unit {
   std::vector<std::uint8_t> bytes;
   bool fin = false;
   std::uint64_t seq = kUnordered;  // byte-stream units are delivered in seq order
+  // A relayed frame: how many byte-stream units were written before it. It
+  // is never read before them, so it cannot land inside a frame of theirs.
+  std::uint64_t after_seq = 0;
 };
 
 // One direction of a connection: bytes written by `from`, read by `to`.
@@ -60,7 +63,8 @@ struct Pipe {
   std::vector<std::uint8_t> rx;  // arrived, unread: rx[rx_off..]
   std::size_t rx_off = 0;
   std::size_t in_flight = 0;
-  Time last_arrival = 0;  // byte-stream order: arrivals never overtake
+  Time last_arrival = 0;         // byte-stream order: arrivals never overtake
+  Time last_relay_arrival = -1;  // the latest arrival of a relayed frame
   bool fin_sent = false, fin_arrived = false;
   bool peer_gone = false;  // data reached a closed end: the writer gets broken_pipe
   std::vector<boost::asio::mutable_buffer> read_bufs;
@@ -73,6 +77,7 @@ struct Pipe {
   std::uint64_t next_send_seq = 0;      // byte stream: numbering of units as written
   std::uint64_t next_recv_seq = 0;      // the next unit the reader may see
   std::map<std::uint64_t, Unit> early;  // arrived ahead of a unit still delayed
+  std::deque<Unit> after_stream;        // relayed frames waiting for earlier stream units
   std::size_t read_limit = SIZE_MAX;    // an injected short read: the next read's most bytes
   std::size_t write_limit = SIZE_MAX;   // an injected short write
 
@@ -207,6 +212,15 @@ struct World::Impl {
     });
   }
 
+  // A relayed frame or junk: stream bytes written after it arrive after it,
+  // once the relay is off again, so it never lands inside one of their frames.
+  void schedule_relayed(const std::shared_ptr<detail::Connection>& c, int side, detail::Unit unit,
+                        Time arrival) {
+    detail::Pipe& p = c->pipe[side];
+    p.last_relay_arrival = std::max(p.last_relay_arrival, arrival);
+    schedule_unit(c, side, std::move(unit), arrival);
+  }
+
   Time wire_time(NodeId from, NodeId to, std::size_t n, const LinkParams& lp) {
     if (lp.bandwidth_bytes_per_s == 0) return w.now();
     Time& busy = busy_until[{from, to}];
@@ -247,7 +261,7 @@ struct World::Impl {
         u.bytes[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
         tr("corrupt").conn(c->id).node(name(p.from)).num("bit", bit).end();
       }
-      t = std::max(t, p.last_arrival);
+      t = std::max({t, p.last_arrival, p.last_relay_arrival + 1});
       p.last_arrival = t;
       schedule_unit(c, side, std::move(u), t);
     } while (off < n);
@@ -275,16 +289,26 @@ struct World::Impl {
     const auto len = static_cast<std::uint32_t>(frame.size() - protocol::kFrameHeaderSize);
     detail::Unit u;
     u.bytes = std::move(frame);
+    u.after_seq = p.next_send_seq;
     const std::uint64_t type = u.bytes[0];
     const FrameFate fate = frame_fate(lp, rng, static_cast<std::uint8_t>(type), len);
     if (fate.unknown_before) {
       detail::Unit junk;
       junk.bytes.assign(fate.unknown_before->begin(), fate.unknown_before->end());
+      junk.after_seq = u.after_seq;
       tr("inject").conn(c->id).node(name(p.from)).num("msg_type", 0x99).end();
-      schedule_unit(c, side, std::move(junk), wire_time(p.from, p.to, 9, lp));
+      schedule_relayed(c, side, std::move(junk), wire_time(p.from, p.to, 9, lp));
     }
+    // A relay forwards in the order it read: jitter alone never reorders
+    // (only the reorder fault does; the protocol needs order, D120).
+    const auto in_order = [&p](Time t) {
+      t = std::max(t, p.last_arrival);
+      p.last_arrival = t;
+      return t;
+    };
     if (!fate.faulty_type) {  // not a faulty type: passes as it is
-      schedule_unit(c, side, std::move(u), wire_time(p.from, p.to, 5 + len, lp) + fate.latency);
+      schedule_relayed(c, side, std::move(u),
+                       in_order(wire_time(p.from, p.to, 5 + len, lp) + fate.latency));
       return;
     }
     if (fate.dropped) {
@@ -299,15 +323,21 @@ struct World::Impl {
           .num("msg_type", type)
           .num("bytes", static_cast<std::uint64_t>(u.bytes.size()))
           .end();
+      if (w.options_.on_frame_dropped) w.options_.on_frame_dropped(u.bytes);
       return;
     }
     if (fate.corrupt_bit) {
       const auto bit = *fate.corrupt_bit;
+      std::vector<std::uint8_t> before;
+      if (w.options_.on_frame_corrupted) before = u.bytes;
       u.bytes[5 + bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+      if (w.options_.on_frame_corrupted) w.options_.on_frame_corrupted(before, u.bytes);
       tr("corrupt").conn(c->id).node(name(p.from)).num("msg_type", type).num("bit", bit).end();
     }
     Time t = wire_time(p.from, p.to, u.bytes.size(), lp) + fate.latency;
-    if (fate.reorder_extra) {
+    if (!fate.reorder_extra) {
+      t = in_order(t);
+    } else {
       t += *fate.reorder_extra;
       tr("reorder")
           .conn(c->id)
@@ -318,9 +348,10 @@ struct World::Impl {
     }
     if (fate.duplicate_extra) {
       tr("duplicate").conn(c->id).node(name(p.from)).num("msg_type", type).end();
-      schedule_unit(c, side, detail::Unit{u.bytes, false}, t + *fate.duplicate_extra);
+      schedule_relayed(c, side, detail::Unit{u.bytes, false, detail::kUnordered, u.after_seq},
+                       t + *fate.duplicate_extra);
     }
-    schedule_unit(c, side, std::move(u), t);
+    schedule_relayed(c, side, std::move(u), t);
   }
 
   void emit(const std::shared_ptr<detail::Connection>& c, int side, const std::uint8_t* data,
@@ -343,8 +374,11 @@ struct World::Impl {
       return;
     }
     if (is_blocked(p.from, p.to)) {
-      if (link(p.from, p.to).frame_faults && !p.relay_off && !u.fin) {
+      // Only what the relay carried is lost: bytes of the stream that were
+      // on the way when the relay came on are held, as TCP holds them.
+      if (u.seq == detail::kUnordered && !u.fin) {
         p.landed(u.bytes.size());
+        if (w.options_.on_frame_dropped) w.options_.on_frame_dropped(u.bytes);
         tr("drop")
             .conn(c->id)
             .node(name(p.from))
@@ -388,6 +422,15 @@ struct World::Impl {
         ++p.next_recv_seq;
         deliver_one(c, side, std::move(next));
       }
+      while (!p.after_stream.empty() && p.after_stream.front().after_seq <= p.next_recv_seq) {
+        detail::Unit next = std::move(p.after_stream.front());
+        p.after_stream.pop_front();
+        deliver_one(c, side, std::move(next));
+      }
+      return;
+    }
+    if (u.after_seq > p.next_recv_seq || !p.after_stream.empty()) {
+      p.after_stream.push_back(std::move(u));  // behind stream bytes still on the way
       return;
     }
     deliver_one(c, side, std::move(u));
@@ -439,7 +482,8 @@ struct World::Impl {
         Prng& rng = link_rng(from, to);
         for (auto& u : held) {
           p.landed(u.bytes.size());
-          const Time t = std::max(w.now() + sample_latency(lp, rng), p.last_arrival);
+          const Time t = std::max(
+              {w.now() + sample_latency(lp, rng), p.last_arrival, p.last_relay_arrival + 1});
           p.last_arrival = t;
           schedule_unit(c, s, std::move(u), t);
         }
@@ -555,6 +599,7 @@ struct World::Impl {
       if (p.read_op) p.read_op.post(aerr::connection_reset, 0);
       if (p.write_op) p.write_op.post(aerr::connection_reset, 0);
       p.held.clear();
+      p.after_stream.clear();
     }
   }
 

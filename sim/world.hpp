@@ -55,6 +55,15 @@ struct WorldOptions {
   std::uint32_t accept_backlog = 128;
   std::int64_t unix_epoch_ms = 1'750'000'000'000;  // system clock reading 0 as Unix ms
   std::ostream* trace_out = nullptr;               // JSON lines; nullptr = hash only
+  // Called when the frame relay flips a bit of a frame, with the frame's
+  // bytes before and after: a harness can then tell a corruption a check will
+  // catch from one nothing can.
+  std::function<void(const std::vector<std::uint8_t>& before,
+                     const std::vector<std::uint8_t>& after)>
+      on_frame_corrupted;
+  // Called when the frame relay drops a frame (a drop fault, or a partition
+  // of a relayed direction), with its bytes.
+  std::function<void(const std::vector<std::uint8_t>& frame)> on_frame_dropped;
 };
 
 enum class StopReason { Quiescent, TimeReached, PredicateMet, BudgetExhausted, Stalled, Deadlock };

@@ -38,7 +38,12 @@ class PurgeJudge final : public Judge {
   }
   void server_wrote(const FrameEvent& e) override;
   void client_read(const FrameEvent& e) override {
-    if (const auto* p = std::get_if<CollectionPurged>(&e.m)) {
+    State& s = conns_[e.r.conn];
+    if (const auto* ack = std::get_if<HandshakeAck>(&e.m)) s.ack_read = ack->success;
+    // A notice read before the client read its HandshakeAck (a reordering
+    // relay) is one the client may drop unprocessed: PURGE-7 binds it only
+    // once it is read in session.
+    if (const auto* p = std::get_if<CollectionPurged>(&e.m); p && s.ack_read) {
       ClientRecord& rec = clients_[e.view.client_key];
       auto& below = rec.purged_below[p->name];
       below = std::max(below, rec.max_mutation_id);
@@ -63,6 +68,7 @@ class PurgeJudge final : public Judge {
     std::map<std::string, std::uint64_t> replay_owed;  // PURGE-5: collection -> purge_lsn
     std::optional<std::int64_t> replay_since;          // ... owed since this HandshakeAck
     std::uint64_t replayed_lsn = 0;                    // ... the last replayed purge_lsn
+    bool ack_read = false;  // PURGE-7: the client read a successful HandshakeAck
     // PURGE-3: purges made while the session was authenticated, whose notice
     // (if it comes) is not delayed: collection -> (purged at, data frames since).
     std::map<std::string, std::pair<std::int64_t, std::uint64_t>> notice_due;

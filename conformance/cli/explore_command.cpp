@@ -141,6 +141,10 @@ int explore(ExploreCliOptions& o) {
     fmt::print(stderr, "syncsim explore: {}\n", r.error);
     return kExitInvalid;
   }
+  if (r.runs_unjudged > 0) {
+    fmt::print("  explore: {} run(s) left convergence unjudged; {}\n", r.runs_unjudged,
+               r.first_unjudged);
+  }
   if (!r.failure) {
     fmt::print("syncsim explore: {} run(s), no failure\n", r.runs_done);
     return kExitOk;

@@ -297,6 +297,7 @@ static void print_run_details(const RunRecord& r) {
   fmt::print("    {}  seed {:<6} {:>7} frames  {:>3} MUST  trace {:016x}\n",
              r.ok() ? "pass" : "FAIL", r.seed, r.frames, r.must, r.trace_hash);
   for (const auto& f : r.failures) fmt::print("        - {}\n", f);
+  for (const auto& n : r.notes) fmt::print("        note: {}\n", n);
   for (const auto& f : r.findings) {
     if (!r.ok() || f.finding.level == protocol::Level::Must)
       fmt::print("        finding: {}\n", conformance::format_check_finding(f));

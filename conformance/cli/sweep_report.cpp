@@ -252,6 +252,7 @@ report::ReportCase html_case(const SweepScenario& s, const RunRecord& r) {
   for (const auto& rule : s.rules) c.rule += (c.rule.empty() ? "" : " ") + rule;
   c.verdict = !r.ok() ? "FAIL" : s.injects_bugs ? "XFAIL" : "PASS";
   c.notes = r.failures;
+  c.notes.insert(c.notes.end(), r.notes.begin(), r.notes.end());
   c.reproduce = "syncsim run " + s.file + " --seed " + std::to_string(r.seed) + " -v";
   c.findings = r.findings;
   c.frames = r.frames;

@@ -22,7 +22,8 @@ struct ExploreStep {
     Partition,    // client <-> server, healed after `amount`
     Reset,        // the client's connections reset
     Restart,      // the client restarts (its persisted state kept)
-    DropNext,     // the next `amount` frames of a type lost on the way to the client
+    DropNext,     // the next `amount` (at most 5) ShapeDeltas or DeltaAcks to the client
+                  // lost, within 5 s
     Reorder,      // frames to the client held back at random for `amount`
     Duplicate,    // frames from the client duplicated for `amount`
     ServerWrite,  // the server writes `amount` documents
@@ -71,6 +72,10 @@ struct ExploreFailure {
 struct ExploreResult {
   std::string error;  // the base could not be used
   int runs_done = 0;
+  // Runs whose corruption left other valid frames, so convergence was not
+  // judged (D120); the first such run's note.
+  int runs_unjudged = 0;
+  std::string first_unjudged;
   std::optional<ExploreFailure> failure;
 };
 

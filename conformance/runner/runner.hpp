@@ -23,6 +23,7 @@ struct ScenarioResult {
   std::uint64_t seed = 0;
   bool passed = false;
   std::vector<std::string> failures;   // what did not hold, one line each
+  std::vector<std::string> notes;      // expectations not judged in this run, and why
   std::vector<CheckFinding> findings;  // everything the checker found
   std::size_t must_findings = 0;
   std::uint64_t frames = 0, events = 0, trace_hash = 0;

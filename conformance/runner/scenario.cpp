@@ -34,7 +34,13 @@ LinkSpec read_link(const YAML::Node& l, const Reader& r, const std::set<std::str
   opt(r, l, "bandwidth_kbps", k.bandwidth_kbps, 0.0, 1e9);
   opt(r, l, "segment_loss_ppm", k.segment_loss_ppm, 0u, 999'999u);
   opt(r, l, "segment_corrupt_ppm", k.segment_corrupt_ppm, 0u, kPpm);
-  if (const auto f = l["frames"]) k.frames = read_frame_faults(f, r);
+  if (const auto f = l["frames"]) {
+    if (f.IsScalar() && f.Scalar() == "off") {
+      k.frames_off = true;
+    } else {
+      k.frames = read_frame_faults(f, r);
+    }
+  }
   return k;
 }
 

@@ -28,6 +28,7 @@ struct LinkSpec {
   std::optional<double> latency_ms, jitter_ms, bandwidth_kbps;
   std::optional<std::uint32_t> segment_loss_ppm, segment_corrupt_ppm;
   std::optional<FrameFaultSpec> frames;
+  bool frames_off = false;  // `frames: off`: a byte stream again, as TCP carries it
 };
 
 struct TokenSpec {

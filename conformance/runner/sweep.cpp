@@ -40,6 +40,7 @@ RunRecord run_item(const Scenario& s, std::uint64_t seed) {
   out.seed = seed;
   out.injects_bugs = injects_bugs(s);
   out.failures = r.failures;
+  out.notes = r.notes;
   if (again.trace_hash != r.trace_hash) {
     out.failures.push_back(fmt::format("nondeterministic: trace hash {:016x} then {:016x}",
                                        r.trace_hash, again.trace_hash));
@@ -111,6 +112,7 @@ Json record_to_json(const RunRecord& r) {
               {"passed", r.ok()},
               {"injects_bugs", r.injects_bugs},
               {"failures", r.failures},
+              {"notes", r.notes},
               {"frames", r.frames},
               {"events", r.events},
               {"must", r.must},
@@ -129,6 +131,7 @@ std::optional<RunRecord> record_from_json(const Json& j, std::string& error) {
     r.seed = j.at("seed").get<std::uint64_t>();
     r.injects_bugs = j.at("injects_bugs").get<bool>();
     r.failures = j.at("failures").get<std::vector<std::string>>();
+    r.notes = j.at("notes").get<std::vector<std::string>>();
     r.frames = j.at("frames").get<std::uint64_t>();
     r.events = j.at("events").get<std::uint64_t>();
     r.must = j.at("must").get<std::uint64_t>();

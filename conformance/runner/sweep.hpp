@@ -42,6 +42,7 @@ struct RunRecord {
   std::uint64_t seed = 0;
   bool injects_bugs = false;           // a bug-* scenario: passing means the bug was caught
   std::vector<std::string> failures;   // empty: passed
+  std::vector<std::string> notes;      // expectations not judged, and why
   std::vector<CheckFinding> findings;  // everything the checker found
   std::uint64_t must = 0, frames = 0, events = 0, trace_hash = 0;
   double virtual_s = 0;

@@ -84,5 +84,49 @@ TEST(Scenarios, UnknownBugNamesMakeTheScenarioInvalid) {
   EXPECT_EQ(r.failures.at(0), "invalid scenario: unknown server bug \"Nope\"");
 }
 
+TEST(Scenarios, FramesOffTurnsARelayBackIntoAByteStream) {
+  const auto s = parse_scenario(
+      "name: x\nclients: [{name: a}]\nevents:\n"
+      "  - {at_s: 1, action: link, from: a, to: server, frames: {types: [DeltaPush]}}\n"
+      "  - {at_s: 2, action: link, from: a, to: server, frames: off}\n",
+      "x.yaml");
+  ASSERT_TRUE(s.scenario) << s.error;
+  ASSERT_EQ(s.scenario->events.size(), 2u);
+  EXPECT_FALSE(s.scenario->events[0].link->frames_off);
+  EXPECT_TRUE(s.scenario->events[0].link->frames.has_value());
+  EXPECT_TRUE(s.scenario->events[1].link->frames_off);
+  EXPECT_FALSE(s.scenario->events[1].link->frames.has_value());
+  EXPECT_NE(error_of("name: x\nclients: [{name: a}]\n"
+                     "links: [{from: a, to: server, frames: sometimes}]\n"),
+            "");
+}
+
+// D120: a relay fault that no side can notice or repair leaves convergence
+// unjudged, with a note saying why; one the protocol repairs does not.
+conformance::ScenarioResult run_with_link(const std::string& from_to, const std::string& frames) {
+  const auto s = parse_scenario(
+      "name: x\nduration_s: 40\nclients:\n"
+      "  - {name: a, writes: 20, shapes: [orders]}\n  - {name: b, writes: 20, shapes: [orders]}\n"
+      "events:\n  - {at_s: 3, action: link, " +
+          from_to + ", frames: " + frames + "}\n",
+      "x.yaml");
+  EXPECT_TRUE(s.scenario) << s.error;
+  return s.scenario ? conformance::run_scenario(*s.scenario, 1) : conformance::ScenarioResult{};
+}
+
+TEST(CONVERGENCE, NotJudgedAfterALossNoSideCanRepair) {
+  const auto lost = run_with_link("from: a, to: server", "{types: [DeltaPush], drop_next: 2}");
+  EXPECT_TRUE(lost.passed) << (lost.failures.empty() ? "" : lost.failures[0]);
+  ASSERT_EQ(lost.notes.size(), 1u);
+  EXPECT_NE(lost.notes[0].find("CONVERGENCE not judged: 2 relay fault(s)"), std::string::npos)
+      << lost.notes[0];
+  EXPECT_NE(lost.notes[0].find("a DeltaPush dropped by the relay"), std::string::npos);
+
+  // A lost DeltaAck draws a retransmission, acknowledged again (DELTA-6).
+  const auto repaired = run_with_link("from: server, to: a", "{types: [DeltaAck], drop_next: 2}");
+  EXPECT_TRUE(repaired.passed) << (repaired.failures.empty() ? "" : repaired.failures[0]);
+  EXPECT_TRUE(repaired.notes.empty()) << repaired.notes[0];
+}
+
 }  // namespace
 }  // namespace syncsim::test

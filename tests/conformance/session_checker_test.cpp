@@ -558,6 +558,33 @@ TEST(PURGE_7, MutationsFromBeforeThePurgeAreNeverPushedAgain) {
   EXPECT_FALSE(fine.has("PURGE-7")) << fine.all();
 }
 
+// Found by `explore --purges` (D120): a relay that reordered frames let the
+// replayed CollectionPurged overtake its HandshakeAck; the client dropped the
+// connection without processing it, so its older mutation may still go out.
+TEST(PURGE_7, ANoticeReadBeforeTheHandshakeAckBindsNothing) {
+  Trace tr;
+  Handshake h = hs();
+  h.lite_id = "lite-1";
+  tr.c(h);
+  tr.s(ok_ack());
+  tr.c(push(1));
+  tr.c(push(2));
+  tr.s(DeltaAck{1, 1, std::nullopt});
+  tr.on_close_both(1);
+  tr.c(h, 2);
+  tr.sw(ok_ack("sync-2"), 2);
+  tr.sw(CollectionPurged{0, "orders", 3}, 2);
+  tr.cr(CollectionPurged{0, "orders", 3}, 2);  // read first: overtook the ack
+  tr.on_close_both(2);
+  tr.c(h, 3);
+  tr.s(ok_ack("sync-3"), 3);
+  tr.c(push(2), 3);
+  EXPECT_FALSE(tr.has("PURGE-7")) << tr.all();
+  tr.s(CollectionPurged{0, "orders", 3}, 3);  // read in session: binds from now on
+  tr.c(push(2), 3);
+  EXPECT_TRUE(tr.has("PURGE-7")) << tr.all();
+}
+
 TEST(HS_10, NoServerFramesToAForkRejectedSession) {
   Trace tr;
   tr.c(hs());

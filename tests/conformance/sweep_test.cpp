@@ -47,8 +47,9 @@ TEST(Sweep, RunRecordsSurviveTheJsonTrip) {
   const auto loaded =
       conformance::load_scenario(source_path("scenarios/bug-client-no-resync-on-gap.yaml"));
   ASSERT_TRUE(loaded.scenario) << loaded.error;
-  const auto r = conformance::run_item(*loaded.scenario, 3);
+  auto r = conformance::run_item(*loaded.scenario, 3);
   ASSERT_FALSE(r.findings.empty()) << "the bug scenario should leave findings to carry";
+  r.notes = {"CONVERGENCE not judged: an example"};
   std::string error;
   const auto back = conformance::record_from_json(conformance::record_to_json(r), error);
   ASSERT_TRUE(back) << error;
@@ -62,6 +63,7 @@ TEST(Sweep, RunRecordsSurviveTheJsonTrip) {
       << "rule IDs point at the rule table";
   EXPECT_EQ(back->findings.front().blamed, r.findings.front().blamed);
   EXPECT_EQ(back->virtual_s, r.virtual_s);
+  EXPECT_EQ(back->notes, r.notes);
 }
 
 TEST(Sweep, ABrokenRecordIsAnErrorNotACrash) {

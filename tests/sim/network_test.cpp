@@ -7,6 +7,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "sim/asio_io.hpp"
@@ -281,6 +282,140 @@ TEST(SimFaults, FrameDropRateIsMeasuredWithinTolerance) {
   w.run();
   EXPECT_NEAR(1.0 - static_cast<double>(frames_in) / kFrames, 0.10, 0.006);
   server.reset();
+}
+
+// A connected client/server pair whose server decodes what it reads into
+// Ping timestamps, for the relay-order tests (D120).
+struct RelayPair {
+  World w;
+  std::shared_ptr<SimSocket> server, client;
+  std::shared_ptr<protocol::FrameStream> decoder = std::make_shared<protocol::FrameStream>();
+  std::vector<std::uint64_t> read;  // timestamps, in the order read
+  bool garbage = false;             // a frame that did not decode
+
+  explicit RelayPair(Duration latency, Duration jitter = 0) {
+    w.default_link().latency = latency;
+    w.default_link().jitter = jitter;
+    w.add_node("server", [this](Host& h) {
+      auto acc = std::make_shared<SimAcceptor>(h, 7);
+      acc->async_accept([this](error_code ec, SimSocket s) {
+        ASSERT_FALSE(ec);
+        server = std::make_shared<SimSocket>(std::move(s));
+        ReadLoop::start(server, [this](std::span<const std::uint8_t> d) { on_bytes(d); });
+      });
+      return std::shared_ptr<void>(acc);
+    });
+    w.add_node("client", [this](Host& h) {
+      client = std::make_shared<SimSocket>(h);
+      client->async_connect(Address{"server", 7}, [](error_code ec) { ASSERT_FALSE(ec); });
+      return std::shared_ptr<void>(client);
+    });
+    w.run();
+  }
+  ~RelayPair() {
+    server.reset();
+    client.reset();
+  }
+  void on_bytes(std::span<const std::uint8_t> d) {
+    decoder->feed(d);
+    for (auto ev = decoder->next(); ev.kind != protocol::StreamEvent::Kind::NeedMore;
+         ev = decoder->next()) {
+      const auto body = ev.kind == protocol::StreamEvent::Kind::Frame
+                            ? protocol::decode_body(ev.msg_type, ev.body)
+                            : protocol::DecodedBody{};
+      const auto* ping = body.valid() ? std::get_if<protocol::PingPong>(&*body.message) : nullptr;
+      if (!ping) {
+        garbage = true;
+        return;
+      }
+      read.push_back(ping->timestamp_ms);
+    }
+  }
+  void send(std::uint64_t from, std::uint64_t to) {  // Pings [from, to), one write
+    auto data = std::make_shared<protocol::Bytes>();
+    for (std::uint64_t k = from; k < to; ++k)
+      protocol::append_frame(protocol::PingPong{.timestamp_ms = k, .is_pong = false}, *data);
+    boost::asio::async_write(*client, boost::asio::buffer(*data),
+                             [data](error_code, std::size_t) {});
+  }
+  LinkParams& to_server() { return w.link(*w.find_node("client"), *w.find_node("server")); }
+};
+
+std::vector<std::uint64_t> count_up(std::uint64_t n) {
+  std::vector<std::uint64_t> v(static_cast<std::size_t>(n));
+  for (std::uint64_t k = 0; k < n; ++k) v[static_cast<std::size_t>(k)] = k;
+  return v;
+}
+
+// Found by explore (D120): jitter let the relay deliver frames out of order,
+// which no TCP or WebSocket connection does; a snapshot overtaken by a later
+// delta, or a push by a later one, then diverged with no fault of either side.
+TEST(SimRelay, JitterNeverReordersRelayedFrames) {
+  RelayPair pair(5 * kMillisecond, 50 * kMillisecond);
+  pair.to_server().frame_faults = true;  // a relay, with no fault configured
+  pair.send(0, 500);
+  pair.w.run();
+  EXPECT_FALSE(pair.garbage);
+  EXPECT_EQ(pair.read, count_up(500));
+}
+
+// Frames relayed during a partition that arrive after it healed wait for the
+// stream's bytes the partition held: they never land before, or inside, a
+// frame written earlier.
+TEST(SimRelay, ARelayedFrameNeverOvertakesHeldStreamBytes) {
+  RelayPair pair(100 * kMillisecond);
+  const NodeId server = *pair.w.find_node("server"), client = *pair.w.find_node("client");
+  pair.w.partition(client, server, /*one_way=*/true);
+  pair.send(0, 3);  // stream bytes: held when they reach the partition
+  pair.w.run_until(pair.w.now() + 200 * kMillisecond);
+  pair.to_server().frame_faults = true;
+  pair.send(3, 6);  // relayed: arrive 100 ms on, after the heal
+  pair.w.run_until(pair.w.now() + 50 * kMillisecond);
+  pair.w.heal(client, server);  // the held bytes go out again: 100 ms more
+  pair.w.run();
+  EXPECT_FALSE(pair.garbage);
+  EXPECT_EQ(pair.read, count_up(6));
+}
+
+// Found by explore (D120): a frame the relay held back to reorder it landed
+// inside a snapshot written after the relay was turned off.
+TEST(SimRelay, StreamBytesAfterTheRelayWaitForItsLastFrame) {
+  RelayPair pair(10 * kMillisecond);
+  auto& link = pair.to_server();
+  link.max_segment = 2;  // every frame in several segments
+  link.frame_faults = true;
+  link.frame_reorder = Ratio::ppm(1'000'000);
+  link.reorder_window = 100 * kMillisecond;
+  pair.send(0, 3);  // each held back up to 100 ms
+  pair.w.run_until(pair.w.now() + kMillisecond);
+  link.frame_faults = false;
+  pair.send(3, 6);  // a byte stream again
+  pair.w.run();
+  EXPECT_FALSE(pair.garbage);
+  ASSERT_EQ(pair.read.size(), 6u);
+  EXPECT_EQ(std::set<std::uint64_t>(pair.read.begin(), pair.read.begin() + 3),
+            (std::set<std::uint64_t>{0, 1, 2}));
+  EXPECT_EQ(std::vector<std::uint64_t>(pair.read.begin() + 3, pair.read.end()),
+            (std::vector<std::uint64_t>{3, 4, 5}));
+}
+
+// A partition of a relayed direction drops the frames the relay carries;
+// stream bytes already on the way when the relay came on are held, as TCP
+// holds them (losing some would leave the reader mid-frame for ever).
+TEST(SimRelay, APartitionDropsOnlyRelayedFrames) {
+  RelayPair pair(100 * kMillisecond);
+  const NodeId server = *pair.w.find_node("server"), client = *pair.w.find_node("client");
+  pair.send(0, 3);  // stream bytes, arriving in 100 ms
+  pair.w.run_until(pair.w.now() + 10 * kMillisecond);
+  pair.to_server().frame_faults = true;
+  pair.w.partition(client, server, /*one_way=*/true);
+  pair.send(3, 6);  // relayed, then dropped by the partition
+  pair.w.run_until(pair.w.now() + 300 * kMillisecond);
+  pair.w.heal(client, server);
+  pair.send(6, 8);
+  pair.w.run();
+  EXPECT_FALSE(pair.garbage);
+  EXPECT_EQ(pair.read, (std::vector<std::uint64_t>{0, 1, 2, 6, 7}));
 }
 
 // What the far end of a frame-fault link reads when the near end writes
