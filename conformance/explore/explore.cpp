@@ -77,12 +77,13 @@ YAML::Node flow(YAML::Node n) {
   return n;
 }
 
-YAML::Node event(double at_s, const char* action) {
+// A step of the scenario vocabulary at a time, in YAML.
+YAML::Node event(double at_s, StepKind kind) {
   YAML::Node e;
   char tenths[32];  // "3.1", not 3.1000000000000001
   std::snprintf(tenths, sizeof tenths, "%.1f", std::round(at_s * 10) / 10);
   e["at_s"] = tenths;
-  e["action"] = action;
+  e["action"] = std::string(step(kind).name);
   return e;
 }
 
@@ -107,7 +108,7 @@ std::vector<YAML::Node> events_of(const ExploreStep& s, const std::vector<std::s
   const double t = kWindowFrom + s.at_ds / 10.0, until = t + s.amount / 10.0;
   std::vector<YAML::Node> out;
   auto link = [&](double at, const std::string& from, const std::string& to, YAML::Node f) {
-    YAML::Node e = event(at, "link");
+    YAML::Node e = event(at, StepKind::Link);
     e["from"] = from;
     e["to"] = to;
     e["frames"] = f.IsScalar() ? f : flow(f);
@@ -118,7 +119,7 @@ std::vector<YAML::Node> events_of(const ExploreStep& s, const std::vector<std::s
   const YAML::Node off("off");
   switch (s.kind) {
     case Kind::Partition: {
-      YAML::Node p = event(t, "partition"), h = event(until, "heal");
+      YAML::Node p = event(t, StepKind::Partition), h = event(until, StepKind::Heal);
       p["nodes"] = names({c, "server"});
       h["nodes"] = names({c, "server"});
       out = {flow(p), flow(h)};
@@ -126,7 +127,7 @@ std::vector<YAML::Node> events_of(const ExploreStep& s, const std::vector<std::s
     }
     case Kind::Reset:
     case Kind::Restart: {
-      YAML::Node e = event(t, s.kind == Kind::Reset ? "reset" : "restart");
+      YAML::Node e = event(t, s.kind == Kind::Reset ? StepKind::Reset : StepKind::Restart);
       e["nodes"] = names({c});
       out = {flow(e)};
       break;
@@ -160,7 +161,7 @@ std::vector<YAML::Node> events_of(const ExploreStep& s, const std::vector<std::s
     }
     case Kind::Purge: {
       if (collection.empty()) break;
-      YAML::Node e = event(t, "purge");
+      YAML::Node e = event(t, StepKind::Purge);
       e["collection"] = collection;
       out = {flow(e)};
       break;
@@ -173,7 +174,7 @@ std::vector<YAML::Node> events_of(const ExploreStep& s, const std::vector<std::s
       break;
     }
     case Kind::ClockJump: {
-      YAML::Node e = event(t, "clock-jump");
+      YAML::Node e = event(t, StepKind::ClockJump);
       e["nodes"] = names({c});
       e["delta_ms"] = (s.amount - 25) * 1000;
       out = {flow(e)};
@@ -182,7 +183,7 @@ std::vector<YAML::Node> events_of(const ExploreStep& s, const std::vector<std::s
     case Kind::ServerWrite:
     case Kind::Write: {
       if (collection.empty()) break;
-      YAML::Node e = event(t, s.kind == Kind::Write ? "write" : "server-write");
+      YAML::Node e = event(t, s.kind == Kind::Write ? StepKind::Write : StepKind::ServerWrite);
       if (s.kind == Kind::Write) e["client"] = c;
       e["collection"] = collection;
       e["count"] = std::min(s.amount, 20);
@@ -226,7 +227,7 @@ std::string scenario_text(const Base& b, const std::vector<ExploreStep>& steps,
     for (const auto& e : events_of(s, b.clients, b.collection)) events.push_back(e);
   }
   if (!b.collection.empty()) {
-    YAML::Node last = event(kFinalWrite, "server-write");
+    YAML::Node last = event(kFinalWrite, StepKind::ServerWrite);
     last["collection"] = b.collection;
     last["count"] = 3;
     events.push_back(flow(last));

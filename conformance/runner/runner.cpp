@@ -9,6 +9,7 @@
 #include <set>
 
 #include "conformance/checker/trace_writer.hpp"
+#include "protocol/assert.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/crc32c.hpp"
 #include "protocol/json.hpp"
@@ -301,7 +302,7 @@ std::int32_t max_drift_ppm(const Scenario& s, bool server) {
   for (const auto& c : s.clients) most = server ? most : std::max(most, std::abs(c.drift_ppm));
   for (const auto& e : s.events) {
     const bool on_server = !e.nodes.empty() && e.nodes[0] == "server";
-    if (e.action == "drift" && on_server == server) most = std::max(most, std::abs(e.ppm));
+    if (e.kind == StepKind::Drift && on_server == server) most = std::max(most, std::abs(e.ppm));
   }
   return most;
 }
@@ -479,36 +480,40 @@ void check_frames(const FrameExpectation& e, const std::vector<SeenFrame>& frame
   }
 }
 
-std::uint64_t stat_of(const ClientCore& core, const std::string& stat, std::uint64_t refused) {
+std::uint64_t stat_of(const ClientCore& core, ClientStat stat, std::uint64_t refused) {
   const auto& st = core.stats();
-  if (stat == "refused") return refused;
-  if (stat == "peers") {
-    std::uint64_t n = 0;
-    for (const auto& [channel, peers] : core.presence()) n += peers.size();
-    return n;
+  switch (stat) {
+    case ClientStat::Acked: return st.acked;
+    case ClientStat::Rejected: return st.rejected;
+    case ClientStat::Resyncs: return st.resyncs;
+    case ClientStat::Throttles: return st.throttles;
+    case ClientStat::Reconnects: return st.reconnects;
+    case ClientStat::Purges: return st.purges;
+    case ClientStat::Refreshes: return st.refreshes;
+    case ClientStat::Reauths: return st.reauths;
+    case ClientStat::Pending: return core.pending();
+    case ClientStat::Backlog: return core.backlog();
+    case ClientStat::Refused: return refused;
+    case ClientStat::Peers: {
+      std::uint64_t n = 0;
+      for (const auto& [channel, peers] : core.presence()) n += peers.size();
+      return n;
+    }
   }
-  if (stat == "acked") return st.acked;
-  if (stat == "rejected") return st.rejected;
-  if (stat == "resyncs") return st.resyncs;
-  if (stat == "throttles") return st.throttles;
-  if (stat == "reconnects") return st.reconnects;
-  if (stat == "purges") return st.purges;
-  if (stat == "refreshes") return st.refreshes;
-  if (stat == "reauths") return st.reauths;
-  if (stat == "pending") return core.pending();
-  if (stat == "backlog") return core.backlog();
   return 0;
 }
 
 // True once the condition holds, judged against the stats when waiting began.
 bool condition_met(const WaitFor& wf, const ClientCore& core, const ClientCore::Stats& base) {
   const auto& st = core.stats();
-  if (wf.condition == "connected") return core.authenticated();
-  if (wf.condition == "throttled") return core.throttled();
-  if (wf.condition == "unthrottled") return st.throttles > 0 && !core.throttled();
-  if (wf.condition == "resynced") return st.resyncs > base.resyncs;
-  if (wf.condition == "purged") return st.purges > base.purges;
-  if (wf.condition == "refreshed") return st.refreshes > base.refreshes;
+  switch (wf.condition) {
+    case WaitCondition::Connected: return core.authenticated();
+    case WaitCondition::Throttled: return core.throttled();
+    case WaitCondition::Unthrottled: return st.throttles > 0 && !core.throttled();
+    case WaitCondition::Resynced: return st.resyncs > base.resyncs;
+    case WaitCondition::Purged: return st.purges > base.purges;
+    case WaitCondition::Refreshed: return st.refreshes > base.refreshes;
+  }
   return false;
 }
 
@@ -520,55 +525,82 @@ protocol::Bytes value_of(int i, std::size_t step, int size) {
   return v;
 }
 
-void perform(Run& run, const ScenarioEvent& e, std::size_t index) {
-  sim::World& w = *run.world;
-  std::vector<sim::NodeId> ids;
-  for (const auto& n : e.nodes) ids.push_back(*w.find_node(n));
-  const std::string& a = e.action;
-  if (a == "partition") w.partition(ids[0], ids[1]);
-  if (a == "partition-one-way") w.partition(ids[0], ids[1], true);
-  if (a == "heal") w.heal(ids[0], ids[1]);
-  if (a == "clog") w.clog(ids[0], ids[1], at(e.for_s));
-  if (a == "restart") w.restart(ids[0], false);
-  if (a == "crash") w.crash(ids[0]);
-  if (a == "clock-jump") w.clock_jump(ids[0], e.delta_ms * sim::kMillisecond);
-  if (a == "drift") w.set_drift(ids[0], e.ppm);
-  if (a == "reset") {
-    for (const auto id : w.connection_ids_of(ids[0])) w.reset_connection(id);
-  }
-  if (a == "link") apply_link(w, *e.link);
-  if (a == "purge") run.purge(0, e.collection);
-  if (a == "server-write" && run.server) {
+// A step done on the server's side of the world (no client involved).
+void perform_on_server(Run& run, const ScenarioEvent& e, std::size_t index) {
+  if (!run.server) return;
+  if (e.kind == StepKind::ServerWrite) {
     for (int i = 0; i < e.count; ++i) {
       const std::string doc = e.document.empty() ? "srv-" + std::to_string(i % 50) : e.document;
       run.server->inject_write(0, e.collection, doc, value_of(i, index, e.size));
     }
-  }
-  if (a == "definition" && run.server) {
+  } else if (e.kind == StepKind::Definition) {
     // DEF-1: a put carries the definition as a JSON object, a delete nothing.
     protocol::Bytes payload;
     if (e.definition_action != "delete") payload = {'{', '}'};
     run.server->put_definition(
         0, protocol::DefinitionSync{"function", e.name, e.definition_action, std::move(payload)});
   }
+}
+
+// A step a client's application does; a client that is down misses it, as
+// an application's call would.
+void perform_on_client(Run& run, const ScenarioEvent& e, std::size_t index) {
   Client<SimRuntime>* c = run.client(e.client);
-  if (!c) return;  // a client that is down misses the step, as an application would
-  if (a == "write") {
-    const std::string coll = e.collection.empty() ? "orders" : e.collection;
-    for (int i = 0; i < e.count; ++i) {
-      const std::string doc = e.document.empty() ? "doc-" + std::to_string(i % 50) : e.document;
-      if (!c->write(coll, doc, value_of(i, index, e.size))) ++run.refused[e.client];
+  if (!c) return;
+  switch (e.kind) {
+    case StepKind::Write: {
+      const std::string coll = e.collection.empty() ? "orders" : e.collection;
+      for (int i = 0; i < e.count; ++i) {
+        const std::string doc = e.document.empty() ? "doc-" + std::to_string(i % 50) : e.document;
+        if (!c->write(coll, doc, value_of(i, index, e.size))) ++run.refused[e.client];
+      }
+      break;
     }
+    case StepKind::Presence: c->update_presence(e.channel, protocol::Bytes{'h', 'i'}); break;
+    case StepKind::Samples:
+      c->act([&](ClientCore& core, Now now) {
+        for (int i = 0; i < e.count; ++i)
+          core.record_sample(e.collection, now.unix_ms + i, i * 0.5);
+      });
+      break;
+    case StepKind::ApplyRate:
+      c->act([&](ClientCore& core, Now) { core.set_apply_rate(e.rate); });
+      break;
+    case StepKind::CorruptState:
+      c->act([](ClientCore& core, Now) { core.mark_state_corrupt(); });
+      break;
+    case StepKind::Resubscribe: c->act([](ClientCore& core, Now) { core.resubscribe(); }); break;
+    default: SYNCSIM_ASSERT_MSG(false, "not a client step");
   }
-  if (a == "presence") c->update_presence(e.channel, protocol::Bytes{'h', 'i'});
-  if (a == "samples") {
-    c->act([&](ClientCore& core, Now now) {
-      for (int i = 0; i < e.count; ++i) core.record_sample(e.collection, now.unix_ms + i, i * 0.5);
-    });
+}
+
+void perform(Run& run, const ScenarioEvent& e, std::size_t index) {
+  sim::World& w = *run.world;
+  std::vector<sim::NodeId> ids;
+  for (const auto& n : e.nodes) ids.push_back(*w.find_node(n));
+  switch (e.kind) {
+    case StepKind::Partition: w.partition(ids[0], ids[1]); return;
+    case StepKind::PartitionOneWay: w.partition(ids[0], ids[1], true); return;
+    case StepKind::Heal: w.heal(ids[0], ids[1]); return;
+    case StepKind::Clog: w.clog(ids[0], ids[1], at(e.for_s)); return;
+    case StepKind::Reset:
+      for (const auto id : w.connection_ids_of(ids[0])) w.reset_connection(id);
+      return;
+    case StepKind::Restart: w.restart(ids[0], false); return;
+    case StepKind::Crash: w.crash(ids[0]); return;
+    case StepKind::ClockJump: w.clock_jump(ids[0], e.delta_ms * sim::kMillisecond); return;
+    case StepKind::Drift: w.set_drift(ids[0], e.ppm); return;
+    case StepKind::Link: apply_link(w, *e.link); return;
+    case StepKind::Purge: run.purge(0, e.collection); return;
+    case StepKind::ServerWrite:
+    case StepKind::Definition: perform_on_server(run, e, index); return;
+    case StepKind::Write:
+    case StepKind::Presence:
+    case StepKind::Samples:
+    case StepKind::ApplyRate:
+    case StepKind::CorruptState:
+    case StepKind::Resubscribe: perform_on_client(run, e, index); return;
   }
-  if (a == "apply-rate") c->act([&](ClientCore& core, Now) { core.set_apply_rate(e.rate); });
-  if (a == "corrupt-state") c->act([](ClientCore& core, Now) { core.mark_state_corrupt(); });
-  if (a == "resubscribe") c->act([](ClientCore& core, Now) { core.resubscribe(); });
 }
 
 // Polls for an `after` condition, then performs the step after its delay.
@@ -582,8 +614,8 @@ void wait_then_perform(Run& run, const ScenarioEvent& e, std::size_t index, Clie
   }
   if (deadline != 0 && w.now() >= deadline) {
     run.failures.push_back("step " + std::to_string(index + 1) + " (" + e.action + ") waited for " +
-                           e.after->client + " " + e.after->condition + " and timed out at " +
-                           seconds_text(static_cast<double>(w.now()) / 1e9));
+                           e.after->client + " " + std::string(condition_name(e.after->condition)) +
+                           " and timed out at " + seconds_text(static_cast<double>(w.now()) / 1e9));
     return;
   }
   w.after(kPollNs,
@@ -802,8 +834,9 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
     auto it = run.clients.find(se.client);
     if (it == run.clients.end()) continue;
     const std::uint64_t v = stat_of(it->second->core(), se.stat, run.refused[se.client]);
+    const std::string stat(stat_name(se.stat));
     if ((se.at_least && v < *se.at_least) || (se.at_most && v > *se.at_most)) {
-      result.failures.push_back(se.rule + ": expected " + se.client + "'s " + se.stat +
+      result.failures.push_back(se.rule + ": expected " + se.client + "'s " + stat +
                                 (se.at_least ? " >= " + std::to_string(*se.at_least) : "") +
                                 (se.at_most ? " <= " + std::to_string(*se.at_most) : "") +
                                 "; it is " + std::to_string(v));

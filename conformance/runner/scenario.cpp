@@ -154,15 +154,6 @@ ScenarioServer read_server(const YAML::Node& sv, const Reader& r) {
   return out;
 }
 
-const std::set<std::string>& actions() {
-  static const std::set<std::string> kActions = {
-      "partition",    "partition-one-way", "heal",    "reset",      "restart",    "crash",
-      "purge",        "clock-jump",        "drift",   "link",       "clog",       "write",
-      "server-write", "presence",          "samples", "definition", "apply-rate", "corrupt-state",
-      "resubscribe"};
-  return kActions;
-}
-
 ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<std::string>& nodes,
                          const std::set<std::string>& clients) {
   r.keys(e,
@@ -206,42 +197,43 @@ ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<st
     r.keys(a, {"client", "condition", "timeout_s"}, "\"after\"");
     WaitFor w;
     opt_str(r, a, "client", w.client);
-    opt_str(r, a, "condition", w.condition);
+    std::string condition;
+    opt_str(r, a, "condition", condition);
     opt(r, a, "timeout_s", w.timeout_s, 0.0, 86'400.0);
     if (!clients.count(w.client)) r.fail(a, "\"after\" needs a known \"client\"");
-    static const std::set<std::string> kConditions = {"connected", "throttled", "unthrottled",
-                                                      "resynced",  "purged",    "refreshed"};
-    if (!kConditions.count(w.condition))
-      r.fail(a, "unknown condition \"" + w.condition +
-                    "\" (expected one of: " + joined(kConditions) + ")");
+    const auto known = find_condition(condition);
+    if (!known)
+      r.fail(a, "unknown condition \"" + condition + "\" (expected one of: " + condition_names() +
+                    ")");
+    w.condition = *known;
     ev.after = w;
   }
   ev.action = r.get<std::string>(e["action"], "\"action\" must be a string");
-  if (!actions().count(ev.action))
+  const StepSpec* spec = find_step(ev.action);
+  if (!spec)
     r.fail(e["action"],
-           "unknown action \"" + ev.action + "\" (expected one of: " + joined(actions()) + ")");
+           "unknown action \"" + ev.action + "\" (expected one of: " + step_names() + ")");
+  ev.kind = spec->kind;
   if (e["nodes"]) ev.nodes = r.strings(e["nodes"], "\"nodes\"");
   for (const auto& n : ev.nodes) {
     if (!nodes.count(n)) r.fail(e["nodes"], "unknown node \"" + n + "\"");
   }
   const std::string& a = ev.action;
-  const bool pair = a == "partition" || a == "partition-one-way" || a == "heal" || a == "clog";
-  if (pair && ev.nodes.size() != 2) r.fail(e, "\"" + a + "\" needs two nodes");
-  const bool one =
-      a == "reset" || a == "restart" || a == "crash" || a == "clock-jump" || a == "drift";
-  if (one && ev.nodes.size() != 1) r.fail(e, "\"" + a + "\" needs one node");
+  if (spec->nodes == 2 && ev.nodes.size() != 2) r.fail(e, "\"" + a + "\" needs two nodes");
+  if (spec->nodes == 1 && ev.nodes.size() != 1) r.fail(e, "\"" + a + "\" needs one node");
   opt_str(r, e, "client", ev.client);
-  const bool by_client = a == "write" || a == "presence" || a == "samples" || a == "apply-rate" ||
-                         a == "corrupt-state" || a == "resubscribe";
-  if (by_client && !clients.count(ev.client)) r.fail(e, "\"" + a + "\" needs a known \"client\"");
+  if (spec->needs_client && !clients.count(ev.client))
+    r.fail(e, "\"" + a + "\" needs a known \"client\"");
   opt_str(r, e, "collection", ev.collection);
-  if ((a == "purge" || a == "server-write" || a == "samples") && ev.collection.empty())
+  if (spec->needs_collection && ev.collection.empty())
     r.fail(e, "\"" + a + "\" needs a \"collection\"");
   opt_str(r, e, "document", ev.document);
   opt_str(r, e, "channel", ev.channel);
-  if (a == "presence" && ev.channel.empty()) r.fail(e, "\"presence\" needs a \"channel\"");
+  if (ev.kind == StepKind::Presence && ev.channel.empty())
+    r.fail(e, "\"presence\" needs a \"channel\"");
   opt_str(r, e, "name", ev.name);
-  if (a == "definition" && ev.name.empty()) r.fail(e, "\"definition\" needs a \"name\"");
+  if (ev.kind == StepKind::Definition && ev.name.empty())
+    r.fail(e, "\"definition\" needs a \"name\"");
   opt_str(r, e, "definition_action", ev.definition_action);
   opt(r, e, "count", ev.count, 1, 1'000'000);
   opt(r, e, "size", ev.size, 1, 1'000'000);
@@ -249,7 +241,7 @@ ScenarioEvent read_event(const YAML::Node& e, const Reader& r, const std::set<st
   opt(r, e, "ppm", ev.ppm, -100'000, 100'000);
   opt(r, e, "rate", ev.rate, std::uint64_t{0}, std::uint64_t{1'000'000});
   opt(r, e, "for_s", ev.for_s, 0.0, 86'400.0);
-  if (a == "link") {
+  if (ev.kind == StepKind::Link) {
     ev.link = read_link(e, r, nodes, true);
   } else if (e["from"] || e["to"] || e["frames"] || e["latency_ms"]) {
     r.fail(e, "link fields belong to \"action: link\"");
@@ -325,9 +317,6 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
   }
   if (const auto ss = ex["stats"]) {
     if (!ss.IsSequence()) r.fail(ss, "\"stats\" must be a list");
-    static const std::set<std::string> kStats = {"acked",      "rejected", "resyncs",   "throttles",
-                                                 "reconnects", "purges",   "refreshes", "pending",
-                                                 "backlog",    "refused",  "peers",     "reauths"};
     for (const auto& st : ss) {
       r.keys(st, {"rule", "client", "stat", "at_least", "at_most"}, "a stat expectation");
       StatExpectation se;
@@ -336,10 +325,12 @@ ScenarioExpect read_expect(const YAML::Node& ex, const Reader& r,
       se.rule = rule_id(r, st["rule"]);
       opt_str(r, st, "client", se.client);
       if (!clients.count(se.client)) r.fail(st["client"], "unknown client \"" + se.client + "\"");
-      opt_str(r, st, "stat", se.stat);
-      if (!kStats.count(se.stat))
-        r.fail(st["stat"],
-               "unknown stat \"" + se.stat + "\" (expected one of: " + joined(kStats) + ")");
+      std::string stat;
+      opt_str(r, st, "stat", stat);
+      const auto known = find_stat(stat);
+      if (!known)
+        r.fail(st["stat"], "unknown stat \"" + stat + "\" (expected one of: " + stat_names() + ")");
+      se.stat = *known;
       se.at_least = opt_count(r, st, "at_least");
       se.at_most = opt_count(r, st, "at_most");
       out.stats.push_back(se);

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "conformance/runner/vocabulary.hpp"
+
 namespace syncsim::conformance {
 
 // Frame-level faults of a lossy relay on one direction of a link.
@@ -85,8 +87,8 @@ struct ScenarioServer {
 // A condition a step can wait for (instead of a fixed time).
 struct WaitFor {
   std::string client;
-  std::string condition;  // connected | throttled | unthrottled | resynced | purged | refreshed
-  double timeout_s = 0;   // 0: until the end of the run
+  WaitCondition condition = WaitCondition::Connected;  // vocabulary.hpp
+  double timeout_s = 0;                                // 0: until the end of the run
 };
 
 struct ScenarioEvent {
@@ -95,7 +97,8 @@ struct ScenarioEvent {
   double delay_s = 0;
   double every_s = 0;  // repeat: every this long ...
   int times = 1;       // ... this many times in all
-  std::string action;
+  std::string action;  // the step's name; `kind` says the same (vocabulary.hpp)
+  StepKind kind = StepKind::Write;
   std::vector<std::string> nodes;  // partition, heal, reset, restart, crash, clock-jump, clog
   std::string client;              // write, presence, samples, apply-rate, corrupt-state
   std::string collection;          // purge, write, server-write, samples
@@ -128,7 +131,7 @@ struct FrameExpectation {
 struct StatExpectation {
   std::string rule;
   std::string client;
-  std::string stat;  // acked rejected resyncs throttles reconnects purges pending backlog
+  ClientStat stat = ClientStat::Acked;  // vocabulary.hpp
   std::optional<std::uint64_t> at_least, at_most;
 };
 

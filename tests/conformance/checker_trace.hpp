@@ -17,6 +17,7 @@ using conformance::Seen;
 using conformance::SessionChecker;
 
 constexpr std::int64_t kMs = 1'000'000;
+constexpr std::int64_t kS = 1000 * kMs;
 
 struct Trace {
   SessionChecker checker;

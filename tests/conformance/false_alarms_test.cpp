@@ -12,8 +12,6 @@ namespace {
 using namespace protocol;
 using namespace checker_trace;
 
-constexpr std::int64_t kS = 1'000'000'000;
-
 void open(Trace& tr, std::string jwt = "", std::uint64_t conn = 1) {
   tr.c(hs(std::move(jwt)), conn);
   tr.s(ok_ack("sync-a:" + std::to_string(conn)), conn);

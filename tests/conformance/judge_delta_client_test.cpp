@@ -11,8 +11,6 @@ namespace {
 using namespace protocol;
 using namespace checker_trace;
 
-constexpr std::int64_t kS = 1'000'000'000;
-
 void open(Trace& tr, std::uint64_t conn = 1) {
   tr.cw(hs(), conn);
   tr.sr(hs(), conn);

@@ -11,8 +11,6 @@ namespace flow_judge_tests {
 using namespace protocol;
 using namespace checker_trace;
 
-constexpr std::int64_t kS = 1'000'000'000;
-
 conformance::CheckerOptions retransmit() {
   conformance::CheckerOptions o;
   o.client_profile.retransmit_ns = 2 * kS;

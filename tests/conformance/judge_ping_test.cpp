@@ -11,8 +11,6 @@ namespace ping_judge_tests {
 using namespace protocol;
 using namespace checker_trace;
 
-constexpr std::int64_t kS = 1'000'000'000;
-
 conformance::CheckerOptions client_timers() {
   conformance::CheckerOptions o;
   o.client_profile.ping_interval_ns = 30 * kS;

@@ -12,8 +12,6 @@ using namespace checker_trace;
 using conformance::CheckerOptions;
 using conformance::StateNote;
 
-constexpr std::int64_t kS = 1000 * kMs;
-
 // A session authenticated on connection `conn` (trust mode, or a token's tenant).
 void join(Trace& tr, std::uint64_t conn, std::string token = "") {
   tr.sr(hs(std::move(token)), conn);

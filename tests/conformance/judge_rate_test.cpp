@@ -11,8 +11,6 @@ namespace rate_judge_tests {
 using namespace protocol;
 using namespace checker_trace;
 
-constexpr std::int64_t kS = 1'000'000'000;
-
 conformance::CheckerOptions bucket(std::int64_t capacity, std::int64_t per_s) {
   conformance::CheckerOptions o;
   o.server_profile.rate_capacity = capacity;

@@ -11,8 +11,6 @@ namespace reconnect_judge_tests {
 using namespace protocol;
 using namespace checker_trace;
 
-constexpr std::int64_t kS = 1'000'000'000;
-
 conformance::CheckerOptions backoff() {
   conformance::CheckerOptions o;
   o.client_profile.backoff_base_ns = kS;

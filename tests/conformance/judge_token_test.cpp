@@ -11,7 +11,6 @@ namespace {
 
 using namespace checker_trace;
 using conformance::CheckerOptions;
-constexpr std::int64_t kS = 1000 * kMs;
 
 TokenRefresh refresh(std::string jwt) { return TokenRefresh{std::move(jwt)}; }
 DeltaReject denied(std::uint64_t mid, std::string reason = "token expired") {
