@@ -204,7 +204,7 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
     }
 
     void arm(Direction& d) {
-      if (ended || d.held.empty() || !target_ready(d)) return;
+      if (ended || d.held.empty() || !target_ready(d) || impl->blocked(d.from)) return;
       d.timer.expires_at(d.held.begin()->first.first);
       auto fire = [self = this->shared_from_this(), &d](const error_code& ec) {
         // Only a cancel stops delivery: a wait that failed otherwise still
@@ -219,7 +219,8 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
 
     void deliver(Direction& d) {
       const auto now = Clock::now();
-      while (!ended && !d.held.empty() && d.held.begin()->first.first <= now) {
+      while (!ended && !impl->blocked(d.from) && !d.held.empty() &&
+             d.held.begin()->first.first <= now) {
         Bytes frame = std::move(d.held.begin()->second);
         d.held.erase(d.held.begin());
         ++impl->stats.forwarded;
@@ -270,6 +271,7 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
   std::optional<tcp::acceptor> tcp_acceptor;
   std::optional<reference::WsAcceptor> ws_acceptor;
   bool stopped = false;
+  bool blocked_from_client = false, blocked_from_server = false;  // set_blocked
 
   Impl(boost::asio::io_context& io, Options o)
       : ioc(io), options(std::move(o)), judge_(options.trace, options.on_finding) {
@@ -277,6 +279,9 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
   }
 
   bool injects(sim::IoOp op) const { return options.fail && options.fail->hit(op); }
+  bool blocked(Sender from) const {
+    return from == Sender::Client ? blocked_from_client : blocked_from_server;
+  }
   void event(const std::string& line) {
     if (options.on_event) options.on_event(line);
   }
@@ -437,6 +442,34 @@ void Proxy::stop() {
   if (i.tcp_acceptor) i.tcp_acceptor->close(ignored);
   auto pairs = i.pairs;  // end() erases from the map
   for (auto& [id, p] : pairs) p->end("the proxy stops");
+}
+
+void Proxy::set_link(Sender from, const sim::LinkParams& params) {
+  auto& i = *impl_;
+  (from == Sender::Client ? i.options.faults.to_server : i.options.faults.to_client) = params;
+  for (auto& [id, p] : i.pairs)
+    (from == Sender::Client ? p->to_server : p->to_client).params = params;
+  i.event(std::string(from == Sender::Client ? "client->server" : "server->client") +
+          " link now: " + describe_faults(params));
+}
+
+void Proxy::set_blocked(Sender from, bool blocked) {
+  auto& i = *impl_;
+  (from == Sender::Client ? i.blocked_from_client : i.blocked_from_server) = blocked;
+  i.event(std::string(from == Sender::Client ? "client->server" : "server->client") +
+          (blocked ? " blocked: frames wait" : " unblocked"));
+  if (blocked) return;
+  auto pairs = i.pairs;  // delivering can end a pair, which erases it
+  for (auto& [id, p] : pairs) {
+    auto& d = from == Sender::Client ? p->to_server : p->to_client;
+    p->deliver(d);
+  }
+}
+
+void Proxy::reset_connections() {
+  auto& i = *impl_;
+  auto pairs = i.pairs;  // end() erases from the map
+  for (auto& [id, p] : pairs) p->end("reset by the scenario");
 }
 
 void Proxy::finish() { impl_->judge_.finish(); }

@@ -79,6 +79,17 @@ class Proxy {
   void stop();    // closes the listener and every pair
   void finish();  // judges what is still owed, as of now; after stop()
 
+  // Live control, for a scenario's steps run against a real server (issue
+  // 16): each applies to every pair open now and to those that come later.
+  // A direction's link parameters (latency, jitter, frame faults); `from`
+  // Client is client -> server.
+  void set_link(protocol::Sender from, const sim::LinkParams& params);
+  // A partition of one direction: its frames wait, as a TCP stream's bytes
+  // do, and flow again in order once unblocked.
+  void set_blocked(protocol::Sender from, bool blocked);
+  // Cuts every open pair: both ends see their connection closed.
+  void reset_connections();
+
   const SessionChecker& checker() const;
   std::string tap_tolerance_text() const;  // D118
   const Stats& stats() const;

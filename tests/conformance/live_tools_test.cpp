@@ -439,6 +439,80 @@ TEST(Proxy, TheReferencePairConvergesThroughFaultsAndEveryFrameIsJudged) {
   EXPECT_NE(trace.str().find("\"ws\":\"binary\""), std::string::npos);
 }
 
+// The proxy's live control (issue 16: a scenario's steps against a real
+// server). A reader behind the proxy, a writer straight to the server: a
+// blocked direction holds frames and delivers them all, in order, once
+// unblocked; a reset cuts every pair (the client reconnects); a link change
+// applies to the pairs already open (one ShapeDelta lost: the reader resyncs).
+TEST(Proxy, LiveControlBlocksResetsAndChangesLinks) {
+  boost::asio::io_context ioc;
+  LiveServer::Options so;
+  so.listen = *parse_endpoint("tcp://127.0.0.1:0").endpoint;
+  LiveServer server(ioc, so);
+  boost::system::error_code ec;
+  ASSERT_TRUE(server.start(ec)) << ec.message();
+  Proxy::Options po;
+  po.listen = *parse_endpoint("tcp://127.0.0.1:0").endpoint;
+  po.upstream = so.listen;
+  po.upstream.port = server.port();
+  Proxy proxy(ioc, po);
+  ASSERT_TRUE(proxy.start(ec)) << ec.message();
+  auto options = [&](std::uint16_t port, int writes, std::uint64_t seed) {
+    LiveClient::Options o;
+    o.connect = so.listen;
+    o.connect.port = port;
+    protocol::ShapeDefinition shape;
+    shape.shape_id = "orders-all";
+    shape.shape_type = protocol::shape_type::Document{"orders", {}};
+    o.config.shapes = {shape};
+    o.writes = writes;
+    o.write_every_ms = 10;
+    o.seed = seed;
+    return o;
+  };
+  auto docs_of = [](const LiveClient& c) -> std::size_t {
+    const auto it = c.core().view().find("orders");
+    return it == c.core().view().end() ? 0 : it->second.size();
+  };
+  LiveClient reader(ioc, options(proxy.port(), 0, 2));
+  reader.start();
+  run_until(ioc, [&] { return reader.core().authenticated(); });
+  ASSERT_TRUE(reader.core().authenticated());
+
+  proxy.set_blocked(protocol::Sender::Server, true);
+  LiveClient writer(ioc, options(server.port(), 10, 1));
+  writer.start();
+  run_until(ioc, [&] { return writer.writes_done() == 10 && writer.core().pending() == 0; });
+  ASSERT_EQ(writer.core().pending(), 0u);
+  EXPECT_EQ(docs_of(reader), 0u) << "frames of a blocked direction wait";
+  proxy.set_blocked(protocol::Sender::Server, false);
+  run_until(ioc, [&] { return docs_of(reader) == 10; });
+  EXPECT_EQ(docs_of(reader), 10u);
+  EXPECT_EQ(proxy.stats().dropped, 0u);
+
+  proxy.reset_connections();
+  run_until(ioc,
+            [&] { return reader.core().stats().reconnects >= 1 && reader.core().authenticated(); });
+  EXPECT_GE(reader.core().stats().reconnects, 1u);
+
+  sim::LinkParams lose_one;
+  lose_one.frame_faults = true;
+  lose_one.frame_types.reset();
+  lose_one.frame_types.set(protocol::ShapeDelta::kCode);
+  lose_one.drop_next = 1;
+  proxy.set_link(protocol::Sender::Server, lose_one);
+  LiveClient second(ioc, options(server.port(), 10, 3));
+  second.start();
+  const auto resyncs = reader.core().stats().resyncs;
+  run_until(ioc,
+            [&] { return second.writes_done() == 10 && reader.core().stats().resyncs > resyncs; });
+  EXPECT_EQ(proxy.stats().dropped, 1u);
+  EXPECT_GT(reader.core().stats().resyncs, resyncs) << "the lost ShapeDelta showed as a gap";
+  for (auto* c : {&reader, &writer, &second}) c->stop();
+  proxy.stop();
+  server.stop();
+}
+
 // The proxy records what a WebSocket client writes as whole messages, so
 // two frames in one binary message (FRAME-4) and a frame in a text message
 // (FRAME-7) are judged, and blamed on the client; its one-frame messages
