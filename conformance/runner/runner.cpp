@@ -9,6 +9,8 @@
 #include <set>
 
 #include "conformance/checker/trace_writer.hpp"
+#include "conformance/runner/expectations.hpp"
+#include "conformance/runner/scenario_client.hpp"
 #include "protocol/assert.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/crc32c.hpp"
@@ -33,34 +35,6 @@ constexpr std::int64_t kPollNs = 10'000'000;                // `after` condition
 sim::Time at(double seconds) {
   if (seconds >= 9e9) return std::numeric_limits<sim::Time>::max();
   return static_cast<sim::Time>(seconds * 1e9);
-}
-
-std::string seconds_text(double s) {
-  std::string t = std::to_string(s);
-  t.erase(t.find_last_not_of('0') + 1);
-  if (!t.empty() && t.back() == '.') t.pop_back();
-  return t + " s";
-}
-
-// The first document, by id, on which a client's view and the server differ.
-std::string first_difference(const std::map<std::string, protocol::Bytes>& client,
-                             const std::map<std::string, protocol::Bytes>& server) {
-  const auto value = [](const std::map<std::string, protocol::Bytes>& docs, const std::string& id) {
-    const auto it = docs.find(id);
-    return it == docs.end() ? std::string("absent") : "0x" + protocol::to_hex(it->second);
-  };
-  auto c = client.begin();
-  auto s = server.begin();
-  while (c != client.end() && s != server.end() && *c == *s) ++c, ++s;
-  std::string id;
-  if (c == client.end())
-    id = s->first;
-  else if (s == server.end())
-    id = c->first;
-  else
-    id = std::min(c->first, s->first);
-  return "first difference: \"" + id + "\" is " + value(client, id) + " at the client, " +
-         value(server, id) + " at the server";
 }
 
 // Relay faults that no side can notice or repair (D120). A frame that no
@@ -100,13 +74,6 @@ struct UnnoticeableFaults {
   void add(std::string what) {
     if (count++ == 0) first = std::move(what);
   }
-};
-
-// A frame as the expectations see it: who wrote it on which client's connection.
-struct SeenFrame {
-  std::int64_t t = 0;
-  bool from_client = true;
-  protocol::Message message;
 };
 
 struct Run {
@@ -231,50 +198,12 @@ std::int64_t server_unix_s(sim::World& w, sim::Time t) {
   return (w.options().unix_epoch_ms + system / sim::kMillisecond) / 1000;
 }
 
-std::string mint(const ScenarioClient& c, std::size_t index, std::int64_t exp, bool good) {
-  JwtClaims claims;
-  claims.sub = c.name;
-  claims.tenant_id = c.token ? c.token->tenant : 0;
-  claims.user_id = index + 1;
-  claims.exp = exp;
-  return mint_hs256(claims, good ? kSecret : "not-the-server-secret");
-}
-
 ClientConfig client_config(const ScenarioClient& c, std::size_t index, sim::World& w) {
-  ClientConfig cfg;
-  for (const auto& coll : c.shapes) {
-    protocol::ShapeDefinition shape;
-    shape.shape_id = coll + "-all";
-    shape.shape_type = protocol::shape_type::Document{coll, {}};
-    cfg.shapes.push_back(shape);
-  }
-  if (c.token) {
-    const TokenSpec tk = *c.token;
-    cfg.token = mint(c, index, server_unix_s(w, at(c.start_s)) + tk.expires_in_s, true);
-    cfg.token_lifetime_s = tk.lifetime_s;
-    if (tk.refresh != "none") {
-      // ok: every token valid; fail: none; flaky: the first bad_tokens are bad.
-      auto handed_out = std::make_shared<int>(0);
-      cfg.new_token = [&w, c, index, tk, handed_out]() -> std::optional<std::string> {
-        const bool good =
-            tk.refresh == "ok" || (tk.refresh == "flaky" && ++*handed_out > tk.bad_tokens);
-        return mint(c, index, server_unix_s(w, w.now()) + tk.refresh_expires_in_s, good);
-      };
-    }
-  }
-  cfg.apply_rate_per_s = c.apply_rate;
-  if (c.throttle_high) cfg.throttle_high = *c.throttle_high;
-  if (c.throttle_low) cfg.throttle_low = *c.throttle_low;
-  cfg.suggested_rate = c.suggested_rate;
-  if (c.ping_interval_s)
-    cfg.ping_interval_ms = static_cast<std::int64_t>(*c.ping_interval_s * 1000);
-  if (c.retransmit_ms) cfg.retransmit_ms = *c.retransmit_ms;
-  cfg.backoff_jitter_ms = c.backoff_jitter_ms;
-  if (c.vclock_interval_s)
-    cfg.vclock_interval_ms = static_cast<std::int64_t>(*c.vclock_interval_s * 1000);
-  if (c.wire_version) cfg.wire_version = *c.wire_version;
-  if (c.pending_limit) cfg.pending_limit = *c.pending_limit;
-  return cfg;
+  TokenMint tm;
+  tm.secret = kSecret;
+  tm.server_unix_s_at_start = [&w](double start_s) { return server_unix_s(w, at(start_s)); };
+  tm.server_unix_s_now = [&w] { return server_unix_s(w, w.now()); };
+  return scenario_client_config(c, index, tm);
 }
 
 // What the checker may know of the server's configuration (Scope::Profile).
@@ -395,143 +324,13 @@ void apply_link(sim::World& w, const LinkSpec& k) {
   }
 }
 
-// The value at a dotted path of a frame's JSON model, as text; nullopt if absent.
-std::optional<std::string> json_text(const protocol::Json& value, const std::string& path) {
-  const protocol::Json* at_path = &value;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    const auto dot = path.find('.', start);
-    const std::string key = path.substr(start, dot == std::string::npos ? dot : dot - start);
-    if (!at_path->is_object() || !at_path->contains(key)) return std::nullopt;
-    at_path = &(*at_path)[key];
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  if (at_path->is_string()) return at_path->get<std::string>();
-  if (at_path->is_boolean()) return at_path->get<bool>() ? "true" : "false";
-  if (at_path->is_number()) return at_path->dump();
-  return std::string("*");  // an object or array: present
-}
-
-bool matches(const FrameExpectation& e, const SeenFrame& f) {
-  if (f.from_client != e.from_client) return false;
-  if (protocol::message_name(f.message) != e.type) return false;
-  if (e.where.empty()) return true;
-  const protocol::Json j = protocol::message_to_json(f.message)["value"];
-  for (const auto& [path, want] : e.where) {
-    const auto got = json_text(j, path);
-    if (!got || (want != "*" && *got != want)) return false;
-  }
-  return true;
-}
-
-std::string describe(const FrameExpectation& e) {
-  std::string what = e.type;
-  if (!e.where.empty()) {
-    what += "{";
-    bool first = true;
-    for (const auto& [k, v] : e.where) {
-      what += (first ? "" : ", ") + k + "=" + v;
-      first = false;
-    }
-    what += "}";
-  }
-  std::string when;
-  if (e.from_s > 0 || e.until_s < 1e17)
-    when = " between " + seconds_text(e.from_s) + " and " + seconds_text(e.until_s);
-  return (e.from_client ? e.client + " wrote " : "the server wrote to " + e.client + " ") + what +
-         when;
-}
-
-void check_frames(const FrameExpectation& e, const std::vector<SeenFrame>& frames,
-                  std::vector<std::string>& failures) {
-  std::vector<std::int64_t> times;
-  for (const auto& f : frames) {
-    if (f.t < at(e.from_s) || f.t > at(e.until_s)) continue;
-    if (matches(e, f)) times.push_back(f.t);
-  }
-  const std::uint64_t n = times.size();
-  if (e.at_least && n < *e.at_least) {
-    failures.push_back(e.rule + ": expected " + describe(e) + " at least " +
-                       std::to_string(*e.at_least) + " time(s); it happened " + std::to_string(n) +
-                       " time(s)");
-  }
-  if (e.at_most && n > *e.at_most) {
-    failures.push_back(e.rule + ": expected " + describe(e) + " at most " +
-                       std::to_string(*e.at_most) + " time(s); it happened " + std::to_string(n) +
-                       " time(s), first at " + seconds_text(static_cast<double>(times[0]) / 1e9));
-  }
-  if (e.max_per_s) {
-    std::size_t lo = 0, worst = 0;
-    std::int64_t worst_at = 0;
-    for (std::size_t hi = 0; hi < times.size(); ++hi) {
-      while (times[hi] - times[lo] >= sim::kSecond) ++lo;
-      if (hi - lo + 1 > worst) {
-        worst = hi - lo + 1;
-        worst_at = times[lo];
-      }
-    }
-    if (static_cast<double>(worst) > *e.max_per_s) {
-      failures.push_back(e.rule + ": expected " + describe(e) + " at most " +
-                         std::to_string(static_cast<std::uint64_t>(*e.max_per_s)) +
-                         " per second; " + std::to_string(worst) + " within the second from " +
-                         seconds_text(static_cast<double>(worst_at) / 1e9));
-    }
-  }
-}
-
-std::uint64_t stat_of(const ClientCore& core, ClientStat stat, std::uint64_t refused) {
-  const auto& st = core.stats();
-  switch (stat) {
-    case ClientStat::Acked: return st.acked;
-    case ClientStat::Rejected: return st.rejected;
-    case ClientStat::Resyncs: return st.resyncs;
-    case ClientStat::Throttles: return st.throttles;
-    case ClientStat::Reconnects: return st.reconnects;
-    case ClientStat::Purges: return st.purges;
-    case ClientStat::Refreshes: return st.refreshes;
-    case ClientStat::Reauths: return st.reauths;
-    case ClientStat::Pending: return core.pending();
-    case ClientStat::Backlog: return core.backlog();
-    case ClientStat::Refused: return refused;
-    case ClientStat::Peers: {
-      std::uint64_t n = 0;
-      for (const auto& [channel, peers] : core.presence()) n += peers.size();
-      return n;
-    }
-  }
-  return 0;
-}
-
-// True once the condition holds, judged against the stats when waiting began.
-bool condition_met(const WaitFor& wf, const ClientCore& core, const ClientCore::Stats& base) {
-  const auto& st = core.stats();
-  switch (wf.condition) {
-    case WaitCondition::Connected: return core.authenticated();
-    case WaitCondition::Throttled: return core.throttled();
-    case WaitCondition::Unthrottled: return st.throttles > 0 && !core.throttled();
-    case WaitCondition::Resynced: return st.resyncs > base.resyncs;
-    case WaitCondition::Purged: return st.purges > base.purges;
-    case WaitCondition::Refreshed: return st.refreshes > base.refreshes;
-  }
-  return false;
-}
-
-// A value that differs per write and per step, `size` bytes long.
-protocol::Bytes value_of(int i, std::size_t step, int size) {
-  protocol::Bytes v(static_cast<std::size_t>(size), static_cast<std::uint8_t>(step));
-  v[0] = static_cast<std::uint8_t>(i);
-  if (size > 1) v[1] = static_cast<std::uint8_t>(i >> 8);
-  return v;
-}
-
 // A step done on the server's side of the world (no client involved).
 void perform_on_server(Run& run, const ScenarioEvent& e, std::size_t index) {
   if (!run.server) return;
   if (e.kind == StepKind::ServerWrite) {
     for (int i = 0; i < e.count; ++i) {
       const std::string doc = e.document.empty() ? "srv-" + std::to_string(i % 50) : e.document;
-      run.server->inject_write(0, e.collection, doc, value_of(i, index, e.size));
+      run.server->inject_write(0, e.collection, doc, write_value(i, index, e.size));
     }
   } else if (e.kind == StepKind::Definition) {
     // DEF-1: a put carries the definition as a JSON object, a delete nothing.
@@ -552,7 +351,7 @@ void perform_on_client(Run& run, const ScenarioEvent& e, std::size_t index) {
       const std::string coll = e.collection.empty() ? "orders" : e.collection;
       for (int i = 0; i < e.count; ++i) {
         const std::string doc = e.document.empty() ? "doc-" + std::to_string(i % 50) : e.document;
-        if (!c->write(coll, doc, value_of(i, index, e.size))) ++run.refused[e.client];
+        if (!c->write(coll, doc, write_value(i, index, e.size))) ++run.refused[e.client];
       }
       break;
     }
@@ -625,6 +424,48 @@ void wait_then_perform(Run& run, const ScenarioEvent& e, std::size_t index, Clie
 }  // namespace
 
 void apply_link_spec(sim::LinkParams& p, const LinkSpec& k) { apply_link(p, k); }
+
+// `converged: true` in the simulator: every client that is up is in
+// session, has nothing unacknowledged and sees what the server's store
+// holds; unless the relay did what no side can repair (D120).
+void converged_with_server(const Scenario& s, Run& run, const UnnoticeableFaults& unnoticeable,
+                           ScenarioResult& out) {
+  if (!run.server) return;
+  if (unnoticeable.count > 0) {
+    out.notes.push_back(
+        s.expect.converged_rule + " not judged: " + std::to_string(unnoticeable.count) +
+        " relay fault(s) that no side can notice or repair (the first: " + unnoticeable.first +
+        "), so convergence cannot be demanded (D120)");
+  } else {
+    const std::string cite = s.expect.converged_rule + ": ";
+    for (const auto& c : s.clients) {
+      auto* cl = run.client(c.name);
+      if (!cl) continue;
+      auto& core = cl->core();
+      if (!core.authenticated())
+        out.failures.push_back(cite + c.name + " is not connected at the end");
+      if (core.pending() > 0) {
+        out.failures.push_back(cite + c.name + " still has " + std::to_string(core.pending()) +
+                               " unacknowledged mutations");
+      }
+      const std::uint32_t tenant = c.token ? c.token->tenant : 0;
+      for (const auto& coll : c.shapes) {
+        const auto& store = run.server->core().collections();
+        const auto sit = store.find({tenant, coll});
+        const std::map<std::string, protocol::Bytes> empty;
+        const auto& server_docs = sit == store.end() ? empty : sit->second.documents;
+        const auto vit = core.view().find(coll);
+        const auto& client_docs = vit == core.view().end() ? empty : vit->second;
+        if (client_docs != server_docs) {
+          out.failures.push_back(cite + c.name + "'s view of \"" + coll + "\" has " +
+                                 std::to_string(client_docs.size()) + " documents, the server " +
+                                 std::to_string(server_docs.size()) + "; " +
+                                 first_difference(client_docs, server_docs));
+        }
+      }
+    }
+  }
+}
 
 ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed) {
   return run_scenario(s, seed, RunOptions{});
@@ -807,88 +648,12 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
         seconds_text(result.virtual_s) + " after " + std::to_string(r.events) + " events");
   }
 
-  // Expectations.
-  if (s.expect.max_must_findings &&
-      result.must_findings > static_cast<std::size_t>(*s.expect.max_must_findings)) {
-    result.failures.push_back(
-        std::to_string(result.must_findings) + " MUST findings (allowed " +
-        std::to_string(*s.expect.max_must_findings) + "); first: " +
-        format_check_finding(
-            *std::find_if(result.findings.begin(), result.findings.end(),
-                          [](const auto& f) { return f.finding.level == protocol::Level::Must; })));
-  }
-  auto found = [&](const std::string& rule) {
-    return std::find_if(result.findings.begin(), result.findings.end(),
-                        [&](const CheckFinding& f) { return f.finding.rule == rule; });
-  };
-  for (const auto& rule : s.expect.absent) {
-    if (auto it = found(rule); it != result.findings.end())
-      result.failures.push_back(rule + ": expected no finding; " + format_check_finding(*it));
-  }
-  static const std::vector<SeenFrame> kNoFrames;
-  for (const auto& fe : s.expect.frames) {
-    auto it = run.frames.find(fe.client);
-    check_frames(fe, it == run.frames.end() ? kNoFrames : it->second, result.failures);
-  }
-  for (const auto& se : s.expect.stats) {
-    auto it = run.clients.find(se.client);
-    if (it == run.clients.end()) continue;
-    const std::uint64_t v = stat_of(it->second->core(), se.stat, run.refused[se.client]);
-    const std::string stat(stat_name(se.stat));
-    if ((se.at_least && v < *se.at_least) || (se.at_most && v > *se.at_most)) {
-      result.failures.push_back(se.rule + ": expected " + se.client + "'s " + stat +
-                                (se.at_least ? " >= " + std::to_string(*se.at_least) : "") +
-                                (se.at_most ? " <= " + std::to_string(*se.at_most) : "") +
-                                "; it is " + std::to_string(v));
-    }
-  }
-  if (s.expect.converged && run.server && unnoticeable.count > 0) {
-    result.notes.push_back(
-        s.expect.converged_rule + " not judged: " + std::to_string(unnoticeable.count) +
-        " relay fault(s) that no side can notice or repair (the first: " + unnoticeable.first +
-        "), so convergence cannot be demanded (D120)");
-  } else if (s.expect.converged && run.server) {
-    const std::string cite = s.expect.converged_rule + ": ";
-    for (const auto& c : s.clients) {
-      auto* cl = run.client(c.name);
-      if (!cl) continue;
-      auto& core = cl->core();
-      if (!core.authenticated())
-        result.failures.push_back(cite + c.name + " is not connected at the end");
-      if (core.pending() > 0) {
-        result.failures.push_back(cite + c.name + " still has " + std::to_string(core.pending()) +
-                                  " unacknowledged mutations");
-      }
-      const std::uint32_t tenant = c.token ? c.token->tenant : 0;
-      for (const auto& coll : c.shapes) {
-        const auto& store = run.server->core().collections();
-        const auto sit = store.find({tenant, coll});
-        const std::map<std::string, protocol::Bytes> empty;
-        const auto& server_docs = sit == store.end() ? empty : sit->second.documents;
-        const auto vit = core.view().find(coll);
-        const auto& client_docs = vit == core.view().end() ? empty : vit->second;
-        if (client_docs != server_docs) {
-          result.failures.push_back(cite + c.name + "'s view of \"" + coll + "\" has " +
-                                    std::to_string(client_docs.size()) + " documents, the server " +
-                                    std::to_string(server_docs.size()) + "; " +
-                                    first_difference(client_docs, server_docs));
-        }
-      }
-    }
-  }
-  // A flagged rule must be caught, by the checker or by a failed expectation
-  // citing it; those failures are then what the scenario demands.
-  for (const auto& rule : s.expect.flagged) {
-    const std::string prefix = rule + ": ";
-    const auto cited = std::count_if(result.failures.begin(), result.failures.end(),
-                                     [&](const std::string& f) { return f.starts_with(prefix); });
-    std::erase_if(result.failures, [&](const std::string& f) { return f.starts_with(prefix); });
-    if (found(rule) == result.findings.end() && cited == 0)
-      result.failures.push_back(rule +
-                                ": expected it to be caught; neither the checker nor an "
-                                "expectation citing it failed");
-  }
-  result.passed = result.failures.empty();
+  std::map<std::string, ClientAtEnd> at_end;
+  for (const auto& [name, c] : run.clients)
+    at_end[name] = ClientAtEnd{&c->core(), run.refused[name]};
+  judge_expectations(
+      s, run.frames, at_end,
+      [&](ScenarioResult& out) { converged_with_server(s, run, unnoticeable, out); }, result);
   if (options.conn_clients) *options.conn_clients = run.conn_client;
   return result;
 }
