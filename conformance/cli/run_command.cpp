@@ -16,6 +16,8 @@
 
 #include "conformance/cli/commands.hpp"
 #include "conformance/cli/sweep_report.hpp"
+#include "conformance/live/live_scenario.hpp"
+#include "conformance/live/target.hpp"
 #include "conformance/report/pcap.hpp"
 #include "conformance/runner/runner.hpp"
 #include "conformance/runner/workers.hpp"
@@ -44,6 +46,9 @@ struct RunOptions {
   bool stop_on_first_failure = false;
   std::string time_budget;  // "90s", "10m", "2h"
   bool no_progress = false;
+  std::string server;       // --server: run live against it (D131)
+  std::string target_file;  // --target: its jwt_secret, time_scale, server
+  double time_scale = 0;    // 0: the target file's, else 1
 };
 
 // The longest seed range one command takes (a billion runs per scenario).
@@ -414,6 +419,83 @@ static int run_sweep(const RunOptions& o, SweepMeta& meta,
   return tally.any_failed() ? kExitFindings : kExitOk;
 }
 
+// The live options from --server, --target and --time-scale; "" or an error.
+static std::string live_options(const RunOptions& o, conformance::LiveScenarioOptions& lo) {
+  std::string server = o.server;
+  lo.time_scale = 1;
+  if (!o.target_file.empty()) {
+    const auto t = conformance::load_target(o.target_file);
+    if (!t.target) return t.error;
+    if (server.empty() || server == "target") server = t.target->server;
+    lo.jwt_secret = t.target->jwt_secret;
+    if (t.target->time_scale) lo.time_scale = *t.target->time_scale;
+  }
+  if (o.time_scale > 0) lo.time_scale = o.time_scale;
+  const auto e = conformance::parse_endpoint(server);
+  if (!e.endpoint) return "--server: " + e.error;
+  lo.server = *e.endpoint;
+  lo.seed = o.seed;
+  return "";
+}
+
+static conformance::RunRecord live_record(const conformance::Scenario& s,
+                                          const conformance::LiveScenarioOptions& lo) {
+  RunRecord r;
+  r.name = s.name;
+  r.file = s.file;
+  r.seed = lo.seed;
+  r.injects_bugs = conformance::injects_bugs(s);
+  r.unsupported = conformance::live_unsupported(s, lo);
+  if (!r.unsupported.empty()) return r;
+  boost::asio::io_context ioc;
+  const auto res = conformance::run_live_scenario(ioc, s, lo);
+  r.failures = res.failures;
+  r.notes = res.notes;
+  r.findings = res.findings;
+  r.must = res.must_findings;
+  r.frames = res.frames;
+  r.virtual_s = res.virtual_s;
+  return r;
+}
+
+// `run --server`: each scenario once, live, one after the other (D131).
+static int run_live(const RunOptions& o, const std::vector<conformance::Scenario>& scenarios) {
+  conformance::LiveScenarioOptions lo;
+  if (const auto error = live_options(o, lo); !error.empty()) {
+    fmt::print(stderr, "syncsim run: {}\n", error);
+    return kExitInvalid;
+  }
+  {
+    boost::asio::io_context ioc;
+    if (const auto why = conformance::unreachable(ioc, lo.server); !why.empty()) {
+      fmt::print(stderr, "syncsim run: cannot connect to {}: {}\n", lo.server.text(), why);
+      return kExitInvalid;
+    }
+  }
+  if (o.verbose) lo.on_event = [](const std::string& line) { fmt::print("      | {}\n", line); };
+  SweepMeta meta;
+  meta.paths = o.paths;
+  meta.filter = o.filter;
+  meta.seeds = {o.seed, o.seed};
+  meta.live_server = lo.server.text();
+  for (const auto& s : scenarios)
+    meta.scenarios.push_back({s.file, s.name, s.rules, conformance::injects_bugs(s)});
+  fmt::print("syncsim run: {} scenario(s) live against {}, seed {}, real time x {}\n",
+             scenarios.size(), lo.server.text(), lo.seed, lo.time_scale);
+  SweepTally tally(meta);
+  std::vector<RunRecord> records;
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    RunRecord r = live_record(scenarios[i], lo);
+    tally.add(i, r);
+    tally.print_scenario(i);
+    if (o.verbose && r.unsupported.empty()) print_run_details(r);
+    records.push_back(std::move(r));
+  }
+  tally.print_summary();
+  if (!write_reports(o, meta, records, scenarios)) return kExitInvalid;
+  return tally.any_failed() ? kExitFindings : kExitOk;
+}
+
 static int run_scenarios(const RunOptions& o) {
   std::string error;
   const auto seeds = parse_seeds(o, error);
@@ -447,6 +529,10 @@ static int run_scenarios(const RunOptions& o) {
   if (scenarios.empty()) {
     fmt::print(stderr, "syncsim run: no scenario to run\n");
     return kExitInvalid;
+  }
+  if (!o.server.empty() || !o.target_file.empty()) {
+    if (!outputs_writable(o)) return kExitInvalid;
+    return run_live(o, scenarios);
   }
   if (o.bench) return bench_scenarios(scenarios, seeds->first, seeds->last);
   if (!o.trace_file.empty() || !o.pcap_file.empty()) {
@@ -538,6 +624,18 @@ Runner add_run_command(CLI::App& app) {
                   "the sweep is incomplete");
   cmd->add_flag("--no-progress", o->no_progress,
                 "no progress bar on stderr (it is shown only on a terminal)");
+  cmd->add_option("--server", o->server,
+                  "run the scenarios live against this server (tcp://HOST:PORT or\n"
+                  "ws://HOST:PORT/PATH), once each, in real time: each scenario client is a\n"
+                  "reference client behind its own in-process proxy, which applies the\n"
+                  "scenario's links, partitions, clogs and resets; a scenario needing what a\n"
+                  "live run lacks (an operator hook, a server option) is UNSUPPORTED, with\n"
+                  "the reason (docs/live.md)");
+  cmd->add_option("--target", o->target_file,
+                  "a target file (docs/live.md): its server (unless --server), jwt_secret\n"
+                  "(to mint the scenarios' tokens) and time_scale");
+  cmd->add_option("--time-scale", o->time_scale,
+                  "live: every time of the timeline times this (default: the target's, or 1)");
   return [o] { return run_scenarios(*o); };
 }
 

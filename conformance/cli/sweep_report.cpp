@@ -58,6 +58,11 @@ std::string SweepMeta::command() const {
 
 void SweepTally::add(std::size_t scenario, const RunRecord& r) {
   Row& row = rows_.at(scenario);
+  if (!r.unsupported.empty()) {
+    ++row.unsupported;
+    row.unsupported_why = r.unsupported;
+    return;
+  }
   (r.ok() ? row.ok : row.bad)++;
   row.frames += r.frames;
   row.must += r.must;
@@ -71,11 +76,20 @@ void SweepTally::add(std::size_t scenario, const RunRecord& r) {
 void SweepTally::print_scenario(std::size_t scenario) const {
   const Row& row = rows_.at(scenario);
   const auto& s = meta_.scenarios.at(scenario);
+  if (row.ok + row.bad == 0 && row.unsupported > 0) {
+    fmt::print("  UNSUP  {:<40} {}\n", s.name, row.unsupported_why);
+    return;
+  }
   const char* verdict = row.bad > 0 ? "FAIL " : s.injects_bugs ? "XFAIL" : "PASS ";
   fmt::print("  {}  {:<40} {:>4}/{:<4} runs  {:>8} frames  {:>5} MUST\n", verdict, s.name, row.ok,
              row.ok + row.bad, row.frames, row.must);
   if (row.bad == 0) return;
   for (const auto& f : row.first_failures) fmt::print("        - {}\n", f);
+  if (!meta_.live_server.empty()) {
+    fmt::print("        again: syncsim run {} --server {} --seed {} -v\n", s.file,
+               meta_.live_server, row.first_failed_seed);
+    return;
+  }
   fmt::print("        reproduce: syncsim run {} --seed {} -v --trace trace.jsonl\n", s.file,
              row.first_failed_seed);
 }
@@ -83,9 +97,10 @@ void SweepTally::print_scenario(std::size_t scenario) const {
 void SweepTally::print_summary() const {
   std::size_t scenarios[3] = {0, 0, 0};  // passed, caught, failed
   std::size_t runs[3] = {0, 0, 0};
-  std::size_t tallied = 0;
+  std::size_t tallied = 0, unsupported = 0;
   for (std::size_t i = 0; i < rows_.size(); ++i) {
     const Row& row = rows_[i];
+    unsupported += row.ok + row.bad == 0 && row.unsupported > 0;
     if (row.ok + row.bad == 0) continue;
     ++tallied;
     const int k = row.bad > 0 ? 2 : meta_.scenarios[i].injects_bugs ? 1 : 0;
@@ -99,9 +114,15 @@ void SweepTally::print_summary() const {
   line("PASS", scenarios[0], runs[0], "every expectation held, no MUST finding");
   line("XFAIL", scenarios[1], runs[1], "an injected bug was caught, as the scenario demands");
   line("FAIL", scenarios[2], runs[2], "something did not hold (see above)");
-  line("UNSUPPORTED", 0, 0, "needs what the target lacks (none: the reference has it all)");
-  fmt::print("\n{} scenario(s): {} passed, {} expected-fail, {} failed\n", tallied, scenarios[0],
+  if (meta_.live_server.empty()) {
+    line("UNSUPPORTED", 0, 0, "needs what the target lacks (none: the reference has it all)");
+  } else {
+    line("UNSUPPORTED", unsupported, 0, "not run: needs what a live run lacks (UNSUP above)");
+  }
+  fmt::print("\n{} scenario(s): {} passed, {} expected-fail, {} failed", tallied, scenarios[0],
              scenarios[1], scenarios[2]);
+  if (unsupported > 0) fmt::print(", {} unsupported", unsupported);
+  fmt::print("\n");
 }
 
 bool SweepTally::any_failed() const {
@@ -127,7 +148,9 @@ bool write_junit(const std::string& path, const std::vector<RunRecord>& runs) {
   for (const auto& r : runs) {
     out << "  <testcase classname=\"" << report::escape_markup(r.name) << "\" name=\"seed "
         << r.seed << "\" time=\"0\">\n";
-    if (!r.ok()) {
+    if (!r.unsupported.empty()) {
+      out << "    <skipped message=\"" << report::escape_markup(r.unsupported) << "\"/>\n";
+    } else if (!r.ok()) {
       std::string text;
       for (const auto& f : r.failures) text += f + "\n";
       text += "reproduce: syncsim run " + r.file + " --seed " + std::to_string(r.seed) + "\n";

@@ -51,6 +51,7 @@ struct SweepMeta {
   bool complete = true;                  // false: stopped early (first failure, time budget)
   std::string stopped;                   // why, when not complete
   std::size_t html_logs = 200;
+  std::string live_server;      // `run --server`: the target, "" in the simulator
   std::string command() const;  // "syncsim run PATH... --seeds A..B"
 };
 
@@ -68,7 +69,8 @@ class SweepTally {
 
  private:
   struct Row {
-    std::size_t ok = 0, bad = 0;
+    std::size_t ok = 0, bad = 0, unsupported = 0;
+    std::string unsupported_why;
     std::uint64_t frames = 0, must = 0;
     std::vector<std::string> first_failures;
     std::uint64_t first_failed_seed = 0;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "conformance/live/live_scenario.hpp"
 #include "conformance/live/server_scenarios.hpp"
 
 namespace syncsim::conformance {
@@ -34,32 +35,12 @@ LiveFaults random_live_faults(sim::Prng& rng) {
 namespace {
 
 // A TCP connection to the target within 3 s, or why not.
-std::string reach(boost::asio::io_context& ioc, const Endpoint& target) {
-  boost::system::error_code ec;
-  const auto address = boost::asio::ip::make_address(target.host, ec);
-  if (ec) return target.host + ": " + ec.message();
-  boost::asio::ip::tcp::socket socket(ioc);
-  std::optional<boost::system::error_code> done;
-  socket.async_connect({address, target.port}, [&](boost::system::error_code e) { done = e; });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (!done && std::chrono::steady_clock::now() < deadline) {
-    if (ioc.stopped()) ioc.restart();
-    ioc.run_one_for(std::chrono::milliseconds(20));
-  }
-  if (!done) {
-    socket.close(ec);
-    ioc.restart();
-    ioc.run_for(std::chrono::milliseconds(5));  // the aborted connect completes
-    return "no answer within 3 s";
-  }
-  return *done ? done->message() : "";
-}
 
 }  // namespace
 
 LiveExploreResult explore_live(boost::asio::io_context& ioc, const LiveExploreOptions& o) {
   LiveExploreResult result;
-  if (const auto why = reach(ioc, o.server.target); !why.empty()) {
+  if (const auto why = unreachable(ioc, o.server.target); !why.empty()) {
     result.unreachable = "cannot connect to " + o.server.target.text() + ": " + why;
     return result;
   }

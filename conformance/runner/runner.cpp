@@ -10,6 +10,7 @@
 
 #include "conformance/checker/trace_writer.hpp"
 #include "conformance/runner/expectations.hpp"
+#include "conformance/runner/link_spec.hpp"
 #include "conformance/runner/scenario_client.hpp"
 #include "protocol/assert.hpp"
 #include "protocol/codec.hpp"
@@ -276,42 +277,6 @@ ClientProfile client_profile(const Scenario& s, sim::World& w) {
   return p;
 }
 
-std::uint8_t code_of(const std::string& name) {
-  for (int code = 0; code < 256; ++code) {
-    const auto n = protocol::code_name(static_cast<std::uint8_t>(code));
-    if (n == name || (n == "Ping/Pong" && (name == "Ping" || name == "Pong")))
-      return static_cast<std::uint8_t>(code);
-  }
-  return 0;
-}
-
-void apply_link(sim::LinkParams& p, const LinkSpec& k) {
-  if (k.latency_ms) p.latency = at(*k.latency_ms / 1000);
-  if (k.jitter_ms) p.jitter = at(*k.jitter_ms / 1000);
-  if (k.bandwidth_kbps)
-    p.bandwidth_bytes_per_s = static_cast<std::uint64_t>(*k.bandwidth_kbps * 125);
-  if (k.segment_loss_ppm) p.segment_loss = sim::Ratio::ppm(*k.segment_loss_ppm);
-  if (k.segment_corrupt_ppm) p.segment_corrupt = sim::Ratio::ppm(*k.segment_corrupt_ppm);
-  if (k.frames_off) p.frame_faults = false;
-  if (k.frames) {
-    const FrameFaultSpec& f = *k.frames;
-    p.frame_faults = true;
-    p.frame_drop = sim::Ratio::ppm(f.drop_ppm);
-    p.frame_duplicate = sim::Ratio::ppm(f.duplicate_ppm);
-    p.frame_reorder = sim::Ratio::ppm(f.reorder_ppm);
-    p.frame_corrupt = sim::Ratio::ppm(f.corrupt_ppm);
-    p.frame_inject_unknown = sim::Ratio::ppm(f.inject_unknown_ppm);
-    p.reorder_window = at(f.reorder_window_ms / 1000);
-    p.drop_next = f.drop_next;
-    if (f.types.empty()) {
-      p.frame_types.set();
-    } else {
-      p.frame_types.reset();
-      for (const auto& t : f.types) p.frame_types.set(code_of(t));
-    }
-  }
-}
-
 void apply_link(sim::World& w, const LinkSpec& k) {
   for (std::size_t a = 0; a < w.node_count(); ++a) {
     for (std::size_t b = 0; b < w.node_count(); ++b) {
@@ -345,32 +310,7 @@ void perform_on_server(Run& run, const ScenarioEvent& e, std::size_t index) {
 // an application's call would.
 void perform_on_client(Run& run, const ScenarioEvent& e, std::size_t index) {
   Client<SimRuntime>* c = run.client(e.client);
-  if (!c) return;
-  switch (e.kind) {
-    case StepKind::Write: {
-      const std::string coll = e.collection.empty() ? "orders" : e.collection;
-      for (int i = 0; i < e.count; ++i) {
-        const std::string doc = e.document.empty() ? "doc-" + std::to_string(i % 50) : e.document;
-        if (!c->write(coll, doc, write_value(i, index, e.size))) ++run.refused[e.client];
-      }
-      break;
-    }
-    case StepKind::Presence: c->update_presence(e.channel, protocol::Bytes{'h', 'i'}); break;
-    case StepKind::Samples:
-      c->act([&](ClientCore& core, Now now) {
-        for (int i = 0; i < e.count; ++i)
-          core.record_sample(e.collection, now.unix_ms + i, i * 0.5);
-      });
-      break;
-    case StepKind::ApplyRate:
-      c->act([&](ClientCore& core, Now) { core.set_apply_rate(e.rate); });
-      break;
-    case StepKind::CorruptState:
-      c->act([](ClientCore& core, Now) { core.mark_state_corrupt(); });
-      break;
-    case StepKind::Resubscribe: c->act([](ClientCore& core, Now) { core.resubscribe(); }); break;
-    default: SYNCSIM_ASSERT_MSG(false, "not a client step");
-  }
+  if (c) perform_client_step(*c, e, index, run.refused[e.client]);
 }
 
 void perform(Run& run, const ScenarioEvent& e, std::size_t index) {

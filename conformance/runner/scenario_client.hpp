@@ -31,6 +31,40 @@ protocol::Bytes write_value(int i, std::size_t step, int size);
 
 std::uint64_t stat_of(const reference::ClientCore& core, ClientStat stat, std::uint64_t refused);
 
+// A client step (write, presence, samples, apply-rate, corrupt-state,
+// resubscribe) done on a reference client, simulated or live; `refused`
+// counts writes the client refused (FLOW-4).
+template <class Client>
+void perform_client_step(Client& c, const ScenarioEvent& e, std::size_t index,
+                         std::uint64_t& refused) {
+  using reference::ClientCore;
+  switch (e.kind) {
+    case StepKind::Write: {
+      const std::string coll = e.collection.empty() ? "orders" : e.collection;
+      for (int i = 0; i < e.count; ++i) {
+        const std::string doc = e.document.empty() ? "doc-" + std::to_string(i % 50) : e.document;
+        if (!c.write(coll, doc, write_value(i, index, e.size))) ++refused;
+      }
+      break;
+    }
+    case StepKind::Presence: c.update_presence(e.channel, protocol::Bytes{'h', 'i'}); break;
+    case StepKind::Samples:
+      c.act([&](ClientCore& core, auto now) {
+        for (int i = 0; i < e.count; ++i)
+          core.record_sample(e.collection, now.unix_ms + i, i * 0.5);
+      });
+      break;
+    case StepKind::ApplyRate:
+      c.act([&](ClientCore& core, auto) { core.set_apply_rate(e.rate); });
+      break;
+    case StepKind::CorruptState:
+      c.act([](ClientCore& core, auto) { core.mark_state_corrupt(); });
+      break;
+    case StepKind::Resubscribe: c.act([](ClientCore& core, auto) { core.resubscribe(); }); break;
+    default: break;  // not a client step
+  }
+}
+
 // True once the condition holds, judged against the stats when waiting began.
 bool condition_met(const WaitFor& wf, const reference::ClientCore& core,
                    const reference::ClientCore::Stats& base);

@@ -113,6 +113,7 @@ Json record_to_json(const RunRecord& r) {
               {"injects_bugs", r.injects_bugs},
               {"failures", r.failures},
               {"notes", r.notes},
+              {"unsupported", r.unsupported},
               {"frames", r.frames},
               {"events", r.events},
               {"must", r.must},
@@ -132,6 +133,7 @@ std::optional<RunRecord> record_from_json(const Json& j, std::string& error) {
     r.injects_bugs = j.at("injects_bugs").get<bool>();
     r.failures = j.at("failures").get<std::vector<std::string>>();
     r.notes = j.at("notes").get<std::vector<std::string>>();
+    r.unsupported = j.at("unsupported").get<std::string>();
     r.frames = j.at("frames").get<std::uint64_t>();
     r.events = j.at("events").get<std::uint64_t>();
     r.must = j.at("must").get<std::uint64_t>();

@@ -43,6 +43,7 @@ struct RunRecord {
   bool injects_bugs = false;           // a bug-* scenario: passing means the bug was caught
   std::vector<std::string> failures;   // empty: passed
   std::vector<std::string> notes;      // expectations not judged, and why
+  std::string unsupported;  // not run: what the target lacks (a live run, D131)
   std::vector<CheckFinding> findings;  // everything the checker found
   std::uint64_t must = 0, frames = 0, events = 0, trace_hash = 0;
   double virtual_s = 0;

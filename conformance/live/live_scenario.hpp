@@ -1,0 +1,45 @@
+// A YAML scenario run against a real server (`syncsim run --server URL`,
+// issue 16). Each scenario client is a reference client on a real socket,
+// connected through its own in-process proxy, which applies the scenario's
+// network (latency, jitter, frame faults) and its link, partition, clog and
+// reset steps live; client steps go to the reference clients. The timeline
+// runs in real time, times the time scale. Every frame is judged by the
+// proxies' checkers, and the scenario's `expect:` is judged as in the
+// simulator, except that convergence compares the clients' views with each
+// other (the server's store cannot be read). What a live run cannot do (an
+// operator hook, a server option, a simulator-only fault) makes the
+// scenario UNSUPPORTED, with the reason (docs/live.md, D131).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "conformance/live/endpoint.hpp"
+#include "conformance/runner/runner.hpp"
+#include "conformance/runner/scenario.hpp"
+
+namespace syncsim::conformance {
+
+struct LiveScenarioOptions {
+  Endpoint server;         // the implementation under test
+  std::string jwt_secret;  // its HS256 key, to mint the scenario's tokens
+  double time_scale = 1;   // every time of the timeline times this
+  std::uint64_t seed = 1;  // the proxies' fault draws and the clients' PRNGs
+  double settle_s = 10;    // after the timeline, how long convergence may take
+  std::function<void(const std::string&)> on_event;  // -v: steps and proxy events
+};
+
+// Why a TCP connection to `target` cannot be made within 3 s, or "" if it can.
+std::string unreachable(boost::asio::io_context& ioc, const Endpoint& target);
+
+// Why `s` cannot run against this target, or "" if it can.
+std::string live_unsupported(const Scenario& s, const LiveScenarioOptions& o);
+
+// Runs `s` (live_unsupported(s, o) must be ""); the result's trace_hash is 0
+// (a live run is not reproducible) and `virtual_s` is the wall time taken.
+ScenarioResult run_live_scenario(boost::asio::io_context& ioc, const Scenario& s,
+                                 const LiveScenarioOptions& o);
+
+}  // namespace syncsim::conformance
