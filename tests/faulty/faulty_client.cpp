@@ -19,7 +19,8 @@
 // Left out: WebSocket, fork-id regeneration (each run is a new instance with
 // a new lite_id), timeseries and presence, persistence.
 //
-// Usage: faulty_client [--bug NAME] [--collection C] [--writes N]
+// Usage: faulty_client --list-bugs   (name, rule, family per line)
+//        faulty_client [--bug NAME] [--collection C] [--writes N]
 //          [--write-every-ms MS] [--apply-rate N] [--duration S]
 #include <netdb.h>
 #include <netinet/in.h>
@@ -56,50 +57,65 @@ using namespace syncsim::protocol;
 namespace {
 
 // Each defect breaks one rule, named beside it.
-#define FAULTY_CLIENT_BUGS(X)                                                                  \
-  X(ReusedMutationIds, "reused-mutation-ids")     /* DELTA-1: every push is mutation 1 */      \
-  X(EmptyDelta, "empty-delta")                    /* DELTA-1: deltas are empty */              \
-  X(WrongChecksum, "wrong-checksum")              /* DELTA-2: CRC of other bytes */            \
-  X(ResendAcked, "resend-acked")                  /* DELTA-12: acked mutations sent again */   \
-  X(AckServerPush, "ack-server-push")             /* DELTA-18: answers a server DeltaPush */   \
-  X(NoResyncOnGap, "no-resync-on-gap")            /* RESYNC-2: gaps go unreported */           \
-  X(ResyncOnEveryDelta, "resync-on-every-delta")  /* RESYNC-4: in-order deltas re-sync */      \
-  X(NeverThrottle, "never-throttle")              /* THROTTLE-2: no Throttle on backlog */     \
-  X(NeverReleaseThrottle, "never-release-throttle") /* THROTTLE-2: no Throttle{false} */       \
-  X(IgnoresRetryAfter, "ignores-retry-after")     /* DELTA-14: RateLimited resent at once */   \
-  X(PushToPurged, "push-to-purged")               /* PURGE-7: pushes a purged collection */    \
-  X(CloseOnRepeatedPurge, "close-on-repeated-purge") /* PURGE-8: a second purge closes */      \
-  X(NoPong, "no-pong")                            /* PING-5: server Pings unanswered */        \
-  X(NoFirstPing, "no-first-ping")                 /* PING-1: no Ping after the handshake */    \
-  X(PushBeforeAck, "push-before-ack")             /* HS-1: frames before the HandshakeAck */   \
-  X(TalksAfterRefusal, "talks-after-refusal")     /* HS-13: keeps sending after a refusal */   \
-  X(NoRefreshOnDenied, "no-refresh-on-denied")    /* TOKEN-6: PermissionDenied, no refresh */  \
-  X(NoProactiveRefresh, "no-proactive-refresh")   /* TOKEN-10: lets its token expire */        \
-  X(EmptyShapeId, "empty-shape-id")               /* SHAPE-1: subscribes with shape_id "" */   \
-  X(CloseOnUnknownCode, "close-on-unknown-code")  /* FRAME-3: an unknown code closes */
+#define FAULTY_CLIENT_BUGS(X)                                                                      \
+  X(ReusedMutationIds, "reused-mutation-ids", "DELTA-1",                                           \
+    "deltas")                                             /* DELTA-1: every push is mutation 1 */  \
+  X(EmptyDelta, "empty-delta", "DELTA-1", "deltas")       /* DELTA-1: deltas are empty */          \
+  X(WrongChecksum, "wrong-checksum", "DELTA-2", "deltas") /* DELTA-2: CRC of other bytes */        \
+  X(ResendAcked, "resend-acked", "DELTA-12", "deltas") /* DELTA-12: acked mutations sent again */  \
+  X(AckServerPush, "ack-server-push", "DELTA-18",                                                  \
+    "deltas") /* DELTA-18: answers a server DeltaPush */                                           \
+  X(NoResyncOnGap, "no-resync-on-gap", "RESYNC-2", "resync") /* RESYNC-2: gaps go unreported */    \
+  X(ResyncOnEveryDelta, "resync-on-every-delta", "RESYNC-4",                                       \
+    "resync") /* RESYNC-4: in-order deltas re-sync */                                              \
+  X(NeverThrottle, "never-throttle", "THROTTLE-2",                                                 \
+    "throttle") /* THROTTLE-2: no Throttle on backlog */                                           \
+  X(NeverReleaseThrottle, "never-release-throttle", "THROTTLE-2",                                  \
+    "throttle") /* THROTTLE-2: no Throttle{false} */                                               \
+  X(IgnoresRetryAfter, "ignores-retry-after", "DELTA-14",                                          \
+    "deltas")                                           /* DELTA-14: RateLimited resent at once */ \
+  X(PushToPurged, "push-to-purged", "PURGE-7", "purge") /* PURGE-7: pushes a purged collection */  \
+  X(CloseOnRepeatedPurge, "close-on-repeated-purge", "PURGE-8",                                    \
+    "purge")                                        /* PURGE-8: a second purge closes */           \
+  X(NoPong, "no-pong", "PING-5", "ping")            /* PING-5: server Pings unanswered */          \
+  X(NoFirstPing, "no-first-ping", "PING-1", "ping") /* PING-1: no Ping after the handshake */      \
+  X(PushBeforeAck, "push-before-ack", "HS-1",                                                      \
+    "handshake") /* HS-1: frames before the HandshakeAck */                                        \
+  X(TalksAfterRefusal, "talks-after-refusal", "HS-13",                                             \
+    "handshake") /* HS-13: keeps sending after a refusal */                                        \
+  X(NoRefreshOnDenied, "no-refresh-on-denied", "TOKEN-6",                                          \
+    "tokens") /* TOKEN-6: PermissionDenied, no refresh */                                          \
+  X(NoProactiveRefresh, "no-proactive-refresh", "TOKEN-10",                                        \
+    "tokens") /* TOKEN-10: lets its token expire */                                                \
+  X(EmptyShapeId, "empty-shape-id", "SHAPE-1",                                                     \
+    "shapes") /* SHAPE-1: subscribes with shape_id "" */                                           \
+  X(CloseOnUnknownCode, "close-on-unknown-code", "FRAME-3",                                        \
+    "framing") /* FRAME-3: an unknown code closes */
 
 enum class Bug {
   None,
-#define X(id, name) id,
+#define X(id, name, rule, family) id,
   FAULTY_CLIENT_BUGS(X)
 #undef X
 };
 struct BugName {
   const char* name;
+  const char* rule;  // the rule the defect breaks
+  const char* family;
   Bug bug;
 };
-constexpr BugName kBugs[] = {{"none", Bug::None},
-#define X(id, name) {name, Bug::id},
+constexpr BugName kBugs[] = {{"none", "-", "-", Bug::None},
+#define X(id, name, rule, family) {name, rule, family, Bug::id},
                              FAULTY_CLIENT_BUGS(X)
 #undef X
 };
 
 using Clock = std::chrono::steady_clock;
 using Ms = std::chrono::milliseconds;
-constexpr std::size_t kMaxInFlight = 64;      // FLOW-1
-constexpr std::size_t kMaxBacklog = 20000;    // received, not yet applied
+constexpr std::size_t kMaxInFlight = 64;         // FLOW-1
+constexpr std::size_t kMaxBacklog = 20000;       // received, not yet applied
 constexpr std::size_t kHigh = 1000, kLow = 250;  // THROTTLE-2 watermarks
-constexpr auto kResend = Ms(2000);            // FLOW-3
+constexpr auto kResend = Ms(2000);               // FLOW-3
 constexpr auto kPingEvery = std::chrono::seconds(30);
 
 std::int64_t unix_s() {
@@ -124,8 +140,8 @@ std::string mint_like(const std::string& token, const std::string& secret, std::
   }
   if (!claims.contains("sub")) claims["sub"] = "faulty-client";
   claims["exp"] = unix_s() + lifetime;
-  const std::string signed_part = base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." +
-                                  base64url_encode(claims.dump());
+  const std::string signed_part =
+      base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(claims.dump());
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
@@ -530,14 +546,14 @@ class Client {
   int fd_ = -1;
   FrameStream stream_;
   Bytes out_;
-  bool authed_ = false, refused_ = false, closed_ = false, throttled_ = false,
-       resync_sent_ = false, refreshing_ = false, paused_ = false;
+  bool authed_ = false, refused_ = false, closed_ = false, throttled_ = false, resync_sent_ = false,
+       refreshing_ = false, paused_ = false;
   std::map<std::string, std::string> shapes_;  // shape_id -> collection
-  std::map<std::string, std::uint64_t> seq_;  // shape_id -> t (RESYNC-1)
+  std::map<std::string, std::uint64_t> seq_;   // shape_id -> t (RESYNC-1)
   std::deque<ShapeDelta> backlog_;
   std::deque<Mutation> pending_;
   std::map<std::string, std::uint64_t> purged_;  // collection -> purge_lsn
-  std::set<std::string> stopped_;                 // purged: no new writes
+  std::set<std::string> stopped_;                // purged: no new writes
   std::map<std::pair<std::string, std::string>, Bytes> docs_, definitions_;
   long written_ = 0;
   std::uint64_t applied_snapshots_ = 0;
@@ -561,6 +577,11 @@ int run(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--list-bugs") {  // name, rule broken, family: one defect a line
+      for (const auto& b : kBugs)
+        if (b.bug != Bug::None) std::printf("%s %s %s\n", b.name, b.rule, b.family);
+      return 0;
+    }
     if (i + 1 >= argc) return usage(("missing value after " + arg).c_str());
     const char* value = argv[++i];
     auto number = [&](long& out) {

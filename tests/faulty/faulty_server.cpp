@@ -25,7 +25,8 @@
 //   define <tenant> <function|trigger|procedure> <name> put <json>
 //   define <tenant> <function|trigger|procedure> <name> delete
 //
-// Usage: faulty_server --port N [--bug NAME] [--port-file PATH]
+// Usage: faulty_server --list-bugs   (name, rule, family per line)
+//        faulty_server --port N [--bug NAME] [--port-file PATH]
 //          [--jwt-secret S] [--admin-port N] [--admin-port-file PATH]
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -50,6 +51,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "protocol/base64url.hpp"
@@ -62,56 +64,78 @@ using namespace syncsim::protocol;
 namespace {
 
 // Each defect breaks one rule, named beside it.
-#define FAULTY_BUGS(X)                                                                        \
-  X(NoPong, "no-pong")                               /* PING-2: Pings after the handshake */  \
-  X(AckDuplicateWithLsn, "ack-duplicate-with-lsn")   /* DELTA-6: duplicate gets an lsn */     \
-  X(AcceptBadChecksum, "accept-bad-checksum")        /* DELTA-4: CRC mismatch accepted */     \
-  X(AcksOutOfOrder, "acks-out-of-order")             /* DELTA-9: answers reversed */          \
-  X(SnapshotWrongId, "snapshot-wrong-id")            /* SHAPE-2: snapshot of another id */    \
-  X(CloseOnUnknownCode, "close-on-unknown-code")     /* FRAME-3: unknown code closes */       \
-  X(AcceptEmptyDelta, "accept-empty-delta")          /* DELTA-5: empty delta accepted */      \
-  X(CloseOnBadBody, "close-on-bad-body")             /* FRAME-10: undecodable body closes */  \
-  X(ForkNotDetected, "fork-not-detected")            /* HS-9: an old epoch accepted */        \
-  X(ForkStaysAuthed, "fork-stays-authed")            /* HS-10: authed after a fork refusal */ \
-  X(WrongWireVersion, "wrong-wire-version")          /* HS-5: server_wire_version 3 */        \
-  X(SuccessWithError, "success-with-error")          /* HS-7: success carries an error */     \
-  X(LsnBackwards, "lsn-backwards")                   /* DELTA-8: 4th LSN goes back */         \
-  X(SkewUnsignedMarker, "skew-unsigned-marker")      /* ENC-3: i64 skew packed cc..cf */      \
-  X(NoEchoToWriter, "no-echo-to-writer")             /* SHAPE-7: writer gets no delta */      \
-  X(DeltaBeforeSnapshot, "delta-before-snapshot")    /* SHAPE-3: a delta precedes it */       \
-  X(UnsubscribeIgnored, "unsubscribe-ignored")       /* SHAPE-6: deltas go on */              \
-  X(ResyncIgnored, "resync-ignored")                 /* RESYNC-8: no fresh snapshot */        \
-  X(ResyncCloses, "resync-closes")                   /* RESYNC-7: resync ends the session */  \
-  X(ThrottleIgnored, "throttle-ignored")             /* THROTTLE-4: no pacing */              \
-  X(ThrottleNeverReleased, "throttle-never-released") /* THROTTLE-4: release ignored */       \
-  X(ThrottleDelaysPong, "throttle-delays-pong")      /* THROTTLE-5: pongs paced as data */    \
-  X(ExpiredTokenAccepted, "expired-token-accepted")  /* TOKEN-9: no expiry mid-session */     \
-  X(RefreshCrossTenant, "refresh-cross-tenant")      /* TOKEN-1: other tenant accepted */     \
-  X(RefreshFailureWithExpiry, "refresh-failure-with-expiry") /* TOKEN-2: failed, 3600 */      \
-  X(PurgeNoNotice, "purge-no-notice")                /* PURGE-1: no CollectionPurged */       \
-  X(PurgeNoticeOtherTenants, "purge-notice-other-tenants") /* PURGE-1: to every tenant */     \
-  X(PushAfterPurgeAccepted, "push-after-purge-accepted")   /* PURGE-4: purged, still acked */ \
-  X(PurgeLsnStale, "purge-lsn-stale")                /* PURGE-2: purge_lsn not above */       \
-  X(PresenceEchoToSender, "presence-echo-to-sender") /* PRES-2: sender gets its broadcast */  \
-  X(PresenceNoLeave, "presence-no-leave")            /* PRES-5: no leave on disconnect */     \
-  X(TsAckMiscount, "ts-ack-miscount")                /* TS-3: accepted = sample_count */      \
-  X(TsLsnZero, "ts-lsn-zero")                        /* TS-4: lsn 0 with samples accepted */  \
-  X(DefinitionsCrossTenant, "definitions-cross-tenant") /* DEF-4: sent to every tenant */     \
-  X(VclockNotMax, "vclock-not-max")                  /* VCLOCK-1: last value, not max */      \
-  X(PongWrongTimestamp, "pong-wrong-timestamp")      /* PING-2: timestamp + 1 */
+#define FAULTY_BUGS(X)                                                                             \
+  X(NoPong, "no-pong", "PING-2", "ping") /* PING-2: Pings after the handshake */                   \
+  X(AckDuplicateWithLsn, "ack-duplicate-with-lsn", "DELTA-6",                                      \
+    "deltas") /* DELTA-6: duplicate gets an lsn */                                                 \
+  X(AcceptBadChecksum, "accept-bad-checksum", "DELTA-4",                                           \
+    "deltas")                                                 /* DELTA-4: CRC mismatch accepted */ \
+  X(AcksOutOfOrder, "acks-out-of-order", "DELTA-9", "deltas") /* DELTA-9: answers reversed */      \
+  X(SnapshotWrongId, "snapshot-wrong-id", "SHAPE-2",                                               \
+    "shapes") /* SHAPE-2: snapshot of another id */                                                \
+  X(CloseOnUnknownCode, "close-on-unknown-code", "FRAME-3",                                        \
+    "framing") /* FRAME-3: unknown code closes */                                                  \
+  X(AcceptEmptyDelta, "accept-empty-delta", "DELTA-5",                                             \
+    "deltas") /* DELTA-5: empty delta accepted */                                                  \
+  X(CloseOnBadBody, "close-on-bad-body", "FRAME-10",                                               \
+    "framing") /* FRAME-10: undecodable body closes */                                             \
+  X(ForkNotDetected, "fork-not-detected", "HS-9", "handshake") /* HS-9: an old epoch accepted */   \
+  X(ForkStaysAuthed, "fork-stays-authed", "HS-10",                                                 \
+    "handshake") /* HS-10: authed after a fork refusal */                                          \
+  X(WrongWireVersion, "wrong-wire-version", "HS-5", "handshake") /* HS-5: server_wire_version 3 */ \
+  X(SuccessWithError, "success-with-error", "HS-7",                                                \
+    "handshake")                                        /* HS-7: success carries an error */       \
+  X(LsnBackwards, "lsn-backwards", "DELTA-8", "deltas") /* DELTA-8: 4th LSN goes back */           \
+  X(SkewUnsignedMarker, "skew-unsigned-marker", "ENC-3",                                           \
+    "encoding")                                               /* ENC-3: i64 skew packed cc..cf */  \
+  X(NoEchoToWriter, "no-echo-to-writer", "SHAPE-7", "shapes") /* SHAPE-7: writer gets no delta */  \
+  X(DeltaBeforeSnapshot, "delta-before-snapshot", "SHAPE-3",                                       \
+    "shapes") /* SHAPE-3: a delta precedes it */                                                   \
+  X(UnsubscribeIgnored, "unsubscribe-ignored", "SHAPE-6", "shapes") /* SHAPE-6: deltas go on */    \
+  X(ResyncIgnored, "resync-ignored", "RESYNC-8", "resync") /* RESYNC-8: no fresh snapshot */       \
+  X(ResyncCloses, "resync-closes", "RESYNC-7", "resync")   /* RESYNC-7: resync ends the session */ \
+  X(ThrottleIgnored, "throttle-ignored", "THROTTLE-4", "throttle") /* THROTTLE-4: no pacing */     \
+  X(ThrottleNeverReleased, "throttle-never-released", "THROTTLE-4",                                \
+    "throttle") /* THROTTLE-4: release ignored */                                                  \
+  X(ThrottleDelaysPong, "throttle-delays-pong", "THROTTLE-5",                                      \
+    "throttle") /* THROTTLE-5: pongs paced as data */                                              \
+  X(ExpiredTokenAccepted, "expired-token-accepted", "TOKEN-9",                                     \
+    "tokens") /* TOKEN-9: no expiry mid-session */                                                 \
+  X(RefreshCrossTenant, "refresh-cross-tenant", "TOKEN-1",                                         \
+    "tokens") /* TOKEN-1: other tenant accepted */                                                 \
+  X(RefreshFailureWithExpiry, "refresh-failure-with-expiry", "TOKEN-2",                            \
+    "tokens")                                             /* TOKEN-2: failed, 3600 */              \
+  X(PurgeNoNotice, "purge-no-notice", "PURGE-1", "purge") /* PURGE-1: no CollectionPurged */       \
+  X(PurgeNoticeOtherTenants, "purge-notice-other-tenants", "PURGE-1",                              \
+    "purge") /* PURGE-1: to every tenant */                                                        \
+  X(PushAfterPurgeAccepted, "push-after-purge-accepted", "PURGE-4",                                \
+    "purge")                                              /* PURGE-4: purged, still acked */       \
+  X(PurgeLsnStale, "purge-lsn-stale", "PURGE-2", "purge") /* PURGE-2: purge_lsn not above */       \
+  X(PresenceEchoToSender, "presence-echo-to-sender", "PRES-2",                                     \
+    "presence") /* PRES-2: sender gets its broadcast */                                            \
+  X(PresenceNoLeave, "presence-no-leave", "PRES-5",                                                \
+    "presence")                                             /* PRES-5: no leave on disconnect */   \
+  X(TsAckMiscount, "ts-ack-miscount", "TS-3", "timeseries") /* TS-3: accepted = sample_count */    \
+  X(TsLsnZero, "ts-lsn-zero", "TS-4", "timeseries") /* TS-4: lsn 0 with samples accepted */        \
+  X(DefinitionsCrossTenant, "definitions-cross-tenant", "DEF-4",                                   \
+    "definitions")                                        /* DEF-4: sent to every tenant */        \
+  X(VclockNotMax, "vclock-not-max", "VCLOCK-1", "vclock") /* VCLOCK-1: last value, not max */      \
+  X(PongWrongTimestamp, "pong-wrong-timestamp", "PING-2", "ping") /* PING-2: timestamp + 1 */
 
 enum class Bug {
   None,
-#define X(id, name) id,
+#define X(id, name, rule, family) id,
   FAULTY_BUGS(X)
 #undef X
 };
 struct BugName {
   const char* name;
+  const char* rule;  // the rule the defect breaks
+  const char* family;
   Bug bug;
 };
-constexpr BugName kBugs[] = {{"none", Bug::None},
-#define X(id, name) {name, Bug::id},
+constexpr BugName kBugs[] = {{"none", "-", "-", Bug::None},
+#define X(id, name, rule, family) {name, rule, family, Bug::id},
                              FAULTY_BUGS(X)
 #undef X
 };
@@ -194,8 +218,8 @@ class Bits {
 
 std::uint64_t gorilla_samples(const Bytes& block) {
   if (block.size() < 4) return 0;
-  const std::uint64_t count = block[0] | (block[1] << 8) | (block[2] << 16) |
-                              (static_cast<std::uint64_t>(block[3]) << 24);
+  const std::uint64_t count =
+      block[0] | (block[1] << 8) | (block[2] << 16) | (static_cast<std::uint64_t>(block[3]) << 24);
   Bits bits(block);
   std::uint64_t v = 0, n = 0;
   unsigned win_lz = 0, win_tz = 0;
@@ -319,9 +343,10 @@ struct Conn {
   Clock::time_point bucket_at = Clock::now();
   bool throttled = false;
   std::uint64_t rate = 0;
-  std::deque<Queued> data;            // data frames held by the throttle
+  std::deque<Queued> data;             // data frames held by the throttle
   std::deque<Clock::time_point> sent;  // when the last data frames left (1-s window)
   std::vector<Bytes> held;             // acks held back by acks-out-of-order
+  std::vector<Bytes> held_pongs;       // throttle-delays-pong only
   Clock::time_point held_since, last_seen = Clock::now();
 };
 
@@ -438,7 +463,8 @@ class Server {
       std::getline(in, json);
       json.erase(0, json.find_first_not_of(' '));
       if (action != "put" && action != "delete") return "error action put|delete\n";
-      DefinitionSync d{type, name, action, action == "put" ? Bytes(json.begin(), json.end()) : Bytes{}};
+      DefinitionSync d{type, name, action,
+                       action == "put" ? Bytes(json.begin(), json.end()) : Bytes{}};
       if (action == "put")
         defs_[tenant][{type, name}] = d;
       else
@@ -452,8 +478,9 @@ class Server {
 
  private:
   void send(Conn& c, const Message& m) {
-    if (bug_ == Bug::ThrottleDelaysPong && std::holds_alternative<PingPong>(m) && c.throttled)
-      return queue_data(c, "", "", encode_frame(m));
+    if (bug_ == Bug::ThrottleDelaysPong && std::holds_alternative<PingPong>(m) && c.throttled &&
+        c.held_pongs.size() < 64)
+      return c.held_pongs.push_back(encode_frame(m));  // until the release
     append_frame(m, c.out);
   }
 
@@ -493,7 +520,8 @@ class Server {
     if (const auto* ping = std::get_if<PingPong>(&m)) {
       // PING-2; a Pong from the client needs no answer (PING-3).
       if (ping->is_pong || (bug_ == Bug::NoPong && c.authed)) return;
-      return send(c, PingPong{ping->timestamp_ms + (bug_ == Bug::PongWrongTimestamp ? 1 : 0), true});
+      return send(c,
+                  PingPong{ping->timestamp_ms + (bug_ == Bug::PongWrongTimestamp ? 1 : 0), true});
     }
     if (const auto* ts = std::get_if<TimeseriesPush>(&m)) return timeseries(c, *ts);
     if (!c.authed) return;  // SESSION-6: before the handshake only Handshake and Ping count
@@ -535,6 +563,9 @@ class Server {
       if (!th->throttle && bug_ == Bug::ThrottleNeverReleased) return;
       c.throttled = th->throttle;
       c.rate = th->suggested_rate;
+      if (!c.throttled)
+        for (const Bytes& f : std::exchange(c.held_pongs, {}))
+          c.out.insert(c.out.end(), f.begin(), f.end());
       c.sent.clear();
       pump(c);
     } else if (const auto* pu = std::get_if<PresenceUpdate>(&m)) {
@@ -545,8 +576,9 @@ class Server {
 
   void handshake(Conn& c, const Handshake& h) {
     const unsigned v = h.wire_version == 0 ? 1 : h.wire_version;  // 0 is a legacy 1 (HS-3)
-    HandshakeAck a{false, c.session_id, c.clock, std::nullopt, false,
-                   bug_ == Bug::WrongWireVersion ? std::uint16_t{3} : kWireVersion};
+    HandshakeAck a{false,   c.session_id,
+                   c.clock, std::nullopt,
+                   false,   bug_ == Bug::WrongWireVersion ? std::uint16_t{3} : kWireVersion};
     Identity id;
     if (v > kWireVersion) {  // HS-4, checked before the token
       a.error = "incompatible wire version: version compatibility: remote wire version " +
@@ -581,7 +613,7 @@ class Server {
     }
     send(c, a);
     if (!a.success) return;
-    for (const CollectionPurged& p : purges_[c.tenant]) send(c, p);   // PURGE-5
+    for (const CollectionPurged& p : purges_[c.tenant]) send(c, p);  // PURGE-5
     for (const auto& [key, d] : defs_[c.tenant]) send(c, d);         // DEF-4
   }
 
@@ -603,7 +635,8 @@ class Server {
       c.user = id.user;
       c.exp = id.exp;
       const std::int64_t left = id.exp - unix_ms() / 1000;
-      a.expires_in_secs = id.exp == 0 ? 3600 : static_cast<std::uint64_t>(std::max<std::int64_t>(0, left));
+      a.expires_in_secs =
+          id.exp == 0 ? 3600 : static_cast<std::uint64_t>(std::max<std::int64_t>(0, left));
     }
     if (!a.success && bug_ == Bug::RefreshFailureWithExpiry) a.expires_in_secs = 3600;
     send(c, a);
@@ -639,15 +672,17 @@ class Server {
     }
     // step 6: the rate bucket (RATE-1, RATE-2: an empty bucket drops silently)
     const auto now = Clock::now();
-    c.bucket = std::min(200.0, c.bucket + std::chrono::duration<double>(now - c.bucket_at).count() * 100);
+    c.bucket =
+        std::min(200.0, c.bucket + std::chrono::duration<double>(now - c.bucket_at).count() * 100);
     c.bucket_at = now;
     if (c.bucket < 1) return;
     c.bucket -= 1;
     Collection& col = colls_[{c.tenant, p.collection}];
     if (col.purge_lsn != 0 && bug_ != Bug::PushAfterPurgeAccepted) {  // PURGE-4
       c.dedup[p.peer_id] = p.mutation_id;
-      return answer(c, encode_frame(DeltaReject{p.mutation_id, "collection purged",
-                                                compensation::Custom{"collection_purged", p.collection}}));
+      return answer(
+          c, encode_frame(DeltaReject{p.mutation_id, "collection purged",
+                                      compensation::Custom{"collection_purged", p.collection}}));
     }
     c.dedup[p.peer_id] = p.mutation_id;  // step 8
     ++c.processed;
@@ -709,7 +744,8 @@ class Server {
       if (!o.authed || o.dead || o.tenant != tenant) continue;  // SHAPE-8
       if (&o == writer && bug_ == Bug::NoEchoToWriter) continue;
       for (const auto& [id, sc] : o.shapes)
-        if (sc == coll) queue_data(o, id, coll, encode_frame(ShapeDelta{id, coll, doc, op, value, lsn}));
+        if (sc == coll)
+          queue_data(o, id, coll, encode_frame(ShapeDelta{id, coll, doc, op, value, lsn}));
     }
   }
 
@@ -854,6 +890,11 @@ int run(int argc, char** argv) {
   std::string port_file, admin_port_file, secret;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--list-bugs") {  // name, rule broken, family: one defect a line
+      for (const auto& b : kBugs)
+        if (b.bug != Bug::None) std::printf("%s %s %s\n", b.name, b.rule, b.family);
+      return 0;
+    }
     if (i + 1 >= argc) return usage(("missing value after " + arg).c_str());
     const char* value = argv[++i];
     auto number = [&](long& out) {
