@@ -409,7 +409,9 @@ class Server {
     const auto now = Clock::now();
     if (now - last_sweep_ < kPresenceSweep) return;
     last_sweep_ = now;
-    for (auto& [channel, peers] : presence_) {
+    for (auto ch = presence_.begin(); ch != presence_.end();) {
+      const std::string& channel = ch->first;
+      auto& peers = ch->second;
       for (auto it = peers.begin(); it != peers.end();) {
         if (now - it->second.at <= kPresenceTtl) {
           ++it;
@@ -421,6 +423,7 @@ class Server {
         for (auto& [sid, p] : peers)
           if (Conn* o = by_session(sid)) send(*o, PresenceLeave{channel, user});
       }
+      ch = peers.empty() ? presence_.erase(ch) : std::next(ch);  // no empty channels kept
     }
   }
 
@@ -429,9 +432,10 @@ class Server {
     for (const std::string& channel : c.channels) {
       auto& peers = presence_[channel];
       peers.erase(c.session_id);
-      if (bug_ == Bug::PresenceNoLeave) continue;
-      for (auto& [sid, p] : peers)
-        if (Conn* o = by_session(sid)) send(*o, PresenceLeave{channel, c.user});
+      if (bug_ != Bug::PresenceNoLeave)
+        for (auto& [sid, p] : peers)
+          if (Conn* o = by_session(sid)) send(*o, PresenceLeave{channel, c.user});
+      if (peers.empty()) presence_.erase(channel);
     }
     c.channels.clear();
   }
