@@ -72,7 +72,7 @@ if [ "$rc" -ne 1 ]; then
 fi
 # Verdict lines look like "  FAIL        PING-2      ping-echoed  ...", findings
 # inside a failed case like "        finding: HS-7 (MUST) ...".
-if ! grep -Eq "^[[:space:]]*(FAIL|TIMEOUT)[[:space:]]+$rule[[:space:]]" "$dir/check.out" &&
+if ! grep -Eq "^[[:space:]]*(FAIL|TIMEOUT)[[:space:]]+${rule}[[:space:]]" "$dir/check.out" &&
   ! grep -Eq "(finding:|checker found) $rule \(MUST\)" "$dir/check.out"; then
   echo "check_faulty: --bug $bug: no FAIL or TIMEOUT verdict or MUST finding for $rule" >&2
   exit 1

@@ -38,7 +38,7 @@ if [ "$rc" -ne 1 ]; then
   echo "check_faulty_client: --bug $bug: expected syncsim check to exit 1, got $rc" >&2
   exit 1
 fi
-if ! grep -Eq "^[[:space:]]*(FAIL|TIMEOUT)[[:space:]]+$rule[[:space:]]" "$out" &&
+if ! grep -Eq "^[[:space:]]*(FAIL|TIMEOUT)[[:space:]]+${rule}[[:space:]]" "$out" &&
   ! grep -Eq "(finding:|checker found) $rule \(MUST\)" "$out"; then
   echo "check_faulty_client: --bug $bug: no FAIL or TIMEOUT verdict or MUST finding for $rule" >&2
   exit 1

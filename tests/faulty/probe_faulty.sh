@@ -40,7 +40,7 @@ if [ "$bug" = none ]; then
   [ "$rc" -eq 0 ] || { echo "probe_faulty: the clean server failed a probe" >&2; exit 1; }
   exit 0
 fi
-if [ "$rc" -ne 1 ] || ! grep -Eq "^[[:space:]]*FAIL[[:space:]]+$rule[[:space:]]" "$dir/probe.out"; then
+if [ "$rc" -ne 1 ] || ! grep -Eq "^[[:space:]]*FAIL[[:space:]]+${rule}[[:space:]]" "$dir/probe.out"; then
   echo "probe_faulty: --bug $bug: the $rule probe did not fail" >&2
   exit 1
 fi
