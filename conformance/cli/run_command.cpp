@@ -485,9 +485,13 @@ static int run_live(const RunOptions& o, const std::vector<conformance::Scenario
   SweepTally tally(meta);
   std::vector<RunRecord> records;
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    if (!o.no_progress)
+      fmt::print(stderr, "syncsim run: [{}/{}] {} ({:.0f} s)\n", i + 1, scenarios.size(),
+                 scenarios[i].name, scenarios[i].duration_s * lo.time_scale);
     RunRecord r = live_record(scenarios[i], lo);
     tally.add(i, r);
     tally.print_scenario(i);
+    std::fflush(stdout);  // a live run is slow: each line as it comes
     if (o.verbose && r.unsupported.empty()) print_run_details(r);
     records.push_back(std::move(r));
   }
