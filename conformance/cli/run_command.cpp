@@ -440,22 +440,15 @@ static std::string live_options(const RunOptions& o, conformance::LiveScenarioOp
 
 static conformance::RunRecord live_record(const conformance::Scenario& s,
                                           const conformance::LiveScenarioOptions& lo) {
-  RunRecord r;
-  r.name = s.name;
-  r.file = s.file;
-  r.seed = lo.seed;
-  r.injects_bugs = conformance::injects_bugs(s);
-  r.unsupported = conformance::live_unsupported(s, lo);
-  if (!r.unsupported.empty()) return r;
+  if (auto why = conformance::live_unsupported(s, lo); !why.empty()) {
+    conformance::ScenarioResult none;
+    none.seed = lo.seed;
+    RunRecord r = conformance::record_of(s, none);
+    r.unsupported = std::move(why);
+    return r;
+  }
   boost::asio::io_context ioc;
-  const auto res = conformance::run_live_scenario(ioc, s, lo);
-  r.failures = res.failures;
-  r.notes = res.notes;
-  r.findings = res.findings;
-  r.must = res.must_findings;
-  r.frames = res.frames;
-  r.virtual_s = res.virtual_s;
-  return r;
+  return conformance::record_of(s, conformance::run_live_scenario(ioc, s, lo));
 }
 
 // `run --server`: each scenario once, live, one after the other (D131).

@@ -31,26 +31,31 @@ bool injects_bugs(const Scenario& s) {
                                                [](const auto& c) { return !c.bugs.empty(); });
 }
 
-RunRecord run_item(const Scenario& s, std::uint64_t seed) {
-  const auto r = run_scenario(s, seed);
-  const auto again = run_scenario(s, seed);
+RunRecord record_of(const Scenario& s, const ScenarioResult& r) {
   RunRecord out;
   out.name = s.name;
   out.file = s.file;
-  out.seed = seed;
+  out.seed = r.seed;
   out.injects_bugs = injects_bugs(s);
   out.failures = r.failures;
   out.notes = r.notes;
-  if (again.trace_hash != r.trace_hash) {
-    out.failures.push_back(fmt::format("nondeterministic: trace hash {:016x} then {:016x}",
-                                       r.trace_hash, again.trace_hash));
-  }
   out.findings = r.findings;
   out.must = r.must_findings;
   out.frames = r.frames;
   out.events = r.events;
   out.trace_hash = r.trace_hash;
   out.virtual_s = r.virtual_s;
+  return out;
+}
+
+RunRecord run_item(const Scenario& s, std::uint64_t seed) {
+  const auto r = run_scenario(s, seed);
+  const auto again = run_scenario(s, seed);
+  RunRecord out = record_of(s, r);
+  if (again.trace_hash != r.trace_hash) {
+    out.failures.push_back(fmt::format("nondeterministic: trace hash {:016x} then {:016x}",
+                                       r.trace_hash, again.trace_hash));
+  }
   return out;
 }
 

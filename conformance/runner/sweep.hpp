@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "conformance/checker/session_checker.hpp"
+#include "conformance/runner/runner.hpp"
 #include "conformance/runner/scenario.hpp"
 #include "protocol/json.hpp"
 
@@ -43,7 +44,7 @@ struct RunRecord {
   bool injects_bugs = false;           // a bug-* scenario: passing means the bug was caught
   std::vector<std::string> failures;   // empty: passed
   std::vector<std::string> notes;      // expectations not judged, and why
-  std::string unsupported;  // not run: what the target lacks (a live run, D131)
+  std::string unsupported;             // not run: what the target lacks (a live run, D131)
   std::vector<CheckFinding> findings;  // everything the checker found
   std::uint64_t must = 0, frames = 0, events = 0, trace_hash = 0;
   double virtual_s = 0;
@@ -52,6 +53,9 @@ struct RunRecord {
 
 // True when the scenario injects a bug into the reference pair.
 bool injects_bugs(const Scenario& s);
+
+// A finished run of `s` as a record.
+RunRecord record_of(const Scenario& s, const ScenarioResult& r);
 
 // Runs the pair twice: the second run must give the same trace hash
 // (determinism, proved on every run).
