@@ -557,7 +557,8 @@ Runner add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   auto* cmd = app.add_subcommand(
       "run",
-      "Run scenarios on the reference client and server in the simulator.\n"
+      "Run scenarios on the reference client and server in the simulator\n"
+      "(or, with --server, live against a real server: docs/live.md).\n"
       "Every frame is judged by the conformance checker; each scenario's\n"
       "expectations (convergence, findings) decide pass or fail. Each run is\n"
       "done twice and must give the same trace hash. One line per scenario:\n"
