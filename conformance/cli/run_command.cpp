@@ -49,6 +49,7 @@ struct RunOptions {
   std::string server;       // --server: run live against it (D131)
   std::string target_file;  // --target: its jwt_secret, time_scale, server
   double time_scale = 0;    // 0: the target file's, else 1
+  bool dry_run = false;     // live: say what would run, run nothing
 };
 
 // The longest seed range one command takes (a billion runs per scenario).
@@ -451,6 +452,27 @@ static conformance::RunRecord live_record(const conformance::Scenario& s,
   return conformance::record_of(s, conformance::run_live_scenario(ioc, s, lo));
 }
 
+// `run --server ... --dry-run`: what would run live and for how long, and
+// why the rest would not; nothing is run and the server is not contacted.
+static int live_dry_run(const std::vector<conformance::Scenario>& scenarios,
+                        const conformance::LiveScenarioOptions& lo) {
+  double total_s = 0;
+  std::size_t runnable = 0;
+  for (const auto& s : scenarios) {
+    const auto why = conformance::live_unsupported(s, lo);
+    if (why.empty()) {
+      ++runnable;
+      total_s += s.duration_s * lo.time_scale;
+      fmt::print("  run    {:<40} {:.0f} s\n", s.name, s.duration_s * lo.time_scale);
+    } else {
+      fmt::print("  UNSUP  {:<40} {}\n", s.name, why);
+    }
+  }
+  fmt::print("\n{} of {} scenario(s) would run live, in about {:.0f} s (plus settling)\n", runnable,
+             scenarios.size(), total_s);
+  return kExitOk;
+}
+
 // `run --server`: each scenario once, live, one after the other (D131).
 static int run_live(const RunOptions& o, const std::vector<conformance::Scenario>& scenarios) {
   conformance::LiveScenarioOptions lo;
@@ -458,6 +480,7 @@ static int run_live(const RunOptions& o, const std::vector<conformance::Scenario
     fmt::print(stderr, "syncsim run: {}\n", error);
     return kExitInvalid;
   }
+  if (o.dry_run) return live_dry_run(scenarios, lo);
   {
     boost::asio::io_context ioc;
     if (const auto why = conformance::unreachable(ioc, lo.server); !why.empty()) {
@@ -633,6 +656,9 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--target", o->target_file,
                   "a target file (docs/live.md): its server (unless --server), jwt_secret\n"
                   "(to mint the scenarios' tokens) and time_scale");
+  cmd->add_flag("--dry-run", o->dry_run,
+                "live: list what would run and for how long, and why the rest is\n"
+                "UNSUPPORTED; runs nothing and contacts no server");
   cmd->add_option("--time-scale", o->time_scale,
                   "live: every time of the timeline times this (default: the target's, or 1)");
   return [o] { return run_scenarios(*o); };
