@@ -358,7 +358,9 @@ struct World::Impl {
             std::size_t n) {
     detail::Pipe& p = c->pipe[side];
     tr("send").conn(c->id).node(name(p.from)).num("bytes", static_cast<std::uint64_t>(n)).end();
-    if (link(p.from, p.to).frame_faults && !p.relay_off) {
+    // A frame the relay has begun is finished by it, even if the relay was
+    // turned off meanwhile: its bytes are not lost (D120).
+    if ((link(p.from, p.to).frame_faults || p.relay.partial() > 0) && !p.relay_off) {
       send_frames(c, side, data, n);
     } else {
       send_stream(c, side, data, n, false);
@@ -415,17 +417,14 @@ struct World::Impl {
       }
       ++p.next_recv_seq;
       deliver_one(c, side, std::move(u));
+      deliver_after_stream(c, side);
       for (auto it = p.early.find(p.next_recv_seq); it != p.early.end();
            it = p.early.find(p.next_recv_seq)) {
         detail::Unit next = std::move(it->second);
         p.early.erase(it);
         ++p.next_recv_seq;
         deliver_one(c, side, std::move(next));
-      }
-      while (!p.after_stream.empty() && p.after_stream.front().after_seq <= p.next_recv_seq) {
-        detail::Unit next = std::move(p.after_stream.front());
-        p.after_stream.pop_front();
-        deliver_one(c, side, std::move(next));
+        deliver_after_stream(c, side);  // each at its place among the stream units
       }
       return;
     }
@@ -434,6 +433,16 @@ struct World::Impl {
       return;
     }
     deliver_one(c, side, std::move(u));
+  }
+
+  // Relayed frames whose earlier stream units have all been read.
+  void deliver_after_stream(const std::shared_ptr<detail::Connection>& c, int side) {
+    detail::Pipe& p = c->pipe[side];
+    while (!p.after_stream.empty() && p.after_stream.front().after_seq <= p.next_recv_seq) {
+      detail::Unit next = std::move(p.after_stream.front());
+      p.after_stream.pop_front();
+      deliver_one(c, side, std::move(next));
+    }
   }
 
   void deliver_one(const std::shared_ptr<detail::Connection>& c, int side, detail::Unit u) {

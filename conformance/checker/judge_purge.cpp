@@ -51,6 +51,7 @@ class PurgeJudge final : public Judge {
   }
   void closed(std::uint64_t conn, std::int64_t t) override {
     State& s = conns_[conn];
+    s.ack_read = false;  // a connection id may be used again
     s.purge_owed.clear();
     s.notice_due.clear();
     if (s.replay_since && t - *s.replay_since > options_.grace_ns) replay_missing(conn, s, t);

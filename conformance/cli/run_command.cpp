@@ -429,6 +429,8 @@ static std::string live_options(const RunOptions& o, conformance::LiveScenarioOp
     if (!t.target) return t.error;
     if (server.empty() || server == "target") server = t.target->server;
     lo.jwt_secret = t.target->jwt_secret;
+    lo.hooks = t.target->hooks;
+    lo.hook_timeout_s = t.target->hook_timeout_s;
     if (t.target->time_scale) lo.time_scale = *t.target->time_scale;
   }
   if (o.time_scale > 0) lo.time_scale = o.time_scale;
@@ -493,11 +495,14 @@ static int run_live(const RunOptions& o, const std::vector<conformance::Scenario
   meta.paths = o.paths;
   meta.filter = o.filter;
   meta.seeds = {o.seed, o.seed};
-  meta.live_server = lo.server.text();
+  // How to run it again: the same target flags.
+  meta.live_server = o.target_file.empty() ? "--server " + lo.server.text()
+                                           : "--target " + o.target_file +
+                                                 (o.server.empty() ? "" : " --server " + o.server);
   for (const auto& s : scenarios)
     meta.scenarios.push_back({s.file, s.name, s.rules, conformance::injects_bugs(s)});
-  fmt::print("syncsim run: {} scenario(s) live against {}, seed {}, real time x {}\n",
-             scenarios.size(), lo.server.text(), lo.seed, lo.time_scale);
+  fmt::print("syncsim run: {} scenario(s) live against {}, seed {}, real time x {}, {} hook(s)\n",
+             scenarios.size(), lo.server.text(), lo.seed, lo.time_scale, lo.hooks.size());
   SweepTally tally(meta);
   std::vector<RunRecord> records;
   for (std::size_t i = 0; i < scenarios.size(); ++i) {

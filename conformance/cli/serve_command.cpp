@@ -8,6 +8,7 @@
 
 #include "conformance/cli/commands.hpp"
 #include "conformance/cli/live_loop.hpp"
+#include "conformance/live/admin_port.hpp"
 #include "conformance/live/live_server.hpp"
 #include "reference/server_core.hpp"
 
@@ -24,6 +25,7 @@ struct ServeOptions {
   std::string trace_file;
   bool must_only = false;
   std::vector<std::string> bugs;
+  int admin_port = -1;  // -1: none; 0: any free port
 };
 
 int serve(const ServeOptions& o) {
@@ -71,6 +73,18 @@ int serve(const ServeOptions& o) {
                ec.message());
     return kExitInvalid;
   }
+  conformance::AdminPort admin(ioc, [&server](const std::string& line) {
+    const std::string answer = server.admin(line);
+    fmt::print("syncsim serve: admin: {} -> {}\n", line, answer);
+    std::fflush(stdout);
+    return answer;
+  });
+  if (o.admin_port >= 0 &&
+      !admin.start(options.listen.host, static_cast<std::uint16_t>(o.admin_port), ec)) {
+    fmt::print(stderr, "syncsim serve: cannot listen for admin commands on port {}: {}\n",
+               o.admin_port, ec.message());
+    return kExitInvalid;
+  }
   auto shown = options.listen;
   shown.port = server.port();
   fmt::print(
@@ -78,9 +92,15 @@ int serve(const ServeOptions& o) {
       "Ctrl-C ends it\n",
       shown.text(), options.config.trust_mode ? "on" : "off",
       options.config.jwt.hs256_secret ? "HS256 with the given secret" : "not configured");
+  if (o.admin_port >= 0)
+    fmt::print("syncsim serve: admin commands on tcp://{}:{} (purge, write, define)\n",
+               options.listen.host, admin.port());
   std::fflush(stdout);
 
-  run_until_stopped(ioc, o.duration_s, [&] { server.stop(); });
+  run_until_stopped(ioc, o.duration_s, [&] {
+    admin.stop();
+    server.stop();
+  });
   server.finish();
   const auto& checker = server.checker();
   fmt::print("syncsim serve: {} connection(s), {} frames judged, {} MUST findings, {} in all\n",
@@ -118,6 +138,12 @@ Runner add_serve_command(CLI::App& app) {
                   "(SESSION-3; also sheds a peer stalled mid-frame, D71)")
       ->check(CLI::Range(0.1, 1e7))
       ->capture_default_str();
+  cmd->add_option("--admin-port", o->admin_port,
+                  "also take operator commands, one a line, on this port (0: any): \"purge\n"
+                  "<tenant> <collection>\", \"write <tenant> <collection> <doc> <hex>\",\n"
+                  "\"define <tenant> <type> <name> put <json>|delete\"; the hooks of a target\n"
+                  "file drive them (docs/live.md)")
+      ->check(CLI::Range(0, 65535));
   cmd->add_option("--trace", o->trace_file,
                   "record every frame read and written as JSON lines (check-trace reads them)");
   cmd->add_flag("--must-only", o->must_only, "print MUST findings only");

@@ -86,8 +86,8 @@ void SweepTally::print_scenario(std::size_t scenario) const {
   if (row.bad == 0) return;
   for (const auto& f : row.first_failures) fmt::print("        - {}\n", f);
   if (!meta_.live_server.empty()) {
-    fmt::print("        again: syncsim run {} --server {} --seed {} -v\n", s.file,
-               meta_.live_server, row.first_failed_seed);
+    fmt::print("        again: syncsim run {} {} --seed {} -v\n", s.file, meta_.live_server,
+               row.first_failed_seed);
     return;
   }
   fmt::print("        reproduce: syncsim run {} --seed {} -v --trace trace.jsonl\n", s.file,
@@ -273,8 +273,12 @@ report::ReportCase html_case(const SweepScenario& s, const RunRecord& r) {
   c.id = s.name + "-seed-" + std::to_string(r.seed);
   c.title = s.name + " (seed " + std::to_string(r.seed) + ")";
   for (const auto& rule : s.rules) c.rule += (c.rule.empty() ? "" : " ") + rule;
-  c.verdict = !r.ok() ? "FAIL" : s.injects_bugs ? "XFAIL" : "PASS";
+  c.verdict = !r.unsupported.empty() ? "UNSUPPORTED"
+              : !r.ok()              ? "FAIL"
+              : s.injects_bugs       ? "XFAIL"
+                                     : "PASS";
   c.notes = r.failures;
+  if (!r.unsupported.empty()) c.notes.push_back("not run: " + r.unsupported);
   c.notes.insert(c.notes.end(), r.notes.begin(), r.notes.end());
   c.reproduce = "syncsim run " + s.file + " --seed " + std::to_string(r.seed) + " -v";
   c.findings = r.findings;

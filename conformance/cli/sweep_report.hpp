@@ -51,7 +51,7 @@ struct SweepMeta {
   bool complete = true;                  // false: stopped early (first failure, time budget)
   std::string stopped;                   // why, when not complete
   std::size_t html_logs = 200;
-  std::string live_server;      // `run --server`: the target, "" in the simulator
+  std::string live_server;      // `run --server`: its target flags, "" in the simulator
   std::string command() const;  // "syncsim run PATH... --seeds A..B"
 };
 

@@ -83,6 +83,14 @@ std::string tap_tolerance_text(std::int64_t tolerance_ns, std::int64_t floor_ns,
          std::to_string(trips.samples()) + ")";
 }
 
+void LiveJudge::purged(std::uint32_t tenant, const std::string& collection) {
+  const auto t = now_ns();
+  if (trace_) write_trace_purge(*trace_, t, tenant, collection);
+  const std::size_t before = checker_.findings().size();
+  checker_.on_purge(tenant, collection, t);
+  report_new(before);
+}
+
 void LiveJudge::closed(std::uint64_t conn) {
   round_trips_.closed(conn);
   const auto t = now_ns();

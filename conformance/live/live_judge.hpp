@@ -25,6 +25,8 @@ class LiveJudge {
           protocol::Sender from, Seen seen);
   void hangup(std::uint64_t conn, protocol::Sender side);  // that side ended the connection
   void closed(std::uint64_t conn);
+  // An admin purge an operator made (PURGE-1: every session of the tenant is told).
+  void purged(std::uint32_t tenant, const std::string& collection);
   void finish();  // judges what is still owed, as of now
 
   std::int64_t now_ns() const;

@@ -4,14 +4,17 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 
+#include "conformance/live/child_process.hpp"
 #include "conformance/live/proxy.hpp"
 #include "conformance/runner/expectations.hpp"
 #include "conformance/runner/link_spec.hpp"
 #include "conformance/runner/scenario_client.hpp"
+#include "protocol/json.hpp"
 #include "reference/client.hpp"
 #include "reference/runtime.hpp"
 
@@ -55,15 +58,17 @@ std::string link_unsupported(const LinkSpec& k) {
   return "";
 }
 
-std::string step_unsupported(const Scenario& s, const ScenarioEvent& e) {
+std::string step_unsupported(const Scenario& s, const ScenarioEvent& e,
+                             const LiveScenarioOptions& o) {
   const StepSpec& spec = step(e.kind);
   const bool on_client = !e.nodes.empty() && is_client(s, e.nodes[0]);
   if (e.kind == StepKind::Link) return e.link ? link_unsupported(*e.link) : "";
   if (spec.live == LiveMode::SimulatorOnly) return "it is simulator-only";
   if (spec.live == LiveMode::Hook) {
     if (on_client) return "a client's " + std::string(spec.name) + " is not done live yet";
-    return "it needs the operator hook \"" + std::string(spec.hook) +
-           "\" (target hooks are not supported yet)";
+    if (!o.hooks.count(std::string(spec.hook)))
+      return "it needs the operator hook \"" + std::string(spec.hook) +
+             "\", which the target file does not declare";
   }
   return "";
 }
@@ -84,7 +89,7 @@ std::string live_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
       return "client " + c.name + " needs tokens: give the target's jwt_secret";
   }
   for (std::size_t i = 0; i < s.events.size(); ++i) {
-    const auto why = step_unsupported(s, s.events[i]);
+    const auto why = step_unsupported(s, s.events[i], o);
     if (!why.empty())
       return "step " + std::to_string(i + 1) + " (" + s.events[i].action + "): " + why;
   }
@@ -102,6 +107,10 @@ struct Slot {
   std::shared_ptr<Client<TcpRuntime>> client;
   std::vector<SeenFrame> frames;
   std::uint64_t refused = 0;
+  // Per direction (0: client -> server, 1: server -> client): a partition
+  // and a clog block it independently, as in the simulator.
+  bool partitioned[2] = {false, false};
+  std::chrono::steady_clock::time_point clogged_until[2]{};
   explicit Slot(std::uint64_t seed) : prng(seed) {}
 };
 
@@ -124,14 +133,23 @@ class LiveRun {
     if (o_.on_event) o_.on_event(line);
   }
   bool start_proxies(std::string& error);
-  void start_client(std::size_t i);
+  void create_client(std::size_t i);
   void schedule(double at_s, std::function<void()> f);
   void schedule_workload();
   void schedule_steps();
   void wait_then_perform(const ScenarioEvent& e, std::size_t index, ClientCore::Stats base,
-                         Clock::time_point deadline);
+                         Clock::time_point deadline,
+                         std::shared_ptr<boost::asio::steady_timer> poll);
   void perform(const ScenarioEvent& e, std::size_t index);
-  void block(const std::string& from, const std::string& to, bool blocked);
+  void partition(const std::string& from, const std::string& to, bool on);
+  void clog(const std::string& from, const std::string& to, double for_s);
+  std::pair<Slot*, int> direction(const std::string& from, const std::string& to);
+  void refresh(Slot& sl, int dir);
+  void hook_step(const ScenarioEvent& e, std::size_t index);
+  void call_hook(const std::string& name, const std::map<std::string, std::string>& values,
+                 std::function<void()> on_ok);
+  void next_hook();
+  void poll_hook();
   void link(const LinkSpec& k);
   Slot* slot(const std::string& name);
   bool converged() const;
@@ -144,7 +162,19 @@ class LiveRun {
   Clock::time_point t0_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::unique_ptr<boost::asio::steady_timer>> timers_;
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> waits_;  // `after:` polls
   std::vector<std::string> failures_;
+  std::vector<std::string> notes_;
+  // Operator hooks run one at a time, in the order their steps came (D132).
+  struct HookCall {
+    std::string name, command;
+    std::function<void()> on_ok;
+  };
+  std::deque<HookCall> hook_queue_;
+  std::unique_ptr<ChildProcess> hook_;
+  HookCall hook_call_;
+  Clock::time_point hook_deadline_;
+  std::unique_ptr<boost::asio::steady_timer> hook_timer_;
 };
 
 Slot* LiveRun::slot(const std::string& name) {
@@ -186,7 +216,9 @@ bool LiveRun::start_proxies(std::string& error) {
   return true;
 }
 
-void LiveRun::start_client(std::size_t i) {
+// The client exists from the start, so writes and steps before its start_s
+// are queued, as in the simulator; it connects at start_s.
+void LiveRun::create_client(std::size_t i) {
   const auto& c = s_.clients[i];
   Slot& sl = *slots_[i];
   TokenMint tm;
@@ -196,7 +228,9 @@ void LiveRun::start_client(std::size_t i) {
                std::chrono::system_clock::now().time_since_epoch())
         .count();
   };
-  tm.server_unix_s_at_start = [unix_s](double) { return unix_s(); };  // it boots now
+  tm.server_unix_s_at_start = [unix_s, scale = o_.time_scale](double start_s) {
+    return unix_s() + static_cast<std::int64_t>(start_s * scale);
+  };
   tm.server_unix_s_now = unix_s;
   ClientConfig cfg = scenario_client_config(c, i, tm);
   for (const auto& b : c.bugs) {
@@ -212,8 +246,6 @@ void LiveRun::start_client(std::size_t i) {
   sl.client->on_receive = [this, &sl](const protocol::Message& m, std::uint64_t) {
     sl.frames.push_back(SeenFrame{scenario_ns(), false, m});
   };
-  sl.client->start();
-  say(c.name + ": started, through the proxy on port " + std::to_string(sl.proxy->port()));
 }
 
 void LiveRun::schedule(double at_s, std::function<void()> f) {
@@ -259,14 +291,15 @@ void LiveRun::schedule_steps() {
             sl && sl->client ? sl->client->core().stats() : ClientCore::Stats{};
         const auto deadline = e.after->timeout_s > 0 ? Clock::now() + scaled(e.after->timeout_s)
                                                      : Clock::time_point::max();
-        wait_then_perform(e, i, base, deadline);
+        wait_then_perform(e, i, base, deadline, nullptr);
       });
     }
   }
 }
 
 void LiveRun::wait_then_perform(const ScenarioEvent& e, std::size_t index, ClientCore::Stats base,
-                                Clock::time_point deadline) {
+                                Clock::time_point deadline,
+                                std::shared_ptr<boost::asio::steady_timer> poll) {
   Slot* sl = slot(e.after->client);
   if (sl && sl->client && condition_met(*e.after, sl->client->core(), base)) {
     const double at_s = static_cast<double>(scenario_ns()) / 1e9 + e.delay_s;
@@ -278,20 +311,48 @@ void LiveRun::wait_then_perform(const ScenarioEvent& e, std::size_t index, Clien
                         " and timed out");
     return;
   }
-  const double again_s = static_cast<double>(scenario_ns()) / 1e9 + 0.01 / o_.time_scale;
-  schedule(again_s,
-           [this, &e, index, base, deadline] { wait_then_perform(e, index, base, deadline); });
+  // One timer per wait, polled every 10 ms (not one more timer per poll).
+  if (!poll) poll = waits_.emplace_back(std::make_shared<boost::asio::steady_timer>(ioc_));
+  poll->expires_after(std::chrono::milliseconds(10));
+  poll->async_wait([this, &e, index, base, deadline, poll](const boost::system::error_code& ec) {
+    if (!ec) wait_then_perform(e, index, base, deadline, poll);
+  });
 }
 
-// Blocks or unblocks from -> to at the proxy of the client among them; a
-// step between two clients changes nothing (clients never talk directly).
-void LiveRun::block(const std::string& from, const std::string& to, bool blocked) {
-  if (Slot* sl = slot(from); sl && to == "server") sl->proxy->set_blocked(Sender::Client, blocked);
-  if (Slot* sl = slot(to); sl && from == "server") sl->proxy->set_blocked(Sender::Server, blocked);
+// The proxy direction of from -> to (the client among them, and 0 for
+// client -> server); none between two clients, which never talk directly.
+std::pair<Slot*, int> LiveRun::direction(const std::string& from, const std::string& to) {
+  if (Slot* sl = slot(from); sl && to == "server") return {sl, 0};
+  if (Slot* sl = slot(to); sl && from == "server") return {sl, 1};
+  return {nullptr, 0};
+}
+
+void LiveRun::refresh(Slot& sl, int dir) {
+  const bool blocked = sl.partitioned[dir] || Clock::now() < sl.clogged_until[dir];
+  sl.proxy->set_blocked(dir == 0 ? Sender::Client : Sender::Server, blocked);
+}
+
+void LiveRun::partition(const std::string& from, const std::string& to, bool on) {
+  const auto [sl, dir] = direction(from, to);
+  if (!sl) return;
+  sl->partitioned[dir] = on;
+  refresh(*sl, dir);
+}
+
+void LiveRun::clog(const std::string& from, const std::string& to, double for_s) {
+  const auto [sl, dir] = direction(from, to);
+  if (!sl) return;
+  sl->clogged_until[dir] = std::max(sl->clogged_until[dir], Clock::now() + scaled(for_s));
+  refresh(*sl, dir);
+  const double until = static_cast<double>(scenario_ns()) / 1e9 + for_s;
+  schedule(until, [this, sl = sl, dir = dir] { refresh(*sl, dir); });
 }
 
 void LiveRun::link(const LinkSpec& k) {
   for (auto& sl : slots_) {
+    // From the proxy's parameters as they are: drop_next already used stays used.
+    sl->to_server = sl->proxy->link(Sender::Client);
+    sl->to_client = sl->proxy->link(Sender::Server);
     if ((k.from == sl->name || k.from == "*") && (k.to == "server" || k.to == "*")) {
       apply_link(sl->to_server, k);
       sl->proxy->set_link(Sender::Client, sl->to_server);
@@ -308,20 +369,15 @@ void LiveRun::perform(const ScenarioEvent& e, std::size_t index) {
   const auto& n = e.nodes;
   switch (e.kind) {
     case StepKind::Partition:
-      block(n[0], n[1], true);
-      block(n[1], n[0], true);
+      partition(n[0], n[1], true);
+      partition(n[1], n[0], true);
       return;
-    case StepKind::PartitionOneWay: block(n[0], n[1], true); return;
+    case StepKind::PartitionOneWay: partition(n[0], n[1], true); return;
     case StepKind::Heal:
-      block(n[0], n[1], false);
-      block(n[1], n[0], false);
+      partition(n[0], n[1], false);
+      partition(n[1], n[0], false);
       return;
-    case StepKind::Clog: {
-      block(n[0], n[1], true);
-      const double until = static_cast<double>(scenario_ns()) / 1e9 + e.for_s;
-      schedule(until, [this, a = n[0], b = n[1]] { block(a, b, false); });
-      return;
-    }
+    case StepKind::Clog: clog(n[0], n[1], e.for_s); return;
     case StepKind::Reset:
       for (auto& sl : slots_) {
         if (n[0] == "server" || n[0] == sl->name) sl->proxy->reset_connections();
@@ -340,11 +396,105 @@ void LiveRun::perform(const ScenarioEvent& e, std::size_t index) {
     case StepKind::Restart:
     case StepKind::Crash:
     case StepKind::ClockJump:
-    case StepKind::Drift:
     case StepKind::Purge:
     case StepKind::ServerWrite:
-    case StepKind::Definition: return;  // refused before the run (live_unsupported)
+    case StepKind::Definition: hook_step(e, index); return;
+    case StepKind::Drift: return;  // refused before the run (live_unsupported)
   }
+}
+
+// A step the target's operator does (D132): the values its hook command
+// gets, then what the checkers must know once it succeeded.
+void LiveRun::hook_step(const ScenarioEvent& e, std::size_t index) {
+  const std::string hook(step(e.kind).hook);
+  std::map<std::string, std::string> v{{"tenant", "0"}, {"collection", e.collection}};
+  switch (e.kind) {
+    case StepKind::Purge:
+      return call_hook(hook, v, [this, coll = e.collection] {
+        for (auto& sl : slots_) sl->proxy->purged(0, coll);
+      });
+    case StepKind::ServerWrite:
+      for (int i = 0; i < e.count; ++i) {
+        v["document"] = e.document.empty() ? "srv-" + std::to_string(i % 50) : e.document;
+        v["value_hex"] = protocol::to_hex(write_value(i, index, e.size));
+        call_hook(hook, v, {});
+      }
+      return;
+    case StepKind::Definition:
+      v = {{"tenant", "0"},
+           {"type", "function"},
+           {"name", e.name},
+           {"action", e.definition_action},
+           {"json", e.definition_action == "delete" ? "" : "{}"}};
+      return call_hook(hook, v, {});
+    case StepKind::ClockJump: v["delta_ms"] = std::to_string(e.delta_ms); break;
+    default: break;
+  }
+  call_hook(hook, v, {});
+}
+
+// "{name}" placeholders replaced by the values, each quoted for the shell.
+std::string hook_command(std::string command, const std::map<std::string, std::string>& values) {
+  for (const auto& [key, value] : values) {
+    std::string quoted = "'";
+    for (char c : value) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    quoted += "'";
+    const std::string mark = "{" + key + "}";
+    for (auto at = command.find(mark); at != std::string::npos;
+         at = command.find(mark, at + quoted.size()))
+      command.replace(at, mark.size(), quoted);
+  }
+  return command;
+}
+
+void LiveRun::call_hook(const std::string& name, const std::map<std::string, std::string>& values,
+                        std::function<void()> on_ok) {
+  if (hook_queue_.size() >= 1000) {
+    failures_.push_back("hook \"" + name + "\": over 1000 calls queued (an error of the run)");
+    return;
+  }
+  hook_queue_.push_back(HookCall{name, hook_command(o_.hooks.at(name), values), std::move(on_ok)});
+  if (!hook_) next_hook();
+}
+
+void LiveRun::next_hook() {
+  if (hook_queue_.empty()) return;
+  hook_call_ = std::move(hook_queue_.front());
+  hook_queue_.pop_front();
+  say("hook " + hook_call_.name + ": " + hook_call_.command);
+  hook_ = std::make_unique<ChildProcess>(hook_call_.command, std::vector<std::string>{}, false);
+  hook_deadline_ =
+      Clock::now() + std::chrono::nanoseconds(static_cast<std::int64_t>(o_.hook_timeout_s * 1e9));
+  poll_hook();
+}
+
+// A hook that fails is an error of the run, not a finding about the target.
+void LiveRun::poll_hook() {
+  if (!hook_) return;
+  const auto status = hook_->exited();
+  const bool late = !status && Clock::now() >= hook_deadline_;
+  if (!status && !late) {
+    hook_timer_ = std::make_unique<boost::asio::steady_timer>(ioc_, std::chrono::milliseconds(10));
+    hook_timer_->async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) poll_hook();
+    });
+    return;
+  }
+  if (late) hook_->stop();
+  std::string said;
+  for (const auto& line : hook_->tail(3)) said += (said.empty() ? "" : " | ") + line;
+  if (status && *status == 0) {
+    notes_.push_back("hook " + hook_call_.name + ": ok" + (said.empty() ? "" : " (" + said + ")"));
+    if (hook_call_.on_ok) hook_call_.on_ok();
+  } else {
+    failures_.push_back("hook \"" + hook_call_.name + "\" failed (" +
+                        (late ? "no end within " + std::to_string(o_.hook_timeout_s) + " s"
+                              : "exit " + std::to_string(*status)) +
+                        (said.empty() ? "" : ": " + said) +
+                        "): an error of the run, not a finding about the server");
+  }
+  hook_.reset();
+  next_hook();
 }
 
 // Every client is in session with nothing unacknowledged, and the clients
@@ -393,6 +543,13 @@ void run_until(boost::asio::io_context& ioc, const std::function<bool()>& done,
 }
 
 void LiveRun::finish(ScenarioResult& result) {
+  if (hook_) {
+    hook_->stop();
+    failures_.push_back("hook \"" + hook_call_.name +
+                        "\" still ran when the scenario ended: an error of the run");
+    hook_.reset();
+  }
+  if (hook_timer_) hook_timer_->cancel();
   // What is owed is judged at the end of the timeline with the connections
   // still open, as in the simulator: a close forgets a connection's debts.
   for (auto& sl : slots_) sl->proxy->finish();
@@ -401,6 +558,7 @@ void LiveRun::finish(ScenarioResult& result) {
   }
   for (auto& sl : slots_) sl->proxy->stop();
   for (auto& t : timers_) t->cancel();
+  for (auto& t : waits_) t->cancel();
   if (ioc_.stopped()) ioc_.restart();
   ioc_.run_for(std::chrono::milliseconds(100));  // the closes complete
   for (auto& sl : slots_) {
@@ -423,8 +581,14 @@ ScenarioResult LiveRun::run() {
     result.failures.push_back(error);
     return result;
   }
-  for (std::size_t i = 0; i < s_.clients.size(); ++i)
-    schedule(s_.clients[i].start_s, [this, i] { start_client(i); });
+  for (std::size_t i = 0; i < s_.clients.size(); ++i) {
+    create_client(i);
+    schedule(s_.clients[i].start_s, [this, i] {
+      slots_[i]->client->start();
+      say(slots_[i]->name + ": started, through the proxy on port " +
+          std::to_string(slots_[i]->proxy->port()));
+    });
+  }
   schedule_workload();
   schedule_steps();
   const auto end = t0_ + scaled(s_.duration_s);
@@ -444,6 +608,7 @@ ScenarioResult LiveRun::run() {
   finish(result);  // the checkers judge what is still owed
   for (auto& sl : slots_) frames[sl->name] = sl->frames;
   result.failures.insert(result.failures.end(), failures_.begin(), failures_.end());
+  result.notes.insert(result.notes.end(), notes_.begin(), notes_.end());
   result.virtual_s = wall_s;
   judge_expectations(
       s_, frames, at_end,

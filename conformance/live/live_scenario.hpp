@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "conformance/live/endpoint.hpp"
@@ -28,6 +29,10 @@ struct LiveScenarioOptions {
   double time_scale = 1;   // every time of the timeline times this
   std::uint64_t seed = 1;  // the proxies' fault draws and the clients' PRNGs
   double settle_s = 10;    // after the timeline, how long convergence may take
+  // Operator hooks (the target file's `hooks:`, D132): hook name -> shell
+  // command with {placeholders}; each call is bounded by hook_timeout_s.
+  std::map<std::string, std::string> hooks;
+  double hook_timeout_s = 10;
   std::function<void(const std::string&)> on_event;  // -v: steps and proxy events
 };
 

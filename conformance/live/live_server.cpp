@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <ostream>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <span>
 #include <type_traits>
 #include <variant>
@@ -105,6 +107,60 @@ void LiveServer::stop() {
 }
 
 void LiveServer::finish() { impl_->judge_.finish(); }
+
+namespace {
+
+std::optional<protocol::Bytes> from_hex(const std::string& hex) {
+  if (hex == "-") return protocol::Bytes{};
+  if (hex.size() % 2 != 0) return std::nullopt;
+  protocol::Bytes out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const auto digit = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    const int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string LiveServer::admin(const std::string& line) {
+  std::istringstream in(line);
+  std::string cmd, coll;
+  std::uint32_t tenant = 0;
+  if (!(in >> cmd >> tenant >> coll)) return "error usage: purge|write|define <tenant> ...";
+  auto& i = *impl_;
+  if (cmd == "purge") {
+    std::visit([&](auto& sv) { sv->purge_collection(tenant, coll); }, i.server);
+    i.judge_.purged(tenant, coll);
+    return "ok";
+  }
+  std::string a, b;
+  if (cmd == "write" && in >> a >> b) {
+    const auto value = from_hex(b);
+    if (!value) return "error the value is not hex";
+    std::visit([&](auto& sv) { sv->inject_write(tenant, coll, a, *value); }, i.server);
+    return "ok";
+  }
+  if (cmd == "define" && in >> a >> b) {  // coll is the definition type here
+    std::string json;
+    std::getline(in, json);
+    json.erase(0, json.find_first_not_of(' '));
+    if (b != "put" && b != "delete") return "error the action is put or delete";
+    protocol::DefinitionSync d{coll, a, b,
+                               b == "put" ? protocol::Bytes(json.begin(), json.end())
+                                          : protocol::Bytes{}};
+    std::visit([&](auto& sv) { sv->put_definition(tenant, d); }, i.server);
+    return "ok";
+  }
+  return "error unknown command (purge, write, define)";
+}
 
 const SessionChecker& LiveServer::checker() const { return impl_->judge_.checker(); }
 std::string LiveServer::tap_tolerance_text() const { return impl_->judge_.tap_tolerance_text(); }

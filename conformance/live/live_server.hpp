@@ -9,6 +9,7 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <string>
 
 #include "conformance/checker/session_checker.hpp"
 #include "conformance/live/endpoint.hpp"
@@ -37,6 +38,12 @@ class LiveServer {
   void stop();
   // Judges what is still owed (liveness) as of now; call after stop().
   void finish();
+
+  // One operator command, as `serve --admin-port` reads them (the faulty
+  // server's line protocol, tests/faulty/README.md): "purge <tenant>
+  // <collection>", "write <tenant> <collection> <document> <hex>", "define
+  // <tenant> <type> <name> put <json>|delete". Answers "ok" or "error <why>".
+  std::string admin(const std::string& line);
 
   const SessionChecker& checker() const;
   std::string tap_tolerance_text() const;  // D118

@@ -160,7 +160,7 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
         hold(d, Bytes(fate.unknown_before->begin(), fate.unknown_before->end()), now);
       }
       if (fate.dropped) {
-        if (fate.used_drop_next) --d.params.drop_next;
+        if (fate.used_drop_next) impl->used_drop_next(d.from);
         ++impl->stats.dropped;
         impl->event("conn " + std::to_string(id) + " " + dir + ": dropped " +
                     std::string(protocol::code_name(type)));
@@ -279,6 +279,14 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
   }
 
   bool injects(sim::IoOp op) const { return options.fail && options.fail->hit(op); }
+  // drop_next counts per direction of the proxy, not per pair: a reconnect
+  // does not draw N more losses (as in the simulator, one count per link).
+  void used_drop_next(Sender from) {
+    auto& shared = (from == Sender::Client ? options.faults.to_server : options.faults.to_client);
+    if (shared.drop_next > 0) --shared.drop_next;
+    for (auto& [id, p] : pairs)
+      (from == Sender::Client ? p->to_server : p->to_client).params.drop_next = shared.drop_next;
+  }
   bool blocked(Sender from) const {
     return from == Sender::Client ? blocked_from_client : blocked_from_server;
   }
@@ -459,10 +467,9 @@ void Proxy::set_blocked(Sender from, bool blocked) {
   i.event(std::string(from == Sender::Client ? "client->server" : "server->client") +
           (blocked ? " blocked: frames wait" : " unblocked"));
   if (blocked) return;
-  auto pairs = i.pairs;  // delivering can end a pair, which erases it
-  for (auto& [id, p] : pairs) {
+  for (auto& [id, p] : i.pairs) {
     auto& d = from == Sender::Client ? p->to_server : p->to_client;
-    p->deliver(d);
+    p->arm(d);  // not before the pair's upstream connection is up
   }
 }
 
@@ -470,6 +477,14 @@ void Proxy::reset_connections() {
   auto& i = *impl_;
   auto pairs = i.pairs;  // end() erases from the map
   for (auto& [id, p] : pairs) p->end("reset by the scenario");
+}
+
+sim::LinkParams Proxy::link(Sender from) const {
+  return from == Sender::Client ? impl_->options.faults.to_server : impl_->options.faults.to_client;
+}
+
+void Proxy::purged(std::uint32_t tenant, const std::string& collection) {
+  impl_->judge_.purged(tenant, collection);
 }
 
 void Proxy::finish() { impl_->judge_.finish(); }

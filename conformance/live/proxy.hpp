@@ -76,19 +76,24 @@ class Proxy {
 
   bool start(boost::system::error_code& ec);  // binds and accepts
   std::uint16_t port() const;
-  void stop();    // closes the listener and every pair
-  void finish();  // judges what is still owed, as of now; after stop()
+  void stop();  // closes the listener and every pair
+  // Judges what is still owed, as of now: after stop(), or before it to
+  // judge with the connections still open, as the simulator does (run --server).
+  void finish();
 
   // Live control, for a scenario's steps run against a real server (issue
   // 16): each applies to every pair open now and to those that come later.
   // A direction's link parameters (latency, jitter, frame faults); `from`
   // Client is client -> server.
   void set_link(protocol::Sender from, const sim::LinkParams& params);
+  sim::LinkParams link(protocol::Sender from) const;  // as now, drop_next counted down
   // A partition of one direction: its frames wait, as a TCP stream's bytes
   // do, and flow again in order once unblocked.
   void set_blocked(protocol::Sender from, bool blocked);
   // Cuts every open pair: both ends see their connection closed.
   void reset_connections();
+  // An operator purged a collection behind the proxy (PURGE-1 is owed).
+  void purged(std::uint32_t tenant, const std::string& collection);
 
   const SessionChecker& checker() const;
   std::string tap_tolerance_text() const;  // D118

@@ -1,11 +1,35 @@
 #include "conformance/live/target.hpp"
 
 #include "conformance/live/live_case.hpp"
+#include "conformance/runner/vocabulary.hpp"
 #include "conformance/runner/yaml_reader.hpp"
 
 namespace syncsim::conformance {
 
 using namespace yaml;
+
+namespace {
+
+// `hooks:` maps the names the scenario vocabulary's operator steps need
+// (vocabulary.hpp) to shell commands.
+void read_hooks(const YAML::Node& root, const Reader& r, TargetFile& t) {
+  opt(r, root, "hook_timeout_s", t.hook_timeout_s, 0.1, 3600.0);
+  const auto hooks = root["hooks"];
+  if (!hooks || hooks.IsNull()) return;
+  if (!hooks.IsMap()) r.fail(hooks, "\"hooks\" maps hook names to shell commands");
+  std::set<std::string> known;
+  for (const auto& s : steps()) {
+    if (!s.hook.empty()) known.insert(std::string(s.hook));
+  }
+  for (const auto& kv : hooks) {
+    const auto name = r.get<std::string>(kv.first, "a hook name");
+    if (!known.count(name))
+      r.fail(kv.first, "unknown hook \"" + name + "\" (expected one of: " + joined(known) + ")");
+    t.hooks[name] = r.get<std::string>(kv.second, "a hook is a shell command (a string)");
+  }
+}
+
+}  // namespace
 
 TargetLoad parse_target(const std::string& text, const std::string& file, bool baseline_only) {
   TargetLoad out;
@@ -18,7 +42,7 @@ TargetLoad parse_target(const std::string& text, const std::string& file, bool b
     } else {
       r.keys(root,
              {"server", "token", "jwt_secret", "tenant", "capabilities", "expected_failures",
-              "time_scale", "tap_tolerance_ms"},
+              "time_scale", "tap_tolerance_ms", "hooks", "hook_timeout_s"},
              "a target file");
     }
     opt_str(r, root, "server", t.server);
@@ -38,6 +62,7 @@ TargetLoad parse_target(const std::string& text, const std::string& file, bool b
       }
       if (t.capabilities.empty()) r.fail(caps, "\"capabilities\" lists nothing");
     }
+    read_hooks(root, r, t);
     if (const auto xf = root["expected_failures"]) {
       if (!xf.IsNull()) {
         for (const auto& id : r.strings(xf, "\"expected_failures\""))

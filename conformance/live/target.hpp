@@ -9,11 +9,15 @@
 //   expected_failures: [duplicate-acked-with-lsn-0, TOKEN-1]   # case ids or rules
 //   time_scale: 2                      # every wait's budget times this
 //   tap_tolerance_ms: 80               # least tap tolerance (D81); round trips raise it (D118)
+//   hooks:                             # operator actions for `run --server` (D132)
+//     purge: "my-admin purge {tenant} {collection}"
+//   hook_timeout_s: 10
 //
 // A baseline file holds `expected_failures` only.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -30,6 +34,8 @@ struct TargetFile {
   std::set<std::string> expected_failures;
   std::optional<double> time_scale;
   std::optional<double> tap_tolerance_ms;
+  std::map<std::string, std::string> hooks;  // hook name -> shell command with {placeholders}
+  double hook_timeout_s = 10;
 };
 
 struct TargetLoad {

@@ -137,8 +137,9 @@ std::optional<RunRecord> record_from_json(const Json& j, std::string& error) {
     r.seed = j.at("seed").get<std::uint64_t>();
     r.injects_bugs = j.at("injects_bugs").get<bool>();
     r.failures = j.at("failures").get<std::vector<std::string>>();
-    r.notes = j.at("notes").get<std::vector<std::string>>();
-    r.unsupported = j.at("unsupported").get<std::string>();
+    // Absent in records from before they existed: none.
+    r.notes = j.value("notes", std::vector<std::string>{});
+    r.unsupported = j.value("unsupported", std::string{});
     r.frames = j.at("frames").get<std::uint64_t>();
     r.events = j.at("events").get<std::uint64_t>();
     r.must = j.at("must").get<std::uint64_t>();

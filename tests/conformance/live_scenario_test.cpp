@@ -98,8 +98,12 @@ TEST(LiveScenario, WhatALiveRunCannotDoIsUnsupportedWithTheReason) {
   };
   EXPECT_EQ(why(""), "");
   EXPECT_EQ(why("events: [{at_s: 1, action: purge, collection: orders}]\n"),
-            "step 1 (purge): it needs the operator hook \"purge\" (target hooks are not "
-            "supported yet)");
+            "step 1 (purge): it needs the operator hook \"purge\", which the target file does "
+            "not declare");
+  o.hooks["purge"] = "true";  // declared: the step runs
+  EXPECT_EQ(why("events: [{at_s: 1, action: purge, collection: orders}]\n"), "");
+  EXPECT_EQ(why("events: [{at_s: 1, action: restart, nodes: [a]}]\n"),
+            "step 1 (restart): a client's restart is not done live yet");
   EXPECT_EQ(why("events: [{at_s: 1, action: drift, nodes: [a], ppm: 5}]\n"),
             "step 1 (drift): it is simulator-only");
   EXPECT_EQ(why("server: {max_sessions: 2}\n"),

@@ -50,6 +50,16 @@ TEST(TargetFile, ReadsEveryKey) {
   EXPECT_EQ(t.target->time_scale, 2.5);
 }
 
+TEST(TargetFile, HooksMapTheOperatorStepsToCommands) {
+  const auto t = parse_target(
+      "hooks:\n  purge: \"admin purge {tenant} {collection}\"\n  define: d\nhook_timeout_s: 3\n",
+      "t.yaml");
+  ASSERT_TRUE(t.target) << t.error;
+  EXPECT_EQ(t.target->hooks.at("purge"), "admin purge {tenant} {collection}");
+  EXPECT_EQ(t.target->hooks.size(), 2u);
+  EXPECT_EQ(t.target->hook_timeout_s, 3);
+}
+
 TEST(TargetFile, MistakesNameFileLineAndWhatWasExpected) {
   const std::pair<const char*, const char*> bad[] = {
       {"server: x\ncapabilites: [ping]\n", "t.yaml:2:1: unknown key \"capabilites\""},
@@ -58,6 +68,8 @@ TEST(TargetFile, MistakesNameFileLineAndWhatWasExpected) {
       {"time_scale: 0\n", "t.yaml:1:13: \"time_scale\" must be a number in [0.01, 1000]"},
       {"tenant: [1]\n", "t.yaml:1:9: \"tenant\" must be an integer"},
       {"capabilities: [ping\n", "t.yaml:"},
+      {"hooks: {purge: x, teleport: y}\n", "t.yaml:1:19: unknown hook \"teleport\""},
+      {"hooks: [purge]\n", "t.yaml:1:8: \"hooks\" maps hook names to shell commands"},
   };
   for (const auto& [text, want] : bad) {
     const auto t = parse_target(text, "t.yaml");
