@@ -141,6 +141,30 @@ std::vector<Case> shape_cases(const CaseContext& ctx) {
                                    "not met: the session's own write never came back"))}});
   }
 
+  {  // SHAPE-8: a collection of the same name in another tenant is another collection.
+    const std::string coll = ctx.collection("tenants"), shape = coll + "-all";
+    auto seen = std::make_shared<Learned>();
+    const std::uint32_t other = ctx.tenant == 0xFFFF'FFFFu ? ctx.tenant - 1 : ctx.tenant + 1;
+    Case c{{"deltas-stay-in-tenant", "SHAPE-8",
+            "a session of another tenant subscribed to a collection of the same name gets no "
+            "ShapeDelta of this tenant's writes",
+            "shapes"},
+           {send_made([ctx]() -> Message { return handshake(ctx.mint(ctx.tenant)); }, kWriter),
+            handshake_ok(kWriter),
+            send_made([ctx, other]() -> Message { return handshake(ctx.mint(other)); }, kReader),
+            handshake_ok(kReader), send(ShapeSubscribe{document_shape(shape, coll)}, kReader),
+            subscribed(shape, seen), send(push(1, {7, 1}, coll), kWriter), acked(1, kWriter),
+            hold(300,
+                 [shape](const View& v) -> std::string {
+                   if (const auto n = deltas(v, kReader, shape).size(); n > 0)
+                     return "SHAPE-8 broken: a session of another tenant got " + std::to_string(n) +
+                            " ShapeDelta(s) of this tenant's write";
+                   return "";
+                 })},
+           true};
+    out.push_back(std::move(c));
+  }
+
   {  // DELTA-8, SHAPE-9: LSNs never go backwards.
     const std::string coll = ctx.collection("lsn"), shape = coll + "-all";
     auto seen = std::make_shared<Learned>();

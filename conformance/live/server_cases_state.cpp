@@ -134,8 +134,8 @@ std::vector<Case> state_cases(const CaseContext& ctx) {
     p.max_ts = 3000;  // series_block empty: allowed (TS-7)
     out.push_back(
         {{"timeseries-ack-counts-blocks", "TS-3",
-          "a TimeseriesPush whose blocks hold 3 samples but says 5 is acked accepted 3, rejected "
-          "2, lsn > 0",
+          "a TimeseriesPush whose blocks hold 3 samples but says 5 (and has no series_block, "
+          "TS-7) is acked accepted 3, rejected 2, lsn > 0",
           "deltas"},
          {send(handshake(token)), handshake_ok(), send(p),
           expect<TimeseriesAck>("TimeseriesAck{collection, accepted: 3, rejected: 2, lsn > 0}",
