@@ -139,6 +139,7 @@ struct CheckRun {
     LiveServer::Options o;
     o.listen = *conformance::parse_endpoint(listen).endpoint;
     o.config.bugs = std::move(bugs);
+    o.config.jwt.hs256_secret = "live-test-secret";  // the cases that mint tokens run too
     server = std::make_unique<LiveServer>(ioc, o);
     boost::system::error_code ec;
     ASSERT_TRUE(server->start(ec)) << ec.message();
@@ -148,6 +149,7 @@ struct CheckRun {
     ServerCheckOptions o;
     o.target = std::move(target);
     o.answer_budget_ms = timeout.count();
+    o.jwt_secret = "live-test-secret";
     o.suite.filter = std::move(filter);
     results = conformance::check_server(ioc, o);
   }

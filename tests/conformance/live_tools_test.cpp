@@ -99,6 +99,84 @@ TEST(LiveSuite, BaselinedFailuresXFailAndBaselinedPassesXPass) {
   EXPECT_EQ(o.scaled(200).count(), 500);
 }
 
+// A case whose script failed (its own rule) and whose frames broke `rules` (MUST findings).
+CaseResult failed_case(const std::string& id, const std::string& rule,
+                       std::vector<std::string_view> rules, bool script_failed = true) {
+  CaseResult r{id, rule, "", "deltas", Verdict::Pass};
+  for (const auto rr : rules) {
+    CheckFinding f;
+    f.finding.rule = rr;
+    r.findings.push_back(f);
+  }
+  if (script_failed) r.verdict = Verdict::Fail;
+  take_findings(r, {}, protocol::Sender::Server);  // none added; a checker-only failure below
+  if (!script_failed) {
+    r.verdict = Verdict::Fail;
+    r.failed_by_checker = true;
+  }
+  return r;
+}
+
+// D125: expected failures keyed by (case, rule).
+TEST(LiveSuite, ANewRuleBrokenInsideAKnownFailingCaseStillFails) {
+  LiveSuiteOptions o;
+  o.expected_failures = {"lsns-never-go-backwards:DELTA-8"};
+  CaseResult same = failed_case("lsns-never-go-backwards", "DELTA-8", {});
+  apply_baseline(same, o);
+  EXPECT_EQ(same.verdict, Verdict::XFail);
+  CaseResult more = failed_case("lsns-never-go-backwards", "DELTA-8", {"SHAPE-9"});
+  apply_baseline(more, o);
+  EXPECT_EQ(more.verdict, Verdict::Fail);  // SHAPE-9 is new
+  EXPECT_NE(more.detail.find("it also breaks SHAPE-9"), std::string::npos) << more.detail;
+  o.expected_failures.insert("lsns-never-go-backwards:SHAPE-9");
+  more = failed_case("lsns-never-go-backwards", "DELTA-8", {"SHAPE-9"});
+  apply_baseline(more, o);
+  EXPECT_EQ(more.verdict, Verdict::XFail);
+  // The pair names only its case: another case failing DELTA-8 still fails.
+  CaseResult other = failed_case("answers-in-push-order", "DELTA-9", {"DELTA-8"}, false);
+  apply_baseline(other, o);
+  EXPECT_EQ(other.verdict, Verdict::Fail);
+  // A bare rule expects that rule in any case...
+  o.expected_failures = {"DELTA-8"};
+  other = failed_case("answers-in-push-order", "DELTA-9", {"DELTA-8"}, false);
+  apply_baseline(other, o);
+  EXPECT_EQ(other.verdict, Verdict::XFail);
+  // ... but not the case's own rule when its script failed too.
+  CaseResult script = failed_case("answers-in-push-order", "DELTA-9", {"DELTA-8"});
+  apply_baseline(script, o);
+  EXPECT_EQ(script.verdict, Verdict::Fail);
+  // A bare case id keeps its old meaning: any failure of the whole case.
+  o.expected_failures = {"lsns-never-go-backwards"};
+  more = failed_case("lsns-never-go-backwards", "DELTA-8", {"SHAPE-9", "DELTA-4"});
+  apply_baseline(more, o);
+  EXPECT_EQ(more.verdict, Verdict::XFail);
+  // A pair naming a passing case: XPASS, so the baseline can be trimmed.
+  o.expected_failures = {"ping-echoed:PING-2"};
+  CaseResult passed{"ping-echoed", "PING-2", "", "ping", Verdict::Pass};
+  apply_baseline(passed, o);
+  EXPECT_EQ(passed.verdict, Verdict::XPass);
+}
+
+TEST(LiveSuite, BaselineEntriesNameEachRuleAFailedCaseBreaks) {
+  CaseResult r = failed_case("lsns-never-go-backwards", "DELTA-8", {"SHAPE-9"});
+  EXPECT_EQ(failed_rules(r), (std::set<std::string>{"DELTA-8", "SHAPE-9"}));
+  EXPECT_EQ(baseline_entries(r), (std::set<std::string>{"lsns-never-go-backwards:DELTA-8",
+                                                        "lsns-never-go-backwards:SHAPE-9"}));
+  CaseResult by_checker = failed_case("answers-in-push-order", "DELTA-9", {"DELTA-8"}, false);
+  EXPECT_EQ(baseline_entries(by_checker), (std::set<std::string>{"answers-in-push-order:DELTA-8"}));
+  // A written baseline of pairs reads back and passes the name check.
+  const auto b = parse_target(baseline_text(baseline_entries(r), "a test"), "b.yaml", true);
+  ASSERT_TRUE(b.target) << b.error;
+  for (const auto& e : b.target->expected_failures)
+    EXPECT_EQ(unknown_expected_failure(e, server_cases()), "") << e;
+  EXPECT_EQ(unknown_expected_failure("no-such-case:DELTA-8", server_cases()),
+            "no case \"no-such-case\"");
+  EXPECT_EQ(unknown_expected_failure("lsns-never-go-backwards:DELTA-99", server_cases()),
+            "no rule \"DELTA-99\"");
+  EXPECT_EQ(unknown_expected_failure("SHAPE-9", server_cases()), "");  // a rule: any case
+  EXPECT_EQ(unknown_expected_failure("typo-case", server_cases()), "no case \"typo-case\"");
+}
+
 TEST(CheckServer, CasesOutsideTheTargetsCapabilitiesAreUnsupportedNotRun) {
   boost::asio::io_context ioc;
   LiveServer::Options so;
