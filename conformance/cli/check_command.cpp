@@ -317,8 +317,10 @@ Runner add_check_command(CLI::App& app) {
       "                           start it yourself: it must reconnect between cases.\n\n"
       "A target file (--target, YAML) declares the token or JWT secret, tenant,\n"
       "capabilities (cases needing others are UNSUPPORTED, not failed),\n"
-      "expected failures and time scale; a baseline (--baseline) lists cases\n"
-      "known to fail: they show XFAIL and do not fail the run. See docs/live.md.\n\n"
+      "expected failures and time scale; a baseline (--baseline) lists failures\n"
+      "known by case and rule (case-id:RULE; RULE; or a case id, the whole case):\n"
+      "they show XFAIL and do not fail the run, a rule broken anew still does.\n"
+      "See docs/live.md.\n\n"
       "Examples:\n"
       "  syncsim serve --listen tcp://127.0.0.1:9091 &   # or your own server\n"
       "  syncsim check --server tcp://127.0.0.1:9091\n"
@@ -347,7 +349,8 @@ Runner add_check_command(CLI::App& app) {
                   "(a wire log and a sequence diagram) with the findings");
   cmd->add_option("--token", o->token, "JWT sent in every Handshake (default: empty, trust mode)");
   cmd->add_option("--jwt-secret", o->jwt_secret,
-                  "HS256 key: mint the token (--server) or the client's tokens (--client)");
+                  "HS256 key: mint the token and the cases' own tokens (--server), or the\n"
+                  "client's tokens (--client)");
   cmd->add_option("--timeout-ms", o->timeout_ms, "--server: budget for each expected answer")
       ->check(CLI::Range(10, 600000))
       ->capture_default_str();
