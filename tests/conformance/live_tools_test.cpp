@@ -19,6 +19,8 @@
 #include "conformance/live/proxy.hpp"
 #include "conformance/live/server_check.hpp"
 #include "conformance/live/target.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/crc32c.hpp"
 #include "reference/ws_runtime.hpp"
 #include "tests/support/asio_wait.hpp"
 
@@ -326,6 +328,113 @@ TEST(CheckClient, THROTTLE_2_AClientThatNeverThrottlesIsCaught) {
   const auto* r = c.result("THROTTLE-2");
   ASSERT_NE(r, nullptr) << c.not_passed();
   EXPECT_EQ(r->verdict, Verdict::Timeout) << c.not_passed();
+}
+
+// A client of our own, in process, with a chosen defect: it reconnects to
+// `port` until a case accepts it, handshakes, pushes mutations 1 and 2, and
+// either sends a rejected push again at once (ignoring retry_after_ms) or
+// sends a different mutation under id 2 (reusing ids).
+class DefectiveClient {
+ public:
+  enum class Defect { ResendAtOnce, ReuseIds };
+  DefectiveClient(boost::asio::io_context& ioc, std::uint16_t port, Defect d)
+      : ioc_(ioc), port_(port), defect_(d), timer_(ioc) {
+    connect();
+  }
+  ~DefectiveClient() {
+    stopped_ = true;
+    timer_.cancel();
+    if (conn_) conn_->close();
+  }
+
+ private:
+  static protocol::DeltaPush push(std::uint64_t id, const std::string& doc) {
+    protocol::DeltaPush p;
+    p.collection = "orders";
+    p.document_id = doc;
+    p.delta = {1, static_cast<std::uint8_t>(doc.size())};
+    p.peer_id = 42;
+    p.mutation_id = id;
+    p.checksum = protocol::crc32c(p.delta);
+    return p;
+  }
+  void connect() {
+    if (stopped_) return;
+    auto socket = std::make_shared<tcp::socket>(ioc_);
+    socket->async_connect({boost::asio::ip::address_v4::loopback(), port_},
+                          [this, socket](boost::system::error_code ec) {
+                            if (stopped_) return;
+                            if (ec) return retry();
+                            start(std::move(*socket));
+                          });
+  }
+  void retry() {
+    timer_.expires_after(std::chrono::milliseconds(50));
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) connect();
+    });
+  }
+  void start(tcp::socket s) {
+    conn_ = std::make_shared<FrameConn<tcp::socket>>(std::move(s));
+    conn_->on_frame = [this](const protocol::Bytes& f) {
+      const auto d = protocol::decode_frame(f);
+      if (!d.message) return;
+      if (const auto* a = std::get_if<protocol::HandshakeAck>(&*d.message); a && a->success) {
+        conn_->send(protocol::encode_frame(push(1, "a")));
+        conn_->send(protocol::encode_frame(push(2, "b")));
+        if (defect_ == Defect::ReuseIds) conn_->send(protocol::encode_frame(push(2, "c")));
+      }
+      if (const auto* r = std::get_if<protocol::DeltaReject>(&*d.message);
+          r && defect_ == Defect::ResendAtOnce) {
+        conn_->send(protocol::encode_frame(push(r->mutation_id, r->mutation_id == 1 ? "a" : "b")));
+      }
+    };
+    conn_->on_close = [this](const std::string&) {
+      if (!stopped_) retry();
+    };
+    conn_->start();
+    protocol::Handshake h;
+    h.client_version = "defective/0";
+    h.wire_version = 1;
+    conn_->send(protocol::encode_frame(h));
+  }
+
+  boost::asio::io_context& ioc_;
+  std::uint16_t port_;
+  Defect defect_;
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<FrameConn<tcp::socket>> conn_;
+  bool stopped_ = false;
+};
+
+std::uint16_t free_port() {
+  boost::asio::io_context ioc;
+  tcp::acceptor a(ioc, {boost::asio::ip::address_v4::loopback(), 0});
+  return a.local_endpoint().port();
+}
+
+TEST(CheckClient, DELTA_14_AClientThatIgnoresRetryAfterIsCaught) {
+  const std::uint16_t port = free_port();
+  ClientRun c("tcp://127.0.0.1:" + std::to_string(port));
+  c.options.connect_budget_ms = 5000;
+  DefectiveClient client(c.ioc, port, DefectiveClient::Defect::ResendAtOnce);
+  c.check("", "honours-retry-after");
+  ASSERT_EQ(c.run.results.size(), 1u) << c.not_passed();
+  EXPECT_EQ(c.run.results[0].verdict, Verdict::Fail) << c.not_passed();
+  EXPECT_NE(c.run.results[0].detail.find("before its retry_after_ms"), std::string::npos)
+      << c.not_passed();
+}
+
+TEST(CheckClient, DELTA_1_AClientThatReusesAMutationIdIsCaught) {
+  const std::uint16_t port = free_port();
+  ClientRun c("tcp://127.0.0.1:" + std::to_string(port));
+  c.options.connect_budget_ms = 5000;
+  DefectiveClient client(c.ioc, port, DefectiveClient::Defect::ReuseIds);
+  c.check("", "distinct-mutation-ids");
+  ASSERT_EQ(c.run.results.size(), 1u) << c.not_passed();
+  EXPECT_EQ(c.run.results[0].verdict, Verdict::Fail) << c.not_passed();
+  EXPECT_NE(c.run.results[0].detail.find("names two mutations"), std::string::npos)
+      << c.not_passed();
 }
 
 TEST(CheckClient, DELTA_2_WrongChecksumsAreCaughtByTheChecker) {
