@@ -152,6 +152,7 @@ class Script {
   // Policies a case may change before or during its run.
   bool refuse_handshake = false;
   bool reject_pushes = false;  // DeltaReject with a PermissionDenied hint
+  bool drop_pushes = false;    // no answer at all (as a rate-limited push, RATE-2)
   // The first push is rejected "rate limited" with RateLimited{this}; 0: no.
   std::uint64_t rate_limit_first_ms = 0;
   std::optional<Clock::time_point> rate_limited_at;
@@ -398,6 +399,7 @@ class Script {
         return send(DeltaReject{push->mutation_id, "rate limited",
                                 compensation::RateLimited{rate_limit_first_ms}});
       }
+      if (drop_pushes) return;
       if (reject_pushes) {
         return send(
             DeltaReject{push->mutation_id, "permission denied", compensation::PermissionDenied{}});
@@ -720,6 +722,28 @@ std::vector<ClientCase> make_cases() {
          }
          s.expect<Throttle>("Throttle{throttle: false} once the backlog is applied", 20000,
                             [](const Throttle& t) { return !t.throttle; });
+       }},
+      {{"no-push-after-purge", "PURGE-7",
+        "pushes left unanswered, then their collection purged: none of them is sent again",
+        "purge"},
+       [](Script& s) { s.drop_pushes = true; },
+       [](Script& s) {
+         if (!s.need_authenticated(5000) || !s.need_push(3000)) return;
+         s.wait([] { return false; }, 200);  // the client's first batch
+         const std::string coll = s.pushes.front().collection;
+         std::uint64_t before = 0;  // the newest mutation of it sent before the purge
+         for (const auto& p : s.pushes) {
+           if (p.collection == coll) before = std::max(before, p.mutation_id);
+         }
+         s.send(CollectionPurged{s.tenant, coll, 10'000});
+         // Unanswered pushes are sent again after 2000 ms (FLOW-3): wait past that.
+         s.quiet("DeltaPush of purged \"" + coll +
+                     "\" for a mutation made before the purge (id <= " + std::to_string(before) +
+                     ")",
+                 3000, [coll, before](const Message& m) {
+                   const auto* p = std::get_if<DeltaPush>(&m);
+                   return p && p->collection == coll && p->mutation_id <= before;
+                 });
        }},
       {{"acked-not-resent", "DELTA-12", "a mutation once acknowledged is never sent again",
         "deltas"},

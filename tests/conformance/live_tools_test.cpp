@@ -321,6 +321,15 @@ TEST(CheckClient, FRAME_10_TheReferenceClientIgnoresBadBodies) {
   EXPECT_EQ(r->verdict, Verdict::Pass) << c.not_passed();
 }
 
+TEST(CheckClient, PURGE_7_AClientThatPushesToAPurgedCollectionIsCaught) {
+  ClientRun c("tcp://127.0.0.1:0");
+  c.check(reference_client("--bug PushToPurged"), "no-push-after-purge");
+  const auto* r = c.result("PURGE-7");
+  ASSERT_NE(r, nullptr) << c.not_passed();
+  EXPECT_EQ(r->verdict, Verdict::Fail) << c.not_passed();
+  EXPECT_NE(r->detail.find("DeltaPush of purged"), std::string::npos) << r->detail;
+}
+
 TEST(CheckClient, THROTTLE_2_AClientThatNeverThrottlesIsCaught) {
   ClientRun c("tcp://127.0.0.1:0");
   c.options.suite.time_scale = 1;  // it waits out the budget: keep it short
