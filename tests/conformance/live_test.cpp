@@ -240,6 +240,22 @@ class ResendingServer {
       return send(s, ShapeSnapshot{sub->shape.shape_id, {}, lsn_, 0});
     }
     if (const auto* p = std::get_if<DeltaPush>(&m)) {
+      if (p->device_valid_time_ms && p->mutation_id < 128) {
+        // The skew warning packed as msgpack-cxx packs a positive int64:
+        // with the unsigned marker cf (ENC-3 wants d3).
+        const std::uint64_t skew = 1'750'000'000'000;
+        Bytes ack{0x11,
+                  12,
+                  0,
+                  0,
+                  0,
+                  0x93,
+                  static_cast<std::uint8_t>(p->mutation_id),
+                  static_cast<std::uint8_t>(++lsn_ & 0x7F),
+                  0xCF};
+        for (int k = 7; k >= 0; --k) ack.push_back(static_cast<std::uint8_t>(skew >> (8 * k)));
+        return s.conn->send(std::move(ack));
+      }
       send(s, DeltaAck{p->mutation_id, ++lsn_, std::nullopt});
       for (auto& other : sessions_) {
         if (other.get() == &s) continue;  // no echo, as Origin
@@ -280,6 +296,21 @@ TEST(CheckServer, RESYNC_8_ANodeDbLikeServerGetsAVerdictNamingTheHarnessChoice) 
     EXPECT_NE(results[0].detail.find(std::string(rule) + " (HARNESS CHOICE"), std::string::npos)
         << results[0].detail;
   }
+}
+
+// ENC-3: the same server writes clock_skew_warning_ms with an unsigned marker.
+TEST(CheckServer, ENC_3_AnI64WithAnUnsignedMarkerIsCaught) {
+  boost::asio::io_context ioc;
+  ResendingServer server(ioc);
+  ServerCheckOptions o;
+  o.target = *conformance::parse_endpoint("tcp://127.0.0.1:0").endpoint;
+  o.target.port = server.port();
+  o.answer_budget_ms = 1000;
+  o.suite.filter = "i64-in-smallest-signed-form";
+  const auto results = conformance::check_server(ioc, o);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].verdict, Verdict::Fail) << results[0].detail;
+  EXPECT_NE(results[0].detail.find("ENC-3"), std::string::npos) << results[0].detail;
 }
 
 TEST(CheckServer, AFaultyServerFailsTheCaseOfTheRuleItBreaks) {
