@@ -13,8 +13,12 @@ SYNCSIM=$1 MODE=$2
 shift 2
 . "$(dirname "$0")/lib.sh"  # port_of
 DIR=$(mktemp -d) || exit 2
-pids=""
-cleanup() { for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$DIR"; }
+# serve() runs in a command substitution (a subshell): it records each
+# server's pid in a file, which the cleanup reads.
+cleanup() {
+  for p in $(cat "$DIR/pids" 2>/dev/null); do kill "$p" 2>/dev/null; done
+  rm -rf "$DIR"
+}
 trap cleanup EXIT
 SECRET=syncsim-cases-secret
 
@@ -24,7 +28,7 @@ serve() {
   shift 2
   "$SYNCSIM" serve --listen "$url" --jwt-secret "$SECRET" --duration 170 --must-only "$@" \
     >"$DIR/$name.log" 2>&1 &
-  pids="$pids $!"
+  echo $! >>"$DIR/pids"
   case $url in
     ws://*) echo "ws://127.0.0.1:$(port_of "$DIR/$name.log" "listens on ws://127.0.0.1:")/sync" ;;
     *) echo "tcp://127.0.0.1:$(port_of "$DIR/$name.log" "listens on tcp://127.0.0.1:")" ;;
