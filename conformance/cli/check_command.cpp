@@ -48,14 +48,14 @@ void list_cases() {
     fmt::print("  {:<11} {:<34} [{}] {}\n", c.rule, c.id, c.capability, c.title);
 }
 
-// Names in the baseline that no case has (a typo would silently XFAIL nothing).
+// Entries in the baseline that name no case or rule (a typo would silently
+// XFAIL nothing): each with what is wrong.
 std::vector<std::string> unknown_names(const std::set<std::string>& names,
                                        const std::vector<conformance::CaseInfo>& cases) {
   std::vector<std::string> out;
   for (const auto& n : names) {
-    const bool known = std::any_of(cases.begin(), cases.end(),
-                                   [&](const auto& c) { return c.id == n || c.rule == n; });
-    if (!known) out.push_back(n);
+    const std::string why = conformance::unknown_expected_failure(n, cases);
+    if (!why.empty()) out.push_back(n + " (" + why + ")");
   }
   return out;
 }
@@ -130,7 +130,10 @@ int report(const CheckOptions& o, const std::vector<CaseResult>& results, const 
                r.title);
     const bool bad = conformance::counts_as_failure(r.verdict) || r.verdict == Verdict::XFail ||
                      r.verdict == Verdict::Unreachable;
-    if (bad) failing.insert(r.id);
+    if (bad) {
+      const auto entries = conformance::baseline_entries(r);
+      failing.insert(entries.begin(), entries.end());
+    }
     if (bad || r.verdict == Verdict::Unsupported || r.verdict == Verdict::XPass || o.verbose) {
       if (!r.detail.empty()) fmt::print("        {}\n", r.detail);
       if (r.verdict == Verdict::XPass)
@@ -183,6 +186,7 @@ int check(CheckOptions o) {
   conformance::LiveSuiteOptions suite;
   suite.filter = o.filter;
   suite.time_scale = 1;
+  std::uint32_t tenant = 0;
   if (!o.target_file.empty()) {
     const auto t = conformance::load_target(o.target_file);
     if (!t.target) {
@@ -198,17 +202,18 @@ int check(CheckOptions o) {
     if (t.target->tap_tolerance_ms)
       suite.tap_tolerance_floor_ms = static_cast<std::int64_t>(*t.target->tap_tolerance_ms);
     if (o.jwt_secret.empty()) o.jwt_secret = t.target->jwt_secret;
-    if (o.token.empty() && !o.jwt_secret.empty() && !o.client) {
-      reference::JwtClaims claims;  // one token for the run, valid for an hour
-      claims.sub = "syncsim-check";
-      claims.tenant_id = t.target->tenant;
-      claims.user_id = 1;
-      claims.exp = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count() +
-                   3600;
-      o.token = reference::mint_hs256(claims, o.jwt_secret);
-    }
+    tenant = t.target->tenant;
+  }
+  if (o.token.empty() && !o.jwt_secret.empty() && !o.client) {
+    reference::JwtClaims claims;  // one token for the run, valid for an hour
+    claims.sub = "syncsim-check";
+    claims.tenant_id = tenant;
+    claims.user_id = 1;
+    claims.exp = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count() +
+                 3600;
+    o.token = reference::mint_hs256(claims, o.jwt_secret);
   }
   if (!o.baseline_file.empty()) {
     const auto b = conformance::load_target(o.baseline_file, /*baseline_only=*/true);
@@ -281,6 +286,8 @@ int check(CheckOptions o) {
   conformance::ServerCheckOptions options;
   options.target = *parsed.endpoint;
   options.token = o.token;
+  options.jwt_secret = o.jwt_secret;
+  options.tenant = tenant;
   options.answer_budget_ms = o.timeout_ms;
   options.suite = suite;
   fmt::print("syncsim check: server {} ({} ms per answer x{}{})\n", options.target.text(),
@@ -310,8 +317,10 @@ Runner add_check_command(CLI::App& app) {
       "                           start it yourself: it must reconnect between cases.\n\n"
       "A target file (--target, YAML) declares the token or JWT secret, tenant,\n"
       "capabilities (cases needing others are UNSUPPORTED, not failed),\n"
-      "expected failures and time scale; a baseline (--baseline) lists cases\n"
-      "known to fail: they show XFAIL and do not fail the run. See docs/live.md.\n\n"
+      "expected failures and time scale; a baseline (--baseline) lists failures\n"
+      "known by case and rule (case-id:RULE; RULE; or a case id, the whole case):\n"
+      "they show XFAIL and do not fail the run, a rule broken anew still does.\n"
+      "See docs/live.md.\n\n"
       "Examples:\n"
       "  syncsim serve --listen tcp://127.0.0.1:9091 &   # or your own server\n"
       "  syncsim check --server tcp://127.0.0.1:9091\n"
@@ -340,7 +349,8 @@ Runner add_check_command(CLI::App& app) {
                   "(a wire log and a sequence diagram) with the findings");
   cmd->add_option("--token", o->token, "JWT sent in every Handshake (default: empty, trust mode)");
   cmd->add_option("--jwt-secret", o->jwt_secret,
-                  "HS256 key: mint the token (--server) or the client's tokens (--client)");
+                  "HS256 key: mint the token and the cases' own tokens (--server), or the\n"
+                  "client's tokens (--client)");
   cmd->add_option("--timeout-ms", o->timeout_ms, "--server: budget for each expected answer")
       ->check(CLI::Range(10, 600000))
       ->capture_default_str();

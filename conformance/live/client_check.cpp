@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -37,6 +38,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::uint64_t kSnapshotLsn = 100;
+constexpr std::uint64_t kRetryAfterMs = 1500;  // honours-retry-after
 
 // The client process of one case (`--exec`).
 using ClientProcess = ChildProcess;
@@ -55,6 +57,10 @@ class Script {
   // Policies a case may change before or during its run.
   bool refuse_handshake = false;
   bool reject_pushes = false;  // DeltaReject with a PermissionDenied hint
+  bool drop_pushes = false;    // no answer at all (as a rate-limited push, RATE-2)
+  // The first push is rejected "rate limited" with RateLimited{this}; 0: no.
+  std::uint64_t rate_limit_first_ms = 0;
+  std::optional<Clock::time_point> rate_limited_at;
   bool answer_subscribe = true;
   std::uint32_t tenant = 0;  // of CollectionPurged
 
@@ -293,6 +299,12 @@ class Script {
     if (!authenticated) return;
     if (const auto* push = std::get_if<DeltaPush>(&m)) {
       pushes.push_back(*push);
+      if (rate_limit_first_ms > 0 && !rate_limited_at) {
+        rate_limited_at = Clock::now();
+        return send(DeltaReject{push->mutation_id, "rate limited",
+                                compensation::RateLimited{rate_limit_first_ms}});
+      }
+      if (drop_pushes) return;
       if (reject_pushes) {
         return send(
             DeltaReject{push->mutation_id, "permission denied", compensation::PermissionDenied{}});
@@ -524,6 +536,119 @@ std::vector<ClientCase> make_cases() {
        [](Script& s) {
          if (!s.need_authenticated(5000) || !s.need_push(3000)) return;
          s.expect<TokenRefresh>("a TokenRefresh", 3000);
+       }},
+      {{"honours-retry-after", "DELTA-14",
+        "a push rejected with RateLimited{retry_after_ms: 1500} is not sent again before 1500 ms, "
+        "and is sent again after",
+        "deltas"},
+       [](Script& s) { s.rate_limit_first_ms = kRetryAfterMs; },
+       [](Script& s) {
+         if (!s.need_authenticated(5000) || !s.need_push(3000)) return;
+         const DeltaPush first = s.pushes.front();
+         const auto same = [first](const Message& m) {
+           const auto* p = std::get_if<DeltaPush>(&m);
+           return p && p->peer_id == first.peer_id && p->mutation_id == first.mutation_id;
+         };
+         // Real time from the reject: the client cannot have read it earlier
+         // than it was sent, so a resend before then is early (50 ms for timers).
+         const auto until = *s.rate_limited_at + std::chrono::milliseconds(kRetryAfterMs - 50);
+         const auto left =
+             std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+         if (left.count() > 0 &&
+             !s.quiet("resend of mutation " + std::to_string(first.mutation_id) +
+                          " before its retry_after_ms (" + std::to_string(kRetryAfterMs) + " ms)",
+                      s.unscaled(left.count()), same))
+           return;
+         s.expect<DeltaPush>("mutation " + std::to_string(first.mutation_id) +
+                                 " sent again after its retry_after_ms (DELTA-14, RATE-4)",
+                             4000, [first](const DeltaPush& p) {
+                               return p.peer_id == first.peer_id &&
+                                      p.mutation_id == first.mutation_id;
+                             });
+       }},
+      {{"distinct-mutation-ids", "DELTA-1",
+        "the client's mutations carry distinct ids >= 1, first sent in increasing order", "deltas"},
+       {},
+       [](Script& s) {
+         if (!s.need_authenticated(5000) || !s.need_push(3000)) return;
+         s.wait([&] { return s.pushes.size() >= 3 || s.closed; }, 2000);
+         if (s.pushes.size() < 2) {
+           return void(s.fail(Verdict::Unsupported,
+                              "the client pushed only one mutation (start it with several writes "
+                              "to run this case)"));
+         }
+         std::map<std::pair<std::uint64_t, std::uint64_t>, const DeltaPush*> by_id;
+         std::map<std::uint64_t, std::uint64_t> last_new;  // peer -> last new id
+         for (const auto& p : s.pushes) {
+           if (p.mutation_id == 0)
+             return void(s.fail(Verdict::Fail, "DELTA-1: mutation_id 0 in " + describe(p)));
+           const auto [it, fresh] = by_id.emplace(std::pair{p.peer_id, p.mutation_id}, &p);
+           if (!fresh) {
+             const DeltaPush& was = *it->second;
+             if (was.collection != p.collection || was.document_id != p.document_id ||
+                 was.delta != p.delta)
+               return void(s.fail(Verdict::Fail, "DELTA-1: mutation_id " +
+                                                     std::to_string(p.mutation_id) +
+                                                     " names two mutations: " + describe(was) +
+                                                     " and " + describe(p)));
+             continue;  // the same mutation sent again
+           }
+           if (p.mutation_id <= last_new[p.peer_id])
+             return void(s.fail(Verdict::Fail, "DELTA-1: new mutation_id " +
+                                                   std::to_string(p.mutation_id) + " after " +
+                                                   std::to_string(last_new[p.peer_id])));
+           last_new[p.peer_id] = p.mutation_id;
+         }
+       }},
+      {{"throttle-released", "THROTTLE-2",
+        "1200 ShapeDeltas at once: a client that throttles sends Throttle{false} once it has "
+        "caught up",
+        "throttle"},
+       {},
+       [](Script& s) {
+         if (!s.need_authenticated(5000) || !s.need_subscription(3000)) return;
+         s.wait([] { return false; }, 100);
+         for (std::uint64_t i = 1; i <= 1200; ++i)
+           s.send(s.delta(kSnapshotLsn + i, "rel-" + std::to_string(i % 50)));
+         if (!s.wait(
+                 [&] {
+                   return std::any_of(s.got.begin(), s.got.end(),
+                                      [](const Message& m) {
+                                        const auto* t = std::get_if<Throttle>(&m);
+                                        return t && t->throttle;
+                                      }) ||
+                          s.closed;
+                 },
+                 5000) ||
+             s.closed) {
+           return void(s.fail(Verdict::Unsupported,
+                              "the client sent no Throttle{true} for 1200 ShapeDeltas (it keeps "
+                              "up, or never throttles: flood-throttles judges that)"));
+         }
+         s.expect<Throttle>("Throttle{throttle: false} once the backlog is applied", 20000,
+                            [](const Throttle& t) { return !t.throttle; });
+       }},
+      {{"no-push-after-purge", "PURGE-7",
+        "pushes left unanswered, then their collection purged: none of them is sent again",
+        "purge"},
+       [](Script& s) { s.drop_pushes = true; },
+       [](Script& s) {
+         if (!s.need_authenticated(5000) || !s.need_push(3000)) return;
+         s.wait([] { return false; }, 200);  // the client's first batch
+         const std::string coll = s.pushes.front().collection;
+         std::uint64_t before = 0;  // the newest mutation of it sent before the purge
+         for (const auto& p : s.pushes) {
+           if (p.collection == coll) before = std::max(before, p.mutation_id);
+         }
+         s.send(CollectionPurged{s.tenant, coll, 10'000});
+         // Unanswered pushes are sent again after 2000 ms (FLOW-3): wait past that.
+         s.quiet("DeltaPush of purged \"" + coll +
+                     "\" for a mutation made before the purge (id <= " + std::to_string(before) +
+                     ")",
+                 3000, [coll, before](const Message& m) {
+                   const auto* p = std::get_if<DeltaPush>(&m);
+                   return p && p->collection == coll && p->mutation_id <= before;
+                 });
        }},
       {{"acked-not-resent", "DELTA-12", "a mutation once acknowledged is never sent again",
         "deltas"},

@@ -31,6 +31,9 @@ struct CaseResult {
   std::vector<std::string> frames;     // the case's frames, in order ("-> ..." sent, "<- ..." got)
   std::vector<CheckFinding> findings;  // what the checker found on the case's connections
   double seconds = 0;                  // real time the case took
+  // The FAIL came from a MUST finding (take_findings), not from the case's
+  // script: then the case's own rule is not among the rules it breaks.
+  bool failed_by_checker = false;
 };
 using ServerCaseResult = CaseResult;
 
@@ -44,10 +47,12 @@ const std::set<std::string>& capability_names();
 
 // What both suites take from the target file and the command line.
 struct LiveSuiteOptions {
-  std::string filter;                       // only cases whose id or rule contains it
-  std::set<std::string> capabilities;       // empty: every family
-  std::set<std::string> expected_failures;  // case ids or rule IDs
-  double time_scale = 1.0;                  // every wait's budget is multiplied by it
+  std::string filter;                  // only cases whose id or rule contains it
+  std::set<std::string> capabilities;  // empty: every family
+  // Each entry a case id (the whole case, as before: D125), a rule ID (that
+  // rule, in any case) or "case-id:RULE" (that rule in that case).
+  std::set<std::string> expected_failures;
+  double time_scale = 1.0;  // every wait's budget is multiplied by it
   // The least tap tolerance (D81); check --client raises it per case to the
   // largest round trip it measures plus half again (D118).
   std::int64_t tap_tolerance_floor_ms = 50;
@@ -66,8 +71,24 @@ CaseResult start_result(const CaseInfo& c, const LiveSuiteOptions& o);
 // into FAIL citing the first MUST among them: a live case judges one side.
 void take_findings(CaseResult& r, const std::vector<CheckFinding>& all, protocol::Sender target);
 
-// Turns FAIL/TIMEOUT into XFAIL and PASS into XPASS for baselined cases.
+// The rules a failed case breaks: its own rule when its script failed (a
+// wrong answer, a close, a timeout), and the rule of every MUST finding
+// blaming the target. Empty for a case that did not fail.
+std::set<std::string> failed_rules(const CaseResult& r);
+
+// Turns FAIL/TIMEOUT into XFAIL when every rule the case breaks is expected
+// of it (D125): by a "case-id:RULE" entry, a "RULE" entry, or a bare case id
+// (which expects any failure of the case). A failure that breaks a rule no
+// entry expects stays FAIL/TIMEOUT and says which. PASS becomes XPASS when an
+// entry names the case (its id, "case-id:RULE", or its own rule).
 void apply_baseline(CaseResult& r, const LiveSuiteOptions& o);
+
+// The baseline entries that describe how `r` failed: "case-id:RULE" per rule
+// it breaks (the case id alone when it failed without a rule: UNREACHABLE).
+std::set<std::string> baseline_entries(const CaseResult& r);
+
+// An expected_failures entry that names no case or rule of `cases`, or "".
+std::string unknown_expected_failure(const std::string& entry, const std::vector<CaseInfo>& cases);
 // A message as one line of the JSON model, for case details and frame lines.
 std::string describe(const protocol::Message& m);
 

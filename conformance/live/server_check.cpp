@@ -7,11 +7,13 @@
 #include <deque>
 #include <functional>
 
+#include "conformance/live/server_case.hpp"
 #include "conformance/live/server_scenarios.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/crc32c.hpp"
 #include "protocol/frame_stream.hpp"
 #include "protocol/json.hpp"
+#include "reference/jwt.hpp"
 #include "reference/ws_runtime.hpp"
 
 namespace syncsim::conformance {
@@ -22,77 +24,12 @@ using error_code = boost::system::error_code;
 
 namespace {
 
-// One step of a case: send a message (or raw bytes), or expect an answer.
-struct Step {
-  enum class Kind { Send, SendRaw, Expect } kind = Kind::Send;
-  Message message;
-  Bytes raw;
-  std::string want;                             // Expect: what must arrive, in words
-  std::function<bool(const Message&)> matches;  // Expect: does this frame answer?
-  bool others_allowed = false;                  // Expect: other answers may come first
-};
+using namespace server_case;
 
-struct Case {
-  CaseInfo info;
-  std::vector<Step> steps;
-};
+ShapeDefinition check_shape() { return document_shape("syncsim-check-all", "syncsim_check"); }
 
-Step send(Message m) { return Step{Step::Kind::Send, std::move(m), {}, {}, {}, false}; }
-Step send_raw(Bytes b) {
-  return Step{Step::Kind::SendRaw, PingPong{}, std::move(b), {}, {}, false};
-}
-Step eventually(Step s) {
-  s.others_allowed = true;
-  return s;
-}
-template <class T>
-Step expect(std::string want, std::function<bool(const T&)> ok = {}) {
-  Step s;
-  s.kind = Step::Kind::Expect;
-  s.want = std::move(want);
-  s.matches = [ok](const Message& m) {
-    const auto* t = std::get_if<T>(&m);
-    return t && (!ok || ok(*t));
-  };
-  return s;
-}
-
-// Frames a server may send on its own; they never answer a request.
-bool unsolicited(const Message& m) {
-  return std::holds_alternative<CollectionPurged>(m) || std::holds_alternative<DefinitionSync>(m) ||
-         std::holds_alternative<PresenceBroadcast>(m) || std::holds_alternative<PresenceLeave>(m) ||
-         std::holds_alternative<VectorClockSync>(m) || std::holds_alternative<ShapeDelta>(m) ||
-         std::holds_alternative<DeltaPush>(m) ||
-         (std::holds_alternative<PingPong>(m) && !std::get<PingPong>(m).is_pong);  // PING-7
-}
-
-Handshake handshake(const std::string& token, std::uint16_t wire_version = 1) {
-  Handshake h;
-  h.jwt_token = token;
-  h.client_version = "syncsim-check/0.1";
-  h.wire_version = wire_version;
-  return h;
-}
-
-DeltaPush push(std::uint64_t id, Bytes delta = {7, 1}) {
-  DeltaPush p;
-  p.collection = "syncsim_check";
-  p.document_id = "doc-" + std::to_string(id);
-  p.delta = std::move(delta);
-  p.peer_id = 0x5C5C;
-  p.mutation_id = id;
-  p.checksum = p.delta.empty() ? 0 : crc32c(p.delta);
-  return p;
-}
-
-ShapeDefinition check_shape() {
-  ShapeDefinition s;
-  s.shape_id = "syncsim-check-all";
-  s.shape_type = shape_type::Document{"syncsim_check", {}};
-  return s;
-}
-
-std::vector<Case> make_cases(const std::string& token) {
+std::vector<Case> make_cases(const CaseContext& ctx) {
+  const std::string& token = ctx.token;
   const auto ack_ok = expect<HandshakeAck>("HandshakeAck{success: true}",
                                            [](const HandshakeAck& a) { return a.success; });
   auto acked = [](std::uint64_t id, bool dup) {
@@ -187,70 +124,90 @@ std::vector<Case> make_cases(const std::string& token) {
   };
 }
 
-// Drives one case over one connection of either transport.
+// Drives one case over its connections, all of one transport. Frames are
+// judged on the machine's steady clock since the case began, each
+// connection a session of its own.
 template <class Socket>
 class CaseRun {
  public:
   CaseRun(boost::asio::io_context& ioc, const ServerCheckOptions& o, ServerCaseResult& result)
-      : ioc_(ioc), socket_(make_socket(ioc, o)), options_(o), result_(result) {
-    if constexpr (std::is_same_v<Socket, reference::WsSocket>) {
-      // The server's messages are judged whole (FRAME-4..7), their frames from them.
-      socket_.observe([this](reference::WsSocket::Kind k, std::span<const std::uint8_t> b) {
-        checker_.on_ws_message(WsRecord{++t_, 1, Sender::Server, static_cast<WsKind>(k),
-                                        Bytes(b.begin(), b.end()), Seen::Both});
-      });
-    }
-  }
+      : ioc_(ioc), options_(o), result_(result), checker_(checker_options()) {}
+  ~CaseRun() { shut_all(); }
+  CaseRun(const CaseRun&) = delete;
+  CaseRun& operator=(const CaseRun&) = delete;
 
   void run(const Case& c) {
-    const auto budget = options_.suite.scaled(options_.answer_budget_ms);
-    const auto deadline_for = [&] { return std::chrono::steady_clock::now() + budget; };
-    bool connected = false;
-    error_code connect_error;
-    const tcp::endpoint at(boost::asio::ip::make_address(options_.target.host),
-                           options_.target.port);
-    socket_.async_connect(at, [&](error_code ec) {
-      connect_error = ec;
-      connected = true;
-    });
-    if (!wait_until([&] { return connected; }, deadline_for()) || connect_error) {
-      error_code ignored;
-      socket_.close(ignored);  // the pending connect completes (aborted) before we leave
-      wait_until([&] { return connected; }, deadline_for());
-      result_.verdict = Verdict::Unreachable;
-      result_.detail = "cannot connect to " + options_.target.text() + ": " +
-                       (connect_error ? connect_error.message() : "no answer in time");
-      return;
-    }
-    read();
+    const auto budget_of = [&](const Step& s) {
+      const auto scaled = options_.suite.scaled(s.ms > 0 ? s.ms : options_.answer_budget_ms);
+      return s.unscaled ? std::max(scaled, std::chrono::milliseconds(s.ms)) : scaled;
+    };
     for (const Step& step : c.steps) {
-      if (step.kind != Step::Kind::Expect) {
-        const Bytes bytes = step.kind == Step::Kind::Send ? encode_frame(step.message) : step.raw;
-        note("-> " +
-             (step.kind == Step::Kind::Send ? describe(step.message) : "raw " + to_hex(bytes)));
-        judge(bytes, Sender::Client);
-        write(bytes);
-        continue;
-      }
-      const auto deadline = deadline_for();
-      for (;;) {
-        if (!wait_until([&] { return !inbox_.empty() || closed_; }, deadline)) {
-          result_.verdict = Verdict::Timeout;
-          result_.detail = "expected " + step.want + " within " + std::to_string(budget.count()) +
-                           " ms; nothing came";
-          return finish();
+      if (!open(step.conn)) return finish();
+      Conn& conn = *conns_[step.conn];
+      switch (step.kind) {
+        case Step::Kind::Send:
+        case Step::Kind::SendRaw: {
+          const Message m = step.make ? step.make() : step.message;
+          const Bytes bytes = step.kind == Step::Kind::Send ? encode_frame(m) : step.raw;
+          note(step.conn,
+               "-> " + (step.kind == Step::Kind::Send ? describe(m) : "raw " + to_hex(bytes)));
+          judge(bytes, Sender::Client, step.conn);
+          write(conn, bytes);
+          continue;
         }
-        if (inbox_.empty()) {  // closed
+        case Step::Kind::Close: {
+          note(step.conn, "-- syncsim closes this connection");
+          checker_.on_hangup(step.conn + 1, Sender::Client, now_ns());
+          checker_.on_close(step.conn + 1, now_ns());
+          error_code ignored;
+          conn.socket.close(ignored);
+          conn.closed = conn.hung_up = true;
+          continue;
+        }
+        case Step::Kind::Hold: {
+          const auto until = Clock::now() + budget_of(step);
+          view_.step_started = Clock::now();
+          wait_until([] { return false; }, until);
+          if (const std::string wrong = step.judge ? step.judge(view_) : ""; !wrong.empty()) {
+            result_.verdict = Verdict::Fail;
+            result_.detail = wrong;
+            return finish();
+          }
+          continue;
+        }
+        case Step::Kind::Await: {
+          const auto budget = budget_of(step);
+          view_.step_started = Clock::now();
+          if (!wait_until([&] { return step.ready(view_); }, Clock::now() + budget)) {
+            return fail_waiting(step, budget, "it did not happen");
+          }
+          continue;
+        }
+        case Step::Kind::Expect: break;
+      }
+      const auto budget = budget_of(step);
+      const auto deadline = Clock::now() + budget;
+      view_.step_started = Clock::now();
+      for (;;) {
+        if (!wait_until([&] { return conn.cursor < inbox(step.conn).size() || conn.closed; },
+                        deadline)) {
+          return fail_waiting(step, budget, "nothing came");
+        }
+        if (conn.cursor >= inbox(step.conn).size()) {  // closed
           result_.verdict = Verdict::Fail;
           result_.detail =
               "expected " + step.want + "; the server " +
-              (stream_error_.empty() ? "closed the connection"
-                                     : "sent bytes that are not frames: " + stream_error_);
+              (conn.stream_error.empty() ? "closed the connection"
+                                         : "sent bytes that are not frames: " + conn.stream_error);
           return finish();
         }
-        const Message got = std::move(inbox_.front());
-        inbox_.pop_front();
+        const Message& got = inbox(step.conn)[conn.cursor++].message;
         if (step.matches(got)) break;
+        if (step.forbidden && step.forbidden(got)) {
+          result_.verdict = Verdict::Fail;
+          result_.detail = step.forbidden_says + ": got " + describe(got) + " before " + step.want;
+          return finish();
+        }
         if (unsolicited(got) || step.others_allowed) continue;
         result_.verdict = Verdict::Fail;
         result_.detail = "expected " + step.want + "; got " + describe(got);
@@ -261,6 +218,46 @@ class CaseRun {
   }
 
  private:
+  struct Conn {
+    explicit Conn(Socket s) : socket(std::move(s)) {}
+    Socket socket;
+    FrameStream decoder;
+    std::array<std::uint8_t, 16384> buf{};
+    std::deque<Bytes> outgoing;
+    std::size_t cursor = 0;  // Expect steps consume the inbox from here
+    bool closed = false, hung_up = false;
+    std::string stream_error;
+  };
+
+  static CheckerOptions checker_options() {
+    CheckerOptions c;
+    c.server_unix_epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    return c;
+  }
+  std::int64_t now_ns() {
+    const std::int64_t t =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started_).count();
+    last_t_ = std::max(last_t_ + 1, t);  // strictly increasing
+    return last_t_;
+  }
+  std::vector<Received>& inbox(std::size_t conn) { return view_.conns[conn]; }
+
+  // A failed Expect or Await: TIMEOUT, or a FAIL naming the harness choice.
+  void fail_waiting(const Step& step, std::chrono::milliseconds budget, const char* what) {
+    const std::string in = std::to_string(budget.count()) + " ms";
+    if (!step.choice.empty()) {
+      result_.verdict = Verdict::Fail;
+      result_.detail =
+          step.choice + " [expected " + step.want + " within " + in + "; " + what + "]";
+    } else {
+      result_.verdict = Verdict::Timeout;
+      result_.detail = "expected " + step.want + " within " + in + "; " + what;
+    }
+    finish();
+  }
+
   static Socket make_socket(boost::asio::io_context& ioc, const ServerCheckOptions& o) {
     if constexpr (std::is_same_v<Socket, reference::WsSocket>) {
       return Socket(ioc, o.target.path);
@@ -268,105 +265,167 @@ class CaseRun {
       return Socket(ioc);
     }
   }
-  bool wait_until(const std::function<bool()>& done,
-                  std::chrono::steady_clock::time_point deadline) {
+
+  // Connects connection `i` at its first use; false (UNREACHABLE) if it cannot.
+  bool open(std::size_t i) {
+    if (i < conns_.size() && conns_[i]) return true;
+    if (conns_.size() <= i) {
+      conns_.resize(i + 1);
+      view_.conns.resize(i + 1);
+      view_.undecodable.resize(i + 1);
+    }
+    conns_[i] = std::make_unique<Conn>(make_socket(ioc_, options_));
+    Conn& c = *conns_[i];
+    if constexpr (std::is_same_v<Socket, reference::WsSocket>) {
+      // The server's messages are judged whole (FRAME-4..7), their frames from them.
+      c.socket.observe([this, i](reference::WsSocket::Kind k, std::span<const std::uint8_t> b) {
+        checker_.on_ws_message(WsRecord{now_ns(), i + 1, Sender::Server, static_cast<WsKind>(k),
+                                        Bytes(b.begin(), b.end()), Seen::Both});
+      });
+    }
+    const auto deadline = Clock::now() + options_.suite.scaled(options_.answer_budget_ms);
+    bool connected = false;
+    error_code connect_error;
+    const tcp::endpoint at(boost::asio::ip::make_address(options_.target.host),
+                           options_.target.port);
+    c.socket.async_connect(at, [&](error_code ec) {
+      connect_error = ec;
+      connected = true;
+    });
+    if (!wait_until([&] { return connected; }, deadline) || connect_error) {
+      error_code ignored;
+      c.socket.close(ignored);  // the pending connect completes (aborted) before we leave
+      wait_until([&] { return connected; }, deadline + std::chrono::seconds(1));
+      c.closed = true;
+      result_.verdict = Verdict::Unreachable;
+      result_.detail = "cannot connect to " + options_.target.text() + ": " +
+                       (connect_error ? connect_error.message() : "no answer in time");
+      return false;
+    }
+    read(i);
+    return true;
+  }
+
+  bool wait_until(const std::function<bool()>& done, Clock::time_point deadline) {
     while (!done()) {
-      const auto now = std::chrono::steady_clock::now();
+      const auto now = Clock::now();
       if (now >= deadline) return false;
       if (ioc_.stopped()) ioc_.restart();  // it stops whenever it runs out of work
-      ioc_.run_one_for(std::min<std::chrono::steady_clock::duration>(
-          deadline - now, std::chrono::milliseconds(20)));
+      ioc_.run_one_for(std::min<Clock::duration>(deadline - now, std::chrono::milliseconds(20)));
     }
     return true;
   }
-  void note(std::string line) {
-    if (result_.frames.size() < 64) result_.frames.push_back(std::move(line));
+  void note(std::size_t conn, std::string line) {
+    if (conns_.size() > 1 || conn > 0) line = "[" + std::to_string(conn + 1) + "] " + line;
+    if (result_.frames.size() < 96) result_.frames.push_back(std::move(line));
   }
-  void judge(const Bytes& frame, Sender from) {
-    checker_.on_frame(FrameRecord{++t_, 1, from, frame, Seen::Both});
+  void judge(const Bytes& frame, Sender from, std::size_t conn) {
+    checker_.on_frame(FrameRecord{now_ns(), conn + 1, from, frame, Seen::Both});
   }
-  void write(const Bytes& bytes) {
-    outgoing_.push_back(bytes);
-    if (outgoing_.size() == 1) write_next();
+  void write(Conn& c, const Bytes& bytes) {
+    if (c.closed) return;
+    c.outgoing.push_back(bytes);
+    if (c.outgoing.size() == 1) write_next(c);
   }
-  void write_next() {
-    if (outgoing_.empty()) return;
-    auto done = [this](error_code ec, std::size_t) {
+  void write_next(Conn& c) {
+    if (c.outgoing.empty()) return;
+    auto done = [this, &c](error_code ec, std::size_t) {
       if (ec) {
-        closed_ = true;
+        c.closed = true;
         return;
       }
-      outgoing_.pop_front();
-      write_next();
+      c.outgoing.pop_front();
+      write_next(c);
     };
     if constexpr (std::is_same_v<Socket, reference::WsSocket>) {
-      socket_.async_write_frame(boost::asio::buffer(outgoing_.front()), done);
+      c.socket.async_write_frame(boost::asio::buffer(c.outgoing.front()), done);
     } else {
-      boost::asio::async_write(socket_, boost::asio::buffer(outgoing_.front()), done);
+      boost::asio::async_write(c.socket, boost::asio::buffer(c.outgoing.front()), done);
     }
   }
-  void read() {
-    socket_.async_read_some(boost::asio::buffer(buf_), [this](error_code ec, std::size_t n) {
-      if (ec) {
-        closed_ = true;
-        return;
-      }
-      decoder_.feed(std::span<const std::uint8_t>(buf_.data(), n));
-      for (;;) {
-        StreamEvent ev = decoder_.next();
-        if (ev.kind == StreamEvent::Kind::NeedMore) break;
-        if (ev.kind == StreamEvent::Kind::Closed ||
-            (ev.kind == StreamEvent::Kind::Error && ev.fatal)) {
-          stream_error_ = std::string(ev.error.rule) + ": " + ev.error.message;
-          closed_ = true;
-          return;
-        }
-        if (ev.kind != StreamEvent::Kind::Frame) continue;
-        Bytes frame{ev.msg_type, static_cast<std::uint8_t>(ev.body.size()),
-                    static_cast<std::uint8_t>(ev.body.size() >> 8),
-                    static_cast<std::uint8_t>(ev.body.size() >> 16),
-                    static_cast<std::uint8_t>(ev.body.size() >> 24)};
-        frame.insert(frame.end(), ev.body.begin(), ev.body.end());
-        if constexpr (!std::is_same_v<Socket, reference::WsSocket>) judge(frame, Sender::Server);
-        const DecodedFrame d = decode_frame(frame);
-        note("<- " + (d.message ? describe(*d.message) : "undecodable " + to_hex(frame)));
-        if (d.message) inbox_.push_back(*d.message);
-      }
-      read();
-    });
+  void read(std::size_t i) {
+    Conn& c = *conns_[i];
+    c.socket.async_read_some(
+        boost::asio::buffer(c.buf), [this, i, &c](error_code ec, std::size_t n) {
+          if (ec) {
+            if (!c.closed && !c.hung_up) checker_.on_close(i + 1, now_ns());
+            c.closed = true;
+            return;
+          }
+          c.decoder.feed(std::span<const std::uint8_t>(c.buf.data(), n));
+          for (;;) {
+            StreamEvent ev = c.decoder.next();
+            if (ev.kind == StreamEvent::Kind::NeedMore) break;
+            if (ev.kind == StreamEvent::Kind::Closed ||
+                (ev.kind == StreamEvent::Kind::Error && ev.fatal)) {
+              c.stream_error = std::string(ev.error.rule) + ": " + ev.error.message;
+              c.closed = true;
+              return;
+            }
+            if (ev.kind != StreamEvent::Kind::Frame) continue;
+            Bytes frame{ev.msg_type, static_cast<std::uint8_t>(ev.body.size()),
+                        static_cast<std::uint8_t>(ev.body.size() >> 8),
+                        static_cast<std::uint8_t>(ev.body.size() >> 16),
+                        static_cast<std::uint8_t>(ev.body.size() >> 24)};
+            frame.insert(frame.end(), ev.body.begin(), ev.body.end());
+            if constexpr (!std::is_same_v<Socket, reference::WsSocket>) {
+              judge(frame, Sender::Server, i);
+            }
+            const DecodedFrame d = decode_frame(frame);
+            note(i, "<- " + (d.message ? describe(*d.message) : "undecodable " + to_hex(frame)));
+            if (d.message && inbox(i).size() < kMaxInbox)
+              inbox(i).push_back(Received{*d.message, Clock::now()});
+            if (!d.message && view_.undecodable[i].size() < 64)
+              view_.undecodable[i].push_back(frame);
+          }
+          read(i);
+        });
   }
-  void finish() {
-    // Stop reading: close, then let pending handlers run before this object goes.
-    error_code ignored;
-    socket_.close(ignored);
-    wait_until([] { return false; },
-               std::chrono::steady_clock::now() + std::chrono::milliseconds(5));
+  void shut_all() {
+    bool any = false;
+    for (auto& c : conns_) {
+      if (!c) continue;
+      error_code ignored;
+      c->socket.close(ignored);
+      any = true;
+    }
+    if (!any) return;
+    // Let pending handlers run before the sockets go.
+    wait_until([] { return false; }, Clock::now() + std::chrono::milliseconds(5));
     if (ioc_.stopped()) ioc_.restart();
     ioc_.poll();
+  }
+  void finish() {
+    shut_all();
     // The cases break client rules on purpose; only the server is judged.
     take_findings(result_, checker_.findings(), Sender::Server);
   }
 
+  static constexpr std::size_t kMaxInbox = 100'000;
   boost::asio::io_context& ioc_;
-  Socket socket_;
   const ServerCheckOptions& options_;
   ServerCaseResult& result_;
   SessionChecker checker_;
-  std::int64_t t_ = 0;
-  FrameStream decoder_;
-  std::array<std::uint8_t, 16384> buf_{};
-  std::deque<Message> inbox_;
-  std::deque<Bytes> outgoing_;
-  bool closed_ = false;
-  std::string stream_error_;
+  Clock::time_point started_ = Clock::now();
+  std::int64_t last_t_ = 0;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  View view_;
 };
+
+std::vector<Case> all_cases(const CaseContext& ctx) {
+  std::vector<Case> out = make_cases(ctx);
+  for (auto* family : {&token_cases, &shape_cases, &state_cases}) {
+    for (auto& c : (*family)(ctx)) out.push_back(std::move(c));
+  }
+  return out;
+}
 
 }  // namespace
 
 const std::vector<CaseInfo>& server_cases() {
   static const std::vector<CaseInfo> kInfos = [] {
     std::vector<CaseInfo> out;
-    for (const auto& c : make_cases("")) out.push_back(c.info);
+    for (const auto& c : all_cases(CaseContext{})) out.push_back(c.info);
     for (const auto& c : server_scenario_cases()) out.push_back(c);
     return out;
   }();
@@ -376,9 +435,22 @@ const std::vector<CaseInfo>& server_cases() {
 std::vector<CaseResult> check_server(boost::asio::io_context& ioc,
                                      const ServerCheckOptions& options) {
   std::vector<CaseResult> results;
-  for (const Case& c : make_cases(options.token)) {
+  CaseContext ctx;
+  ctx.token = options.token;
+  ctx.jwt_secret = options.jwt_secret;
+  ctx.tenant = options.tenant;
+  ctx.tag = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
+  for (const Case& c : all_cases(ctx)) {
     if (!options.suite.selected(c.info)) continue;
     CaseResult r = start_result(c.info, options.suite);
+    if (r.verdict != Verdict::Unsupported && c.mints_tokens && options.jwt_secret.empty()) {
+      r.verdict = Verdict::Unsupported;
+      r.detail =
+          "mints its own tokens: give the target's HS256 key (jwt_secret in the target "
+          "file, or --jwt-secret)";
+    }
     if (r.verdict == Verdict::Unsupported) {
       results.push_back(std::move(r));
       continue;

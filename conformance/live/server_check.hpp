@@ -19,7 +19,9 @@ namespace syncsim::conformance {
 
 struct ServerCheckOptions {
   Endpoint target;
-  std::string token;                     // sent in every Handshake ("" = trust mode)
+  std::string token;         // sent in every Handshake ("" = trust mode)
+  std::string jwt_secret;    // HS256 key: cases that mint tokens (expiry, tenants) need it
+  std::uint32_t tenant = 0;  // the tenant of `token`; minted tokens use it and the next one
   std::int64_t answer_budget_ms = 2000;  // per expected answer, times suite.time_scale
   LiveSuiteOptions suite;
 };

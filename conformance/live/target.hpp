@@ -6,7 +6,7 @@
 //   jwt_secret: "s3cret"               # an HS256 key: a fresh token is minted per case
 //   tenant: 7                          # tenant_id claim of minted tokens
 //   capabilities: [handshake, ping, deltas, shapes]   # default: every family
-//   expected_failures: [duplicate-acked-with-lsn-0, TOKEN-1]   # case ids or rules
+//   expected_failures: [duplicate-acked-with-lsn-0:DELTA-6, TOKEN-1]  # case:RULE, RULE, case
 //   time_scale: 2                      # every wait's budget times this
 //   tap_tolerance_ms: 80               # least tap tolerance (D81); round trips raise it (D118)
 //   hooks:                             # operator actions for `run --server` (D132)

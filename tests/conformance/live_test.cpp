@@ -4,8 +4,11 @@
 
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <set>
 
+#include "conformance/live/frame_conn.hpp"
 #include "conformance/live/live_server.hpp"
 #include "conformance/live/server_check.hpp"
 #include "protocol/codec.hpp"
@@ -139,6 +142,7 @@ struct CheckRun {
     LiveServer::Options o;
     o.listen = *conformance::parse_endpoint(listen).endpoint;
     o.config.bugs = std::move(bugs);
+    o.config.jwt.hs256_secret = "live-test-secret";  // the cases that mint tokens run too
     server = std::make_unique<LiveServer>(ioc, o);
     boost::system::error_code ec;
     ASSERT_TRUE(server->start(ec)) << ec.message();
@@ -148,6 +152,7 @@ struct CheckRun {
     ServerCheckOptions o;
     o.target = std::move(target);
     o.answer_budget_ms = timeout.count();
+    o.jwt_secret = "live-test-secret";
     o.suite.filter = std::move(filter);
     results = conformance::check_server(ioc, o);
   }
@@ -179,6 +184,133 @@ TEST(CheckServer, TheReferenceServerPassesEveryCaseOverTcpAndWebSocket) {
     EXPECT_EQ(run.results.size(), conformance::server_cases().size());
     EXPECT_TRUE(run.failures().empty()) << scheme << run.failures();
   }
+}
+
+// A server of our own that answers a ResyncRequest the way NodeDB documents
+// as an alternative: by sending the session's last ShapeDelta again, not a
+// fresh snapshot. It fans writes out to the other sessions' shapes only.
+class ResendingServer {
+ public:
+  explicit ResendingServer(boost::asio::io_context& ioc)
+      : acceptor_(ioc, {boost::asio::ip::address_v4::loopback(), 0}) {
+    accept();
+  }
+  ~ResendingServer() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    for (auto& s : sessions_) s->conn->close();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  struct Session {
+    std::shared_ptr<conformance::FrameConn<tcp::socket>> conn;
+    std::map<std::string, std::string> shapes;  // shape id -> collection
+    std::optional<ShapeDelta> last;
+  };
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket s) {
+      if (ec) return;
+      auto session = std::make_shared<Session>();
+      session->conn = std::make_shared<conformance::FrameConn<tcp::socket>>(std::move(s));
+      Session* self = session.get();
+      session->conn->on_frame = [this, self](const Bytes& f) { on_frame(*self, f); };
+      session->conn->start();
+      sessions_.push_back(std::move(session));
+      accept();
+    });
+  }
+  static void send(Session& s, const Message& m) { s.conn->send(encode_frame(m)); }
+  void on_frame(Session& s, const Bytes& f) {
+    const auto d = decode_frame(f);
+    if (!d.message) return;
+    const Message& m = *d.message;
+    if (std::holds_alternative<Handshake>(m)) {
+      HandshakeAck a;
+      a.success = true;
+      a.session_id = "resending-" + std::to_string(++ids_);
+      a.server_wire_version = 4;
+      return send(s, a);
+    }
+    if (const auto* p = std::get_if<PingPong>(&m); p && !p->is_pong)
+      return send(s, PingPong{p->timestamp_ms, true});
+    if (const auto* sub = std::get_if<ShapeSubscribe>(&m)) {
+      const auto* doc = std::get_if<shape_type::Document>(&sub->shape.shape_type);
+      s.shapes[sub->shape.shape_id] = doc ? doc->collection : "";
+      return send(s, ShapeSnapshot{sub->shape.shape_id, {}, lsn_, 0});
+    }
+    if (const auto* p = std::get_if<DeltaPush>(&m)) {
+      if (p->device_valid_time_ms && p->mutation_id < 128) {
+        // The skew warning packed as msgpack-cxx packs a positive int64:
+        // with the unsigned marker cf (ENC-3 wants d3).
+        const std::uint64_t skew = 1'750'000'000'000;
+        Bytes ack{0x11,
+                  12,
+                  0,
+                  0,
+                  0,
+                  0x93,
+                  static_cast<std::uint8_t>(p->mutation_id),
+                  static_cast<std::uint8_t>(++lsn_ & 0x7F),
+                  0xCF};
+        for (int k = 7; k >= 0; --k) ack.push_back(static_cast<std::uint8_t>(skew >> (8 * k)));
+        return s.conn->send(std::move(ack));
+      }
+      send(s, DeltaAck{p->mutation_id, ++lsn_, std::nullopt});
+      for (auto& other : sessions_) {
+        if (other.get() == &s) continue;  // no echo, as Origin
+        for (const auto& [id, coll] : other->shapes) {
+          if (coll != p->collection) continue;
+          other->last = ShapeDelta{id, coll, p->document_id, "INSERT", p->delta, lsn_};
+          send(*other, *other->last);
+        }
+      }
+      return;
+    }
+    if (std::holds_alternative<ResyncRequest>(m) && s.last) send(s, *s.last);
+  }
+
+  tcp::acceptor acceptor_;
+  std::vector<std::shared_ptr<Session>> sessions_;
+  std::uint64_t lsn_ = 0;
+  int ids_ = 0;
+};
+
+// D127: a server that answers a re-sync NodeDB's way gets a FAIL naming
+// RESYNC-8 and the harness choice, not a TIMEOUT; one that does not echo a
+// session's own writes (this one, like Origin) one naming SHAPE-7's.
+TEST(CheckServer, RESYNC_8_ANodeDbLikeServerGetsAVerdictNamingTheHarnessChoice) {
+  boost::asio::io_context ioc;
+  ResendingServer server(ioc);
+  Endpoint target = *conformance::parse_endpoint("tcp://127.0.0.1:0").endpoint;
+  target.port = server.port();
+  for (const auto& [filter, rule] : {std::pair{"resync-answered-by-snapshot", "RESYNC-8"},
+                                     std::pair{"own-writes-delivered-back", "SHAPE-7"}}) {
+    ServerCheckOptions o;
+    o.target = target;
+    o.answer_budget_ms = 1000;
+    o.suite.filter = filter;
+    const auto results = conformance::check_server(ioc, o);
+    ASSERT_EQ(results.size(), 1u) << filter;
+    EXPECT_EQ(results[0].verdict, Verdict::Fail) << results[0].detail;
+    EXPECT_NE(results[0].detail.find(std::string(rule) + " (HARNESS CHOICE"), std::string::npos)
+        << results[0].detail;
+  }
+}
+
+// ENC-3: the same server writes clock_skew_warning_ms with an unsigned marker.
+TEST(CheckServer, ENC_3_AnI64WithAnUnsignedMarkerIsCaught) {
+  boost::asio::io_context ioc;
+  ResendingServer server(ioc);
+  ServerCheckOptions o;
+  o.target = *conformance::parse_endpoint("tcp://127.0.0.1:0").endpoint;
+  o.target.port = server.port();
+  o.answer_budget_ms = 1000;
+  o.suite.filter = "i64-in-smallest-signed-form";
+  const auto results = conformance::check_server(ioc, o);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].verdict, Verdict::Fail) << results[0].detail;
+  EXPECT_NE(results[0].detail.find("ENC-3"), std::string::npos) << results[0].detail;
 }
 
 TEST(CheckServer, AFaultyServerFailsTheCaseOfTheRuleItBreaks) {

@@ -19,6 +19,8 @@
 #include "conformance/live/proxy.hpp"
 #include "conformance/live/server_check.hpp"
 #include "conformance/live/target.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/crc32c.hpp"
 #include "reference/ws_runtime.hpp"
 #include "tests/support/asio_wait.hpp"
 
@@ -109,6 +111,84 @@ TEST(LiveSuite, BaselinedFailuresXFailAndBaselinedPassesXPass) {
   EXPECT_TRUE(counts_as_failure(Verdict::Timeout));
   o.time_scale = 2.5;
   EXPECT_EQ(o.scaled(200).count(), 500);
+}
+
+// A case whose script failed (its own rule) and whose frames broke `rules` (MUST findings).
+CaseResult failed_case(const std::string& id, const std::string& rule,
+                       std::vector<std::string_view> rules, bool script_failed = true) {
+  CaseResult r{id, rule, "", "deltas", Verdict::Pass};
+  for (const auto rr : rules) {
+    CheckFinding f;
+    f.finding.rule = rr;
+    r.findings.push_back(f);
+  }
+  if (script_failed) r.verdict = Verdict::Fail;
+  take_findings(r, {}, protocol::Sender::Server);  // none added; a checker-only failure below
+  if (!script_failed) {
+    r.verdict = Verdict::Fail;
+    r.failed_by_checker = true;
+  }
+  return r;
+}
+
+// D125: expected failures keyed by (case, rule).
+TEST(LiveSuite, ANewRuleBrokenInsideAKnownFailingCaseStillFails) {
+  LiveSuiteOptions o;
+  o.expected_failures = {"lsns-never-go-backwards:DELTA-8"};
+  CaseResult same = failed_case("lsns-never-go-backwards", "DELTA-8", {});
+  apply_baseline(same, o);
+  EXPECT_EQ(same.verdict, Verdict::XFail);
+  CaseResult more = failed_case("lsns-never-go-backwards", "DELTA-8", {"SHAPE-9"});
+  apply_baseline(more, o);
+  EXPECT_EQ(more.verdict, Verdict::Fail);  // SHAPE-9 is new
+  EXPECT_NE(more.detail.find("it also breaks SHAPE-9"), std::string::npos) << more.detail;
+  o.expected_failures.insert("lsns-never-go-backwards:SHAPE-9");
+  more = failed_case("lsns-never-go-backwards", "DELTA-8", {"SHAPE-9"});
+  apply_baseline(more, o);
+  EXPECT_EQ(more.verdict, Verdict::XFail);
+  // The pair names only its case: another case failing DELTA-8 still fails.
+  CaseResult other = failed_case("answers-in-push-order", "DELTA-9", {"DELTA-8"}, false);
+  apply_baseline(other, o);
+  EXPECT_EQ(other.verdict, Verdict::Fail);
+  // A bare rule expects that rule in any case...
+  o.expected_failures = {"DELTA-8"};
+  other = failed_case("answers-in-push-order", "DELTA-9", {"DELTA-8"}, false);
+  apply_baseline(other, o);
+  EXPECT_EQ(other.verdict, Verdict::XFail);
+  // ... but not the case's own rule when its script failed too.
+  CaseResult script = failed_case("answers-in-push-order", "DELTA-9", {"DELTA-8"});
+  apply_baseline(script, o);
+  EXPECT_EQ(script.verdict, Verdict::Fail);
+  // A bare case id keeps its old meaning: any failure of the whole case.
+  o.expected_failures = {"lsns-never-go-backwards"};
+  more = failed_case("lsns-never-go-backwards", "DELTA-8", {"SHAPE-9", "DELTA-4"});
+  apply_baseline(more, o);
+  EXPECT_EQ(more.verdict, Verdict::XFail);
+  // A pair naming a passing case: XPASS, so the baseline can be trimmed.
+  o.expected_failures = {"ping-echoed:PING-2"};
+  CaseResult passed{"ping-echoed", "PING-2", "", "ping", Verdict::Pass};
+  apply_baseline(passed, o);
+  EXPECT_EQ(passed.verdict, Verdict::XPass);
+}
+
+TEST(LiveSuite, BaselineEntriesNameEachRuleAFailedCaseBreaks) {
+  CaseResult r = failed_case("lsns-never-go-backwards", "DELTA-8", {"SHAPE-9"});
+  EXPECT_EQ(failed_rules(r), (std::set<std::string>{"DELTA-8", "SHAPE-9"}));
+  EXPECT_EQ(baseline_entries(r), (std::set<std::string>{"lsns-never-go-backwards:DELTA-8",
+                                                        "lsns-never-go-backwards:SHAPE-9"}));
+  CaseResult by_checker = failed_case("answers-in-push-order", "DELTA-9", {"DELTA-8"}, false);
+  EXPECT_EQ(baseline_entries(by_checker), (std::set<std::string>{"answers-in-push-order:DELTA-8"}));
+  // A written baseline of pairs reads back and passes the name check.
+  const auto b = parse_target(baseline_text(baseline_entries(r), "a test"), "b.yaml", true);
+  ASSERT_TRUE(b.target) << b.error;
+  for (const auto& e : b.target->expected_failures)
+    EXPECT_EQ(unknown_expected_failure(e, server_cases()), "") << e;
+  EXPECT_EQ(unknown_expected_failure("no-such-case:DELTA-8", server_cases()),
+            "no case \"no-such-case\"");
+  EXPECT_EQ(unknown_expected_failure("lsns-never-go-backwards:DELTA-99", server_cases()),
+            "no rule \"DELTA-99\"");
+  EXPECT_EQ(unknown_expected_failure("SHAPE-9", server_cases()), "");  // a rule: any case
+  EXPECT_EQ(unknown_expected_failure("typo-case", server_cases()), "no case \"typo-case\"");
 }
 
 TEST(CheckServer, CasesOutsideTheTargetsCapabilitiesAreUnsupportedNotRun) {
@@ -253,6 +333,15 @@ TEST(CheckClient, FRAME_10_TheReferenceClientIgnoresBadBodies) {
   EXPECT_EQ(r->verdict, Verdict::Pass) << c.not_passed();
 }
 
+TEST(CheckClient, PURGE_7_AClientThatPushesToAPurgedCollectionIsCaught) {
+  ClientRun c("tcp://127.0.0.1:0");
+  c.check(reference_client("--bug PushToPurged"), "no-push-after-purge");
+  const auto* r = c.result("PURGE-7");
+  ASSERT_NE(r, nullptr) << c.not_passed();
+  EXPECT_EQ(r->verdict, Verdict::Fail) << c.not_passed();
+  EXPECT_NE(r->detail.find("DeltaPush of purged"), std::string::npos) << r->detail;
+}
+
 TEST(CheckClient, THROTTLE_2_AClientThatNeverThrottlesIsCaught) {
   ClientRun c("tcp://127.0.0.1:0");
   c.options.suite.time_scale = 1;  // it waits out the budget: keep it short
@@ -260,6 +349,113 @@ TEST(CheckClient, THROTTLE_2_AClientThatNeverThrottlesIsCaught) {
   const auto* r = c.result("THROTTLE-2");
   ASSERT_NE(r, nullptr) << c.not_passed();
   EXPECT_EQ(r->verdict, Verdict::Timeout) << c.not_passed();
+}
+
+// A client of our own, in process, with a chosen defect: it reconnects to
+// `port` until a case accepts it, handshakes, pushes mutations 1 and 2, and
+// either sends a rejected push again at once (ignoring retry_after_ms) or
+// sends a different mutation under id 2 (reusing ids).
+class DefectiveClient {
+ public:
+  enum class Defect { ResendAtOnce, ReuseIds };
+  DefectiveClient(boost::asio::io_context& ioc, std::uint16_t port, Defect d)
+      : ioc_(ioc), port_(port), defect_(d), timer_(ioc) {
+    connect();
+  }
+  ~DefectiveClient() {
+    stopped_ = true;
+    timer_.cancel();
+    if (conn_) conn_->close();
+  }
+
+ private:
+  static protocol::DeltaPush push(std::uint64_t id, const std::string& doc) {
+    protocol::DeltaPush p;
+    p.collection = "orders";
+    p.document_id = doc;
+    p.delta = {1, static_cast<std::uint8_t>(doc.size())};
+    p.peer_id = 42;
+    p.mutation_id = id;
+    p.checksum = protocol::crc32c(p.delta);
+    return p;
+  }
+  void connect() {
+    if (stopped_) return;
+    auto socket = std::make_shared<tcp::socket>(ioc_);
+    socket->async_connect({boost::asio::ip::address_v4::loopback(), port_},
+                          [this, socket](boost::system::error_code ec) {
+                            if (stopped_) return;
+                            if (ec) return retry();
+                            start(std::move(*socket));
+                          });
+  }
+  void retry() {
+    timer_.expires_after(std::chrono::milliseconds(50));
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) connect();
+    });
+  }
+  void start(tcp::socket s) {
+    conn_ = std::make_shared<FrameConn<tcp::socket>>(std::move(s));
+    conn_->on_frame = [this](const protocol::Bytes& f) {
+      const auto d = protocol::decode_frame(f);
+      if (!d.message) return;
+      if (const auto* a = std::get_if<protocol::HandshakeAck>(&*d.message); a && a->success) {
+        conn_->send(protocol::encode_frame(push(1, "a")));
+        conn_->send(protocol::encode_frame(push(2, "b")));
+        if (defect_ == Defect::ReuseIds) conn_->send(protocol::encode_frame(push(2, "c")));
+      }
+      if (const auto* r = std::get_if<protocol::DeltaReject>(&*d.message);
+          r && defect_ == Defect::ResendAtOnce) {
+        conn_->send(protocol::encode_frame(push(r->mutation_id, r->mutation_id == 1 ? "a" : "b")));
+      }
+    };
+    conn_->on_close = [this](const std::string&) {
+      if (!stopped_) retry();
+    };
+    conn_->start();
+    protocol::Handshake h;
+    h.client_version = "defective/0";
+    h.wire_version = 1;
+    conn_->send(protocol::encode_frame(h));
+  }
+
+  boost::asio::io_context& ioc_;
+  std::uint16_t port_;
+  Defect defect_;
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<FrameConn<tcp::socket>> conn_;
+  bool stopped_ = false;
+};
+
+std::uint16_t free_port() {
+  boost::asio::io_context ioc;
+  tcp::acceptor a(ioc, {boost::asio::ip::address_v4::loopback(), 0});
+  return a.local_endpoint().port();
+}
+
+TEST(CheckClient, DELTA_14_AClientThatIgnoresRetryAfterIsCaught) {
+  const std::uint16_t port = free_port();
+  ClientRun c("tcp://127.0.0.1:" + std::to_string(port));
+  c.options.connect_budget_ms = 5000;
+  DefectiveClient client(c.ioc, port, DefectiveClient::Defect::ResendAtOnce);
+  c.check("", "honours-retry-after");
+  ASSERT_EQ(c.run.results.size(), 1u) << c.not_passed();
+  EXPECT_EQ(c.run.results[0].verdict, Verdict::Fail) << c.not_passed();
+  EXPECT_NE(c.run.results[0].detail.find("before its retry_after_ms"), std::string::npos)
+      << c.not_passed();
+}
+
+TEST(CheckClient, DELTA_1_AClientThatReusesAMutationIdIsCaught) {
+  const std::uint16_t port = free_port();
+  ClientRun c("tcp://127.0.0.1:" + std::to_string(port));
+  c.options.connect_budget_ms = 5000;
+  DefectiveClient client(c.ioc, port, DefectiveClient::Defect::ReuseIds);
+  c.check("", "distinct-mutation-ids");
+  ASSERT_EQ(c.run.results.size(), 1u) << c.not_passed();
+  EXPECT_EQ(c.run.results[0].verdict, Verdict::Fail) << c.not_passed();
+  EXPECT_NE(c.run.results[0].detail.find("names two mutations"), std::string::npos)
+      << c.not_passed();
 }
 
 TEST(CheckClient, DELTA_2_WrongChecksumsAreCaughtByTheChecker) {
