@@ -1,8 +1,9 @@
 #!/bin/sh
 # A server that follows NodeDB where the spec makes a harness choice gets one
 # clear verdict naming the rule and the choice, never a TIMEOUT (D127): the
-# faulty server (tests/faulty), which like Origin never delivers a session's
-# own writes back, fails own-writes-delivered-back with a FAIL that names
+# faulty server (tests/faulty) with its no-echo-to-writer defect, which like
+# Origin never delivers a session's own writes back, fails
+# own-writes-delivered-back with a FAIL that names
 # SHAPE-7 and the HARNESS CHOICE.
 # Usage: harness_choice.sh FAULTY_SERVER SYNCSIM
 set -u
@@ -11,7 +12,7 @@ DIR=$(mktemp -d) || exit 2
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$DIR"; }
 trap cleanup EXIT
-"$FAULTY" --port 0 --bug none --port-file "$DIR/port" >"$DIR/server.log" 2>&1 &
+"$FAULTY" --port 0 --bug no-echo-to-writer --port-file "$DIR/port" >"$DIR/server.log" 2>&1 &
 pid=$!
 i=0
 while [ ! -s "$DIR/port" ]; do
