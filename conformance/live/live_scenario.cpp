@@ -73,9 +73,32 @@ std::string step_unsupported(const Scenario& s, const ScenarioEvent& e,
   return "";
 }
 
+// A rule the scenario demands be caught that no live run can judge yet: no
+// judge reads it from the wire alone (only from the reference's state notes,
+// or with a configured limit the live checkers are not given), and no
+// expectation of the scenario cites it.
+std::string flagged_not_judged_live(const Scenario& s) {
+  const auto declared = SessionChecker::declared_rules();
+  for (const auto& rule : s.expect.flagged) {
+    const bool on_wire = std::any_of(declared.begin(), declared.end(), [&](const DeclaredRule& d) {
+      return d.rule == rule && (d.scope == Scope::Trace || d.scope == Scope::ServerClock);
+    });
+    const bool cited = std::any_of(s.expect.frames.begin(), s.expect.frames.end(),
+                                   [&](const FrameExpectation& f) { return f.rule == rule; }) ||
+                       std::any_of(s.expect.stats.begin(), s.expect.stats.end(),
+                                   [&](const StatExpectation& st) { return st.rule == rule; });
+    if (!on_wire && !cited) return rule;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string live_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
+  if (const auto rule = flagged_not_judged_live(s); !rule.empty())
+    return "it demands " + rule +
+           " be caught, which is judged only from the reference's state notes or configured "
+           "limits, not yet live";
   if (const auto opt = server_option_set(s.server); !opt.empty())
     return "sets the server option " + opt + ", which a real server has as configured";
   if (s.segment_loss_ppm != 0) return "segment_loss_ppm is the simulator's";

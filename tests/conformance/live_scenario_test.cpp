@@ -111,6 +111,12 @@ TEST(LiveScenario, WhatALiveRunCannotDoIsUnsupportedWithTheReason) {
   EXPECT_EQ(why("network: {segment_loss_ppm: 1000}\n"), "segment_loss_ppm is the simulator's");
   EXPECT_EQ(live_unsupported(scenario("name: x\nclients: [{name: a, token: {}}]\n"), o),
             "client a needs tokens: give the target's jwt_secret");
+  // A bug scenario whose rule only the simulator judges (PRES-11, from the
+  // reference client's state notes); RESYNC-2 is judged on the wire.
+  EXPECT_EQ(why("expect: {converged: false, flagged: [PRES-11]}\n"),
+            "it demands PRES-11 be caught, which is judged only from the reference's state "
+            "notes or configured limits, not yet live");
+  EXPECT_EQ(why("expect: {converged: false, flagged: [RESYNC-2]}\n"), "");
 }
 
 TEST(LiveScenario, AnUnreachableTargetIsSaidAtOnce) {
