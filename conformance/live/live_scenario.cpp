@@ -286,18 +286,13 @@ void LiveRun::schedule_workload() {
   for (std::size_t i = 0; i < s_.clients.size(); ++i) {
     const auto& c = s_.clients[i];
     auto rng = sim::Prng::stream(o_.seed, "live-workload/" + c.name);
-    const std::string collection = !c.collection.empty() ? c.collection
-                                   : c.shapes.empty()    ? "orders"
-                                                         : c.shapes.front();
     const double span = std::max(0.0, s_.write_until_s - s_.write_from_s);
     for (int w = 0; w < c.writes; ++w) {
       const double at_s = s_.write_from_s + span * static_cast<double>(rng.below(1'000'000)) / 1e6;
-      const std::string doc =
-          "doc-" + std::to_string(rng.below(static_cast<std::uint64_t>(c.docs)));
-      protocol::Bytes value{static_cast<std::uint8_t>(w), static_cast<std::uint8_t>(w >> 8), 7};
-      schedule(at_s, [this, i, collection, doc, value] {
+      const WorkloadWrite ww = workload_write(c, w, rng);
+      schedule(at_s, [this, i, ww] {
         Slot& sl = *slots_[i];
-        if (sl.client && !sl.client->write(collection, doc, value)) ++sl.refused;
+        if (sl.client && !sl.client->write(ww.collection, ww.document, ww.value)) ++sl.refused;
       });
     }
   }

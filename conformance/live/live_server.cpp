@@ -1,11 +1,11 @@
 #include "conformance/live/live_server.hpp"
 
 #include <chrono>
-#include <ostream>
 #include <optional>
+#include <ostream>
 #include <set>
-#include <sstream>
 #include <span>
+#include <sstream>
 #include <type_traits>
 #include <variant>
 
@@ -108,28 +108,6 @@ void LiveServer::stop() {
 
 void LiveServer::finish() { impl_->judge_.finish(); }
 
-namespace {
-
-std::optional<protocol::Bytes> from_hex(const std::string& hex) {
-  if (hex == "-") return protocol::Bytes{};
-  if (hex.size() % 2 != 0) return std::nullopt;
-  protocol::Bytes out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const auto digit = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    const int hi = digit(hex[i]), lo = digit(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<std::uint8_t>(hi * 16 + lo));
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string LiveServer::admin(const std::string& line) {
   std::istringstream in(line);
   std::string cmd, coll;
@@ -143,7 +121,8 @@ std::string LiveServer::admin(const std::string& line) {
   }
   std::string a, b;
   if (cmd == "write" && in >> a >> b) {
-    const auto value = from_hex(b);
+    const auto value = b == "-" ? std::optional<protocol::Bytes>(protocol::Bytes{})
+                                : protocol::from_hex(b);  // "-": delete
     if (!value) return "error the value is not hex";
     std::visit([&](auto& sv) { sv->inject_write(tenant, coll, a, *value); }, i.server);
     return "ok";
@@ -153,9 +132,8 @@ std::string LiveServer::admin(const std::string& line) {
     std::getline(in, json);
     json.erase(0, json.find_first_not_of(' '));
     if (b != "put" && b != "delete") return "error the action is put or delete";
-    protocol::DefinitionSync d{coll, a, b,
-                               b == "put" ? protocol::Bytes(json.begin(), json.end())
-                                          : protocol::Bytes{}};
+    protocol::DefinitionSync d{
+        coll, a, b, b == "put" ? protocol::Bytes(json.begin(), json.end()) : protocol::Bytes{}};
     std::visit([&](auto& sv) { sv->put_definition(tenant, d); }, i.server);
     return "ok";
   }

@@ -1,7 +1,6 @@
 #include "conformance/runner/expectations.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <optional>
 
 #include "conformance/runner/scenario_client.hpp"
@@ -12,12 +11,6 @@ namespace syncsim::conformance {
 namespace {
 
 constexpr std::int64_t kSecondNs = 1'000'000'000;
-
-// Seconds to ns from the start of the run, saturating (1e18 s: "forever").
-std::int64_t to_ns(double seconds) {
-  if (seconds >= 9e9) return std::numeric_limits<std::int64_t>::max();
-  return static_cast<std::int64_t>(seconds * 1e9);
-}
 
 // The value at a dotted path of a frame's JSON model, as text; nullopt if absent.
 std::optional<std::string> json_text(const protocol::Json& value, const std::string& path) {
@@ -71,7 +64,7 @@ void check_frames(const FrameExpectation& e, const std::vector<SeenFrame>& frame
                   std::vector<std::string>& failures) {
   std::vector<std::int64_t> times;
   for (const auto& f : frames) {
-    if (f.t < to_ns(e.from_s) || f.t > to_ns(e.until_s)) continue;
+    if (f.t < scenario_ns(e.from_s) || f.t > scenario_ns(e.until_s)) continue;
     if (matches(e, f)) times.push_back(f.t);
   }
   const std::uint64_t n = times.size();

@@ -1,18 +1,10 @@
 #include "conformance/runner/link_spec.hpp"
 
-#include <limits>
-
 #include "protocol/messages.hpp"
 
 namespace syncsim::conformance {
 
 namespace {
-
-// Seconds to ns, saturating (1e18 s stands for "forever").
-sim::Time to_ns(double seconds) {
-  if (seconds >= 9e9) return std::numeric_limits<sim::Time>::max();
-  return static_cast<sim::Time>(seconds * 1e9);
-}
 
 std::uint8_t code_of(const std::string& name) {
   for (int code = 0; code < 256; ++code) {
@@ -26,8 +18,8 @@ std::uint8_t code_of(const std::string& name) {
 }  // namespace
 
 void apply_link(sim::LinkParams& p, const LinkSpec& k) {
-  if (k.latency_ms) p.latency = to_ns(*k.latency_ms / 1000);
-  if (k.jitter_ms) p.jitter = to_ns(*k.jitter_ms / 1000);
+  if (k.latency_ms) p.latency = scenario_ns(*k.latency_ms / 1000);
+  if (k.jitter_ms) p.jitter = scenario_ns(*k.jitter_ms / 1000);
   if (k.bandwidth_kbps)
     p.bandwidth_bytes_per_s = static_cast<std::uint64_t>(*k.bandwidth_kbps * 125);
   if (k.segment_loss_ppm) p.segment_loss = sim::Ratio::ppm(*k.segment_loss_ppm);
@@ -41,7 +33,7 @@ void apply_link(sim::LinkParams& p, const LinkSpec& k) {
     p.frame_reorder = sim::Ratio::ppm(f.reorder_ppm);
     p.frame_corrupt = sim::Ratio::ppm(f.corrupt_ppm);
     p.frame_inject_unknown = sim::Ratio::ppm(f.inject_unknown_ppm);
-    p.reorder_window = to_ns(f.reorder_window_ms / 1000);
+    p.reorder_window = scenario_ns(f.reorder_window_ms / 1000);
     p.drop_next = f.drop_next;
     if (f.types.empty()) {
       p.frame_types.set();

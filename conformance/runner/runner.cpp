@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <limits>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -32,11 +31,8 @@ constexpr std::uint16_t kPort = 9091;
 constexpr const char* kSecret = "syncsim-scenario-secret";  // the server's HS256 key
 constexpr std::int64_t kPollNs = 10'000'000;                // `after` conditions: every 10 ms
 
-// Seconds to virtual ns, saturating (1e18 s stands for "forever").
-sim::Time at(double seconds) {
-  if (seconds >= 9e9) return std::numeric_limits<sim::Time>::max();
-  return static_cast<sim::Time>(seconds * 1e9);
-}
+// Seconds to virtual ns, saturating (scenario_ns).
+sim::Time at(double seconds) { return scenario_ns(seconds); }
 
 // Relay faults that no side can notice or repair (D120). A frame that no
 // longer decodes is skipped (FRAME-10), so its data is lost on a connection
@@ -541,18 +537,13 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
   // Workload: each client writes its documents at random times of the window.
   for (const auto& c : s.clients) {
     auto& rng = w.host(*w.find_node(c.name)).rng("workload");
-    const std::string collection = !c.collection.empty() ? c.collection
-                                   : c.shapes.empty()    ? "orders"
-                                                         : c.shapes.front();
     for (int i = 0; i < c.writes; ++i) {
       const sim::Time t =
           rng.between(at(s.write_from_s), std::max(at(s.write_from_s), at(s.write_until_s)));
-      const std::string doc =
-          "doc-" + std::to_string(rng.below(static_cast<std::uint64_t>(c.docs)));
-      protocol::Bytes value{static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i >> 8), 7};
+      const WorkloadWrite ww = workload_write(c, i, rng);
       const std::string name = c.name;
-      w.at(t, [&run, name, collection, doc, value] {
-        if (auto* cl = run.client(name); cl && !cl->write(collection, doc, value))
+      w.at(t, [&run, name, ww] {
+        if (auto* cl = run.client(name); cl && !cl->write(ww.collection, ww.document, ww.value))
           ++run.refused[name];
       });
     }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,6 +15,13 @@
 #include "conformance/runner/vocabulary.hpp"
 
 namespace syncsim::conformance {
+
+// A scenario's seconds as ns, saturating: 1e18 s (an `until_s` left open)
+// stands for "forever".
+inline std::int64_t scenario_ns(double seconds) {
+  if (seconds >= 9e9) return std::numeric_limits<std::int64_t>::max();
+  return static_cast<std::int64_t>(seconds * 1e9);
+}
 
 // Frame-level faults of a lossy relay on one direction of a link.
 struct FrameFaultSpec {

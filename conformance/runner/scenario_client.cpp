@@ -62,6 +62,16 @@ ClientConfig scenario_client_config(const ScenarioClient& c, std::size_t index,
   return cfg;
 }
 
+WorkloadWrite workload_write(const ScenarioClient& c, int i, sim::Prng& rng) {
+  WorkloadWrite w;
+  w.collection = !c.collection.empty() ? c.collection
+                 : c.shapes.empty()    ? "orders"
+                                       : c.shapes.front();
+  w.document = "doc-" + std::to_string(rng.below(static_cast<std::uint64_t>(c.docs)));
+  w.value = {static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i >> 8), 7};
+  return w;
+}
+
 protocol::Bytes write_value(int i, std::size_t step, int size) {
   protocol::Bytes v(static_cast<std::size_t>(size), static_cast<std::uint8_t>(step));
   v[0] = static_cast<std::uint8_t>(i);

@@ -10,6 +10,7 @@
 
 #include "conformance/runner/scenario.hpp"
 #include "reference/client_core.hpp"
+#include "sim/prng.hpp"
 
 namespace syncsim::conformance {
 
@@ -24,6 +25,14 @@ struct TokenMint {
 
 reference::ClientConfig scenario_client_config(const ScenarioClient& c, std::size_t index,
                                                const TokenMint& mint);
+
+// A client's `writes:` workload, the same in the simulator and live: the
+// collection they go to, and write i's document (drawn from rng) and value.
+struct WorkloadWrite {
+  std::string collection, document;
+  protocol::Bytes value;
+};
+WorkloadWrite workload_write(const ScenarioClient& c, int i, sim::Prng& rng);
 
 // The value of write `i` of step `step`, `size` bytes long: differs per write
 // and per step, so a lost or stale write shows in the views.
