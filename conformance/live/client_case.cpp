@@ -85,13 +85,23 @@ void Script::send_raw_batch(const std::vector<Bytes>& frames, const std::string&
 
 bool Script::wait(const std::function<bool()>& done, std::int64_t budget_ms) {
   const auto deadline = Clock::now() + options_.suite.scaled(budget_ms);
-  while (!done()) {
+  for (;;) {
+    release_held_ack();
+    if (done()) return true;
     const auto now = Clock::now();
     if (now >= deadline) return false;
     if (ioc_.stopped()) ioc_.restart();
     ioc_.run_one_for(std::min<Clock::duration>(deadline - now, std::chrono::milliseconds(20)));
   }
-  return true;
+}
+
+void Script::release_held_ack() {
+  if (!held_ack_ || Clock::now() < held_ack_->first) return;
+  frames_before_ack = got.size();
+  authenticated = true;
+  const HandshakeAck ack = std::move(held_ack_->second);
+  held_ack_.reset();
+  send(ack);
 }
 
 bool Script::expect(const std::string& want, std::int64_t budget_ms,
@@ -188,7 +198,9 @@ void Script::judge(const Bytes& frame, Sender from) {
   const std::int64_t t = now_ns();
   // D118: the tolerance follows the round trips seen so far (D81).
   if (const auto d = decode_frame(frame); d.message) {
-    round_trips_.frame(1, from, *d.message, t);
+    // A HandshakeAck held on purpose is no round trip (D145): its Handshake is not timed.
+    const bool held = policy.hold_ack_ms > 0 && std::holds_alternative<Handshake>(*d.message);
+    if (!held) round_trips_.frame(1, from, *d.message, t);
     const std::int64_t floor_ns =
         options_.suite.scaled(options_.suite.tap_tolerance_floor_ms).count() * 1'000'000;
     checker_.set_tap_tolerance_ns(round_trips_.tolerance_ns(floor_ns));
@@ -213,6 +225,10 @@ void Script::answer(const Message& m) {
     } else {
       ack.success = true;
       ack.session_id = "syncsim-check-" + std::to_string(++sessions_);
+      if (policy.hold_ack_ms > 0 && !held_ack_ && !frames_before_ack) {
+        held_ack_.emplace(Clock::now() + options_.suite.scaled(policy.hold_ack_ms), ack);
+        return note("   (the HandshakeAck is held " + scaled_text(policy.hold_ack_ms) + ")");
+      }
       authenticated = true;
     }
     return send(ack);

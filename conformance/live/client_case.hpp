@@ -39,6 +39,9 @@ struct Policy {
   // The first push is rejected "rate limited" with RateLimited{this}; 0: no.
   std::uint64_t rate_limit_first_ms = 0;
   bool answer_subscribe = true;
+  // The HandshakeAck is held this long (ms times the time scale) before it
+  // is sent; 0: at once (HS-1, D145).
+  std::int64_t hold_ack_ms = 0;
 };
 
 // The scripted server's side of one case: plain answers to whatever the
@@ -68,6 +71,8 @@ class Script {
   // Collections the script purged, each with the newest mutation id of it
   // the client had pushed by then (PURGE-7).
   std::vector<std::pair<std::string, std::uint64_t>> purged;
+  // How many client frames had come when a held HandshakeAck was sent.
+  std::optional<std::size_t> frames_before_ack;
 
   void send(const Message& m);
   void send_raw_batch(const std::vector<Bytes>& frames, const std::string& what);
@@ -100,6 +105,7 @@ class Script {
   void send_raw_frame(const Bytes& frame);
   void answer(const Message& m);
   void answer_push(const protocol::DeltaPush& push);
+  void release_held_ack();
   std::int64_t now_ns() const;
 
   boost::asio::io_context& ioc_;
@@ -111,6 +117,7 @@ class Script {
   std::size_t cursor_ = 0;
   std::uint64_t lsn_ = 1000;  // lsns of acked pushes
   int sessions_ = 0;
+  std::optional<std::pair<Clock::time_point, protocol::HandshakeAck>> held_ack_;
 };
 
 // What a judge or a wait concludes: PASS goes on, anything else ends the case.

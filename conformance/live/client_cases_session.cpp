@@ -1,5 +1,7 @@
 // check --client cases of §3-§4 and §5.1: the handshake, pings, the first
 // subscription, and frames a client must skip.
+#include <algorithm>
+
 #include "conformance/explore/hostile.hpp"
 #include "conformance/live/client_case.hpp"
 #include "protocol/codec.hpp"
@@ -9,6 +11,8 @@ namespace syncsim::conformance::client_case {
 using namespace protocol;
 
 namespace {
+
+constexpr std::int64_t kHoldAckMs = 500;  // nothing-before-ack
 
 Outcome first_frame_is_handshake(const View& s, std::size_t) {
   if (s.got.empty()) {
@@ -29,9 +33,28 @@ Outcome nothing_after_refusal(const View& s, std::size_t from) {
   return ok();
 }
 
+// HS-1: between its Handshake and the (held) HandshakeAck the client sent
+// nothing else. Frames that came before the ack was written were sent before
+// the client could have read it, whatever the tap tolerance (D145).
+Outcome nothing_before_ack(const View& s) {
+  const auto first = std::find_if(s.got.begin(), s.got.end(), [](const Message& m) {
+    return std::holds_alternative<Handshake>(m);
+  });
+  const std::size_t until = std::min(s.got.size(), s.frames_before_ack.value_or(0));
+  for (auto i = static_cast<std::size_t>(first - s.got.begin()) + 1; i < until; ++i) {
+    if (!std::holds_alternative<Handshake>(s.got[i]))
+      return {Verdict::Fail, "HS-1: the client sent " + describe(s.got[i]) +
+                                 " before its HandshakeAck (held " + s.scaled_text(kHoldAckMs) +
+                                 ")"};
+  }
+  return ok();
+}
+
 std::vector<Case> handshake_cases() {
   Policy refuse;
   refuse.refuse_handshake = true;
+  Policy hold;
+  hold.hold_ack_ms = kHoldAckMs;
   return {
       {{"handshake-first", "HS-1", "the client's first frame is a Handshake", "handshake"},
        {},
@@ -45,6 +68,12 @@ std::vector<Case> handshake_cases() {
         await([](const View& s) { return s.closed; }, 3000,
               Outcome{Verdict::Timeout, "expected the client to close within 3000 ms"},
               nothing_after_refusal)}},
+      {{"nothing-before-ack", "HS-1",
+        "with its HandshakeAck held 500 ms, the client sends nothing but the Handshake until the "
+        "ack comes",
+        "handshake"},
+       hold,
+       {handshaken(), judge(nothing_before_ack)}},
   };
 }
 
