@@ -347,6 +347,10 @@ void PresenceJudge::broadcast(const FrameEvent& e, const PresenceBroadcast& b) {
   const auto t = last_tenant_.find(b.channel);
   if (first == c.owed.end() || (t != last_tenant_.end() && t->second != e.view.tenant))
     return unexpected(e, b.channel, false);
+  if (!options_.sees_every_session) {  // it may list peers this checker never saw (D170)
+    c.owed.erase(first);
+    return;
+  }
   flag(e, "PRES-2", Level::Must,
        "PresenceBroadcast for \"" + b.channel + "\" lists " + std::to_string(b.peers.size()) +
            " peers; the channel's peers (user_id and state) were " +
@@ -466,6 +470,8 @@ void PresenceJudge::unexpected(const FrameEvent& e, const std::string& channel, 
     flag(e, "PRES-7", Level::Must,
          what + " to a session of tenant " + std::to_string(e.view.tenant) +
              " after an update to the channel of tenant " + std::to_string(t->second));
+  } else if (!options_.sees_every_session) {
+    return;  // an update or close of a session this checker does not see (D170)
   } else if (is_leave) {
     const bool ttl_known = options_.server_profile.presence_ttl_ns.has_value();
     flag(e, ttl_known ? "PRES-6" : "PRES-5", Level::Must,

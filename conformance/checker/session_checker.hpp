@@ -132,6 +132,11 @@ struct CheckerOptions {
   // frame or message it must ignore, having written nothing since, closed
   // because of it.
   std::int64_t hangup_window_ns = 200'000'000;
+  // Whether every session of the server passes this checker. False where
+  // other sessions pass elsewhere (each client of a live scenario has its
+  // own proxy, D170): presence frames an unseen peer's update or close
+  // explains are not flagged (PRES-2/5/6), only those to a non-peer (PRES-7).
+  bool sees_every_session = true;
   // TOKEN-5/10: the Unix ms of the clock of the client on `conn` at t, where
   // known (the simulator: offset, drift and jumps); else trace time is used.
   std::function<std::optional<std::int64_t>(std::uint64_t conn, std::int64_t t)> client_unix_ms;

@@ -6,8 +6,9 @@
 namespace syncsim::conformance {
 
 namespace {
-CheckerOptions live_options() {
+CheckerOptions live_options(bool sees_every_session) {
   CheckerOptions c;
+  c.sees_every_session = sees_every_session;
   c.at_tap = true;                  // written and read times are the tap's (D81)
   c.tap_tolerance_ns = 50'000'000;  // raised by the round trips measured (D118)
   c.server_unix_epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -17,8 +18,11 @@ CheckerOptions live_options() {
 }
 }  // namespace
 
-LiveJudge::LiveJudge(std::ostream* trace, std::function<void(const CheckFinding&)> on_finding)
-    : trace_(trace), on_finding_(std::move(on_finding)), checker_(live_options()) {}
+LiveJudge::LiveJudge(std::ostream* trace, std::function<void(const CheckFinding&)> on_finding,
+                     bool sees_every_session)
+    : trace_(trace),
+      on_finding_(std::move(on_finding)),
+      checker_(live_options(sees_every_session)) {}
 
 std::int64_t LiveJudge::now_ns() const {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -

@@ -16,7 +16,10 @@ namespace syncsim::conformance {
 
 class LiveJudge {
  public:
-  LiveJudge(std::ostream* trace, std::function<void(const CheckFinding&)> on_finding);
+  // `sees_every_session`: false where other sessions of the server pass
+  // elsewhere (CheckerOptions::sees_every_session).
+  LiveJudge(std::ostream* trace, std::function<void(const CheckFinding&)> on_finding,
+            bool sees_every_session = true);
 
   void frame(const protocol::Bytes& frame, std::uint64_t conn, protocol::Sender from, Seen seen);
   void frame(const protocol::Message& m, std::uint64_t conn, protocol::Sender from, Seen seen);

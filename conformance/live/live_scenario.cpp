@@ -228,6 +228,7 @@ bool LiveRun::start_proxies(std::string& error) {
     po.upstream = o_.server;
     po.faults = ProxyFaults{sl->to_server, sl->to_client};
     po.seed = o_.seed + i;
+    po.sees_every_session = s_.clients.size() == 1;  // each client has its own proxy (D170)
     po.on_event = [this, name = c.name](const std::string& line) { say(name + ": " + line); };
     sl->proxy = std::make_unique<Proxy>(ioc_, po);
     boost::system::error_code ec;

@@ -274,7 +274,9 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
   bool blocked_from_client = false, blocked_from_server = false;  // set_blocked
 
   Impl(boost::asio::io_context& io, Options o)
-      : ioc(io), options(std::move(o)), judge_(options.trace, options.on_finding) {
+      : ioc(io),
+        options(std::move(o)),
+        judge_(options.trace, options.on_finding, options.sees_every_session) {
     judge_.set_tap_tolerance_floor_ns(options.tap_tolerance_floor_ns);
   }
 

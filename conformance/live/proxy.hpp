@@ -59,6 +59,9 @@ class Proxy {
     std::int64_t tap_tolerance_floor_ns = 50'000'000;  // D81/D118: raised by measured round trips
     std::size_t max_held_frames = 10'000;              // per direction; beyond it the pair is cut
     std::size_t max_queued_bytes = 64u << 20;          // per socket, for a peer that stops reading
+    // False where other sessions of the server bypass this proxy (a live
+    // scenario's other clients, D170): see CheckerOptions::sees_every_session.
+    bool sees_every_session = true;
     // Failure injection (tests): the proxy's reads, writes, upstream connects,
     // accepts and timer waits are counted and the plan's Nth fails (TCP only).
     std::shared_ptr<sim::FailPlan> fail;

@@ -61,6 +61,7 @@ ScenarioClient read_client(const YAML::Node& c, const Reader& r) {
           "suggested_rate",
           "ping_interval_s",
           "vclock_interval_s",
+          "timeseries_interval_s",
           "wire_version",
           "pending_limit",
           "retransmit_ms",
@@ -105,6 +106,7 @@ ScenarioClient read_client(const YAML::Node& c, const Reader& r) {
   opt(r, c, "backoff_jitter_ms", cl.backoff_jitter_ms, std::int64_t{0}, std::int64_t{600'000});
   opt(r, c, "start_s", cl.start_s, 0.0, 86'400.0);
   opt(r, c, "vclock_interval_s", cl.vclock_interval_s, 0.01, 86'400.0);
+  opt(r, c, "timeseries_interval_s", cl.timeseries_interval_s, 0.01, 86'400.0);
   opt(r, c, "wire_version", cl.wire_version, std::uint16_t{0}, std::uint16_t{65535});
   opt(r, c, "pending_limit", cl.pending_limit, std::size_t{1}, std::size_t{10'000'000});
   return cl;

@@ -68,8 +68,9 @@ struct ScenarioClient {
   std::optional<double> ping_interval_s;
   std::optional<std::int64_t> retransmit_ms;
   std::int64_t backoff_jitter_ms = 0;
-  double start_s = 0;                       // boots at this time
-  std::optional<double> vclock_interval_s;  // sends VectorClockSync this often
+  double start_s = 0;                           // boots at this time
+  std::optional<double> vclock_interval_s;      // sends VectorClockSync this often
+  std::optional<double> timeseries_interval_s;  // TS-6: pushes recorded samples this often
   std::optional<std::uint16_t> wire_version;
   std::optional<std::size_t> pending_limit;  // FLOW-4
 };

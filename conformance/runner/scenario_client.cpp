@@ -57,6 +57,8 @@ ClientConfig scenario_client_config(const ScenarioClient& c, std::size_t index,
   cfg.backoff_jitter_ms = c.backoff_jitter_ms;
   if (c.vclock_interval_s)
     cfg.vclock_interval_ms = static_cast<std::int64_t>(*c.vclock_interval_s * 1000);
+  if (c.timeseries_interval_s)
+    cfg.timeseries_interval_ms = static_cast<std::int64_t>(*c.timeseries_interval_s * 1000);
   if (c.wire_version) cfg.wire_version = *c.wire_version;
   if (c.pending_limit) cfg.pending_limit = *c.pending_limit;
   return cfg;

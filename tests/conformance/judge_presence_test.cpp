@@ -232,6 +232,43 @@ TEST(PRES_7, TenantsKeptApartPass) {
   EXPECT_TRUE(tr.checker.findings().empty()) << tr.all();
 }
 
+// D170: a live scenario's client sees only its own session through its
+// proxy; the other peer's update and close pass another proxy.
+CheckerOptions partial_view() {
+  CheckerOptions o;
+  o.sees_every_session = false;
+  return o;
+}
+
+// a (conn 1) joins "room"; a peer the checker never sees joins and leaves.
+void unseen_peer_comes_and_goes(Trace& tr) {
+  join(tr, 1);
+  tr.sr(upd("room", "a"), 1);
+  tr.sw(bc("room", {peer("a"), peer("b")}), 1);
+  tr.sw(PresenceLeave{"room", "sync-client"}, 1);
+}
+
+TEST(PRES_2, BroadcastNoSeenUpdateExplainsIsFlaggedWhenEverySessionIsSeen) {
+  Trace tr;
+  unseen_peer_comes_and_goes(tr);
+  EXPECT_TRUE(tr.has("PRES-2")) << tr.all();
+  EXPECT_TRUE(tr.has("PRES-5")) << tr.all();
+}
+
+TEST(PRES_2, BroadcastAndLeaveOfAnUnseenPeerPassWithAPartialView) {
+  Trace tr(partial_view());
+  unseen_peer_comes_and_goes(tr);
+  tr.checker.finish(tr.t + 20 * kS);
+  EXPECT_TRUE(tr.checker.findings().empty()) << tr.all();
+}
+
+TEST(PRES_7, BroadcastToANonPeerIsFlaggedWithAPartialView) {
+  Trace tr(partial_view());
+  join(tr, 1);
+  tr.sw(bc("room", {peer("b")}), 1);  // a never joined "room"
+  EXPECT_TRUE(tr.has("PRES-7")) << tr.all();
+}
+
 TEST(PRES_10, LateHeartbeatIsFlagged) {
   Trace tr(profiled());
   tr.cw(upd("room", "a"), 1);

@@ -17,7 +17,8 @@ TEST(Scenarios, ErrorsNameFileLineColumnAndWhatWasExpected) {
             "s.yaml:3:15: unknown key \"writez\" in a client (expected one of: apply_rate, "
             "backoff_jitter_ms, bugs, clock_offset_ms, collection, docs, drift_ppm, name, "
             "pending_limit, ping_interval_s, retransmit_ms, shapes, start_s, suggested_rate, "
-            "throttle_high, throttle_low, token, vclock_interval_s, wire_version, writes)");
+            "throttle_high, throttle_low, timeseries_interval_s, token, vclock_interval_s, "
+            "wire_version, writes)");
   EXPECT_EQ(error_of("name: x\nclients: []\n"),
             "s.yaml:2:10: \"clients\" must be a non-empty list");
   EXPECT_EQ(error_of("name: x\nname: y\nclients: [{name: a}]\n"),
