@@ -109,6 +109,9 @@ void PurgeJudge::purged(std::uint32_t tenant, const std::string& collection, std
     if (v == views_.end() || v->second.closed || !v->second.authenticated ||
         !v->second.identity_known || v->second.tenant != tenant)
       continue;
+    // At a live tap the operator's hook reports after the server acted: a
+    // notice already seen on this connection was this purge's (D167).
+    if (options_.at_tap && s.purged.count(collection)) continue;
     s.notice_due[collection] = {t, 0};
   }
   owe(tenant, collection, t);
@@ -138,7 +141,11 @@ void PurgeJudge::server_wrote(const FrameEvent& e) {
   if (e.facts.push && e.facts.push->accepted)  // §5.3.2 step 8 records the collection
     s.touched.insert(e.facts.push->collection);
   if (is_queued_data(e.m)) {
-    for (auto& [coll, due] : s.notice_due) ++due.second;
+    // At a live tap, data passing within the tap tolerance of the moment the
+    // hook reported may have been written before the purge (D167).
+    for (auto& [coll, due] : s.notice_due) {
+      if (!options_.at_tap || e.r.t - due.first >= options_.tap_tolerance_ns) ++due.second;
+    }
   }
   if (const auto* ack = std::get_if<DeltaAck>(&e.m); ack && e.facts.push && ack->lsn != 0) {
     delivered(e, e.facts.push->collection, ack->lsn);

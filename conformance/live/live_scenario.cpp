@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 
 #include "conformance/live/child_process.hpp"
 #include "conformance/live/proxy.hpp"
@@ -184,6 +185,7 @@ class LiveRun {
   const Scenario& s_;
   const LiveScenarioOptions& o_;
   Clock::time_point t0_;
+  std::uint32_t tenant_base_ = 0;  // D165: the run's tenants are base + the scenario's
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::unique_ptr<boost::asio::steady_timer>> timers_;
   std::vector<std::shared_ptr<boost::asio::steady_timer>> waits_;  // `after:` polls
@@ -257,6 +259,7 @@ void LiveRun::create_client(std::size_t i) {
     return unix_s() + static_cast<std::int64_t>(start_s * scale);
   };
   tm.server_unix_s_now = unix_s;
+  tm.tenant_base = tenant_base_;
   ClientConfig cfg = scenario_client_config(c, i, tm);
   for (const auto& b : c.bugs) {
     if (const auto bug = client_bug_from_name(b)) cfg.bugs.insert(*bug);
@@ -427,11 +430,12 @@ void LiveRun::perform(const ScenarioEvent& e, std::size_t index) {
 // gets, then what the checkers must know once it succeeded.
 void LiveRun::hook_step(const ScenarioEvent& e, std::size_t index) {
   const std::string hook(step(e.kind).hook);
-  std::map<std::string, std::string> v{{"tenant", "0"}, {"collection", e.collection}};
+  const std::string tenant = std::to_string(tenant_base_);
+  std::map<std::string, std::string> v{{"tenant", tenant}, {"collection", e.collection}};
   switch (e.kind) {
     case StepKind::Purge:
       return call_hook(hook, v, [this, coll = e.collection] {
-        for (auto& sl : slots_) sl->proxy->purged(0, coll);
+        for (auto& sl : slots_) sl->proxy->purged(tenant_base_, coll);
       });
     case StepKind::ServerWrite:
       for (int i = 0; i < e.count; ++i) {
@@ -441,7 +445,7 @@ void LiveRun::hook_step(const ScenarioEvent& e, std::size_t index) {
       }
       return;
     case StepKind::Definition:
-      v = {{"tenant", "0"},
+      v = {{"tenant", tenant},
            {"type", "function"},
            {"name", e.name},
            {"action", e.definition_action},
@@ -600,6 +604,14 @@ ScenarioResult LiveRun::run() {
   if (!start_proxies(error)) {
     result.failures.push_back(error);
     return result;
+  }
+  // D165: a server keeps its purges (and definitions) for good, so a run
+  // whose clients all carry tokens gets tenants no earlier run used; a
+  // trust-mode client is always tenant 0, and then so is the whole run.
+  if (!o_.jwt_secret.empty() && std::all_of(s_.clients.begin(), s_.clients.end(),
+                                            [](const ScenarioClient& c) { return c.token; })) {
+    tenant_base_ = 1000 * (1 + static_cast<std::uint32_t>(std::random_device{}() % 2'000'000));
+    notes_.push_back("tenants from " + std::to_string(tenant_base_) + " (this run's own)");
   }
   for (std::size_t i = 0; i < s_.clients.size(); ++i) {
     create_client(i);

@@ -12,13 +12,13 @@ using namespace reference;
 namespace {
 
 std::string mint(const ScenarioClient& c, std::size_t index, std::int64_t exp, bool good,
-                 const std::string& secret) {
+                 const TokenMint& tm) {
   JwtClaims claims;
   claims.sub = c.name;
-  claims.tenant_id = c.token ? c.token->tenant : 0;
+  claims.tenant_id = tm.tenant_base + (c.token ? c.token->tenant : 0);
   claims.user_id = index + 1;
   claims.exp = exp;
-  return mint_hs256(claims, good ? secret : "not-the-server-secret");
+  return mint_hs256(claims, good ? tm.secret : "not-the-server-secret");
 }
 
 }  // namespace
@@ -34,8 +34,7 @@ ClientConfig scenario_client_config(const ScenarioClient& c, std::size_t index,
   }
   if (c.token) {
     const TokenSpec tk = *c.token;
-    cfg.token =
-        mint(c, index, tm.server_unix_s_at_start(c.start_s) + tk.expires_in_s, true, tm.secret);
+    cfg.token = mint(c, index, tm.server_unix_s_at_start(c.start_s) + tk.expires_in_s, true, tm);
     cfg.token_lifetime_s = tk.lifetime_s;
     if (tk.refresh != "none") {
       // ok: every token valid; fail: none; flaky: the first bad_tokens are bad.
@@ -43,7 +42,7 @@ ClientConfig scenario_client_config(const ScenarioClient& c, std::size_t index,
       cfg.new_token = [tm, c, index, tk, handed_out]() -> std::optional<std::string> {
         const bool good =
             tk.refresh == "ok" || (tk.refresh == "flaky" && ++*handed_out > tk.bad_tokens);
-        return mint(c, index, tm.server_unix_s_now() + tk.refresh_expires_in_s, good, tm.secret);
+        return mint(c, index, tm.server_unix_s_now() + tk.refresh_expires_in_s, good, tm);
       };
     }
   }

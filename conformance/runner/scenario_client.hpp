@@ -21,6 +21,8 @@ struct TokenMint {
   // start of the run) and now: tokens expire on the server's clock.
   std::function<std::int64_t(double start_s)> server_unix_s_at_start;
   std::function<std::int64_t()> server_unix_s_now;
+  // Added to each token's tenant: a live run's tenants of its own (D165).
+  std::uint32_t tenant_base = 0;
 };
 
 reference::ClientConfig scenario_client_config(const ScenarioClient& c, std::size_t index,
