@@ -7,6 +7,7 @@
 
 #include "conformance/live/live_case.hpp"
 #include "conformance/live/target.hpp"
+#include "conformance/runner/sweep.hpp"
 #include "protocol/rules.hpp"
 
 namespace syncsim::test {
@@ -182,6 +183,66 @@ TEST(Profile, TargetFileNamesAKnownProfile) {
   EXPECT_NE(bad.error.find("t.yaml:1:"), std::string::npos) << bad.error;
   EXPECT_NE(bad.error.find("unknown profile \"origin@main\""), std::string::npos) << bad.error;
   EXPECT_FALSE(parse_target("profile: lite@b72df15f\n", "b.yaml", /*baseline_only=*/true).target);
+}
+
+// ---- run --server records (D144) ------------------------------------------
+
+RunRecord failed_run(std::vector<std::string> failures) {
+  RunRecord r;
+  r.name = "resync-corrupted-state";
+  r.failures = std::move(failures);
+  return r;
+}
+
+TEST(Profile, RunServerRESYNC_8FailureIsDeviationAndSurvivesJson) {
+  RunRecord r =
+      failed_run({"RESYNC-8: expected the server wrote to a ShapeSnapshot at least 3 "
+                  "time(s); it happened 2 time(s)"});
+  apply_profile(r, &origin());
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.deviation,
+            "known upstream deviation RESYNC-8 (origin@19ed8a6a, §7.1 item 9: ResyncRequest and "
+            "Throttle are only logged)");
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_TRUE(r.notes[0].starts_with("deviation: RESYNC-8: expected")) << r.notes[0];
+  std::string error;
+  const auto back = record_from_json(record_to_json(r), error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->deviation, r.deviation);
+}
+
+TEST(Profile, RunServerMustFindingsOfAnUnprofiledDELTA_9KeepTheRunFailing) {
+  RunRecord r = failed_run({"2 MUST findings (allowed 0); first: SHAPE-9 ..."});
+  r.findings = {must("SHAPE-9", "ShapeDelta lsn 2 for shape \"s\" does not exceed 3"),
+                must("DELTA-9", "answer to mutation 1 after answers to later pushes")};
+  apply_profile(r, &origin());
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(r.deviation.empty());
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_NE(r.notes[0].find("the profile explains SHAPE-9 (origin@19ed8a6a, §7.1 item 3"),
+            std::string::npos)
+      << r.notes[0];
+  // Only SHAPE-9 findings: all explained.
+  RunRecord only = failed_run({"1 MUST findings (allowed 0); first: SHAPE-9 ..."});
+  only.findings = {must("SHAPE-9", "ShapeDelta lsn 2 for shape \"s\" does not exceed 3")};
+  apply_profile(only, &origin());
+  EXPECT_TRUE(only.ok());
+  EXPECT_FALSE(only.deviation.empty());
+}
+
+TEST(Profile, RunServerFailuresCitingNoRuleOrInjectedBugsAreLeftAlone) {
+  RunRecord hook =
+      failed_run({"RESYNC-8: expected ...", "hook \"purge\" failed (exit 3): an error of the run"});
+  apply_profile(hook, &origin());
+  EXPECT_FALSE(hook.ok());
+  EXPECT_TRUE(hook.deviation.empty());
+  RunRecord bug = failed_run({"RESYNC-8: expected ..."});
+  bug.injects_bugs = true;
+  apply_profile(bug, &origin());
+  EXPECT_FALSE(bug.ok());
+  RunRecord none = failed_run({"RESYNC-8: expected ..."});
+  apply_profile(none, nullptr);
+  EXPECT_FALSE(none.ok());
 }
 
 }  // namespace
