@@ -672,9 +672,10 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--target", o->target_file,
                   "a target file (docs/live.md): its server (unless --server), jwt_secret\n"
                   "(to mint the scenarios' tokens) and time_scale");
-  cmd->add_option("--profile", o->profile,
-                  "live: a deviation profile (spec §7; origin@19ed8a6a): a run failing only\n"
-                  "as it lists is DEVIATION, not FAIL (default: the target's `profile:`)");
+  cmd->add_option(
+      "--profile", o->profile,
+      "live: a deviation profile (spec §7; origin@19ed8a6a): a run failing only\n"
+      "as it lists is DEVIATION, not FAIL, and exits 0 (default: the target's `profile:`)");
   cmd->add_flag("--dry-run", o->dry_run,
                 "live: list what would run and for how long, and why the rest is\n"
                 "UNSUPPORTED; runs nothing and contacts no server");
