@@ -5,10 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "conformance/live/live_case.hpp"
 #include "conformance/live/target.hpp"
 #include "conformance/runner/sweep.hpp"
 #include "protocol/rules.hpp"
+#include "tests/support/test_support.hpp"
 
 namespace syncsim::test {
 namespace {
@@ -59,6 +63,28 @@ TEST(Profile, EveryEntryCitesSpecRulesAndItsSection7Item) {
   }
   EXPECT_EQ(find_profile("origin@deadbeef"), nullptr);
   EXPECT_EQ(profile_names(), "origin@19ed8a6a, lite@b72df15f");
+}
+
+// docs/live.md's table holds every entry: profile, §7 item, rules, what it says.
+TEST(Profile, DocsLiveListsEveryEntryWithItsSection7Item) {
+  std::ifstream in(source_path("docs/live.md"));
+  ASSERT_TRUE(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string docs = text.str();
+  for (const auto& p : deviation_profiles()) {
+    for (const auto& e : p.entries) {
+      std::string rules;
+      for (const auto& r : e.rules) rules += (rules.empty() ? "" : ", ") + std::string(r);
+      const std::string row =
+          "| " + std::string(p.name) + " | " + std::string(e.item) + " | " + rules + " |";
+      const auto at = docs.find(row);
+      ASSERT_NE(at, std::string::npos) << row;
+      const auto eol = docs.find('\n', at);
+      EXPECT_NE(docs.substr(at, eol - at).find(std::string(e.says) + " |"), std::string::npos)
+          << row;
+    }
+  }
 }
 
 TEST(Profile, Origin19ed8a6aTurnsRESYNC_8IntoDeviation) {
