@@ -52,6 +52,7 @@ struct RunOptions {
   double time_scale = 0;    // 0: the target file's, else 1
   std::string profile;      // live: a deviation profile (D144); else the target's
   bool dry_run = false;     // live: say what would run, run nothing
+  bool live_all = false;    // live: also scenarios outside the live subset (D133)
 };
 
 // The longest seed range one command takes (a billion runs per scenario).
@@ -486,8 +487,37 @@ static int live_dry_run(const std::vector<conformance::Scenario>& scenarios,
   return kExitOk;
 }
 
+// The live subset (D133): each scenario with a `live:` block, in its live
+// form; with --live-all the others too, as they are. Says what was left out.
+static std::vector<conformance::Scenario> live_subset(
+    const RunOptions& o, const std::vector<conformance::Scenario>& all) {
+  std::vector<conformance::Scenario> out;
+  std::size_t no_block = 0, sim_only = 0;
+  for (const auto& s : all) {
+    const bool in_subset = s.live_variant != nullptr;
+    if (!in_subset && !o.live_all) {
+      ++(s.simulator_only.empty() ? no_block : sim_only);
+      continue;
+    }
+    out.push_back(conformance::live_form(s));
+  }
+  if (no_block + sim_only > 0)
+    fmt::print(
+        "syncsim run: {} scenario(s) left out: {} simulator-only, {} with no live: block "
+        "(--live-all runs those as they are)\n",
+        no_block + sim_only, sim_only, no_block);
+  return out;
+}
+
 // `run --server`: each scenario once, live, one after the other (D131).
-static int run_live(const RunOptions& o, const std::vector<conformance::Scenario>& scenarios) {
+static int run_live(const RunOptions& o, const std::vector<conformance::Scenario>& all) {
+  const std::vector<conformance::Scenario> scenarios = live_subset(o, all);
+  if (scenarios.empty()) {
+    fmt::print(stderr,
+               "syncsim run: no scenario in the live subset (give one a live: block, or use "
+               "--live-all)\n");
+    return kExitInvalid;
+  }
   conformance::LiveScenarioOptions lo;
   if (const auto error = live_options(o, lo); !error.empty()) {
     fmt::print(stderr, "syncsim run: {}\n", error);
@@ -676,6 +706,10 @@ Runner add_run_command(CLI::App& app) {
       "--profile", o->profile,
       "live: a deviation profile (spec §7; origin@19ed8a6a): a run failing only\n"
       "as it lists is DEVIATION, not FAIL, and exits 0 (default: the target's `profile:`)");
+  cmd->add_flag("--live-all", o->live_all,
+                "live: run every scenario given, not only the live subset (those with a\n"
+                "live: block, run in their live form; D133); the simulator-only ones and\n"
+                "what a live run lacks are UNSUPPORTED, with the reason");
   cmd->add_flag("--dry-run", o->dry_run,
                 "live: list what would run and for how long, and why the rest is\n"
                 "UNSUPPORTED; runs nothing and contacts no server");

@@ -95,6 +95,7 @@ std::string flagged_not_judged_live(const Scenario& s) {
 }  // namespace
 
 std::string live_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
+  if (!s.simulator_only.empty()) return "simulator-only: " + s.simulator_only;
   if (const auto rule = flagged_not_judged_live(s); !rule.empty())
     return "it demands " + rule +
            " be caught, which is judged only from the reference's state notes or configured "
