@@ -9,10 +9,13 @@
 #              0, RULE's case is DEVIATION (table and JUnit), and nothing fails.
 #   fail       BUG breaks RULE, which PROFILE does not list: with the profile
 #              the check still exits 1 with RULE failed.
+#   mixed      BUG breaks RULE, which PROFILE lists, and in the same case a
+#              rule it does not: with the profile the case is still FAIL (exit
+#              1), its detail naming RULE as explained and the other as not.
 # FILTER (client side; default RULE) picks the cases run. Bounded throughout.
 set -u
 if [ $# -lt 7 ] || [ $# -gt 8 ]; then
-  echo "usage: $0 server|client PEER SYNCSIM BUG PROFILE RULE deviation|fail [FILTER]" >&2
+  echo "usage: $0 server|client PEER SYNCSIM BUG PROFILE RULE deviation|fail|mixed [FILTER]" >&2
   exit 2
 fi
 side=$1 peer=$2 syncsim=$3 bug=$4 profile=$5 rule=$6 expect=$7 filter=${8:-$6}
@@ -29,11 +32,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 2' HUP INT TERM
 
+secret=faulty-profile-secret
 limit=
 if command -v timeout >/dev/null 2>&1; then limit="timeout 110"; fi
 
 if [ "$side" = server ]; then
-  "$peer" --port 0 --bug "$bug" --port-file "$dir/port" >"$dir/server.log" 2>&1 &
+  # One JWT secret for both, so the cases that mint tokens run (as check_faulty.sh).
+  "$peer" --port 0 --bug "$bug" --port-file "$dir/port" --jwt-secret "$secret" \
+    >"$dir/server.log" 2>&1 &
   pid=$!
   tries=0
   while [ ! -s "$dir/port" ]; do
@@ -50,7 +56,7 @@ if [ "$side" = server ]; then
     sleep 0.1 2>/dev/null || sleep 1
   done
   port=$(cat "$dir/port")
-  printf 'profile: %s\n' "$profile" >"$dir/target.yaml"
+  printf 'profile: %s\njwt_secret: %s\n' "$profile" "$secret" >"$dir/target.yaml"
 fi
 
 # check OUT [ARGS...]: one run of the check, its output in OUT, its exit in $rc.
@@ -78,18 +84,23 @@ with_profile() {
   if [ "$side" = server ]; then echo "--target $dir/target.yaml"; else echo "--profile $profile"; fi
 }
 
-if [ "$expect" = fail ]; then
+if [ "$expect" = fail ] || [ "$expect" = mixed ]; then
   # shellcheck disable=SC2046
   check "$dir/with.out" $(with_profile)
   if [ "$rc" -ne 1 ] || ! failed_under_rule "$dir/with.out"; then
     echo "profile_faulty: --bug $bug with $profile: expected exit 1 with $rule failed" >&2
     exit 1
   fi
+  if [ "$expect" = mixed ] &&
+    ! grep -q "\[the profile explains $rule ($profile, §7.*; it does not explain " "$dir/with.out"; then
+    echo "profile_faulty: --bug $bug with $profile: the FAIL does not name $rule as explained and another rule as not" >&2
+    exit 1
+  fi
   echo "profile_faulty: --bug $bug still fails under $rule with $profile"
   exit 0
 fi
 
-check "$dir/without.out"
+if [ "$side" = server ]; then check "$dir/without.out" --jwt-secret "$secret"; else check "$dir/without.out"; fi
 if [ "$rc" -ne 1 ] || ! failed_under_rule "$dir/without.out"; then
   echo "profile_faulty: --bug $bug without a profile: expected exit 1 with $rule failed" >&2
   exit 1
