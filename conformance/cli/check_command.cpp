@@ -34,6 +34,7 @@ struct CheckOptions {
   double time_scale = 0;         // 0: the target file's, else 1
   double tap_tolerance_ms = -1;  // <0: the target file's, else 50 (D81, D118)
   std::string filter;
+  std::string profile;  // a deviation profile (D140); else the target file's
   bool list = false;
   bool verbose = false;
   bool show_client_output = false;
@@ -67,7 +68,8 @@ bool write_junit(const std::string& path, const std::string& suite,
   std::size_t failures = 0, skipped = 0;
   for (const auto& r : results) {
     failures += conformance::counts_as_failure(r.verdict) || r.verdict == Verdict::Unreachable;
-    skipped += r.verdict == Verdict::Unsupported || r.verdict == Verdict::XFail;
+    skipped += r.verdict == Verdict::Unsupported || r.verdict == Verdict::XFail ||
+               r.verdict == Verdict::Deviation;
   }
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\""
       << conformance::report::escape_markup(suite) << "\" tests=\"" << results.size()
@@ -83,7 +85,9 @@ bool write_junit(const std::string& path, const std::string& suite,
       out << "    <failure message=\"" << verdict << ": "
           << conformance::report::escape_markup(r.detail) << "\">"
           << conformance::report::escape_markup(text) << "</failure>\n";
-    } else if (r.verdict == Verdict::Unsupported || r.verdict == Verdict::XFail) {
+    } else if (r.verdict == Verdict::Unsupported || r.verdict == Verdict::XFail ||
+               r.verdict == Verdict::Deviation) {
+      // A DEVIATION is skipped as an XFAIL is: known, not a pass, not a failure (D141).
       out << "    <skipped message=\"" << verdict << ": "
           << conformance::report::escape_markup(r.detail) << "\"/>\n";
     }
@@ -134,7 +138,8 @@ int report(const CheckOptions& o, const std::vector<CaseResult>& results, const 
       const auto entries = conformance::baseline_entries(r);
       failing.insert(entries.begin(), entries.end());
     }
-    if (bad || r.verdict == Verdict::Unsupported || r.verdict == Verdict::XPass || o.verbose) {
+    if (bad || r.verdict == Verdict::Unsupported || r.verdict == Verdict::XPass ||
+        r.verdict == Verdict::Deviation || o.verbose) {
       if (!r.detail.empty()) fmt::print("        {}\n", r.detail);
       if (r.verdict == Verdict::XPass)
         fmt::print("        (baselined as failing: remove it from the baseline)\n");
@@ -149,9 +154,10 @@ int report(const CheckOptions& o, const std::vector<CaseResult>& results, const 
   }
   fmt::print(
       "{} case(s): {} passed, {} failed, {} timed out, {} unsupported, {} expected failure(s), "
-      "{} unexpected pass(es){}\n",
+      "{} unexpected pass(es), {} deviation(s){}\n",
       results.size(), count[Verdict::Pass], count[Verdict::Fail], count[Verdict::Timeout],
       count[Verdict::Unsupported], count[Verdict::XFail], count[Verdict::XPass],
+      count[Verdict::Deviation],
       count[Verdict::Unreachable] ? ", 1 unreachable (the run stopped there)" : "");
   if (!o.junit_file.empty() && !write_junit(o.junit_file, suite, results)) {
     fmt::print(stderr, "syncsim check: {}: cannot write\n", o.junit_file);
@@ -203,6 +209,7 @@ int check(CheckOptions o) {
       suite.tap_tolerance_floor_ms = static_cast<std::int64_t>(*t.target->tap_tolerance_ms);
     if (o.jwt_secret.empty()) o.jwt_secret = t.target->jwt_secret;
     tenant = t.target->tenant;
+    if (o.profile.empty()) o.profile = t.target->profile;
   }
   if (o.token.empty() && !o.jwt_secret.empty() && !o.client) {
     reference::JwtClaims claims;  // one token for the run, valid for an hour
@@ -232,6 +239,19 @@ int check(CheckOptions o) {
                "syncsim check: give --server URL (check a server) or --client (check a client), "
                "or --list\n");
     return kExitInvalid;
+  }
+  if (!o.profile.empty()) {
+    suite.profile = conformance::find_profile(o.profile);
+    if (!suite.profile) {
+      fmt::print(stderr, "syncsim check: unknown profile \"{}\" (expected one of: {})\n", o.profile,
+                 conformance::profile_names());
+      return kExitInvalid;
+    }
+    if ((suite.profile->side == "client") != o.client) {
+      fmt::print(stderr, "syncsim check: profile {} describes a {}, not a {}\n", o.profile,
+                 suite.profile->side, o.client ? "client" : "server");
+      return kExitInvalid;
+    }
   }
   const auto unknown =
       unknown_names(suite.expected_failures,
@@ -320,6 +340,10 @@ Runner add_check_command(CLI::App& app) {
       "expected failures and time scale; a baseline (--baseline) lists failures\n"
       "known by case and rule (case-id:RULE; RULE; or a case id, the whole case):\n"
       "they show XFAIL and do not fail the run, a rule broken anew still does.\n"
+      "A deviation profile (--profile, or the target's `profile:`) lists an\n"
+      "upstream's known deviations (spec §7): origin@19ed8a6a (a server),\n"
+      "lite@b72df15f (a client). A failure it explains is DEVIATION, naming the\n"
+      "rule and the §7 item; it is applied before the baseline.\n"
       "See docs/live.md.\n\n"
       "Examples:\n"
       "  syncsim serve --listen tcp://127.0.0.1:9091 &   # or your own server\n"
@@ -329,8 +353,8 @@ Runner add_check_command(CLI::App& app) {
       "      --exec 'my-client --url \"$SYNCSIM_TARGET\" --token \"$SYNCSIM_TOKEN\"'\n"
       "  syncsim check --server tcp://127.0.0.1:9091 --write-baseline known.yaml\n"
       "  syncsim check --list\n\n"
-      "Verdicts: PASS, FAIL, TIMEOUT, UNSUPPORTED, XFAIL, XPASS, UNREACHABLE.\n"
-      "Exit: 0 no case failed or timed out (XFAIL and UNSUPPORTED do not count),\n"
+      "Verdicts: PASS, FAIL, TIMEOUT, UNSUPPORTED, XFAIL, XPASS, DEVIATION, UNREACHABLE.\n"
+      "Exit: 0 no case failed or timed out (XFAIL, UNSUPPORTED, DEVIATION do not count),\n"
       "1 a case failed or timed out, 2 bad options or files, an unreachable\n"
       "server or a client that never connected (reported at once, never a hang).");
   cmd->add_option("--server", o->server,
@@ -366,6 +390,9 @@ Runner add_check_command(CLI::App& app) {
                   "multiply every wait (default 1, or the target file's)")
       ->check(CLI::Range(0.01, 1000.0));
   cmd->add_option("--filter", o->filter, "only cases whose id or rule contains this");
+  cmd->add_option("--profile", o->profile,
+                  "deviation profile (spec §7): origin@19ed8a6a or lite@b72df15f; failures it\n"
+                  "explains are DEVIATION (default: the target file's)");
   cmd->add_flag("--list", o->list, "list the cases, their rules and capabilities");
   cmd->add_flag("-v,--verbose", o->verbose, "show the frames of passing cases too");
   cmd->add_flag("--show-client-output", o->show_client_output,

@@ -17,6 +17,7 @@
 #include "conformance/cli/commands.hpp"
 #include "conformance/cli/sweep_report.hpp"
 #include "conformance/live/live_scenario.hpp"
+#include "conformance/live/profiles.hpp"
 #include "conformance/live/target.hpp"
 #include "conformance/report/pcap.hpp"
 #include "conformance/runner/runner.hpp"
@@ -49,6 +50,7 @@ struct RunOptions {
   std::string server;       // --server: run live against it (D131)
   std::string target_file;  // --target: its jwt_secret, time_scale, server
   double time_scale = 0;    // 0: the target file's, else 1
+  std::string profile;      // live: a deviation profile (D144); else the target's
   bool dry_run = false;     // live: say what would run, run nothing
   bool live_all = false;    // live: also scenarios outside the live subset (D133)
 };
@@ -433,6 +435,13 @@ static std::string live_options(const RunOptions& o, conformance::LiveScenarioOp
     lo.hooks = t.target->hooks;
     lo.hook_timeout_s = t.target->hook_timeout_s;
     if (t.target->time_scale) lo.time_scale = *t.target->time_scale;
+    if (!t.target->profile.empty()) lo.profile = conformance::find_profile(t.target->profile);
+  }
+  if (!o.profile.empty()) {
+    lo.profile = conformance::find_profile(o.profile);
+    if (!lo.profile || lo.profile->side != "server")
+      return "--profile: no server profile \"" + o.profile + "\" (" + conformance::profile_names() +
+             ")";
   }
   if (o.time_scale > 0) lo.time_scale = o.time_scale;
   const auto e = conformance::parse_endpoint(server);
@@ -452,7 +461,9 @@ static conformance::RunRecord live_record(const conformance::Scenario& s,
     return r;
   }
   boost::asio::io_context ioc;
-  return conformance::record_of(s, conformance::run_live_scenario(ioc, s, lo));
+  RunRecord r = conformance::record_of(s, conformance::run_live_scenario(ioc, s, lo));
+  conformance::apply_profile(r, lo.profile);  // known upstream deviations (D144)
+  return r;
 }
 
 // `run --server ... --dry-run`: what would run live and for how long, and
@@ -697,6 +708,10 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--target", o->target_file,
                   "a target file (docs/live.md): its server (unless --server), jwt_secret\n"
                   "(to mint the scenarios' tokens) and time_scale");
+  cmd->add_option(
+      "--profile", o->profile,
+      "live: a deviation profile (spec §7; origin@19ed8a6a): a run failing only\n"
+      "as it lists is DEVIATION, not FAIL, and exits 0 (default: the target's `profile:`)");
   cmd->add_flag("--live-all", o->live_all,
                 "live: run every scenario given, not only the live subset (those with a\n"
                 "live: block, run in their live form; D133); the simulator-only ones and\n"

@@ -63,6 +63,13 @@ void SweepTally::add(std::size_t scenario, const RunRecord& r) {
     row.unsupported_why = r.unsupported;
     return;
   }
+  if (!r.deviation.empty()) {  // a known upstream deviation (D144): neither ok nor bad
+    ++row.deviation;
+    row.deviation_why = r.deviation;
+    row.frames += r.frames;
+    row.must += r.must;
+    return;
+  }
   (r.ok() ? row.ok : row.bad)++;
   row.frames += r.frames;
   row.must += r.must;
@@ -78,6 +85,10 @@ void SweepTally::print_scenario(std::size_t scenario) const {
   const auto& s = meta_.scenarios.at(scenario);
   if (row.ok + row.bad == 0 && row.unsupported > 0) {
     fmt::print("  UNSUP  {:<40} {}\n", s.name, row.unsupported_why);
+    return;
+  }
+  if (row.ok + row.bad == 0 && row.deviation > 0) {
+    fmt::print("  DEVIATION  {:<40} {}\n", s.name, row.deviation_why);
     return;
   }
   const char* verdict = row.bad > 0 ? "FAIL " : s.injects_bugs ? "XFAIL" : "PASS ";
@@ -97,10 +108,11 @@ void SweepTally::print_scenario(std::size_t scenario) const {
 void SweepTally::print_summary() const {
   std::size_t scenarios[3] = {0, 0, 0};  // passed, caught, failed
   std::size_t runs[3] = {0, 0, 0};
-  std::size_t tallied = 0, unsupported = 0;
+  std::size_t tallied = 0, unsupported = 0, deviations = 0;
   for (std::size_t i = 0; i < rows_.size(); ++i) {
     const Row& row = rows_[i];
     unsupported += row.ok + row.bad == 0 && row.unsupported > 0;
+    deviations += row.ok + row.bad == 0 && row.deviation > 0;
     if (row.ok + row.bad == 0) continue;
     ++tallied;
     const int k = row.bad > 0 ? 2 : meta_.scenarios[i].injects_bugs ? 1 : 0;
@@ -118,10 +130,13 @@ void SweepTally::print_summary() const {
     line("UNSUPPORTED", 0, 0, "needs what the target lacks (none: the reference has it all)");
   } else {
     line("UNSUPPORTED", unsupported, 0, "not run: needs what a live run lacks (UNSUP above)");
+    if (deviations > 0)
+      line("DEVIATION", deviations, deviations, "failed only as the profile's upstream does (§7)");
   }
   fmt::print("\n{} scenario(s): {} passed, {} expected-fail, {} failed", tallied, scenarios[0],
              scenarios[1], scenarios[2]);
   if (unsupported > 0) fmt::print(", {} unsupported", unsupported);
+  if (deviations > 0) fmt::print(", {} deviation(s)", deviations);
   fmt::print("\n");
 }
 
@@ -150,6 +165,8 @@ bool write_junit(const std::string& path, const std::vector<RunRecord>& runs) {
         << r.seed << "\" time=\"0\">\n";
     if (!r.unsupported.empty()) {
       out << "    <skipped message=\"" << report::escape_markup(r.unsupported) << "\"/>\n";
+    } else if (!r.deviation.empty()) {  // as check's DEVIATION (D141)
+      out << "    <skipped message=\"DEVIATION: " << report::escape_markup(r.deviation) << "\"/>\n";
     } else if (!r.ok()) {
       std::string text;
       for (const auto& f : r.failures) text += f + "\n";
@@ -274,11 +291,13 @@ report::ReportCase html_case(const SweepScenario& s, const RunRecord& r) {
   c.title = s.name + " (seed " + std::to_string(r.seed) + ")";
   for (const auto& rule : s.rules) c.rule += (c.rule.empty() ? "" : " ") + rule;
   c.verdict = !r.unsupported.empty() ? "UNSUPPORTED"
+              : !r.deviation.empty() ? "DEVIATION"
               : !r.ok()              ? "FAIL"
               : s.injects_bugs       ? "XFAIL"
                                      : "PASS";
   c.notes = r.failures;
   if (!r.unsupported.empty()) c.notes.push_back("not run: " + r.unsupported);
+  if (!r.deviation.empty()) c.notes.push_back(r.deviation);
   c.notes.insert(c.notes.end(), r.notes.begin(), r.notes.end());
   c.reproduce = "syncsim run " + s.file + " --seed " + std::to_string(r.seed) + " -v";
   c.findings = r.findings;

@@ -69,8 +69,8 @@ class SweepTally {
 
  private:
   struct Row {
-    std::size_t ok = 0, bad = 0, unsupported = 0;
-    std::string unsupported_why;
+    std::size_t ok = 0, bad = 0, unsupported = 0, deviation = 0;
+    std::string unsupported_why, deviation_why;
     std::uint64_t frames = 0, must = 0;
     std::vector<std::string> first_failures;
     std::uint64_t first_failed_seed = 0;

@@ -17,6 +17,7 @@ std::string_view verdict_name(Verdict v) {
     case Verdict::XFail: return "XFAIL";
     case Verdict::XPass: return "XPASS";
     case Verdict::Unreachable: return "UNREACHABLE";
+    case Verdict::Deviation: return "DEVIATION";
   }
   return "?";
 }
@@ -82,10 +83,33 @@ std::set<std::string> failed_rules(const CaseResult& r) {
   for (const auto& f : r.findings) {
     if (f.finding.level == protocol::Level::Must) out.insert(std::string(f.finding.rule));
   }
+  for (const auto& rule : r.deviations) out.erase(rule);
   return out;
 }
 
+void apply_profile(CaseResult& r, const DeviationProfile* p) {
+  if (!p || (r.verdict != Verdict::Fail && r.verdict != Verdict::Timeout)) return;
+  std::vector<DeviationEvidence> evidence;
+  if (!r.failed_by_checker) evidence.push_back({r.rule, r.detail});
+  for (const auto& f : r.findings) {
+    if (f.finding.level == protocol::Level::Must)
+      evidence.push_back({std::string(f.finding.rule), f.finding.message});
+  }
+  const DeviationJudgement j = judge_deviations(*p, evidence);
+  if (j.explained.empty()) return;
+  for (const auto& [rule, text] : j.explained) r.deviations.insert(rule);
+  if (j.deviation()) {
+    r.detail = "known upstream deviation " + j.explained_text() + " [" +
+               std::string(verdict_name(r.verdict)) + ": " + r.detail + "]";
+    r.verdict = Verdict::Deviation;
+    return;
+  }
+  r.detail += " [the profile explains " + j.explained_text() + "; it does not explain " +
+              comma_list(j.unexplained) + "]";
+}
+
 void apply_baseline(CaseResult& r, const LiveSuiteOptions& o) {
+  apply_profile(r, o.profile);
   if (r.verdict == Verdict::Pass) {
     if (o.expected_to_fail(CaseInfo{r.id, r.rule, r.title, r.capability}))
       r.verdict = Verdict::XPass;

@@ -11,14 +11,17 @@
 #include <vector>
 
 #include "conformance/checker/session_checker.hpp"
+#include "conformance/live/profiles.hpp"
 
 namespace syncsim::conformance {
 
 // PASS/FAIL/TIMEOUT as h2spec; UNSUPPORTED: the case needs a capability the
 // target file says it lacks (not run); XFAIL: failed as the baseline
 // expects; XPASS: passed though the baseline expects a failure (reported, so
-// the baseline can be trimmed; not a failure); UNREACHABLE: no connection.
-enum class Verdict { Pass, Fail, Timeout, Unsupported, XFail, XPass, Unreachable };
+// the baseline can be trimmed; not a failure); UNREACHABLE: no connection;
+// DEVIATION: failed only in ways the target's deviation profile lists (spec
+// §7, profiles.hpp; not a failure, D140).
+enum class Verdict { Pass, Fail, Timeout, Unsupported, XFail, XPass, Unreachable, Deviation };
 std::string_view verdict_name(Verdict v);
 
 struct CaseResult {
@@ -34,6 +37,9 @@ struct CaseResult {
   // The FAIL came from a MUST finding (take_findings), not from the case's
   // script: then the case's own rule is not among the rules it breaks.
   bool failed_by_checker = false;
+  // Rules the case broke that the deviation profile explains (D140): not
+  // among failed_rules, so baselines never need them.
+  std::set<std::string> deviations;
 };
 using ServerCaseResult = CaseResult;
 
@@ -52,6 +58,8 @@ struct LiveSuiteOptions {
   // Each entry a case id (the whole case, as before: D125), a rule ID (that
   // rule, in any case) or "case-id:RULE" (that rule in that case).
   std::set<std::string> expected_failures;
+  // The upstream deviations (spec §7) reported as DEVIATION, or none (D140).
+  const DeviationProfile* profile = nullptr;
   double time_scale = 1.0;  // every wait's budget is multiplied by it
   // The least tap tolerance (D81); check --client raises it per case to the
   // largest round trip it measures plus half again (D118).
@@ -73,10 +81,21 @@ void take_findings(CaseResult& r, const std::vector<CheckFinding>& all, protocol
 
 // The rules a failed case breaks: its own rule when its script failed (a
 // wrong answer, a close, a timeout), and the rule of every MUST finding
-// blaming the target. Empty for a case that did not fail.
+// blaming the target, less those the profile explains (r.deviations). Empty
+// for a case that did not fail.
 std::set<std::string> failed_rules(const CaseResult& r);
 
-// Turns FAIL/TIMEOUT into XFAIL when every rule the case breaks is expected
+// With a profile, before any baseline (D143): a FAIL/TIMEOUT each of whose
+// broken rules an entry of `p` explains (every piece of evidence of it: the
+// case's detail for its own rule, each MUST finding's message for the
+// finding's rule) becomes DEVIATION, its detail naming each rule and its §7
+// item. A failure that also breaks a rule the profile does not explain stays
+// FAIL/TIMEOUT and its detail names both; the explained rules go to
+// r.deviations. Anything else is left alone. `p` null: nothing happens.
+void apply_profile(CaseResult& r, const DeviationProfile* p);
+
+// Applies the profile first (apply_profile with o.profile), then turns
+// FAIL/TIMEOUT into XFAIL when every rule the case breaks is expected
 // of it (D125): by a "case-id:RULE" entry, a "RULE" entry, or a bare case id
 // (which expects any failure of the case). A failure that breaks a rule no
 // entry expects stays FAIL/TIMEOUT and says which. PASS becomes XPASS when an
@@ -92,7 +111,7 @@ std::string unknown_expected_failure(const std::string& entry, const std::vector
 // A message as one line of the JSON model, for case details and frame lines.
 std::string describe(const protocol::Message& m);
 
-// A failure that counts: FAIL or TIMEOUT (not baselined).
+// A failure that counts: FAIL or TIMEOUT (not baselined, not a DEVIATION).
 bool counts_as_failure(Verdict v);
 
 }  // namespace syncsim::conformance

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "conformance/live/endpoint.hpp"
+#include "conformance/live/profiles.hpp"
 #include "conformance/runner/runner.hpp"
 #include "conformance/runner/scenario.hpp"
 
@@ -33,6 +34,8 @@ struct LiveScenarioOptions {
   // command with {placeholders}; each call is bounded by hook_timeout_s.
   std::map<std::string, std::string> hooks;
   double hook_timeout_s = 10;
+  // Failures it explains make a run DEVIATION (the target's `profile:`, D144).
+  const DeviationProfile* profile = nullptr;
   std::function<void(const std::string&)> on_event;  // -v: steps and proxy events
 };
 

@@ -1,6 +1,7 @@
 #include "conformance/live/target.hpp"
 
 #include "conformance/live/live_case.hpp"
+#include "conformance/live/profiles.hpp"
 #include "conformance/runner/vocabulary.hpp"
 #include "conformance/runner/yaml_reader.hpp"
 
@@ -42,7 +43,7 @@ TargetLoad parse_target(const std::string& text, const std::string& file, bool b
     } else {
       r.keys(root,
              {"server", "token", "jwt_secret", "tenant", "capabilities", "expected_failures",
-              "time_scale", "tap_tolerance_ms", "hooks", "hook_timeout_s"},
+              "time_scale", "tap_tolerance_ms", "hooks", "hook_timeout_s", "profile"},
              "a target file");
     }
     opt_str(r, root, "server", t.server);
@@ -63,6 +64,10 @@ TargetLoad parse_target(const std::string& text, const std::string& file, bool b
       if (t.capabilities.empty()) r.fail(caps, "\"capabilities\" lists nothing");
     }
     read_hooks(root, r, t);
+    opt_str(r, root, "profile", t.profile);
+    if (!t.profile.empty() && !find_profile(t.profile))
+      r.fail(root["profile"],
+             "unknown profile \"" + t.profile + "\" (expected one of: " + profile_names() + ")");
     if (const auto xf = root["expected_failures"]) {
       if (!xf.IsNull()) {
         for (const auto& id : r.strings(xf, "\"expected_failures\""))

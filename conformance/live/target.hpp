@@ -12,6 +12,7 @@
 //   hooks:                             # operator actions for `run --server` (D132)
 //     purge: "my-admin purge {tenant} {collection}"
 //   hook_timeout_s: 10
+//   profile: origin@19ed8a6a           # known upstream deviations (spec §7) are DEVIATION (D140)
 //
 // A baseline file holds `expected_failures` only.
 #pragma once
@@ -36,6 +37,7 @@ struct TargetFile {
   std::optional<double> tap_tolerance_ms;
   std::map<std::string, std::string> hooks;  // hook name -> shell command with {placeholders}
   double hook_timeout_s = 10;
+  std::string profile;  // a deviation profile's name (profiles.hpp), or ""
 };
 
 struct TargetLoad {

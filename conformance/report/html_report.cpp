@@ -53,7 +53,7 @@ code,pre,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .pill{padding:3px 10px;border-radius:12px;font-weight:600;color:#fff;font-size:12px}
 .v-pass{background:#2e7d32}.v-fail{background:#c62828}.v-xfail{background:#6a1b9a}
 .v-xpass{background:#ef6c00}.v-timeout{background:#ad1457}.v-unsupported{background:#757575}
-.v-unreachable{background:#4e342e}
+.v-unreachable{background:#4e342e}.v-deviation{background:#00838f}
 #filters{position:sticky;top:0;background:#fafbfc;padding:8px 0;border-bottom:1px solid #ddd;z-index:2}
 #filters label{margin-right:12px}#filters input[type=text]{width:160px}
 table{border-collapse:collapse}td,th{padding:2px 8px;text-align:left;vertical-align:top}

@@ -119,6 +119,7 @@ Json record_to_json(const RunRecord& r) {
               {"failures", r.failures},
               {"notes", r.notes},
               {"unsupported", r.unsupported},
+              {"deviation", r.deviation},
               {"frames", r.frames},
               {"events", r.events},
               {"must", r.must},
@@ -140,6 +141,7 @@ std::optional<RunRecord> record_from_json(const Json& j, std::string& error) {
     // Absent in records from before they existed: none.
     r.notes = j.value("notes", std::vector<std::string>{});
     r.unsupported = j.value("unsupported", std::string{});
+    r.deviation = j.value("deviation", std::string{});
     r.frames = j.at("frames").get<std::uint64_t>();
     r.events = j.at("events").get<std::uint64_t>();
     r.must = j.at("must").get<std::uint64_t>();

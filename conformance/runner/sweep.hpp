@@ -41,10 +41,13 @@ std::vector<SweepItem> sweep_items(std::size_t scenarios, SeedRange seeds, Shard
 struct RunRecord {
   std::string name, file;
   std::uint64_t seed = 0;
-  bool injects_bugs = false;           // a bug-* scenario: passing means the bug was caught
-  std::vector<std::string> failures;   // empty: passed
-  std::vector<std::string> notes;      // expectations not judged, and why
-  std::string unsupported;             // not run: what the target lacks (a live run, D131)
+  bool injects_bugs = false;          // a bug-* scenario: passing means the bug was caught
+  std::vector<std::string> failures;  // empty: passed
+  std::vector<std::string> notes;     // expectations not judged, and why
+  std::string unsupported;            // not run: what the target lacks (a live run, D131)
+  // Failed only as the target's deviation profile says its upstream does
+  // (`run --server`, D144): which rules, which §7 items; failures are notes.
+  std::string deviation;
   std::vector<CheckFinding> findings;  // everything the checker found
   std::uint64_t must = 0, frames = 0, events = 0, trace_hash = 0;
   double virtual_s = 0;
