@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "conformance/live/live_judge.hpp"
+#include "conformance/runner/scenario_client.hpp"
 #include "protocol/codec.hpp"
 #include "reference/client.hpp"
 #include "reference/runtime.hpp"
@@ -96,6 +97,34 @@ void LiveClient::stop() {
 }
 
 void LiveClient::finish() { impl_->judge_.finish(); }
+
+void LiveClient::drive(const DriverCommand& c) {
+  std::visit(
+      [&](auto& client) {
+        if (!client) return;
+        std::uint64_t refused = 0;
+        ScenarioEvent e;  // the scenario step it stands for, done as in a scenario
+        switch (c.verb) {
+          case DriverVerb::Write: client->write(c.collection, c.document, c.value); return;
+          case DriverVerb::Presence: client->update_presence(c.channel, c.value); return;
+          case DriverVerb::Samples:
+            e.kind = StepKind::Samples;
+            e.collection = c.collection;
+            e.count = static_cast<int>(c.number);
+            break;
+          case DriverVerb::ApplyRate:
+            e.kind = StepKind::ApplyRate;
+            e.rate = c.number;
+            break;
+          case DriverVerb::CorruptState: e.kind = StepKind::CorruptState; break;
+          case DriverVerb::Resubscribe: e.kind = StepKind::Resubscribe; break;
+          case DriverVerb::Hello:
+          case DriverVerb::Quit: return;
+        }
+        perform_client_step(*client, e, 0, refused);
+      },
+      impl_->client);
+}
 
 const SessionChecker& LiveClient::checker() const { return impl_->judge_.checker(); }
 std::string LiveClient::tap_tolerance_text() const { return impl_->judge_.tap_tolerance_text(); }

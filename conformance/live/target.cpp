@@ -1,5 +1,6 @@
 #include "conformance/live/target.hpp"
 
+#include "conformance/live/driver_contract.hpp"
 #include "conformance/live/live_case.hpp"
 #include "conformance/runner/vocabulary.hpp"
 #include "conformance/runner/yaml_reader.hpp"
@@ -42,7 +43,7 @@ TargetLoad parse_target(const std::string& text, const std::string& file, bool b
     } else {
       r.keys(root,
              {"server", "token", "jwt_secret", "tenant", "capabilities", "expected_failures",
-              "time_scale", "tap_tolerance_ms", "hooks", "hook_timeout_s"},
+              "time_scale", "tap_tolerance_ms", "hooks", "hook_timeout_s", "driver"},
              "a target file");
     }
     opt_str(r, root, "server", t.server);
@@ -63,6 +64,12 @@ TargetLoad parse_target(const std::string& text, const std::string& file, bool b
       if (t.capabilities.empty()) r.fail(caps, "\"capabilities\" lists nothing");
     }
     read_hooks(root, r, t);
+    if (const auto d = root["driver"]) {
+      std::string list;
+      for (const auto& v : r.strings(d, "\"driver\"")) list += (list.empty() ? "" : ",") + v;
+      std::string error;
+      if (!parse_driver_verbs(list, t.driver, error)) r.fail(d, error);
+    }
     if (const auto xf = root["expected_failures"]) {
       if (!xf.IsNull()) {
         for (const auto& id : r.strings(xf, "\"expected_failures\""))

@@ -12,6 +12,7 @@
 //   hooks:                             # operator actions for `run --server` (D132)
 //     purge: "my-admin purge {tenant} {collection}"
 //   hook_timeout_s: 10
+//   driver: [write, resubscribe]       # run --client-exec: the stdin contract's commands (D150)
 //
 // A baseline file holds `expected_failures` only.
 #pragma once
@@ -36,6 +37,7 @@ struct TargetFile {
   std::optional<double> tap_tolerance_ms;
   std::map<std::string, std::string> hooks;  // hook name -> shell command with {placeholders}
   double hook_timeout_s = 10;
+  std::set<std::string> driver;  // run --client-exec: the driver commands the client takes (D150)
 };
 
 struct TargetLoad {
