@@ -46,7 +46,7 @@ struct ClientOptions {
 // or a terminal alike), bounded lines, each handed to the io_context.
 struct DriverInput {
   std::mutex m;
-  boost::asio::io_context* ioc = nullptr;  // null once the client has finished
+  boost::asio::io_context* ioc = nullptr;                   // null once the client has finished
   std::function<void(std::optional<std::string>)> on_line;  // nullopt: end of input
 
   // Plain read(2), no stdio: a thread blocked in it must not hold a lock
@@ -208,7 +208,8 @@ int client(const ClientOptions& o) {
       }
       ++line_no;
       auto parsed = conformance::parse_driver_line(*line);
-      if (parsed.command && (line_no == 1) != (parsed.command->verb == conformance::DriverVerb::Hello))
+      if (parsed.command &&
+          (line_no == 1) != (parsed.command->verb == conformance::DriverVerb::Hello))
         parsed = {std::nullopt, line_no == 1 ? "the first line must be \"hello 1\""
                                              : "hello again after the first line"};
       if (!parsed.command) {
@@ -289,9 +290,9 @@ Runner add_client_command(CLI::App& app) {
   cmd->add_flag("--must-only", o->must_only, "print MUST findings only");
   cmd->add_option("--seed", o->seed, "seed of the client's PRNG (lite_id); default: clock and pid");
   cmd->add_flag("--driver", o->driver,
-                 "take commands on stdin (docs/live.md, \"Drive your client: the stdin\n"
-                 "contract\"): `run --client-exec` drives it; without --shape, the shapes\n"
-                 "are $SYNCSIM_SHAPES; quit or the end of stdin stops it");
+                "take commands on stdin (docs/live.md, \"Drive your client: the stdin\n"
+                "contract\"): `run --client-exec` drives it; without --shape, the shapes\n"
+                "are $SYNCSIM_SHAPES; quit or the end of stdin stops it");
   cmd->add_option("--bug", o->bugs,
                   "break the reference client on purpose (the harness's own tests; names as\n"
                   "in scenarios: NeverThrottle, NoResyncOnGap, WrongChecksum, ...)");

@@ -47,10 +47,10 @@ struct RunOptions {
   bool stop_on_first_failure = false;
   std::string time_budget;  // "90s", "10m", "2h"
   bool no_progress = false;
-  std::string server;       // --server: run live against it (D131)
-  std::string target_file;  // --target: its jwt_secret, time_scale, server
-  double time_scale = 0;    // 0: the target file's, else 1
-  bool dry_run = false;     // live: say what would run, run nothing
+  std::string server;         // --server: run live against it (D131)
+  std::string target_file;    // --target: its jwt_secret, time_scale, server
+  double time_scale = 0;      // 0: the target file's, else 1
+  bool dry_run = false;       // live: say what would run, run nothing
   std::string client_exec;    // --client-exec: run live against this client (D151)
   std::string client_driver;  // --client-driver: the driver commands it takes (D150)
   bool show_client_output = false;

@@ -16,10 +16,14 @@ struct VerbSpec {
 };
 
 constexpr std::array kVerbs{
-    VerbSpec{DriverVerb::Hello, "hello", 1},         VerbSpec{DriverVerb::Write, "write", 3},
-    VerbSpec{DriverVerb::Presence, "presence", 2},   VerbSpec{DriverVerb::Samples, "samples", 2},
-    VerbSpec{DriverVerb::ApplyRate, "apply-rate", 1}, VerbSpec{DriverVerb::CorruptState, "corrupt-state", 0},
-    VerbSpec{DriverVerb::Resubscribe, "resubscribe", 0}, VerbSpec{DriverVerb::Quit, "quit", 0},
+    VerbSpec{DriverVerb::Hello, "hello", 1},
+    VerbSpec{DriverVerb::Write, "write", 3},
+    VerbSpec{DriverVerb::Presence, "presence", 2},
+    VerbSpec{DriverVerb::Samples, "samples", 2},
+    VerbSpec{DriverVerb::ApplyRate, "apply-rate", 1},
+    VerbSpec{DriverVerb::CorruptState, "corrupt-state", 0},
+    VerbSpec{DriverVerb::Resubscribe, "resubscribe", 0},
+    VerbSpec{DriverVerb::Quit, "quit", 0},
 };
 
 std::optional<std::uint64_t> number(std::string_view s) {
@@ -63,7 +67,7 @@ DriverParse parse_driver_line(std::string_view line) {
     return out;
   }
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  std::vector<std::string_view> words;  // at most 5: no command takes more than 3 arguments
+  std::vector<std::string_view> words;  // at most 5 (no command takes over 3 arguments)
   std::size_t at = 0;
   for (;;) {
     const auto sp = line.find(' ', at);
@@ -164,11 +168,13 @@ bool parse_driver_verbs(const std::string& text, std::set<std::string>& verbs, s
   std::size_t at = 0;
   while (at <= text.size()) {
     const auto comma = text.find(',', at);
-    const std::string v = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    const std::string v =
+        text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
     if (!driver_verb_names().count(v)) {
       std::string known;
       for (const auto& n : driver_verb_names()) known += (known.empty() ? "" : ", ") + n;
-      error = "unknown driver command \"" + v + "\" (expected all, none, or some of: " + known + ")";
+      error =
+          "unknown driver command \"" + v + "\" (expected all, none, or some of: " + known + ")";
       return false;
     }
     verbs.insert(v);

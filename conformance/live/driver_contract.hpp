@@ -44,8 +44,8 @@ enum class DriverVerb : std::uint8_t {
 struct DriverCommand {
   DriverVerb verb = DriverVerb::Quit;
   std::string collection, document, channel;  // write, samples; write; presence
-  protocol::Bytes value;  // write's value (empty: a delete, "-" on the line), presence's state
-  std::uint64_t number = 0;                   // hello's version, samples' count, apply-rate
+  protocol::Bytes value;     // write's value (empty: a delete, "-" on the line), presence's state
+  std::uint64_t number = 0;  // hello's version, samples' count, apply-rate
 };
 
 struct DriverParse {

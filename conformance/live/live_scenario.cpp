@@ -158,8 +158,9 @@ std::string exec_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
              "\" is the reference client's token source";
     if (c.throttle_high || c.throttle_low || c.suggested_rate || c.ping_interval_s ||
         c.retransmit_ms || c.vclock_interval_s || c.wire_version || c.pending_limit)
-      return who + "it sets an option of the reference client (throttle, ping, retransmit, "
-                   "vclock, wire_version or pending_limit); yours has its own";
+      return who +
+             "it sets an option of the reference client (throttle, ping, retransmit, "
+             "vclock, wire_version or pending_limit); yours has its own";
     if (c.writes > 0) {
       if (const auto why = needs_verb(o, DriverVerb::Write); !why.empty())
         return who + "its writes: " + why;
@@ -214,8 +215,8 @@ namespace {
 // client, or (run --client-exec) the process of the client under test.
 struct Slot {
   std::string name;
-  bool external = false;                   // the user's client (D151)
-  std::unique_ptr<ChildProcess> process;   // started at its start_s
+  bool external = false;                  // the user's client (D151)
+  std::unique_ptr<ChildProcess> process;  // started at its start_s
   bool quit = false, exit_reported = false;
   std::unique_ptr<Proxy> proxy;
   sim::LinkParams to_server, to_client;
@@ -693,10 +694,10 @@ void LiveRun::stop_external(Slot& sl, ScenarioResult& result) {
     return;
   }
   if (sl.proxy->stats().connections == 0)
-    result.failures.push_back(sl.name + " (the client under test) never connected to " +
-                              Endpoint{Endpoint::Transport::Tcp, "127.0.0.1", sl.proxy->port(), "/"}
-                                  .text() +
-                              " (SYNCSIM_TARGET) within the scenario");
+    result.failures.push_back(
+        sl.name + " (the client under test) never connected to " +
+        Endpoint{Endpoint::Transport::Tcp, "127.0.0.1", sl.proxy->port(), "/"}.text() +
+        " (SYNCSIM_TARGET) within the scenario");
   if (!o_.client_driver.empty() && !sl.exit_reported) {
     sl.process->write_line(driver_line(DriverCommand{DriverVerb::Quit, "", "", "", {}, 0}));
     sl.process->close_stdin();

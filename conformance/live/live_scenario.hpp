@@ -1,14 +1,12 @@
 // A YAML scenario run against a real server (`syncsim run --server URL`,
-// issue 16), or against a real client (`run --client-exec CMD`, D151). Each scenario client is a reference client on a real socket,
-// connected through its own in-process proxy, which applies the scenario's
-// network (latency, jitter, frame faults) and its link, partition, clog and
-// reset steps live; client steps go to the reference clients. The timeline
-// runs in real time, times the time scale. Every frame is judged by the
-// proxies' checkers, and the scenario's `expect:` is judged as in the
-// simulator, except that convergence compares the clients' views with each
-// other (the server's store cannot be read). What a live run cannot do (an
-// operator hook, a server option, a simulator-only fault) makes the
-// scenario UNSUPPORTED, with the reason (docs/live.md, D131).
+// issue 16), or against a real client (`run --client-exec CMD`, D151). Each scenario client is a
+// reference client on a real socket, connected through its own in-process proxy, which applies the
+// scenario's network (latency, jitter, frame faults) and its link, partition, clog and reset steps
+// live; client steps go to the reference clients. The timeline runs in real time, times the time
+// scale. Every frame is judged by the proxies' checkers, and the scenario's `expect:` is judged as
+// in the simulator, except that convergence compares the clients' views with each other (the
+// server's store cannot be read). What a live run cannot do (an operator hook, a server option, a
+// simulator-only fault) makes the scenario UNSUPPORTED, with the reason (docs/live.md, D131).
 //
 // With --client-exec the roles turn round: the scenario's external client
 // (those marked `external: true`, else the first) is the user's process,

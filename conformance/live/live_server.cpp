@@ -141,7 +141,7 @@ std::string LiveServer::admin(const std::string& line) {
 }
 
 std::map<std::string, protocol::Bytes> LiveServer::documents(std::uint32_t tenant,
-                                                              const std::string& collection) const {
+                                                             const std::string& collection) const {
   return std::visit(
       [&](const auto& sv) {
         std::map<std::string, protocol::Bytes> out;

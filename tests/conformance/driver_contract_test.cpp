@@ -56,7 +56,8 @@ TEST(D150_DriverContract, MalformedLinesGiveAClearError) {
   EXPECT_EQ(error_of("samples cpu 100001"), "samples: at most 100000 at once");
   EXPECT_EQ(error_of("hello 2"), "hello: version 2 (this is version 1)");
   EXPECT_EQ(error_of("quit now"), "quit takes 0 argument(s), not 1");
-  const auto spaces = "an empty word or a control or non-ASCII byte (words are separated by one space)";
+  const auto spaces =
+      "an empty word or a control or non-ASCII byte (words are separated by one space)";
   EXPECT_EQ(error_of(""), spaces);
   EXPECT_EQ(error_of("write  orders doc 01"), spaces);
   EXPECT_EQ(error_of("write orders d\toc 01"), spaces);
@@ -74,7 +75,8 @@ TEST(D150_DriverContract, LinesAreBounded) {
   std::string many = "resubscribe";
   for (int i = 0; i < 1000; ++i) many += " x";
   EXPECT_EQ(error_of(many), "more than 3 arguments (no command takes more)");
-  EXPECT_EQ(error_of("write a b 00 x"), "more than 3 arguments (no command takes more)");
+  EXPECT_EQ(error_of("write a b 00 x"), "write takes 3 argument(s), not 4");
+  EXPECT_EQ(error_of("write a b 00 x y"), "more than 3 arguments (no command takes more)");
 }
 
 TEST(D150_DriverContract, DeclaredVerbs) {
