@@ -207,18 +207,17 @@ int client(const ClientOptions& o) {
         return end();
       }
       ++line_no;
-      auto parsed = conformance::parse_driver_line(*line);
-      if (parsed.command &&
-          (line_no == 1) != (parsed.command->verb == conformance::DriverVerb::Hello))
-        parsed = {std::nullopt, line_no == 1 ? "the first line must be \"hello 1\""
-                                             : "hello again after the first line"};
-      if (!parsed.command) {
-        fmt::print(stderr, "syncsim client: driver: stdin line {}: {}\n", line_no, parsed.error);
+      auto read = conformance::parse_driver_line(*line);
+      if (read.command && (line_no == 1) != (read.command->verb == conformance::DriverVerb::Hello))
+        read = {std::nullopt, line_no == 1 ? "the first line must be \"hello 1\""
+                                           : "hello again after the first line"};
+      if (!read.command) {
+        fmt::print(stderr, "syncsim client: driver: stdin line {}: {}\n", line_no, read.error);
         driver_error = true;
         return end();
       }
-      if (parsed.command->verb == conformance::DriverVerb::Quit) return end();
-      live.drive(*parsed.command);
+      if (read.command->verb == conformance::DriverVerb::Quit) return end();
+      live.drive(*read.command);
     };
     DriverInput::start(input);
   }

@@ -1,6 +1,5 @@
 #include "conformance/live/driver_contract.hpp"
 
-#include <array>
 #include <charconv>
 
 #include "protocol/json.hpp"
@@ -9,22 +8,21 @@ namespace syncsim::conformance {
 
 namespace {
 
-struct VerbSpec {
-  DriverVerb verb;
-  std::string_view name;
-  std::size_t args;
-};
+// How many words follow a client step's name on its line.
+std::size_t args_of(StepKind k) {
+  switch (k) {
+    case StepKind::Write: return 3;
+    case StepKind::Presence:
+    case StepKind::Samples: return 2;
+    case StepKind::ApplyRate: return 1;
+    default: return 0;
+  }
+}
 
-constexpr std::array kVerbs{
-    VerbSpec{DriverVerb::Hello, "hello", 1},
-    VerbSpec{DriverVerb::Write, "write", 3},
-    VerbSpec{DriverVerb::Presence, "presence", 2},
-    VerbSpec{DriverVerb::Samples, "samples", 2},
-    VerbSpec{DriverVerb::ApplyRate, "apply-rate", 1},
-    VerbSpec{DriverVerb::CorruptState, "corrupt-state", 0},
-    VerbSpec{DriverVerb::Resubscribe, "resubscribe", 0},
-    VerbSpec{DriverVerb::Quit, "quit", 0},
-};
+const StepSpec* client_step(std::string_view name) {
+  const StepSpec* spec = find_step(name);
+  return spec && spec->live == LiveMode::ReferenceClient ? spec : nullptr;
+}
 
 std::optional<std::uint64_t> number(std::string_view s) {
   std::uint64_t v = 0;
@@ -49,15 +47,19 @@ std::string hex_or_dash(const protocol::Bytes& b) { return b.empty() ? "-" : pro
 const std::set<std::string>& driver_verb_names() {
   static const std::set<std::string> kNames = [] {
     std::set<std::string> out;
-    for (const auto& v : kVerbs) {
-      if (v.verb != DriverVerb::Hello && v.verb != DriverVerb::Quit) out.emplace(v.name);
+    for (const auto& s : steps()) {
+      if (s.live == LiveMode::ReferenceClient) out.emplace(s.name);
     }
     return out;
   }();
   return kNames;
 }
 
-std::string_view driver_verb_name(DriverVerb v) { return kVerbs[static_cast<std::size_t>(v)].name; }
+std::string_view driver_verb_name(const DriverCommand& c) {
+  if (c.verb == DriverVerb::Hello) return "hello";
+  if (c.verb == DriverVerb::Quit) return "quit";
+  return step(c.step).name;
+}
 
 DriverParse parse_driver_line(std::string_view line) {
   DriverParse out;
@@ -85,77 +87,79 @@ DriverParse parse_driver_line(std::string_view line) {
       return out;
     }
   }
-  const VerbSpec* spec = nullptr;
-  for (const auto& v : kVerbs) {
-    if (v.name == words[0]) spec = &v;
-  }
-  if (!spec) {
+  DriverCommand c;
+  std::size_t args = 0;
+  if (words[0] == "hello") {
+    c.verb = DriverVerb::Hello;
+    args = 1;
+  } else if (words[0] == "quit") {
+    c.verb = DriverVerb::Quit;
+  } else if (const StepSpec* spec = client_step(words[0])) {
+    c.verb = DriverVerb::Step;
+    c.step = spec->kind;
+    args = args_of(spec->kind);
+  } else {
     out.error = "unknown command \"" + std::string(words[0].substr(0, 40)) + "\"";
     return out;
   }
-  if (words.size() - 1 != spec->args) {
-    out.error = std::string(spec->name) + " takes " + std::to_string(spec->args) +
-                " argument(s), not " + std::to_string(words.size() - 1);
+  const std::string name(driver_verb_name(c));
+  if (words.size() - 1 != args) {
+    out.error = name + " takes " + std::to_string(args) + " argument(s), not " +
+                std::to_string(words.size() - 1);
     return out;
   }
-  DriverCommand c;
-  c.verb = spec->verb;
   const auto want_number = [&](std::string_view w, const char* what) {
     const auto n = number(w);
-    if (!n) out.error = std::string(spec->name) + ": " + what + " is not a number";
+    if (!n) out.error = name + ": " + what + " is not a number";
     return n.value_or(0);
   };
-  const auto want_hex = [&](std::string_view w, bool dash_ok) {
-    if (dash_ok && w == "-") return protocol::Bytes{};
+  const auto want_hex = [&](std::string_view w) {
+    if (w == "-") return protocol::Bytes{};
     const auto b = protocol::from_hex(std::string(w));
-    if (!b) out.error = std::string(spec->name) + ": the value is not hex";
+    if (!b) out.error = name + ": the value is not hex";
     return b.value_or(protocol::Bytes{});
   };
-  switch (c.verb) {
-    case DriverVerb::Hello:
-      c.number = want_number(words[1], "the version");
-      if (out.error.empty() && c.number != static_cast<std::uint64_t>(kDriverVersion))
-        out.error = "hello: version " + std::to_string(c.number) + " (this is version " +
-                    std::to_string(kDriverVersion) + ")";
-      break;
-    case DriverVerb::Write:
-      c.collection = words[1];
-      c.document = words[2];
-      c.value = want_hex(words[3], true);
-      break;
-    case DriverVerb::Presence:
-      c.channel = words[1];
-      c.value = want_hex(words[2], true);
-      break;
-    case DriverVerb::Samples:
-      c.collection = words[1];
-      c.number = want_number(words[2], "the count");
-      if (out.error.empty() && c.number > 100'000) out.error = "samples: at most 100000 at once";
-      break;
-    case DriverVerb::ApplyRate: c.number = want_number(words[1], "the rate"); break;
-    case DriverVerb::CorruptState:
-    case DriverVerb::Resubscribe:
-    case DriverVerb::Quit: break;
+  if (c.verb == DriverVerb::Hello) {
+    c.number = want_number(words[1], "the version");
+    if (out.error.empty() && c.number != static_cast<std::uint64_t>(kDriverVersion))
+      out.error = "hello: version " + std::to_string(c.number) + " (this is version " +
+                  std::to_string(kDriverVersion) + ")";
+  } else if (c.verb == DriverVerb::Step) {
+    switch (c.step) {
+      case StepKind::Write:
+        c.collection = words[1];
+        c.document = words[2];
+        c.value = want_hex(words[3]);
+        break;
+      case StepKind::Presence:
+        c.channel = words[1];
+        c.value = want_hex(words[2]);
+        break;
+      case StepKind::Samples:
+        c.collection = words[1];
+        c.number = want_number(words[2], "the count");
+        if (out.error.empty() && c.number > 100'000) out.error = "samples: at most 100000 at once";
+        break;
+      case StepKind::ApplyRate: c.number = want_number(words[1], "the rate"); break;
+      default: break;
+    }
   }
   if (out.error.empty()) out.command = std::move(c);
   return out;
 }
 
 std::string driver_line(const DriverCommand& c) {
-  std::string line(driver_verb_name(c.verb));
-  switch (c.verb) {
-    case DriverVerb::Hello: line += " " + std::to_string(c.number); break;
-    case DriverVerb::Write:
-      line += " " + c.collection + " " + c.document + " " + hex_or_dash(c.value);
-      break;
-    case DriverVerb::Presence: line += " " + c.channel + " " + hex_or_dash(c.value); break;
-    case DriverVerb::Samples: line += " " + c.collection + " " + std::to_string(c.number); break;
-    case DriverVerb::ApplyRate: line += " " + std::to_string(c.number); break;
-    case DriverVerb::CorruptState:
-    case DriverVerb::Resubscribe:
-    case DriverVerb::Quit: break;
+  std::string line(driver_verb_name(c));
+  if (c.verb == DriverVerb::Hello) return line + " " + std::to_string(c.number);
+  if (c.verb == DriverVerb::Quit) return line;
+  switch (c.step) {
+    case StepKind::Write:
+      return line + " " + c.collection + " " + c.document + " " + hex_or_dash(c.value);
+    case StepKind::Presence: return line + " " + c.channel + " " + hex_or_dash(c.value);
+    case StepKind::Samples: return line + " " + c.collection + " " + std::to_string(c.number);
+    case StepKind::ApplyRate: return line + " " + std::to_string(c.number);
+    default: return line;
   }
-  return line;
 }
 
 bool parse_driver_verbs(const std::string& text, std::set<std::string>& verbs, std::string& error) {

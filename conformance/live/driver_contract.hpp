@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "conformance/runner/vocabulary.hpp"
 #include "protocol/messages.hpp"
 
 namespace syncsim::conformance {
@@ -30,22 +31,17 @@ namespace syncsim::conformance {
 inline constexpr int kDriverVersion = 1;
 inline constexpr std::size_t kDriverMaxLine = 4096;  // bytes, without the newline
 
-enum class DriverVerb : std::uint8_t {
-  Hello,
-  Write,
-  Presence,
-  Samples,
-  ApplyRate,
-  CorruptState,
-  Resubscribe,
-  Quit,
-};
+// A line is hello, quit, or a client step of the scenario vocabulary (those
+// a reference client does live: write, presence, samples, apply-rate,
+// corrupt-state, resubscribe), named as in a scenario's `action:`.
+enum class DriverVerb : std::uint8_t { Hello, Step, Quit };
 
 struct DriverCommand {
   DriverVerb verb = DriverVerb::Quit;
+  StepKind step = StepKind::Write;            // with DriverVerb::Step
   std::string collection, document, channel;  // write, samples; write; presence
   protocol::Bytes value;     // write's value (empty: a delete, "-" on the line), presence's state
-  std::uint64_t number = 0;  // hello's version, samples' count, apply-rate
+  std::uint64_t number = 0;  // hello's version, samples' count, apply-rate's rate
 };
 
 struct DriverParse {
@@ -53,10 +49,10 @@ struct DriverParse {
   std::string error;  // why the line is not a command of the contract
 };
 
-// The verbs a client may declare (`--client-driver`, the target's `driver:`):
-// every verb but hello and quit, which every driven client must take.
+// The commands a client may declare (`--client-driver`, the target's
+// `driver:`): the client steps; hello and quit every driven client takes.
 const std::set<std::string>& driver_verb_names();
-std::string_view driver_verb_name(DriverVerb v);
+std::string_view driver_verb_name(const DriverCommand& c);  // "hello", "write", ...
 
 // One line (without its newline) to a command, or a clear error.
 DriverParse parse_driver_line(std::string_view line);

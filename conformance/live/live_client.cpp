@@ -102,25 +102,17 @@ void LiveClient::drive(const DriverCommand& c) {
   std::visit(
       [&](auto& client) {
         if (!client) return;
-        std::uint64_t refused = 0;
+        if (c.verb != DriverVerb::Step) return;
+        // The line's own value and state, not the scenario's generated ones.
+        if (c.step == StepKind::Write)
+          return void(client->write(c.collection, c.document, c.value));
+        if (c.step == StepKind::Presence) return client->update_presence(c.channel, c.value);
         ScenarioEvent e;  // the scenario step it stands for, done as in a scenario
-        switch (c.verb) {
-          case DriverVerb::Write: client->write(c.collection, c.document, c.value); return;
-          case DriverVerb::Presence: client->update_presence(c.channel, c.value); return;
-          case DriverVerb::Samples:
-            e.kind = StepKind::Samples;
-            e.collection = c.collection;
-            e.count = static_cast<int>(c.number);
-            break;
-          case DriverVerb::ApplyRate:
-            e.kind = StepKind::ApplyRate;
-            e.rate = c.number;
-            break;
-          case DriverVerb::CorruptState: e.kind = StepKind::CorruptState; break;
-          case DriverVerb::Resubscribe: e.kind = StepKind::Resubscribe; break;
-          case DriverVerb::Hello:
-          case DriverVerb::Quit: return;
-        }
+        e.kind = c.step;
+        e.collection = c.collection;
+        e.count = static_cast<int>(c.number);
+        e.rate = c.number;
+        std::uint64_t refused = 0;
         perform_client_step(*client, e, 0, refused);
       },
       impl_->client);

@@ -62,23 +62,19 @@ std::string link_unsupported(const LinkSpec& k) {
   return "";
 }
 
-// The driver command (D150) a client step becomes for the client under test.
-std::optional<DriverVerb> driver_verb(StepKind k) {
-  switch (k) {
-    case StepKind::Write: return DriverVerb::Write;
-    case StepKind::Presence: return DriverVerb::Presence;
-    case StepKind::Samples: return DriverVerb::Samples;
-    case StepKind::ApplyRate: return DriverVerb::ApplyRate;
-    case StepKind::CorruptState: return DriverVerb::CorruptState;
-    case StepKind::Resubscribe: return DriverVerb::Resubscribe;
-    default: return std::nullopt;
-  }
+// A client step is a driver command of the same name (D150) for the client under test.
+std::string needs_verb(const LiveScenarioOptions& o, StepKind k) {
+  const std::string name(step(k).name);
+  if (o.client_driver.count(name)) return "";
+  return "it needs the driver command \"" + name +
+         "\", which the client does not declare (--client-driver, the target's driver:)";
 }
 
-std::string needs_verb(const LiveScenarioOptions& o, DriverVerb v) {
-  if (o.client_driver.count(std::string(driver_verb_name(v)))) return "";
-  return "it needs the driver command \"" + std::string(driver_verb_name(v)) +
-         "\", which the client does not declare (--client-driver, the target's driver:)";
+DriverCommand step_command(StepKind k) {
+  DriverCommand c;
+  c.verb = DriverVerb::Step;
+  c.step = k;
+  return c;
 }
 
 std::string step_unsupported(const Scenario& s, const ScenarioEvent& e,
@@ -92,7 +88,7 @@ std::string step_unsupported(const Scenario& s, const ScenarioEvent& e,
     return "it waits for the client under test's state, which the driver contract does not "
            "report (D152)";
   if (exec && spec.needs_client && external_clients(s).count(e.client))
-    return needs_verb(o, *driver_verb(e.kind));
+    return needs_verb(o, e.kind);
   if (spec.live == LiveMode::Hook) {
     if (on_client) return "a client's " + std::string(spec.name) + " is not done live yet";
     if (exec) {  // the reference server is ours: purge, writes, definitions act on it
@@ -162,11 +158,11 @@ std::string exec_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
              "it sets an option of the reference client (throttle, ping, retransmit, "
              "vclock, wire_version or pending_limit); yours has its own";
     if (c.writes > 0) {
-      if (const auto why = needs_verb(o, DriverVerb::Write); !why.empty())
+      if (const auto why = needs_verb(o, StepKind::Write); !why.empty())
         return who + "its writes: " + why;
     }
     if (c.apply_rate > 0) {
-      if (const auto why = needs_verb(o, DriverVerb::ApplyRate); !why.empty())
+      if (const auto why = needs_verb(o, StepKind::ApplyRate); !why.empty())
         return who + "its apply_rate: " + why;
     }
   }
@@ -411,7 +407,10 @@ void LiveRun::schedule_workload() {
       schedule(at_s, [this, i, ww] {
         Slot& sl = *slots_[i];
         if (sl.external) {
-          DriverCommand dc{DriverVerb::Write, ww.collection, ww.document, "", ww.value, 0};
+          DriverCommand dc = step_command(StepKind::Write);
+          dc.collection = ww.collection;
+          dc.document = ww.document;
+          dc.value = ww.value;
           return drive(sl, dc, "a write of its workload");
         }
         if (sl.client && !sl.client->write(ww.collection, ww.document, ww.value)) ++sl.refused;
@@ -618,9 +617,15 @@ void LiveRun::start_external(Slot& sl, const ScenarioClient& c) {
   sl.process = std::make_unique<ChildProcess>(o_.client_exec, env, o_.show_client_output, driven);
   say(sl.name + ": started `" + o_.client_exec + "` for " + at.text());
   if (!driven) return;
-  drive(sl, DriverCommand{DriverVerb::Hello, "", "", "", {}, kDriverVersion}, "the greeting");
-  if (c.apply_rate > 0)
-    drive(sl, DriverCommand{DriverVerb::ApplyRate, "", "", "", {}, c.apply_rate}, "its apply_rate");
+  DriverCommand hello;
+  hello.verb = DriverVerb::Hello;
+  hello.number = kDriverVersion;
+  drive(sl, hello, "the greeting");
+  if (c.apply_rate > 0) {
+    DriverCommand rate = step_command(StepKind::ApplyRate);
+    rate.number = c.apply_rate;
+    drive(sl, rate, "its apply_rate");
+  }
 }
 
 // One command of the driver contract to the client under test; one it
@@ -636,8 +641,7 @@ void LiveRun::drive(Slot& sl, const DriverCommand& c, const std::string& why) {
 }
 
 void LiveRun::drive_step(Slot& sl, const ScenarioEvent& e, std::size_t index) {
-  DriverCommand c;
-  c.verb = *driver_verb(e.kind);
+  DriverCommand c = step_command(e.kind);
   const std::string why = "step " + std::to_string(index + 1) + " (" + e.action + ")";
   switch (e.kind) {
     case StepKind::Write:
@@ -699,7 +703,7 @@ void LiveRun::stop_external(Slot& sl, ScenarioResult& result) {
         Endpoint{Endpoint::Transport::Tcp, "127.0.0.1", sl.proxy->port(), "/"}.text() +
         " (SYNCSIM_TARGET) within the scenario");
   if (!o_.client_driver.empty() && !sl.exit_reported) {
-    sl.process->write_line(driver_line(DriverCommand{DriverVerb::Quit, "", "", "", {}, 0}));
+    sl.process->write_line(driver_line(DriverCommand{}));  // quit
     sl.process->close_stdin();
     const auto limit = Clock::now() + std::chrono::seconds(1);
     while (!sl.process->exited() && Clock::now() < limit)

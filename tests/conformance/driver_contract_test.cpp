@@ -19,22 +19,27 @@ std::string error_of(std::string_view line) {
 }
 
 TEST(D150_DriverContract, EveryCommandReadsBackWhatWasWritten) {
+  using enum StepKind;
+  constexpr auto kStep = DriverVerb::Step;
   const std::vector<DriverCommand> commands{
-      {DriverVerb::Hello, "", "", "", {}, 1},
-      {DriverVerb::Write, "orders", "doc-1", "", {0x01, 0xab}, 0},
-      {DriverVerb::Write, "orders", "doc-2", "", {}, 0},  // a delete: "-"
-      {DriverVerb::Presence, "", "", "room", {'h', 'i'}, 0},
-      {DriverVerb::Samples, "cpu", "", "", {}, 7},
-      {DriverVerb::ApplyRate, "", "", "", {}, 200},
-      {DriverVerb::CorruptState, "", "", "", {}, 0},
-      {DriverVerb::Resubscribe, "", "", "", {}, 0},
-      {DriverVerb::Quit, "", "", "", {}, 0},
+      {DriverVerb::Hello, Write, "", "", "", {}, 1},
+      {kStep, Write, "orders", "doc-1", "", {0x01, 0xab}, 0},
+      {kStep, Write, "orders", "doc-2", "", {}, 0},  // a delete: "-"
+      {kStep, Presence, "", "", "room", {'h', 'i'}, 0},
+      {kStep, Samples, "cpu", "", "", {}, 7},
+      {kStep, ApplyRate, "", "", "", {}, 200},
+      {kStep, CorruptState, "", "", "", {}, 0},
+      {kStep, Resubscribe, "", "", "", {}, 0},
+      {DriverVerb::Quit, Write, "", "", "", {}, 0},
   };
   for (const auto& c : commands) {
     const std::string line = driver_line(c);
     const auto p = parse_driver_line(line);
     ASSERT_TRUE(p.command) << line << ": " << p.error;
     EXPECT_EQ(p.command->verb, c.verb) << line;
+    if (c.verb == DriverVerb::Step) {
+      EXPECT_EQ(p.command->step, c.step) << line;
+    }
     EXPECT_EQ(p.command->collection, c.collection) << line;
     EXPECT_EQ(p.command->document, c.document) << line;
     EXPECT_EQ(p.command->channel, c.channel) << line;
@@ -48,6 +53,7 @@ TEST(D150_DriverContract, EveryCommandReadsBackWhatWasWritten) {
 
 TEST(D150_DriverContract, MalformedLinesGiveAClearError) {
   EXPECT_EQ(error_of("frobnicate x"), "unknown command \"frobnicate\"");
+  EXPECT_EQ(error_of("partition a server"), "unknown command \"partition\"");  // not a client step
   EXPECT_EQ(error_of("write orders doc-1"), "write takes 3 argument(s), not 2");
   EXPECT_EQ(error_of("write orders doc-1 zz"), "write: the value is not hex");
   EXPECT_EQ(error_of("write orders doc-1 abc"), "write: the value is not hex");  // odd length
