@@ -137,6 +137,24 @@ std::set<std::string> external_clients(const Scenario& s) {
 
 namespace {
 
+// The reference client's own settings a scenario gives a client ("" none):
+// the client under test keeps its own (D152).
+std::string reference_options(const ScenarioClient& c) {
+  std::string out;
+  const auto add = [&out](bool set, const char* name) {
+    if (set) out += (out.empty() ? "" : ", ") + std::string(name);
+  };
+  add(c.throttle_high || c.throttle_low, "throttle_high/low");
+  add(c.suggested_rate.has_value(), "suggested_rate");
+  add(c.ping_interval_s.has_value(), "ping_interval_s");
+  add(c.retransmit_ms.has_value(), "retransmit_ms");
+  add(c.vclock_interval_s.has_value(), "vclock_interval_s");
+  add(c.wire_version.has_value(), "wire_version");
+  add(c.pending_limit.has_value(), "pending_limit");
+  add(c.backoff_jitter_ms != 0, "backoff_jitter_ms");
+  return out;
+}
+
 // What a --client-exec run cannot do with this scenario (D152), or "".
 std::string exec_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
   if (!s.expect.flagged.empty())
@@ -152,11 +170,11 @@ std::string exec_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
     if (c.token && c.token->refresh != "ok")
       return who + "token refresh \"" + c.token->refresh +
              "\" is the reference client's token source";
-    if (c.throttle_high || c.throttle_low || c.suggested_rate || c.ping_interval_s ||
-        c.retransmit_ms || c.vclock_interval_s || c.wire_version || c.pending_limit)
-      return who +
-             "it sets an option of the reference client (throttle, ping, retransmit, "
-             "vclock, wire_version or pending_limit); yours has its own";
+    const bool judged = std::any_of(s.expect.frames.begin(), s.expect.frames.end(),
+                                    [&](const FrameExpectation& f) { return f.client == c.name; });
+    if (judged && !reference_options(c).empty())
+      return who + "its frames are expected as the reference client's " + reference_options(c) +
+             " make them; yours has its own";
     if (c.writes > 0) {
       if (const auto why = needs_verb(o, StepKind::Write); !why.empty())
         return who + "its writes: " + why;
@@ -906,6 +924,12 @@ ScenarioResult LiveRun::run() {
     result.notes.push_back("the client under test: " + o_.client_exec + " (driver: " +
                            (o_.client_driver.empty() ? std::string("none") : "contract v1") +
                            "); its view is not read: the driver contract reports no state (D152)");
+    for (const auto& c : s_.clients) {
+      const auto opts = reference_options(c);
+      if (!opts.empty() && external_clients(s_).count(c.name))
+        result.notes.push_back(c.name + "'s " + opts +
+                               " set the reference client; the client under test keeps its own");
+    }
     watch_externals();
   }
   for (std::size_t i = 0; i < s_.clients.size(); ++i) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "conformance/live/live_scenario.hpp"
+#include "conformance/live/target.hpp"
 #include "conformance/runner/scenario.hpp"
 
 namespace syncsim::test {
@@ -97,6 +98,16 @@ TEST(D150_DriverContract, DeclaredVerbs) {
   EXPECT_EQ(v, (std::set<std::string>{"write", "resubscribe"}));
   EXPECT_FALSE(parse_driver_verbs("write,hello", v, error));
   EXPECT_NE(error.find("unknown driver command \"hello\""), std::string::npos) << error;
+}
+
+TEST(D150_DriverContract, TheTargetFileDeclaresTheCommands) {
+  const auto ok = parse_target("driver: [write, resubscribe]\n", "t.yaml");
+  ASSERT_TRUE(ok.target) << ok.error;
+  EXPECT_EQ(ok.target->driver, (std::set<std::string>{"write", "resubscribe"}));
+  const auto bad = parse_target("driver: [write, fly]\n", "t.yaml");
+  EXPECT_FALSE(bad.target);
+  EXPECT_NE(bad.error.find("unknown driver command \"fly\""), std::string::npos) << bad.error;
+  EXPECT_NE(bad.error.find("t.yaml:1:"), std::string::npos) << bad.error;
 }
 
 // D152: what --client-exec cannot drive or read makes a scenario UNSUPPORTED.
