@@ -27,6 +27,7 @@ Runner add_check_trace_command(CLI::App& app);
 Runner add_run_command(CLI::App& app);
 Runner add_merge_command(CLI::App& app);
 Runner add_serve_command(CLI::App& app);
+Runner add_admin_command(CLI::App& app);
 Runner add_check_command(CLI::App& app);
 Runner add_client_command(CLI::App& app);
 Runner add_proxy_command(CLI::App& app);

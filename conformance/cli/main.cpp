@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   runners["sim-demo"] = add_sim_demo_command(app);
   runners["check-trace"] = add_check_trace_command(app);
   runners["serve"] = add_serve_command(app);
+  runners["admin"] = add_admin_command(app);
   runners["check"] = add_check_command(app);
   runners["client"] = add_client_command(app);
   runners["proxy"] = add_proxy_command(app);

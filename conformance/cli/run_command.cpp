@@ -51,6 +51,7 @@ struct RunOptions {
   std::string target_file;    // --target: its jwt_secret, time_scale, server
   double time_scale = 0;      // 0: the target file's, else 1
   bool dry_run = false;       // live: say what would run, run nothing
+  bool live_all = false;      // live: also scenarios outside the live subset (D133)
   std::string client_exec;    // --client-exec: run live against this client (D151)
   std::string client_driver;  // --client-driver: the driver commands it takes (D150)
   bool show_client_output = false;
@@ -493,8 +494,43 @@ static int live_dry_run(const std::vector<conformance::Scenario>& scenarios,
   return kExitOk;
 }
 
+// The live subset (D133): each scenario with a `live:` block, in its live
+// form; with --live-all the others too, as they are. Says what was left out.
+static std::vector<conformance::Scenario> live_subset(
+    const RunOptions& o, const std::vector<conformance::Scenario>& all) {
+  std::vector<conformance::Scenario> out;
+  std::size_t no_block = 0, sim_only = 0;
+  // Names of this run's own (D135): a live server keeps what earlier runs did.
+  const auto run_tag = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count() %
+                                      100'000'000);
+  for (const auto& s : all) {
+    const bool in_subset = s.live_variant != nullptr;
+    if (!in_subset && !o.live_all) {
+      ++(s.simulator_only.empty() ? no_block : sim_only);
+      continue;
+    }
+    out.push_back(conformance::namespaced(conformance::live_form(s),
+                                          run_tag + "_" + std::to_string(out.size() + 1)));
+  }
+  if (no_block + sim_only > 0)
+    fmt::print(
+        "syncsim run: {} scenario(s) left out: {} simulator-only, {} with no live: block "
+        "(--live-all runs those as they are)\n",
+        no_block + sim_only, sim_only, no_block);
+  return out;
+}
+
 // `run --server`: each scenario once, live, one after the other (D131).
-static int run_live(const RunOptions& o, const std::vector<conformance::Scenario>& scenarios) {
+static int run_live(const RunOptions& o, const std::vector<conformance::Scenario>& all) {
+  const std::vector<conformance::Scenario> scenarios = live_subset(o, all);
+  if (scenarios.empty()) {
+    fmt::print(stderr,
+               "syncsim run: no scenario in the live subset (give one a live: block, or use "
+               "--live-all)\n");
+    return kExitInvalid;
+  }
   conformance::LiveScenarioOptions lo;
   if (const auto error = live_options(o, lo); !error.empty()) {
     fmt::print(stderr, "syncsim run: {}\n", error);
@@ -713,6 +749,10 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--target", o->target_file,
                   "a target file (docs/live.md): its server (unless --server), jwt_secret\n"
                   "(to mint the scenarios' tokens) and time_scale");
+  cmd->add_flag("--live-all", o->live_all,
+                "live: run every scenario given, not only the live subset (those with a\n"
+                "live: block, run in their live form; D133); the simulator-only ones and\n"
+                "what a live run lacks are UNSUPPORTED, with the reason");
   cmd->add_flag("--dry-run", o->dry_run,
                 "live: list what would run and for how long, and why the rest is\n"
                 "UNSUPPORTED; runs nothing and contacts no server");

@@ -3,8 +3,16 @@
 // print as they are made, and a summary at the end.
 #include <fmt/core.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <istream>
 #include <memory>
+#include <optional>
 
 #include "conformance/cli/commands.hpp"
 #include "conformance/cli/live_loop.hpp"
@@ -25,10 +33,43 @@ struct ServeOptions {
   std::string trace_file;
   bool must_only = false;
   std::vector<std::string> bugs;
-  int admin_port = -1;  // -1: none; 0: any free port
+  int admin_port = -1;     // -1: none; 0: any free port
+  std::string target_out;  // write a target file for this server (D134)
 };
 
-int serve(const ServeOptions& o) {
+// A shell word: single-quoted, with quotes inside escaped.
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The target file `run --target` needs to drive this server (D134): its
+// address, its JWT secret, and hooks that reach its admin port through
+// `syncsim admin` (this very binary).
+bool write_target_file(const std::string& path, const conformance::Endpoint& server,
+                       const std::string& jwt_secret, const std::string& admin_host,
+                       std::uint16_t admin_port) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec) self = "syncsim";
+  const std::string admin =
+      shell_quote(self) + " admin tcp://" + admin_host + ":" + std::to_string(admin_port);
+  std::ofstream out(path);
+  out << "# Written by `syncsim serve --target-out`: how `syncsim run --target` drives\n"
+         "# this server (docs/live.md). Valid while that server runs.\n"
+      << "server: " << server.text() << "\n";
+  if (!jwt_secret.empty()) out << "jwt_secret: \"" << jwt_secret << "\"\n";
+  out << "hooks:\n"
+      << "  purge: \"" << admin << " purge {tenant} {collection}\"\n"
+      << "  server_write: \"" << admin << " write {tenant} {collection} {document} {value_hex}\"\n"
+      << "  define: \"" << admin << " define {tenant} {type} {name} {action} {json}\"\n"
+      << "hook_timeout_s: 10\n";
+  return static_cast<bool>(out.flush());
+}
+
+int serve(ServeOptions o) {
+  if (!o.target_out.empty() && o.admin_port < 0) o.admin_port = 0;  // its hooks need one
   const auto parsed = conformance::parse_endpoint(o.listen);
   if (!parsed.endpoint) {
     fmt::print(stderr, "syncsim serve: --listen {}\n", parsed.error);
@@ -95,6 +136,14 @@ int serve(const ServeOptions& o) {
   if (o.admin_port >= 0)
     fmt::print("syncsim serve: admin commands on tcp://{}:{} (purge, write, define)\n",
                options.listen.host, admin.port());
+  if (!o.target_out.empty()) {
+    if (!write_target_file(o.target_out, shown, o.jwt_secret, options.listen.host, admin.port())) {
+      fmt::print(stderr, "syncsim serve: {}: cannot write the target file\n", o.target_out);
+      return kExitInvalid;
+    }
+    fmt::print("syncsim serve: wrote the target file {} (syncsim run --target {})\n", o.target_out,
+               o.target_out);
+  }
   std::fflush(stdout);
 
   run_until_stopped(ioc, o.duration_s, [&] {
@@ -144,6 +193,10 @@ Runner add_serve_command(CLI::App& app) {
                   "\"define <tenant> <type> <name> put <json>|delete\"; the hooks of a target\n"
                   "file drive them (docs/live.md)")
       ->check(CLI::Range(0, 65535));
+  cmd->add_option("--target-out", o->target_out,
+                  "write a target file for this server: its address, --jwt-secret and hooks\n"
+                  "calling `syncsim admin` on its admin port (opened on any free port unless\n"
+                  "--admin-port), so `syncsim run --target FILE` runs the live subset on it");
   cmd->add_option("--trace", o->trace_file,
                   "record every frame read and written as JSON lines (check-trace reads them)");
   cmd->add_flag("--must-only", o->must_only, "print MUST findings only");
@@ -151,6 +204,82 @@ Runner add_serve_command(CLI::App& app) {
                   "break the reference server on purpose (the harness's own tests; names as\n"
                   "in scenarios: SkipDedup, WrongLsnOrder, SkipCrcCheck, ...)");
   return [o] { return serve(*o); };
+}
+
+namespace {
+
+struct AdminOptions {
+  std::string address;
+  std::vector<std::string> words;
+  double timeout_s = 5;
+};
+
+// One command line to a `serve --admin-port` and its one-line answer.
+int admin(const AdminOptions& o) {
+  const auto parsed = conformance::parse_endpoint(o.address);
+  if (!parsed.endpoint || parsed.endpoint->transport != conformance::Endpoint::Transport::Tcp) {
+    fmt::print(stderr, "syncsim admin: {}: want tcp://HOST:PORT\n", o.address);
+    return kExitInvalid;
+  }
+  std::string line;
+  for (const auto& w : o.words) line += (line.empty() ? "" : " ") + w;
+  if (line.find('\n') != std::string::npos || line.size() > 4000) {
+    fmt::print(stderr, "syncsim admin: a command is one line of at most 4000 bytes\n");
+    return kExitInvalid;
+  }
+  line += "\n";
+  namespace asio = boost::asio;
+  asio::io_context ioc;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(parsed.endpoint->host, ec);
+  if (ec) {
+    fmt::print(stderr, "syncsim admin: {}: {}\n", parsed.endpoint->host, ec.message());
+    return kExitInvalid;
+  }
+  asio::ip::tcp::socket socket(ioc);
+  asio::streambuf in(4096);
+  std::optional<boost::system::error_code> done;
+  socket.async_connect({address, parsed.endpoint->port}, [&](boost::system::error_code e) {
+    if (e) return void(done = e);
+    asio::async_write(socket, asio::buffer(line), [&](boost::system::error_code w, std::size_t) {
+      if (w) return void(done = w);
+      asio::async_read_until(socket, in, '\n',
+                             [&](boost::system::error_code r, std::size_t) { done = r; });
+    });
+  });
+  ioc.run_for(std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout_s * 1000)));
+  if (!done || *done) {
+    fmt::print(stderr, "syncsim admin: {}: {}\n", o.address,
+               done ? done->message() : "no answer in time");
+    return kExitInvalid;
+  }
+  std::istream lines(&in);
+  std::string answer;
+  std::getline(lines, answer);
+  fmt::print("{}\n", answer);
+  return answer.rfind("ok", 0) == 0 ? kExitOk : kExitFindings;
+}
+
+}  // namespace
+
+Runner add_admin_command(CLI::App& app) {
+  auto o = std::make_shared<AdminOptions>();
+  auto* cmd = app.add_subcommand(
+      "admin",
+      "Send one operator command to a `syncsim serve --admin-port` and print its\n"
+      "answer: the hooks `serve --target-out` writes call this.\n\n"
+      "Examples:\n"
+      "  syncsim admin tcp://127.0.0.1:9092 purge 0 orders\n"
+      "  syncsim admin tcp://127.0.0.1:9092 write 0 orders doc-1 a1b2\n"
+      "  syncsim admin tcp://127.0.0.1:9092 define 0 function f put '{}'\n\n"
+      "Exit: 0 the server answered ok, 1 it answered an error, 2 bad usage or no\n"
+      "answer within --timeout.");
+  cmd->add_option("address", o->address, "tcp://HOST:PORT of the admin port")->required();
+  cmd->add_option("command", o->words, "purge|write|define and its arguments")->required();
+  cmd->add_option("--timeout", o->timeout_s, "seconds to wait for the answer")
+      ->check(CLI::Range(0.1, 600.0))
+      ->capture_default_str();
+  return [o] { return admin(*o); };
 }
 
 }  // namespace syncsim::cli

@@ -195,6 +195,7 @@ std::string exec_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
 }  // namespace
 
 std::string live_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
+  if (!s.simulator_only.empty()) return "simulator-only: " + s.simulator_only;
   const bool exec = !o.client_exec.empty();
   if (exec) {
     if (const auto why = exec_unsupported(s, o); !why.empty()) return why;

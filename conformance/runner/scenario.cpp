@@ -346,7 +346,7 @@ Scenario read(const YAML::Node& root, const Reader& r, const std::string& file) 
   s.file = file;
   r.keys(root,
          {"name", "description", "rules", "duration_s", "max_events", "write_window_s", "network",
-          "links", "clients", "server", "events", "expect"},
+          "links", "clients", "server", "events", "expect", "live"},
          "the scenario");
   if (!root["name"]) r.fail(root, "missing \"name\"");
   s.name = r.get<std::string>(root["name"], "\"name\" must be a string");
@@ -393,6 +393,36 @@ Scenario read(const YAML::Node& root, const Reader& r, const std::string& file) 
   return s;
 }
 
+// The `live:` block (D133): `simulator_only: "why"`, or top-level keys that
+// replace the scenario's own in live runs (each read as at the top level, so
+// an error names its line in the block).
+void read_live(const YAML::Node& root, const Reader& r, const std::string& file, Scenario& s) {
+  const YAML::Node live = root["live"];
+  if (!live) return;
+  if (!live.IsMap()) r.fail(live, "\"live\" must be a map (use live: {} to run as is)");
+  if (live["simulator_only"]) {
+    r.keys(live, {"simulator_only"}, "\"live\" (simulator_only stands alone)");
+    s.simulator_only =
+        r.get<std::string>(live["simulator_only"], "\"simulator_only\" must say why");
+    if (s.simulator_only.empty()) r.fail(live["simulator_only"], "\"simulator_only\" must say why");
+    return;
+  }
+  r.keys(live,
+         {"duration_s", "max_events", "write_window_s", "network", "links", "clients", "server",
+          "events", "expect"},
+         "\"live\"");
+  YAML::Node merged(YAML::NodeType::Map);
+  for (const auto& kv : root) {
+    const auto key = kv.first.as<std::string>();
+    if (key != "live") merged[key] = live[key] ? live[key] : kv.second;
+  }
+  for (const auto& kv : live) {
+    const auto key = kv.first.as<std::string>();
+    if (!root[key]) merged[key] = kv.second;
+  }
+  s.live_variant = std::make_shared<const Scenario>(read(merged, r, file));
+}
+
 }  // namespace
 
 using namespace yaml;
@@ -401,6 +431,7 @@ ScenarioLoad parse_scenario(const std::string& text, const std::string& file) {
   ScenarioLoad out;
   out.error = parse_yaml(text, file, [&](const YAML::Node& root, const Reader& r) {
     out.scenario = read(root, r, file);
+    read_live(root, r, file, *out.scenario);
   });
   if (!out.error.empty()) out.scenario.reset();
   return out;
@@ -429,6 +460,32 @@ std::vector<std::string> scenario_files(const std::vector<std::string>& paths, s
   }
   std::sort(files.begin(), files.end());  // a fixed order
   return files;
+}
+
+Scenario namespaced(const Scenario& s, const std::string& tag) {
+  const auto m = [&tag](const std::string& v) { return v.empty() || v == "*" ? v : v + "_" + tag; };
+  Scenario out = s;
+  for (auto& c : out.clients) {
+    // Where writes go by default (scenario_client.cpp), made explicit first.
+    if (c.collection.empty()) c.collection = c.shapes.empty() ? "orders" : c.shapes.front();
+    c.collection = m(c.collection);
+    for (auto& coll : c.shapes) coll = m(coll);
+  }
+  for (auto& e : out.events) {
+    e.collection = m(e.collection);
+    e.channel = m(e.channel);
+    if (e.kind == StepKind::Definition) e.name = m(e.name);
+  }
+  const std::string all = "-all";  // shape ids are "<collection>-all"
+  for (auto& f : out.expect.frames) {
+    for (auto& [path, value] : f.where) {
+      if (path == "collection" || path == "name" || path == "channel") value = m(value);
+      if (path == "shape_id" && value.size() > all.size() &&
+          value.compare(value.size() - all.size(), all.size(), all) == 0)
+        value = m(value.substr(0, value.size() - all.size())) + all;
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> rules_named(const Scenario& s) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -173,7 +174,22 @@ struct Scenario {
   ScenarioServer server;
   std::vector<ScenarioEvent> events;
   ScenarioExpect expect;
+  // The `live:` block (D133): present, the scenario is in the live subset
+  // and `live_variant` is it with the block's keys in place of the top-level
+  // ones (a shorter timeline, say); `simulator_only` says why it never runs
+  // live. Neither: it runs live only with `run --live-all`, as it is.
+  std::shared_ptr<const Scenario> live_variant;
+  std::string simulator_only;
 };
+
+// What a live run runs: the scenario's live variant, or the scenario.
+inline const Scenario& live_form(const Scenario& s) { return s.live_variant ? *s.live_variant : s; }
+
+// `s` with every collection, presence channel and definition name it uses
+// suffixed "_<tag>" (in clients, steps and the `where:` of expectations), so
+// scenarios run one after another on one live server never meet each other's
+// data, purges or definitions (D135).
+Scenario namespaced(const Scenario& s, const std::string& tag);
 
 struct ScenarioLoad {
   std::optional<Scenario> scenario;

@@ -128,5 +128,81 @@ TEST(CONVERGENCE, NotJudgedAfterALossNoSideCanRepair) {
   EXPECT_TRUE(repaired.notes.empty()) << repaired.notes[0];
 }
 
+// D133: the live: block holds top-level keys that replace the scenario's own
+// in its live form; the simulated scenario is untouched.
+TEST(Scenarios, LiveBlockReplacesTopLevelKeysInTheLiveFormOnly) {
+  const auto loaded = parse_scenario(
+      "name: x\nduration_s: 60\nclients: [{name: a, writes: 9}]\n"
+      "events:\n  - {at_s: 30, action: reset, nodes: [server]}\n"
+      "live:\n  duration_s: 5\n  events: []\n  clients: [{name: a, writes: 2}, {name: b}]\n",
+      "s.yaml");
+  ASSERT_TRUE(loaded.scenario) << loaded.error;
+  const auto& s = *loaded.scenario;
+  EXPECT_EQ(s.duration_s, 60);
+  EXPECT_EQ(s.events.size(), 1u);
+  EXPECT_EQ(s.clients.size(), 1u);
+  ASSERT_TRUE(s.live_variant);
+  const auto& live = conformance::live_form(s);
+  EXPECT_EQ(live.name, "x");
+  EXPECT_EQ(live.duration_s, 5);
+  EXPECT_TRUE(live.events.empty());
+  ASSERT_EQ(live.clients.size(), 2u);
+  EXPECT_EQ(live.clients[0].writes, 2);
+  EXPECT_FALSE(live.live_variant);
+}
+
+TEST(Scenarios, LiveBlockIsCheckedWhereItStands) {
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nlive:\n  duration: 5\n"),
+            "s.yaml:4:3: unknown key \"duration\" in \"live\" (expected one of: clients, "
+            "duration_s, events, expect, links, max_events, network, server, write_window_s)");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nlive:\n  events:\n"
+                     "    - {at_s: 1, action: write, client: zed}\n"),
+            "s.yaml:5:7: \"write\" needs a known \"client\"");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nlive: yes\n"),
+            "s.yaml:3:7: \"live\" must be a map (use live: {} to run as is)");
+  EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nlive: {simulator_only: why, duration_s: 1}\n"),
+            "s.yaml:3:29: unknown key \"duration_s\" in \"live\" (simulator_only stands alone) "
+            "(expected one of: simulator_only)");
+  const auto as_is = parse_scenario("name: x\nclients: [{name: a}]\nlive: {}\n", "s.yaml");
+  ASSERT_TRUE(as_is.scenario) << as_is.error;
+  ASSERT_TRUE(as_is.scenario->live_variant);
+  EXPECT_EQ(as_is.scenario->live_variant->duration_s, as_is.scenario->duration_s);
+  const auto sim = parse_scenario(
+      "name: x\nclients: [{name: a}]\nlive: {simulator_only: a disk wipe}\n", "s.yaml");
+  ASSERT_TRUE(sim.scenario) << sim.error;
+  EXPECT_FALSE(sim.scenario->live_variant);
+  EXPECT_EQ(sim.scenario->simulator_only, "a disk wipe");
+}
+
+// D135: a live run gives every collection, channel and definition name a
+// suffix of its own, consistently in clients, steps and expectations.
+TEST(Scenarios, NamespacedRenamesCollectionsChannelsAndDefinitionsEverywhere) {
+  const auto loaded = parse_scenario(
+      "name: x\nclients: [{name: a, shapes: [orders]}, {name: b}]\n"
+      "events:\n  - {at_s: 1, action: purge, collection: orders}\n"
+      "  - {at_s: 1, action: presence, client: a, channel: room}\n"
+      "  - {at_s: 1, action: definition, name: fn-1}\n"
+      "expect:\n  frames:\n"
+      "    - {rule: PURGE-1, client: a, from: server, type: CollectionPurged, where: {name: "
+      "orders}, at_least: 1}\n"
+      "    - {rule: SHAPE-3, client: a, from: server, type: ShapeDelta, where: {shape_id: "
+      "orders-all}, at_least: 1}\n"
+      "    - {rule: RESYNC-2, client: a, type: ResyncRequest, where: {collection: \"\"}, at_least: "
+      "1}\n",
+      "s.yaml");
+  ASSERT_TRUE(loaded.scenario) << loaded.error;
+  const auto n = conformance::namespaced(*loaded.scenario, "t7");
+  EXPECT_EQ(n.clients[0].shapes, std::vector<std::string>{"orders_t7"});
+  EXPECT_EQ(n.clients[0].collection, "orders_t7");
+  EXPECT_EQ(n.clients[1].collection, "orders_t7");  // the default, made explicit
+  EXPECT_EQ(n.events[0].collection, "orders_t7");
+  EXPECT_EQ(n.events[1].channel, "room_t7");
+  EXPECT_EQ(n.events[2].name, "fn-1_t7");
+  EXPECT_EQ(n.expect.frames[0].where.at("name"), "orders_t7");
+  EXPECT_EQ(n.expect.frames[1].where.at("shape_id"), "orders_t7-all");
+  EXPECT_EQ(n.expect.frames[2].where.at("collection"), "");         // "any" stays any
+  EXPECT_EQ(loaded.scenario->clients[0].shapes.front(), "orders");  // the original is untouched
+}
+
 }  // namespace
 }  // namespace syncsim::test

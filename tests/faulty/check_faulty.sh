@@ -24,9 +24,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 2' HUP INT TERM
 
-# FAULTY_SERVER_ARGS and FAULTY_CHECK_ARGS (environment) add options to either.
+# FAULTY_SERVER_ARGS and FAULTY_CHECK_ARGS (environment) add options to either;
+# unset, both get one JWT secret, so the cases that mint tokens run.
+secret="--jwt-secret faulty-check-secret"
 # shellcheck disable=SC2086
-"$server" --port 0 --bug "$bug" --port-file "$dir/port" ${FAULTY_SERVER_ARGS:-} \
+"$server" --port 0 --bug "$bug" --port-file "$dir/port" ${FAULTY_SERVER_ARGS-$secret} \
   >"$dir/server.log" 2>&1 &
 pid=$!
 
@@ -55,7 +57,7 @@ if command -v timeout >/dev/null 2>&1; then limit="timeout 50"; fi
 # Loopback answers come in microseconds: a third of every budget is plenty.
 # shellcheck disable=SC2086
 $limit "$syncsim" check --server "tcp://127.0.0.1:$port" --timeout-ms 1000 --time-scale 0.3 \
-  ${FAULTY_CHECK_ARGS:-} --baseline "$(dirname "$0")/baseline.yaml" >"$dir/check.out" 2>&1
+  ${FAULTY_CHECK_ARGS-$secret} --baseline "$(dirname "$0")/baseline.yaml" >"$dir/check.out" 2>&1
 rc=$?
 cat "$dir/check.out"
 

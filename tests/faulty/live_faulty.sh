@@ -1,0 +1,72 @@
+#!/bin/sh
+# live_faulty.sh FAULTY_SERVER SYNCSIM BUG RULE SCENARIO...
+# Starts FAULTY_SERVER with --bug BUG (and an admin port and a JWT secret),
+# writes a target file whose hooks reach its admin port through `syncsim
+# admin`, and runs the given live scenarios against it over TCP (`syncsim run
+# --target`). BUG none must pass them all (exit 0); any other bug must make
+# the run exit 1 with a failure or a MUST finding naming RULE. Bounded: it
+# never hangs.
+set -u
+if [ $# -lt 5 ]; then
+  echo "usage: $0 FAULTY_SERVER SYNCSIM BUG RULE SCENARIO..." >&2
+  exit 2
+fi
+server=$1 syncsim=$2 bug=$3 rule=$4
+shift 4
+dir=$(mktemp -d) || exit 2
+pid=
+cleanup() {
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 2' HUP INT TERM
+
+secret=live-faulty-secret
+"$server" --port 0 --bug "$bug" --port-file "$dir/port" --admin-port 0 \
+  --admin-port-file "$dir/admin" --jwt-secret "$secret" >"$dir/server.log" 2>&1 &
+pid=$!
+tries=0
+while [ ! -s "$dir/port" ] || [ ! -s "$dir/admin" ]; do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "live_faulty: faulty_server --bug $bug exited early:" >&2
+    cat "$dir/server.log" >&2
+    exit 1
+  fi
+  tries=$((tries + 1))
+  [ "$tries" -gt 50 ] && { echo "live_faulty: no port files after 5 s" >&2; exit 1; }
+  sleep 0.1 2>/dev/null || sleep 1
+done
+admin="'$syncsim' admin tcp://127.0.0.1:$(cat "$dir/admin")"
+cat >"$dir/target.yaml" <<EOT
+server: tcp://127.0.0.1:$(cat "$dir/port")
+jwt_secret: "$secret"
+hooks:
+  purge: "$admin purge {tenant} {collection}"
+  server_write: "$admin write {tenant} {collection} {document} {value_hex}"
+  define: "$admin define {tenant} {type} {name} {action} {json}"
+EOT
+
+limit=
+if command -v timeout >/dev/null 2>&1; then limit="timeout 120"; fi
+$limit "$syncsim" run "$@" --target "$dir/target.yaml" --no-progress >"$dir/run.out" 2>&1
+rc=$?
+cat "$dir/run.out"
+if [ "$bug" = none ]; then
+  [ "$rc" -eq 0 ] || { echo "live_faulty: the clean server failed (exit $rc)" >&2; exit 1; }
+  exit 0
+fi
+if [ "$rc" -ne 1 ]; then
+  echo "live_faulty: --bug $bug: expected syncsim run to exit 1, got $rc" >&2
+  exit 1
+fi
+# A failed scenario prints its failures ("      RULE: ..." or a finding line
+# naming the rule); the rule must be among them.
+if ! grep -E "^  FAIL " -A40 "$dir/run.out" | grep -Eq "(^|[^A-Z0-9-])$rule([^0-9]|$)"; then
+  echo "live_faulty: --bug $bug: no failure naming $rule" >&2
+  exit 1
+fi
+echo "live_faulty: --bug $bug caught live under $rule"
