@@ -51,11 +51,12 @@ grep -q "SHAPE-5: expected a wrote ShapeSubscribe at least 2" "$DIR/ignores.log"
 
 # 3. A client nobody here wrote, without the contract: clean passes the plain
 #    scenario, its wrong-checksum defect is caught naming DELTA-2.
-run faulty "$PLAIN" "$DRIVEN" --client-exec "$FAULTY --writes 20"
+FCOLL='--collection "${SYNCSIM_SHAPES%%,*}"'  # the scenario's collection, suffixed (D135)
+run faulty "$PLAIN" "$DRIVEN" --client-exec "$FAULTY --writes 20 $FCOLL"
 [ $rc -eq 0 ] || fail "the clean faulty client exited $rc"
 grep -q "PASS   live-client-plain" "$DIR/faulty.log" || fail "the clean faulty client did not pass"
 grep -q "UNSUP  live-client-driven" "$DIR/faulty.log" || fail "driven is not UNSUPPORTED"
-run checksum "$PLAIN" --client-exec "$FAULTY --writes 20 --bug wrong-checksum"
+run checksum "$PLAIN" --client-exec "$FAULTY --writes 20 $FCOLL --bug wrong-checksum"
 [ $rc -eq 1 ] || fail "wrong-checksum exited $rc, not 1"
 grep -q "FAIL   live-client-plain" "$DIR/checksum.log" || fail "wrong-checksum did not fail"
 grep -q "DELTA-2" "$DIR/checksum.log" || fail "DELTA-2 not named"
