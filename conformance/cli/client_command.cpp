@@ -4,8 +4,13 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "conformance/cli/commands.hpp"
 #include "conformance/cli/live_loop.hpp"
@@ -34,6 +39,54 @@ struct ClientOptions {
   bool verbose = false, must_only = false;
   std::vector<std::string> bugs;
   std::uint64_t seed = 0;
+  bool driver = false;  // read the driver contract on stdin (D150)
+};
+
+// `client --driver`: stdin is read on a thread of its own (a pipe, a file
+// or a terminal alike), bounded lines, each handed to the io_context.
+struct DriverInput {
+  std::mutex m;
+  boost::asio::io_context* ioc = nullptr;                   // null once the client has finished
+  std::function<void(std::optional<std::string>)> on_line;  // nullopt: end of input
+
+  // Plain read(2), no stdio: a thread blocked in it must not hold a lock
+  // that the exit path wants.
+  static void start(const std::shared_ptr<DriverInput>& in) {
+    std::thread([in] {
+      std::string line;
+      bool skipping = false;  // the rest of an over-long line
+      char buf[4096];
+      for (;;) {
+        const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+        if (n <= 0) {
+          if (n < 0 && errno == EINTR) continue;
+          if (!line.empty() && !skipping) hand(in, line);  // a last line without its newline
+          hand(in, std::nullopt);
+          return;
+        }
+        for (ssize_t i = 0; i < n; ++i) {
+          if (buf[i] == '\n') {
+            if (!skipping && !hand(in, line)) return;
+            line.clear();
+            skipping = false;
+          } else if (!skipping) {
+            line += buf[i];
+            if (line.size() > conformance::kDriverMaxLine) {  // reported, then skipped
+              if (!hand(in, line)) return;
+              line.clear();
+              skipping = true;
+            }
+          }
+        }
+      }
+    }).detach();
+  }
+  static bool hand(const std::shared_ptr<DriverInput>& in, std::optional<std::string> line) {
+    std::lock_guard lock(in->m);
+    if (!in->ioc) return false;
+    boost::asio::post(*in->ioc, [in, line = std::move(line)] { in->on_line(line); });
+    return true;
+  }
 };
 
 int client(const ClientOptions& o) {
@@ -60,7 +113,16 @@ int client(const ClientOptions& o) {
                                    std::chrono::steady_clock::now().time_since_epoch().count()) ^
                                    (static_cast<std::uint64_t>(getpid()) << 32);
   auto& cfg = options.config;
-  for (const auto& coll : o.shapes) {
+  std::vector<std::string> shapes = o.shapes;
+  if (o.driver && shapes.empty()) {  // the scenario's shapes, as run --client-exec sets them
+    const char* env = std::getenv("SYNCSIM_SHAPES");
+    for (std::string rest = env ? env : ""; !rest.empty();) {
+      const auto comma = rest.find(',');
+      if (comma != 0) shapes.push_back(rest.substr(0, comma));
+      rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    }
+  }
+  for (const auto& coll : shapes) {
     protocol::ShapeDefinition shape;
     shape.shape_id = coll + "-all";
     shape.tenant_id = o.tenant;
@@ -124,11 +186,46 @@ int client(const ClientOptions& o) {
   conformance::LiveClient live(ioc, options);
   fmt::print(
       "syncsim client: the reference client connects to {} ({} shape(s), {} write(s), seed {}{})\n",
-      options.connect.text(), o.shapes.size(), o.writes, options.seed,
+      options.connect.text(), shapes.size(), o.writes, options.seed,
       o.token.empty() ? ", trust mode: empty token" : "");
   std::fflush(stdout);
   live.start();
+  // The driver contract: "hello 1" first, then commands until quit or the end of stdin.
+  auto input = std::make_shared<DriverInput>();
+  std::uint64_t line_no = 0;
+  bool driver_error = false;
+  if (o.driver) {
+    input->ioc = &ioc;
+    const auto end = [&] {
+      live.stop();
+      ioc.stop();
+    };
+    input->on_line = [&, end](std::optional<std::string> line) {
+      if (driver_error) return;
+      if (!line) {
+        fmt::print(stderr, "syncsim client: driver: end of stdin, stopping\n");
+        return end();
+      }
+      ++line_no;
+      auto read = conformance::parse_driver_line(*line);
+      if (read.command && (line_no == 1) != (read.command->verb == conformance::DriverVerb::Hello))
+        read = {std::nullopt, line_no == 1 ? "the first line must be \"hello 1\""
+                                           : "hello again after the first line"};
+      if (!read.command) {
+        fmt::print(stderr, "syncsim client: driver: stdin line {}: {}\n", line_no, read.error);
+        driver_error = true;
+        return end();
+      }
+      if (read.command->verb == conformance::DriverVerb::Quit) return end();
+      live.drive(*read.command);
+    };
+    DriverInput::start(input);
+  }
   run_until_stopped(ioc, o.duration_s, [&] { live.stop(); });
+  {
+    std::lock_guard lock(input->m);
+    input->ioc = nullptr;
+  }
   live.finish();
   const auto& checker = live.checker();
   const auto& stats = live.core().stats();
@@ -138,6 +235,7 @@ int client(const ClientOptions& o) {
       live.writes_done(), stats.acked, stats.rejected, stats.reconnects, checker.frames(),
       checker.must_count(), checker.findings().size());
   fmt::print("  {}\n", live.tap_tolerance_text());  // D118
+  if (driver_error) return kExitInvalid;
   return checker.must_count() > 0 ? kExitFindings : kExitOk;
 }
 
@@ -190,6 +288,10 @@ Runner add_client_command(CLI::App& app) {
   cmd->add_flag("-v,--verbose", o->verbose, "print every frame");
   cmd->add_flag("--must-only", o->must_only, "print MUST findings only");
   cmd->add_option("--seed", o->seed, "seed of the client's PRNG (lite_id); default: clock and pid");
+  cmd->add_flag("--driver", o->driver,
+                "take commands on stdin (docs/live.md, \"Drive your client: the stdin\n"
+                "contract\"): `run --client-exec` drives it; without --shape, the shapes\n"
+                "are $SYNCSIM_SHAPES; quit or the end of stdin stops it");
   cmd->add_option("--bug", o->bugs,
                   "break the reference client on purpose (the harness's own tests; names as\n"
                   "in scenarios: NeverThrottle, NoResyncOnGap, WrongChecksum, ...)");

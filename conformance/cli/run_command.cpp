@@ -16,6 +16,7 @@
 
 #include "conformance/cli/commands.hpp"
 #include "conformance/cli/sweep_report.hpp"
+#include "conformance/live/driver_contract.hpp"
 #include "conformance/live/live_scenario.hpp"
 #include "conformance/live/profiles.hpp"
 #include "conformance/live/target.hpp"
@@ -47,12 +48,15 @@ struct RunOptions {
   bool stop_on_first_failure = false;
   std::string time_budget;  // "90s", "10m", "2h"
   bool no_progress = false;
-  std::string server;       // --server: run live against it (D131)
-  std::string target_file;  // --target: its jwt_secret, time_scale, server
-  double time_scale = 0;    // 0: the target file's, else 1
-  std::string profile;      // live: a deviation profile (D144); else the target's
-  bool dry_run = false;     // live: say what would run, run nothing
-  bool live_all = false;    // live: also scenarios outside the live subset (D133)
+  std::string server;         // --server: run live against it (D131)
+  std::string target_file;    // --target: its jwt_secret, time_scale, server
+  double time_scale = 0;      // 0: the target file's, else 1
+  std::string profile;        // live: a deviation profile (D144); else the target's
+  bool dry_run = false;       // live: say what would run, run nothing
+  bool live_all = false;      // live: also scenarios outside the live subset (D133)
+  std::string client_exec;    // --client-exec: run live against this client (D151)
+  std::string client_driver;  // --client-driver: the driver commands it takes (D150)
+  bool show_client_output = false;
 };
 
 // The longest seed range one command takes (a billion runs per scenario).
@@ -427,9 +431,15 @@ static int run_sweep(const RunOptions& o, SweepMeta& meta,
 static std::string live_options(const RunOptions& o, conformance::LiveScenarioOptions& lo) {
   std::string server = o.server;
   lo.time_scale = 1;
+  lo.seed = o.seed;
+  lo.client_exec = o.client_exec;
+  lo.show_client_output = o.show_client_output;
+  if (!o.client_exec.empty() && !o.server.empty())
+    return "--client-exec and --server: give one (the client or the server under test)";
   if (!o.target_file.empty()) {
     const auto t = conformance::load_target(o.target_file);
     if (!t.target) return t.error;
+    lo.client_driver = t.target->driver;
     if (server.empty() || server == "target") server = t.target->server;
     lo.jwt_secret = t.target->jwt_secret;
     lo.hooks = t.target->hooks;
@@ -444,6 +454,14 @@ static std::string live_options(const RunOptions& o, conformance::LiveScenarioOp
              ")";
   }
   if (o.time_scale > 0) lo.time_scale = o.time_scale;
+  if (!o.client_exec.empty()) {  // D150: --client-driver wins over the target's driver:
+    std::string error;
+    if (!o.client_driver.empty() &&
+        !conformance::parse_driver_verbs(o.client_driver, lo.client_driver, error))
+      return "--client-driver: " + error;
+    return "";
+  }
+  if (!o.client_driver.empty()) return "--client-driver goes with --client-exec";
   const auto e = conformance::parse_endpoint(server);
   if (!e.endpoint) return "--server: " + e.error;
   lo.server = *e.endpoint;
@@ -530,7 +548,10 @@ static int run_live(const RunOptions& o, const std::vector<conformance::Scenario
     return kExitInvalid;
   }
   if (o.dry_run) return live_dry_run(scenarios, lo);
-  {
+  const bool exec = !lo.client_exec.empty();
+  std::string unstartable;
+  lo.unstartable = &unstartable;
+  if (!exec) {
     boost::asio::io_context ioc;
     if (const auto why = conformance::unreachable(ioc, lo.server); !why.empty()) {
       fmt::print(stderr, "syncsim run: cannot connect to {}: {}\n", lo.server.text(), why);
@@ -546,10 +567,23 @@ static int run_live(const RunOptions& o, const std::vector<conformance::Scenario
   meta.live_server = o.target_file.empty() ? "--server " + lo.server.text()
                                            : "--target " + o.target_file +
                                                  (o.server.empty() ? "" : " --server " + o.server);
+  if (exec)
+    meta.live_server = "--client-exec '" + o.client_exec + "'" +
+                       (o.client_driver.empty() ? "" : " --client-driver " + o.client_driver) +
+                       (o.target_file.empty() ? "" : " --target " + o.target_file);
   for (const auto& s : scenarios)
     meta.scenarios.push_back({s.file, s.name, s.rules, conformance::injects_bugs(s)});
-  fmt::print("syncsim run: {} scenario(s) live against {}, seed {}, real time x {}, {} hook(s)\n",
-             scenarios.size(), lo.server.text(), lo.seed, lo.time_scale, lo.hooks.size());
+  if (exec) {
+    std::string verbs;
+    for (const auto& v : lo.client_driver) verbs += (verbs.empty() ? "" : ",") + v;
+    fmt::print(
+        "syncsim run: {} scenario(s) live with the client `{}` (driver: {}), seed {}, real time "
+        "x {}\n",
+        scenarios.size(), lo.client_exec, verbs.empty() ? "none" : verbs, lo.seed, lo.time_scale);
+  } else {
+    fmt::print("syncsim run: {} scenario(s) live against {}, seed {}, real time x {}, {} hook(s)\n",
+               scenarios.size(), lo.server.text(), lo.seed, lo.time_scale, lo.hooks.size());
+  }
   SweepTally tally(meta);
   std::vector<RunRecord> records;
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
@@ -557,6 +591,10 @@ static int run_live(const RunOptions& o, const std::vector<conformance::Scenario
       fmt::print(stderr, "syncsim run: [{}/{}] {} ({:.0f} s)\n", i + 1, scenarios.size(),
                  scenarios[i].name, scenarios[i].duration_s * lo.time_scale);
     RunRecord r = live_record(scenarios[i], lo);
+    if (!unstartable.empty()) {  // as for an unreachable server: nothing could be judged
+      fmt::print(stderr, "syncsim run: cannot start the client: {}\n", unstartable);
+      return kExitInvalid;
+    }
     tally.add(i, r);
     tally.print_scenario(i);
     std::fflush(stdout);  // a live run is slow: each line as it comes
@@ -602,7 +640,7 @@ static int run_scenarios(const RunOptions& o) {
     fmt::print(stderr, "syncsim run: no scenario to run\n");
     return kExitInvalid;
   }
-  if (!o.server.empty() || !o.target_file.empty()) {
+  if (!o.server.empty() || !o.target_file.empty() || !o.client_exec.empty()) {
     if (!outputs_writable(o)) return kExitInvalid;
     return run_live(o, scenarios);
   }
@@ -705,6 +743,20 @@ Runner add_run_command(CLI::App& app) {
                   "scenario's links, partitions, clogs and resets; a scenario needing what a\n"
                   "live run lacks (an operator hook, a server option) is UNSUPPORTED, with\n"
                   "the reason (docs/live.md)");
+  cmd->add_option("--client-exec", o->client_exec,
+                  "run the scenarios live against a client: this shell command starts it\n"
+                  "for each scenario as the scenario's external client (`external: true`,\n"
+                  "else the first), with SYNCSIM_TARGET and the environment of check\n"
+                  "--client; the server is syncsim's reference, the other clients reference\n"
+                  "clients (docs/live.md)");
+  cmd->add_option("--client-driver", o->client_driver,
+                  "the driver commands (docs/live.md, the stdin contract) the --client-exec\n"
+                  "client takes: all, none, or a list (write,presence,samples,apply-rate,\n"
+                  "corrupt-state,resubscribe); a scenario needing another is UNSUPPORTED.\n"
+                  "Default: the target file's driver:, else none (stdin is /dev/null)");
+  cmd->add_flag("--show-client-output", o->show_client_output,
+                "--client-exec: show the client's output as it runs (else its last lines\n"
+                "are kept in the result)");
   cmd->add_option("--target", o->target_file,
                   "a target file (docs/live.md): its server (unless --server), jwt_secret\n"
                   "(to mint the scenarios' tokens) and time_scale");

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -20,10 +21,13 @@ namespace syncsim::conformance {
 // A shell command run as a child process in its own process group, so the
 // shell and whatever it started end together: a client under test
 // (`check --client --exec`) or an operator hook (`run --server`, D132).
-// Its output goes to a temporary log (or is shown, with `show`).
+// Its output goes to a temporary log (or is shown, with `show`). With
+// `stdin_pipe`, its stdin is a pipe that write_line feeds (run --client-exec's
+// driver contract, D150); else /dev/null.
 class ChildProcess {
  public:
-  ChildProcess(const std::string& command, const std::vector<std::string>& env_extra, bool show)
+  ChildProcess(const std::string& command, const std::vector<std::string>& env_extra, bool show,
+               bool stdin_pipe = false)
       : log_path_(show ? "" : make_log()) {
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) env.emplace_back(*e);
@@ -37,7 +41,15 @@ class ChildProcess {
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawn_file_actions_t files;
     posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0);
+    int in[2] = {-1, -1};
+    if (stdin_pipe && pipe2(in, O_CLOEXEC) == 0) {
+      posix_spawn_file_actions_adddup2(&files, in[0], 0);
+      stdin_ = in[1];
+      fcntl(stdin_, F_SETFL, fcntl(stdin_, F_GETFL) | O_NONBLOCK);
+      std::signal(SIGPIPE, SIG_IGN);  // a client that closed its stdin must not end syncsim
+    } else {
+      posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0);
+    }
     // Our sockets (the listener above all) must not live on in the client.
     posix_spawn_file_actions_addclosefrom_np(&files, 3);
     if (!log_path_.empty()) {
@@ -49,17 +61,43 @@ class ChildProcess {
     char* argv[] = {sh, dash_c, cmd.data(), nullptr};
     if (posix_spawn(&pid_, "/bin/sh", &files, &attr, argv, envp.data()) != 0) pid_ = -1;
     pgid_ = pid_;
+    if (in[0] >= 0) close(in[0]);
     posix_spawn_file_actions_destroy(&files);
     posix_spawnattr_destroy(&attr);
   }
   ~ChildProcess() {
     stop();
+    close_stdin();
     if (!log_path_.empty()) std::remove(log_path_.c_str());
   }
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   bool started() const { return pid_ > 0; }
+  // Writes one line (a newline is added) to its stdin pipe, whole or not at
+  // all: false when there is no pipe, the client closed it, or it holds
+  // more unread bytes than fit (a client that does not read: never blocks).
+  bool write_line(const std::string& line) {
+    if (stdin_ < 0) return false;
+    const std::string out = line + "\n";
+    std::size_t done = 0;
+    for (int tries = 0; done < out.size() && tries < 100; ++tries) {
+      const ssize_t n = ::write(stdin_, out.data() + done, out.size() - done);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EAGAIN && done > 0) {
+        usleep(1000);  // the rest of a line begun: finish it, bounded
+      } else {
+        break;
+      }
+    }
+    return done == out.size();
+  }
+  // The client sees the end of its stdin.
+  void close_stdin() {
+    if (stdin_ >= 0) close(stdin_);
+    stdin_ = -1;
+  }
   // Its exit status once it has ended, else nullopt.
   std::optional<int> exited() {
     if (pid_ <= 0) return status_;
@@ -115,6 +153,7 @@ class ChildProcess {
 
   std::string log_path_;
   pid_t pid_ = -1, pgid_ = -1;
+  int stdin_ = -1;  // the write end of its stdin pipe
   std::optional<int> status_;
 };
 

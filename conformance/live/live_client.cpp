@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "conformance/live/live_judge.hpp"
+#include "conformance/runner/scenario_client.hpp"
 #include "protocol/codec.hpp"
 #include "reference/client.hpp"
 #include "reference/runtime.hpp"
@@ -96,6 +97,26 @@ void LiveClient::stop() {
 }
 
 void LiveClient::finish() { impl_->judge_.finish(); }
+
+void LiveClient::drive(const DriverCommand& c) {
+  std::visit(
+      [&](auto& client) {
+        if (!client) return;
+        if (c.verb != DriverVerb::Step) return;
+        // The line's own value and state, not the scenario's generated ones.
+        if (c.step == StepKind::Write)
+          return void(client->write(c.collection, c.document, c.value));
+        if (c.step == StepKind::Presence) return client->update_presence(c.channel, c.value);
+        ScenarioEvent e;  // the scenario step it stands for, done as in a scenario
+        e.kind = c.step;
+        e.collection = c.collection;
+        e.count = static_cast<int>(c.number);
+        e.rate = c.number;
+        std::uint64_t refused = 0;
+        perform_client_step(*client, e, 0, refused);
+      },
+      impl_->client);
+}
 
 const SessionChecker& LiveClient::checker() const { return impl_->judge_.checker(); }
 std::string LiveClient::tap_tolerance_text() const { return impl_->judge_.tap_tolerance_text(); }

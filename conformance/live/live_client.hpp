@@ -12,6 +12,7 @@
 #include <string>
 
 #include "conformance/checker/session_checker.hpp"
+#include "conformance/live/driver_contract.hpp"
 #include "conformance/live/endpoint.hpp"
 #include "reference/client_core.hpp"
 
@@ -42,6 +43,10 @@ class LiveClient {
   void start();  // false never: connection failures are retried with the core's backoff
   void stop();
   void finish();  // judges what is still owed, as of now; after stop()
+  // One command of the driver contract (`client --driver`, D150): write,
+  // presence, samples, apply-rate, corrupt-state or resubscribe, done as the
+  // application would; hello and quit are the caller's.
+  void drive(const DriverCommand& c);
 
   const SessionChecker& checker() const;
   std::string tap_tolerance_text() const;  // D118

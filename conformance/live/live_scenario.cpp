@@ -11,12 +11,16 @@
 #include <random>
 
 #include "conformance/live/child_process.hpp"
+#include "conformance/live/driver_contract.hpp"
+#include "conformance/live/live_server.hpp"
 #include "conformance/live/proxy.hpp"
 #include "conformance/runner/expectations.hpp"
 #include "conformance/runner/link_spec.hpp"
 #include "conformance/runner/scenario_client.hpp"
+#include "protocol/codec.hpp"
 #include "protocol/json.hpp"
 #include "reference/client.hpp"
+#include "reference/jwt.hpp"
 #include "reference/runtime.hpp"
 
 namespace syncsim::conformance {
@@ -59,14 +63,42 @@ std::string link_unsupported(const LinkSpec& k) {
   return "";
 }
 
+// A client step is a driver command of the same name (D150) for the client under test.
+std::string needs_verb(const LiveScenarioOptions& o, StepKind k) {
+  const std::string name(step(k).name);
+  if (o.client_driver.count(name)) return "";
+  return "it needs the driver command \"" + name +
+         "\", which the client does not declare (--client-driver, the target's driver:)";
+}
+
+DriverCommand step_command(StepKind k) {
+  DriverCommand c;
+  c.verb = DriverVerb::Step;
+  c.step = k;
+  return c;
+}
+
 std::string step_unsupported(const Scenario& s, const ScenarioEvent& e,
                              const LiveScenarioOptions& o) {
   const StepSpec& spec = step(e.kind);
   const bool on_client = !e.nodes.empty() && is_client(s, e.nodes[0]);
+  const bool exec = !o.client_exec.empty();
   if (e.kind == StepKind::Link) return e.link ? link_unsupported(*e.link) : "";
   if (spec.live == LiveMode::SimulatorOnly) return "it is simulator-only";
+  if (exec && e.after && external_clients(s).count(e.after->client))
+    return "it waits for the client under test's state, which the driver contract does not "
+           "report (D152)";
+  if (exec && spec.needs_client && external_clients(s).count(e.client))
+    return needs_verb(o, e.kind);
   if (spec.live == LiveMode::Hook) {
     if (on_client) return "a client's " + std::string(spec.name) + " is not done live yet";
+    if (exec) {  // the reference server is ours: purge, writes, definitions act on it
+      if (e.kind == StepKind::Purge || e.kind == StepKind::ServerWrite ||
+          e.kind == StepKind::Definition)
+        return "";
+      return "the reference server's " + std::string(spec.name) +
+             " is not done with --client-exec yet";
+    }
     if (!o.hooks.count(std::string(spec.hook)))
       return "it needs the operator hook \"" + std::string(spec.hook) +
              "\", which the target file does not declare";
@@ -95,13 +127,85 @@ std::string flagged_not_judged_live(const Scenario& s) {
 
 }  // namespace
 
+std::set<std::string> external_clients(const Scenario& s) {
+  std::set<std::string> out;
+  for (const auto& c : s.clients) {
+    if (c.external) out.insert(c.name);
+  }
+  if (out.empty() && !s.clients.empty()) out.insert(s.clients.front().name);
+  return out;
+}
+
+namespace {
+
+// The reference client's own settings a scenario gives a client ("" none):
+// the client under test keeps its own (D152).
+std::string reference_options(const ScenarioClient& c) {
+  std::string out;
+  const auto add = [&out](bool set, const char* name) {
+    if (set) out += (out.empty() ? "" : ", ") + std::string(name);
+  };
+  add(c.throttle_high || c.throttle_low, "throttle_high/low");
+  add(c.suggested_rate.has_value(), "suggested_rate");
+  add(c.ping_interval_s.has_value(), "ping_interval_s");
+  add(c.retransmit_ms.has_value(), "retransmit_ms");
+  add(c.vclock_interval_s.has_value(), "vclock_interval_s");
+  add(c.wire_version.has_value(), "wire_version");
+  add(c.pending_limit.has_value(), "pending_limit");
+  add(c.backoff_jitter_ms != 0, "backoff_jitter_ms");
+  return out;
+}
+
+// What a --client-exec run cannot do with this scenario (D152), or "".
+std::string exec_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
+  if (!s.expect.flagged.empty())
+    return "a bug scenario: it demands that a defect planted in the reference be caught";
+  if (!s.server.bugs.empty()) return "it breaks the reference server on purpose (bugs)";
+  if (s.server.clock_offset_ms != 0 || s.server.drift_ppm != 0)
+    return "the server's clock offset or drift is the simulator's";
+  const auto external = external_clients(s);
+  for (const auto& c : s.clients) {
+    if (!external.count(c.name)) continue;
+    const std::string who = "client " + c.name + " (under test): ";
+    if (!c.bugs.empty()) return who + "bugs break the reference client, not yours";
+    if (c.token && c.token->refresh != "ok")
+      return who + "token refresh \"" + c.token->refresh +
+             "\" is the reference client's token source";
+    const bool judged = std::any_of(s.expect.frames.begin(), s.expect.frames.end(),
+                                    [&](const FrameExpectation& f) { return f.client == c.name; });
+    if (judged && !reference_options(c).empty())
+      return who + "its frames are expected as the reference client's " + reference_options(c) +
+             " make them; yours has its own";
+    if (c.writes > 0) {
+      if (const auto why = needs_verb(o, StepKind::Write); !why.empty())
+        return who + "its writes: " + why;
+    }
+    if (c.apply_rate > 0) {
+      if (const auto why = needs_verb(o, StepKind::ApplyRate); !why.empty())
+        return who + "its apply_rate: " + why;
+    }
+  }
+  for (const auto& st : s.expect.stats) {
+    if (external.count(st.client))
+      return "it expects " + st.client + "'s " + std::string(stat_name(st.stat)) +
+             ", a stat of the client under test, which the driver contract does not report (D152)";
+  }
+  return "";
+}
+
+}  // namespace
+
 std::string live_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
   if (!s.simulator_only.empty()) return "simulator-only: " + s.simulator_only;
+  const bool exec = !o.client_exec.empty();
+  if (exec) {
+    if (const auto why = exec_unsupported(s, o); !why.empty()) return why;
+  }
   if (const auto rule = flagged_not_judged_live(s); !rule.empty())
     return "it demands " + rule +
            " be caught, which is judged only from the reference's state notes or configured "
            "limits, not yet live";
-  if (const auto opt = server_option_set(s.server); !opt.empty())
+  if (const auto opt = server_option_set(s.server); !exec && !opt.empty())
     return "sets the server option " + opt + ", which a real server has as configured";
   if (s.segment_loss_ppm != 0) return "segment_loss_ppm is the simulator's";
   for (const auto& l : s.links) {
@@ -110,7 +214,7 @@ std::string live_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
   for (const auto& c : s.clients) {
     if (c.clock_offset_ms != 0 || c.drift_ppm != 0)
       return "client " + c.name + "'s clock offset or drift is the simulator's";
-    if (c.token && o.jwt_secret.empty())
+    if (c.token && o.jwt_secret.empty() && !exec)
       return "client " + c.name + " needs tokens: give the target's jwt_secret";
   }
   for (std::size_t i = 0; i < s.events.size(); ++i) {
@@ -123,9 +227,13 @@ std::string live_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
 
 namespace {
 
-// One scenario client: its proxy, its link parameters and the reference client.
+// One scenario client: its proxy, its link parameters and the reference
+// client, or (run --client-exec) the process of the client under test.
 struct Slot {
   std::string name;
+  bool external = false;                  // the user's client (D151)
+  std::unique_ptr<ChildProcess> process;  // started at its start_s
+  bool quit = false, exit_reported = false;
   std::unique_ptr<Proxy> proxy;
   sim::LinkParams to_server, to_client;
   sim::Prng prng;
@@ -147,6 +255,14 @@ class LiveRun {
   ScenarioResult run();
 
  private:
+  bool exec() const { return !o_.client_exec.empty(); }
+  bool start_server(std::string& error);
+  void start_external(Slot& sl, const ScenarioClient& c);
+  void watch_externals();
+  void drive(Slot& sl, const DriverCommand& c, const std::string& why);
+  void drive_step(Slot& sl, const ScenarioEvent& e, std::size_t index);
+  void stop_external(Slot& sl, ScenarioResult& result);
+  bool server_admin(const std::string& hook, const std::map<std::string, std::string>& v);
   std::chrono::nanoseconds scaled(double seconds) const {
     return std::chrono::nanoseconds(static_cast<std::int64_t>(seconds * o_.time_scale * 1e9));
   }
@@ -186,6 +302,10 @@ class LiveRun {
   const LiveScenarioOptions& o_;
   Clock::time_point t0_;
   std::uint32_t tenant_base_ = 0;  // D165: the run's tenants are base + the scenario's
+  std::unique_ptr<LiveServer> server_;  // run --client-exec: the reference server
+  Endpoint upstream_;                   // where the proxies connect
+  std::string secret_;                  // the tokens' HS256 key
+  std::unique_ptr<boost::asio::steady_timer> watch_timer_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::unique_ptr<boost::asio::steady_timer>> timers_;
   std::vector<std::shared_ptr<boost::asio::steady_timer>> waits_;  // `after:` polls
@@ -227,11 +347,22 @@ bool LiveRun::start_proxies(std::string& error) {
     }
     Proxy::Options po;
     po.listen = Endpoint{Endpoint::Transport::Tcp, "127.0.0.1", 0, "/"};
-    po.upstream = o_.server;
+    po.upstream = upstream_;
     po.faults = ProxyFaults{sl->to_server, sl->to_client};
     po.seed = o_.seed + i;
     po.sees_every_session = s_.clients.size() == 1;  // each client has its own proxy (D170)
     po.on_event = [this, name = c.name](const std::string& line) { say(name + ": " + line); };
+    sl->external = exec() && external_clients(s_).count(c.name) > 0;
+    if (sl->external) {
+      // The frames of a client we cannot tap, as the proxy sees them: what it
+      // wrote, and what it was handed (for the frame expectations).
+      po.on_frame = [this, at = sl.get()](const protocol::Bytes& f, Sender from, Seen seen) {
+        if ((from == Sender::Client) != (seen == Seen::Written)) return;
+        auto d = protocol::decode_frame(f);
+        if (d.message && at->frames.size() < 1'000'000)
+          at->frames.push_back(SeenFrame{scenario_ns(), from == Sender::Client, *d.message});
+      };
+    }
     sl->proxy = std::make_unique<Proxy>(ioc_, po);
     boost::system::error_code ec;
     if (!sl->proxy->start(ec)) {
@@ -248,8 +379,9 @@ bool LiveRun::start_proxies(std::string& error) {
 void LiveRun::create_client(std::size_t i) {
   const auto& c = s_.clients[i];
   Slot& sl = *slots_[i];
+  if (sl.external) return;
   TokenMint tm;
-  tm.secret = o_.jwt_secret;
+  tm.secret = secret_;
   const auto unix_s = [] {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -297,6 +429,13 @@ void LiveRun::schedule_workload() {
       const WorkloadWrite ww = workload_write(c, w, rng);
       schedule(at_s, [this, i, ww] {
         Slot& sl = *slots_[i];
+        if (sl.external) {
+          DriverCommand dc = step_command(StepKind::Write);
+          dc.collection = ww.collection;
+          dc.document = ww.document;
+          dc.value = ww.value;
+          return drive(sl, dc, "a write of its workload");
+        }
         if (sl.client && !sl.client->write(ww.collection, ww.document, ww.value)) ++sl.refused;
       });
     }
@@ -413,8 +552,11 @@ void LiveRun::perform(const ScenarioEvent& e, std::size_t index) {
     case StepKind::ApplyRate:
     case StepKind::CorruptState:
     case StepKind::Resubscribe:
-      if (Slot* sl = slot(e.client); sl && sl->client)
+      if (Slot* sl = slot(e.client); sl && sl->external) {
+        drive_step(*sl, e, index);
+      } else if (sl && sl->client) {
         perform_client_step(*sl->client, e, index, sl->refused);
+      }
       return;
     case StepKind::Restart:
     case StepKind::Crash:
@@ -457,6 +599,167 @@ void LiveRun::hook_step(const ScenarioEvent& e, std::size_t index) {
   call_hook(hook, v, {});
 }
 
+// run --client-exec: the reference server on a free port of 127.0.0.1,
+// configured as the scenario's `server:` says (it is ours, D151).
+bool LiveRun::start_server(std::string& error) {
+  LiveServer::Options so;
+  so.listen = Endpoint{Endpoint::Transport::Tcp, "127.0.0.1", 0, "/"};
+  so.config = scenario_server_config(s_, secret_);
+  so.seed = o_.seed;
+  server_ = std::make_unique<LiveServer>(ioc_, so);
+  boost::system::error_code ec;
+  if (!server_->start(ec)) {
+    error = "cannot start the reference server: " + ec.message();
+    return false;
+  }
+  upstream_ = Endpoint{Endpoint::Transport::Tcp, "127.0.0.1", server_->port(), "/"};
+  return true;
+}
+
+// The environment `check --client --exec` sets, plus what a scenario adds
+// (docs/live.md); with a driver, "hello 1" waits on its stdin first.
+void LiveRun::start_external(Slot& sl, const ScenarioClient& c) {
+  std::string shapes;
+  for (const auto& coll : c.shapes) shapes += (shapes.empty() ? "" : ",") + coll;
+  reference::JwtClaims claims;
+  claims.sub = "syncsim-run-client";
+  claims.tenant_id = c.token ? c.token->tenant : 0;
+  claims.user_id = 1;
+  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  claims.exp = now_s + (c.token ? c.token->expires_in_s : 3600);
+  const Endpoint at{Endpoint::Transport::Tcp, "127.0.0.1", sl.proxy->port(), "/"};
+  const bool driven = !o_.client_driver.empty();
+  std::vector<std::string> env{"SYNCSIM_TARGET=" + at.text(),
+                               "SYNCSIM_CASE=" + s_.name,
+                               "SYNCSIM_CLIENT=" + c.name,
+                               "SYNCSIM_SHAPES=" + shapes,
+                               "SYNCSIM_TOKEN=" + reference::mint_hs256(claims, secret_),
+                               "SYNCSIM_JWT_SECRET=" + secret_,
+                               "SYNCSIM_DRIVER=" + std::string(driven ? "1" : "")};
+  sl.process = std::make_unique<ChildProcess>(o_.client_exec, env, o_.show_client_output, driven);
+  say(sl.name + ": started `" + o_.client_exec + "` for " + at.text());
+  if (!driven) return;
+  DriverCommand hello;
+  hello.verb = DriverVerb::Hello;
+  hello.number = kDriverVersion;
+  drive(sl, hello, "the greeting");
+  if (c.apply_rate > 0) {
+    DriverCommand rate = step_command(StepKind::ApplyRate);
+    rate.number = c.apply_rate;
+    drive(sl, rate, "its apply_rate");
+  }
+}
+
+// One command of the driver contract to the client under test; one it
+// cannot take (its stdin closed or full) is a failure of the run.
+void LiveRun::drive(Slot& sl, const DriverCommand& c, const std::string& why) {
+  if (!sl.process) return;  // not started yet: steps before start_s are lost (D152)
+  const std::string line = driver_line(c);
+  say(sl.name + ": driver> " + line);
+  if (sl.process->write_line(line)) return;
+  if (failures_.size() < 100)
+    failures_.push_back(sl.name + ": the driver could not write \"" + line.substr(0, 80) + "\" (" +
+                        why + ") to the client's stdin: it closed it, or left over 64 KiB unread");
+}
+
+void LiveRun::drive_step(Slot& sl, const ScenarioEvent& e, std::size_t index) {
+  DriverCommand c = step_command(e.kind);
+  const std::string why = "step " + std::to_string(index + 1) + " (" + e.action + ")";
+  switch (e.kind) {
+    case StepKind::Write:
+      c.collection = e.collection.empty() ? "orders" : e.collection;
+      for (int i = 0; i < e.count; ++i) {
+        c.document = e.document.empty() ? "doc-" + std::to_string(i % 50) : e.document;
+        c.value = write_value(i, index, e.size);
+        drive(sl, c, why);
+      }
+      return;
+    case StepKind::Presence:
+      c.channel = e.channel;
+      c.value = protocol::Bytes{'h', 'i'};
+      break;
+    case StepKind::Samples:
+      c.collection = e.collection;
+      c.number = static_cast<std::uint64_t>(e.count);
+      break;
+    case StepKind::ApplyRate: c.number = e.rate; break;
+    default: break;
+  }
+  drive(sl, c, why);
+}
+
+// Every 20 ms: a client under test that ended before the scenario did.
+void LiveRun::watch_externals() {
+  for (auto& sl : slots_) {
+    if (!sl->process || sl->exit_reported) continue;
+    const auto status = sl->process->exited();
+    if (!status) continue;
+    sl->exit_reported = true;
+    const bool connected = sl->proxy->stats().connections > 0;
+    std::string said;
+    for (const auto& line : sl->process->tail(3)) said += (said.empty() ? "" : " | ") + line;
+    if ((*status == 126 || *status == 127) && !connected && o_.unstartable)
+      *o_.unstartable = "the shell could not start `" + o_.client_exec + "` (exit " +
+                        std::to_string(*status) + (said.empty() ? "" : ": " + said) + ")";
+    failures_.push_back(sl->name + " (the client under test) exited with status " +
+                        std::to_string(*status) + " at " +
+                        seconds_text(static_cast<double>(scenario_ns()) / 1e9) +
+                        ", before the scenario's end" + (said.empty() ? "" : ": " + said));
+  }
+  watch_timer_ = std::make_unique<boost::asio::steady_timer>(ioc_, std::chrono::milliseconds(20));
+  watch_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) watch_externals();
+  });
+}
+
+// At the end: "quit", a second to go, then stopped (its whole group);
+// its last lines kept.
+void LiveRun::stop_external(Slot& sl, ScenarioResult& result) {
+  if (!sl.process) {
+    result.failures.push_back(sl.name + " (the client under test) was never started");
+    return;
+  }
+  if (sl.proxy->stats().connections == 0)
+    result.failures.push_back(
+        sl.name + " (the client under test) never connected to " +
+        Endpoint{Endpoint::Transport::Tcp, "127.0.0.1", sl.proxy->port(), "/"}.text() +
+        " (SYNCSIM_TARGET) within the scenario");
+  if (!o_.client_driver.empty() && !sl.exit_reported) {
+    sl.process->write_line(driver_line(DriverCommand{}));  // quit
+    sl.process->close_stdin();
+    const auto limit = Clock::now() + std::chrono::seconds(1);
+    while (!sl.process->exited() && Clock::now() < limit)
+      ioc_.run_one_for(std::chrono::milliseconds(10));
+  }
+  sl.process->stop();
+  const auto tail = sl.process->tail(8);
+  for (const auto& line : tail) result.notes.push_back(sl.name + "| " + line);
+}
+
+// run --client-exec: a server-side step on the reference server itself.
+bool LiveRun::server_admin(const std::string& hook, const std::map<std::string, std::string>& v) {
+  const auto get = [&v](const char* k) {
+    const auto it = v.find(k);
+    return it == v.end() ? std::string() : it->second;
+  };
+  std::string line;
+  if (hook == "purge") line = "purge 0 " + get("collection");
+  if (hook == "server_write") {
+    const auto hex = get("value_hex");
+    line = "write 0 " + get("collection") + " " + get("document") + " " + (hex.empty() ? "-" : hex);
+  }
+  if (hook == "define")
+    line = "define 0 " + get("type") + " " + get("name") + " " + get("action") +
+           (get("action") == "put" ? " " + get("json") : "");
+  const std::string answer = line.empty() ? "error no such server step" : server_->admin(line);
+  if (answer == "ok") return true;
+  failures_.push_back("the reference server refused \"" + line + "\": " + answer +
+                      " (an error of the run)");
+  return false;
+}
+
 // "{name}" placeholders replaced by the values, each quoted for the shell.
 std::string hook_command(std::string command, const std::map<std::string, std::string>& values) {
   for (const auto& [key, value] : values) {
@@ -473,6 +776,10 @@ std::string hook_command(std::string command, const std::map<std::string, std::s
 
 void LiveRun::call_hook(const std::string& name, const std::map<std::string, std::string>& values,
                         std::function<void()> on_ok) {
+  if (server_) {  // run --client-exec: the reference server does it at once
+    if (server_admin(name, values) && on_ok) on_ok();
+    return;
+  }
   if (hook_queue_.size() >= 1000) {
     failures_.push_back("hook \"" + name + "\": over 1000 calls queued (an error of the run)");
     return;
@@ -547,6 +854,15 @@ void LiveRun::convergence(ScenarioResult& out) const {
     for (const auto& coll : c.shapes) {
       const auto v = core.view().find(coll);
       const auto* docs = v == core.view().end() ? &kEmpty : &v->second;
+      if (server_) {  // --client-exec: the reference server's store is the truth
+        const auto store = server_->documents(c.token ? c.token->tenant : 0, coll);
+        if (*docs != store)
+          out.failures.push_back(cite + c.name + "'s view of \"" + coll + "\" has " +
+                                 std::to_string(docs->size()) + " documents, the server " +
+                                 std::to_string(store.size()) + "; " +
+                                 first_difference(*docs, store));
+        continue;
+      }
       const auto [it, first] = first_view.try_emplace(coll, c.name, docs);
       if (first || *it->second.second == *docs) continue;
       out.failures.push_back(cite + c.name + "'s view of \"" + coll + "\" has " +
@@ -577,10 +893,13 @@ void LiveRun::finish(ScenarioResult& result) {
   // What is owed is judged at the end of the timeline with the connections
   // still open, as in the simulator: a close forgets a connection's debts.
   for (auto& sl : slots_) sl->proxy->finish();
+  if (watch_timer_) watch_timer_->cancel();
   for (auto& sl : slots_) {
     if (sl->client) sl->client->stop();
+    if (sl->external) stop_external(*sl, result);
   }
   for (auto& sl : slots_) sl->proxy->stop();
+  if (server_) server_->stop();
   for (auto& t : timers_) t->cancel();
   for (auto& t : waits_) t->cancel();
   if (ioc_.stopped()) ioc_.restart();
@@ -601,7 +920,9 @@ ScenarioResult LiveRun::run() {
   result.file = s_.file;
   result.seed = o_.seed;
   std::string error;
-  if (!start_proxies(error)) {
+  secret_ = exec() ? "syncsim-run-client-exec" : o_.jwt_secret;
+  upstream_ = o_.server;
+  if ((exec() && !start_server(error)) || !start_proxies(error)) {
     result.failures.push_back(error);
     return result;
   }
@@ -613,9 +934,22 @@ ScenarioResult LiveRun::run() {
     tenant_base_ = 1000 * (1 + static_cast<std::uint32_t>(std::random_device{}() % 2'000'000));
     notes_.push_back("tenants from " + std::to_string(tenant_base_) + " (this run's own)");
   }
+  if (exec()) {
+    result.notes.push_back("the client under test: " + o_.client_exec + " (driver: " +
+                           (o_.client_driver.empty() ? std::string("none") : "contract v1") +
+                           "); its view is not read: the driver contract reports no state (D152)");
+    for (const auto& c : s_.clients) {
+      const auto opts = reference_options(c);
+      if (!opts.empty() && external_clients(s_).count(c.name))
+        result.notes.push_back(c.name + "'s " + opts +
+                               " set the reference client; the client under test keeps its own");
+    }
+    watch_externals();
+  }
   for (std::size_t i = 0; i < s_.clients.size(); ++i) {
     create_client(i);
     schedule(s_.clients[i].start_s, [this, i] {
+      if (slots_[i]->external) return start_external(*slots_[i], s_.clients[i]);
       slots_[i]->client->start();
       say(slots_[i]->name + ": started, through the proxy on port " +
           std::to_string(slots_[i]->proxy->port()));

@@ -140,6 +140,20 @@ std::string LiveServer::admin(const std::string& line) {
   return "error unknown command (purge, write, define)";
 }
 
+std::map<std::string, protocol::Bytes> LiveServer::documents(std::uint32_t tenant,
+                                                             const std::string& collection) const {
+  return std::visit(
+      [&](const auto& sv) {
+        std::map<std::string, protocol::Bytes> out;
+        if (!sv) return out;
+        const auto& store = sv->core().collections();
+        const auto it = store.find({tenant, collection});
+        if (it != store.end()) out = it->second.documents;
+        return out;
+      },
+      impl_->server);
+}
+
 const SessionChecker& LiveServer::checker() const { return impl_->judge_.checker(); }
 std::string LiveServer::tap_tolerance_text() const { return impl_->judge_.tap_tolerance_text(); }
 std::uint64_t LiveServer::connections() const { return impl_->seen_connections.size(); }

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -44,6 +45,10 @@ class LiveServer {
   // <collection>", "write <tenant> <collection> <document> <hex>", "define
   // <tenant> <type> <name> put <json>|delete". Answers "ok" or "error <why>".
   std::string admin(const std::string& line);
+
+  // The documents of one collection in the server's store (run --client-exec's convergence).
+  std::map<std::string, protocol::Bytes> documents(std::uint32_t tenant,
+                                                   const std::string& collection) const;
 
   const SessionChecker& checker() const;
   std::string tap_tolerance_text() const;  // D118

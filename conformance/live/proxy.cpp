@@ -296,6 +296,7 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
     if (options.on_event) options.on_event(line);
   }
   void judge(const Bytes& frame, std::uint64_t conn, Sender from, Seen seen) {
+    if (options.on_frame) options.on_frame(frame, from, seen);
     judge_.frame(frame, conn, from, seen);
   }
   void closed(std::uint64_t id) {

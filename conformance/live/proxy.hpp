@@ -55,6 +55,8 @@ class Proxy {
     std::ostream* trace = nullptr;  // JSON lines for check-trace, "seen" written/received
     std::function<void(const CheckFinding&)> on_finding;
     std::function<void(const std::string&)> on_event;  // connections, faults applied
+    // Each TCP frame as the checker judges it (run --client-exec's frame expectations).
+    std::function<void(const protocol::Bytes&, protocol::Sender, Seen)> on_frame;
     std::size_t max_connections = 64;                  // more at once are refused
     std::int64_t tap_tolerance_floor_ns = 50'000'000;  // D81/D118: raised by measured round trips
     std::size_t max_held_frames = 10'000;              // per direction; beyond it the pair is cut

@@ -1,5 +1,6 @@
 #include "conformance/live/target.hpp"
 
+#include "conformance/live/driver_contract.hpp"
 #include "conformance/live/live_case.hpp"
 #include "conformance/live/profiles.hpp"
 #include "conformance/runner/vocabulary.hpp"
@@ -43,7 +44,7 @@ TargetLoad parse_target(const std::string& text, const std::string& file, bool b
     } else {
       r.keys(root,
              {"server", "token", "jwt_secret", "tenant", "capabilities", "expected_failures",
-              "time_scale", "tap_tolerance_ms", "hooks", "hook_timeout_s", "profile"},
+              "time_scale", "tap_tolerance_ms", "hooks", "hook_timeout_s", "profile", "driver"},
              "a target file");
     }
     opt_str(r, root, "server", t.server);
@@ -68,6 +69,12 @@ TargetLoad parse_target(const std::string& text, const std::string& file, bool b
     if (!t.profile.empty() && !find_profile(t.profile))
       r.fail(root["profile"],
              "unknown profile \"" + t.profile + "\" (expected one of: " + profile_names() + ")");
+    if (const auto d = root["driver"]) {
+      std::string list;
+      for (const auto& v : r.strings(d, "\"driver\"")) list += (list.empty() ? "" : ",") + v;
+      std::string error;
+      if (!parse_driver_verbs(list, t.driver, error)) r.fail(d, error);
+    }
     if (const auto xf = root["expected_failures"]) {
       if (!xf.IsNull()) {
         for (const auto& id : r.strings(xf, "\"expected_failures\""))

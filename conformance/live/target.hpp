@@ -13,6 +13,7 @@
 //     purge: "my-admin purge {tenant} {collection}"
 //   hook_timeout_s: 10
 //   profile: origin@19ed8a6a           # known upstream deviations (spec §7) are DEVIATION (D140)
+//   driver: [write, resubscribe]       # run --client-exec: the stdin contract's commands (D150)
 //
 // A baseline file holds `expected_failures` only.
 #pragma once
@@ -38,6 +39,7 @@ struct TargetFile {
   std::map<std::string, std::string> hooks;  // hook name -> shell command with {placeholders}
   double hook_timeout_s = 10;
   std::string profile;  // a deviation profile's name (profiles.hpp), or ""
+  std::set<std::string> driver;  // run --client-exec: the driver commands the client takes (D150)
 };
 
 struct TargetLoad {

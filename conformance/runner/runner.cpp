@@ -362,6 +362,12 @@ void wait_then_perform(Run& run, const ScenarioEvent& e, std::size_t index, Clie
 
 void apply_link_spec(sim::LinkParams& p, const LinkSpec& k) { apply_link(p, k); }
 
+ServerConfig scenario_server_config(const Scenario& s, const std::string& jwt_secret) {
+  ServerConfig c = server_config(s);
+  c.jwt.hs256_secret = jwt_secret;
+  return c;
+}
+
 // `converged: true` in the simulator: every client that is up is in
 // session, has nothing unacknowledged and sees what the server's store
 // holds; unless the relay did what no side can repair (D120).

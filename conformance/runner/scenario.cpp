@@ -66,7 +66,8 @@ ScenarioClient read_client(const YAML::Node& c, const Reader& r) {
           "pending_limit",
           "retransmit_ms",
           "backoff_jitter_ms",
-          "start_s"},
+          "start_s",
+          "external"},
          "a client");
   ScenarioClient cl;
   if (!c["name"]) r.fail(c, "a client needs a \"name\"");
@@ -105,6 +106,7 @@ ScenarioClient read_client(const YAML::Node& c, const Reader& r) {
   opt(r, c, "retransmit_ms", cl.retransmit_ms, std::int64_t{10}, std::int64_t{600'000});
   opt(r, c, "backoff_jitter_ms", cl.backoff_jitter_ms, std::int64_t{0}, std::int64_t{600'000});
   opt(r, c, "start_s", cl.start_s, 0.0, 86'400.0);
+  if (c["external"]) cl.external = r.get<bool>(c["external"], "\"external\" must be true or false");
   opt(r, c, "vclock_interval_s", cl.vclock_interval_s, 0.01, 86'400.0);
   opt(r, c, "timeseries_interval_s", cl.timeseries_interval_s, 0.01, 86'400.0);
   opt(r, c, "wire_version", cl.wire_version, std::uint16_t{0}, std::uint16_t{65535});

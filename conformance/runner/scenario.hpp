@@ -73,6 +73,9 @@ struct ScenarioClient {
   std::optional<double> timeseries_interval_s;  // TS-6: pushes recorded samples this often
   std::optional<std::uint16_t> wire_version;
   std::optional<std::size_t> pending_limit;  // FLOW-4
+  // run --client-exec: this client is the one under test (D151); none
+  // marked: the first client is.
+  bool external = false;
 };
 
 struct ScenarioServer {

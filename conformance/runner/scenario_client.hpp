@@ -10,6 +10,7 @@
 
 #include "conformance/runner/scenario.hpp"
 #include "reference/client_core.hpp"
+#include "reference/server_core.hpp"
 #include "sim/prng.hpp"
 
 namespace syncsim::conformance {
@@ -24,6 +25,11 @@ struct TokenMint {
   // Added to each token's tenant: a live run's tenants of its own (D165).
   std::uint32_t tenant_base = 0;
 };
+
+// The reference server as the scenario's `server:` sets it (the simulator's,
+// and run --client-exec's, D151), verifying tokens with `jwt_secret`; bugs
+// are not applied.
+reference::ServerConfig scenario_server_config(const Scenario& s, const std::string& jwt_secret);
 
 reference::ClientConfig scenario_client_config(const ScenarioClient& c, std::size_t index,
                                                const TokenMint& mint);

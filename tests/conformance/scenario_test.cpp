@@ -15,8 +15,8 @@ std::string error_of(const std::string& yaml) { return parse_scenario(yaml, "s.y
 TEST(Scenarios, ErrorsNameFileLineColumnAndWhatWasExpected) {
   EXPECT_EQ(error_of("name: x\nclients:\n  - {name: a, writez: 3}\n"),
             "s.yaml:3:15: unknown key \"writez\" in a client (expected one of: apply_rate, "
-            "backoff_jitter_ms, bugs, clock_offset_ms, collection, docs, drift_ppm, name, "
-            "pending_limit, ping_interval_s, retransmit_ms, shapes, start_s, suggested_rate, "
+            "backoff_jitter_ms, bugs, clock_offset_ms, collection, docs, drift_ppm, external, "
+            "name, pending_limit, ping_interval_s, retransmit_ms, shapes, start_s, suggested_rate, "
             "throttle_high, throttle_low, timeseries_interval_s, token, vclock_interval_s, "
             "wire_version, writes)");
   EXPECT_EQ(error_of("name: x\nclients: []\n"),
