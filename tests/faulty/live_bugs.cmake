@@ -1,0 +1,1 @@
+# Filled from live_matrix.sh (see CMakeLists.txt).
