@@ -17,6 +17,7 @@ std::string_view verdict_name(Verdict v) {
     case Verdict::XFail: return "XFAIL";
     case Verdict::XPass: return "XPASS";
     case Verdict::Unreachable: return "UNREACHABLE";
+    case Verdict::Error: return "ERROR";
   }
   return "?";
 }

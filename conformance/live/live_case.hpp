@@ -17,8 +17,10 @@ namespace syncsim::conformance {
 // PASS/FAIL/TIMEOUT as h2spec; UNSUPPORTED: the case needs a capability the
 // target file says it lacks (not run); XFAIL: failed as the baseline
 // expects; XPASS: passed though the baseline expects a failure (reported, so
-// the baseline can be trimmed; not a failure); UNREACHABLE: no connection.
-enum class Verdict { Pass, Fail, Timeout, Unsupported, XFail, XPass, Unreachable };
+// the baseline can be trimmed; not a failure); UNREACHABLE: no connection;
+// ERROR: the run could not do a step of the case (an operator hook failed,
+// D132): nothing is concluded about the target, and the run fails.
+enum class Verdict { Pass, Fail, Timeout, Unsupported, XFail, XPass, Unreachable, Error };
 std::string_view verdict_name(Verdict v);
 
 struct CaseResult {

@@ -5,6 +5,10 @@
 # (exit 0); any other bug must make the check exit 1 with a case of RULE
 # failed (or timed out, for an answer that never comes) or a MUST finding of
 # RULE inside a failed case. Bounded throughout: it never hangs.
+# FAULTY_HOOKS=1 (environment) also opens the server's admin port and passes
+# `check` a target file whose hooks reach it through `syncsim admin` (the
+# purge and definition cases, D132); FAULTY_JWT_SECRET=S gives the server and
+# that target file an HS256 key (the cases that mint tokens of two tenants).
 set -u
 if [ $# -ne 4 ]; then
   echo "usage: $0 FAULTY_SERVER SYNCSIM BUG RULE" >&2
@@ -25,8 +29,13 @@ trap cleanup EXIT
 trap 'exit 2' HUP INT TERM
 
 # FAULTY_SERVER_ARGS and FAULTY_CHECK_ARGS (environment) add options to either.
+hooks=${FAULTY_HOOKS:-0}
+secret=${FAULTY_JWT_SECRET:-}
+extra=
+if [ "$hooks" = 1 ]; then extra="--admin-port 0 --admin-port-file $dir/admin"; fi
+if [ -n "$secret" ]; then extra="$extra --jwt-secret $secret"; fi
 # shellcheck disable=SC2086
-"$server" --port 0 --bug "$bug" --port-file "$dir/port" ${FAULTY_SERVER_ARGS:-} \
+"$server" --port 0 --bug "$bug" --port-file "$dir/port" $extra ${FAULTY_SERVER_ARGS:-} \
   >"$dir/server.log" 2>&1 &
 pid=$!
 
@@ -47,6 +56,30 @@ while [ ! -s "$dir/port" ]; do
 done
 port=$(cat "$dir/port")
 
+target=
+if [ "$hooks" = 1 ]; then
+  tries=0
+  while [ ! -s "$dir/admin" ] && [ "$tries" -lt 50 ]; do
+    tries=$((tries + 1))
+    sleep 0.1 2>/dev/null || sleep 1
+  done
+  if [ ! -s "$dir/admin" ]; then
+    echo "check_faulty: no admin port file after 5 s" >&2
+    exit 1
+  fi
+  admin="'$syncsim' admin tcp://127.0.0.1:$(cat "$dir/admin") --timeout 3"
+  {
+    echo "server: tcp://127.0.0.1:$port"
+    if [ -n "$secret" ]; then echo "jwt_secret: \"$secret\""; fi
+    echo "hooks:"
+    echo "  purge: \"$admin purge {tenant} {collection}\""
+    echo "  server_write: \"$admin write {tenant} {collection} {document} {value_hex}\""
+    echo "  define: \"$admin define {tenant} {type} {name} {action} {json}\""
+    echo "hook_timeout_s: 5"
+  } >"$dir/target.yaml"
+  target="--target $dir/target.yaml"
+fi
+
 # syncsim check bounds every answer itself; timeout(1), when present, is a backstop.
 limit=
 if command -v timeout >/dev/null 2>&1; then limit="timeout 50"; fi
@@ -55,7 +88,7 @@ if command -v timeout >/dev/null 2>&1; then limit="timeout 50"; fi
 # Loopback answers come in microseconds: a third of every budget is plenty.
 # shellcheck disable=SC2086
 $limit "$syncsim" check --server "tcp://127.0.0.1:$port" --timeout-ms 1000 --time-scale 0.3 \
-  ${FAULTY_CHECK_ARGS:-} --baseline "$(dirname "$0")/baseline.yaml" >"$dir/check.out" 2>&1
+  $target ${FAULTY_CHECK_ARGS:-} --baseline "$(dirname "$0")/baseline.yaml" >"$dir/check.out" 2>&1
 rc=$?
 cat "$dir/check.out"
 
