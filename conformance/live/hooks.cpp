@@ -1,5 +1,6 @@
 #include "conformance/live/hooks.hpp"
 
+#include <cstdio>
 #include <vector>
 
 #include "conformance/live/child_process.hpp"
@@ -18,6 +19,14 @@ std::string hook_command(std::string command, const std::map<std::string, std::s
   }
   return command;
 }
+
+namespace {
+std::string seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", s);
+  return text;
+}
+}  // namespace
 
 HookProcess::HookProcess(std::string name, const std::string& command, double timeout_s)
     : name_(std::move(name)),
@@ -38,7 +47,7 @@ std::optional<HookOutcome> HookProcess::poll() {
   if (status && *status == 0)
     return HookOutcome{true, "hook " + name_ + ": ok" + (said.empty() ? "" : " (" + said + ")")};
   return HookOutcome{false, "hook \"" + name_ + "\" failed (" +
-                                (late ? "no end within " + std::to_string(timeout_s_) + " s"
+                                (late ? "no end within " + seconds(timeout_s_) + " s"
                                       : "exit " + std::to_string(*status)) +
                                 (said.empty() ? "" : ": " + said) +
                                 "): an error of the run, not a finding about the server"};
