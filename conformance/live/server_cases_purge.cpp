@@ -26,6 +26,11 @@ std::vector<Step> session(const CaseContext& ctx, std::uint32_t tenant, std::siz
           handshake_ok(conn)};
 }
 
+// Sessions 0 and 1 of the tenant, session 2 of another one.
+std::vector<Step> two_tenants(const CaseContext& ctx, std::uint32_t tenant, std::uint32_t other) {
+  return join({session(ctx, tenant, 0), session(ctx, tenant, 1), session(ctx, other, 2)});
+}
+
 std::vector<Step> subscribed(const std::string& coll, std::size_t conn) {
   const std::string shape_id = "syncsim-purge-" + std::to_string(conn);
   return {send(ShapeSubscribe{document_shape(shape_id, coll)}, conn),
@@ -123,9 +128,7 @@ std::vector<Case> purge_cases(const CaseContext& ctx) {
             "purge"},
            {},
            true};
-    c.steps = join({session(ctx, t, 0),
-                    session(ctx, t, 1),
-                    session(ctx, other, 2),
+    c.steps = join({two_tenants(ctx, t, other),
                     {send(push(1, {7, 1}, coll), 0), acked(1, 0)},
                     subscribed(coll, 1),
                     subscribed(coll, 2),
@@ -232,22 +235,20 @@ std::vector<Case> purge_cases(const CaseContext& ctx) {
 
   {  // DEF-4: a put and a delete reach both sessions of the tenant, never another tenant's.
     const std::string name = "syncsim_" + ctx.tag + "_def1";
-    Case c{{"definition-to-tenant-only", "DEF-4",
-            "a definition put and delete through the hook reach every session of the tenant, "
-            "none of another tenant's",
-            "definitions"},
-           {},
-           true};
-    c.steps = join({session(ctx, t, 0),
-                    session(ctx, t, 1),
-                    session(ctx, other, 2),
-                    {define_hook(name, "put"), definition_sent(name, "put", {0, 1})},
-                    drained(2, 53),
-                    {no_definition(name, 2, t)},
-                    {define_hook(name, "delete"), definition_sent(name, "delete", {0, 1})},
-                    drained(2, 54),
-                    {no_definition(name, 2, t)}});
-    out.push_back(std::move(c));
+    // The put, then the delete: each reaches both sessions of the tenant, not the other's.
+    std::vector<Step> steps = two_tenants(ctx, t, other);
+    for (const std::string action : {"put", "delete"}) {
+      const auto more = join({{define_hook(name, action), definition_sent(name, action, {0, 1})},
+                              drained(2, action == "put" ? 53 : 54),
+                              {no_definition(name, 2, t)}});
+      steps.insert(steps.end(), more.begin(), more.end());
+    }
+    out.push_back({{"definition-to-tenant-only", "DEF-4",
+                    "a definition put and delete through the hook reach every session of the "
+                    "tenant, none of another tenant's",
+                    "definitions"},
+                   std::move(steps),
+                   true});
   }
 
   {  // DEF-4: replayed after a handshake of the tenant; a deleted one no more.

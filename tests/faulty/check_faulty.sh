@@ -67,16 +67,8 @@ if [ "$hooks" = 1 ]; then
     echo "check_faulty: no admin port file after 5 s" >&2
     exit 1
   fi
-  admin="'$syncsim' admin tcp://127.0.0.1:$(cat "$dir/admin") --timeout 3"
-  {
-    echo "server: tcp://127.0.0.1:$port"
-    if [ -n "$secret" ]; then echo "jwt_secret: \"$secret\""; fi
-    echo "hooks:"
-    echo "  purge: \"$admin purge {tenant} {collection}\""
-    echo "  server_write: \"$admin write {tenant} {collection} {document} {value_hex}\""
-    echo "  define: \"$admin define {tenant} {type} {name} {action} {json}\""
-    echo "hook_timeout_s: 5"
-  } >"$dir/target.yaml"
+  sh "$(dirname "$0")/hook_target.sh" "$syncsim" "$port" "$(cat "$dir/admin")" "$secret" \
+    >"$dir/target.yaml"
   target="--target $dir/target.yaml"
 fi
 

@@ -8,23 +8,11 @@
 set -u
 server=$1 syncsim=$2
 dir=$(mktemp -d) || exit 2
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 2' HUP INT TERM
 "$server" --port 0 --port-file "$dir/port" --jwt-secret hook-secret >"$dir/server.log" 2>&1 &
 pid=$!
-tries=0
-while [ ! -s "$dir/port" ] && [ "$tries" -lt 50 ]; do
-  tries=$((tries + 1))
-  sleep 0.1 2>/dev/null || sleep 1
-done
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'exit 2' HUP INT TERM
+for _ in $(seq 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
 [ -s "$dir/port" ] || { echo "hook_error: no port file" >&2; exit 1; }
 url="tcp://127.0.0.1:$(cat "$dir/port")"
 status=0

@@ -48,16 +48,8 @@ if [ "$side" != client ]; then
     done
     # The target file: the JWT secret (cases minting tokens of two tenants)
     # and hooks reaching the admin port (the purge and definition cases, D175).
-    admin="'$syncsim' admin tcp://127.0.0.1:$(cat "$out/admin") --timeout 3"
-    cat >"$out/target.$bug.yaml" <<EOT
-server: tcp://127.0.0.1:$(cat "$out/port")
-jwt_secret: "$secret"
-hooks:
-  purge: "$admin purge {tenant} {collection}"
-  server_write: "$admin write {tenant} {collection} {document} {value_hex}"
-  define: "$admin define {tenant} {type} {name} {action} {json}"
-hook_timeout_s: 5
-EOT
+    sh "$(dirname "$0")/hook_target.sh" "$syncsim" "$(cat "$out/port")" "$(cat "$out/admin")" \
+      "$secret" >"$out/target.$bug.yaml"
     timeout 120 "$syncsim" check --target "$out/target.$bug.yaml" \
       --timeout-ms 1000 --time-scale 0.3 >"$out/server.$bug.out" 2>&1
     kill "$pid" 2>/dev/null
