@@ -252,30 +252,49 @@ std::vector<Case> purge_cases(const CaseContext& ctx) {
   }
 
   {  // DEF-4: replayed after a handshake of the tenant; a deleted one no more.
-    const std::string name = "syncsim_" + ctx.tag + "_def2";
+    // Two definitions put newest name first: the replay orders them by name.
+    const std::string name = "syncsim_" + ctx.tag + "_def2", later = name + "b";
     Case c{{"definition-replayed-after-handshake", "DEF-4",
-            "a definition put before a session's handshake is sent to it after the handshake "
-            "(not to another tenant's); once deleted, it is not replayed (HARNESS CHOICE)",
+            "definitions put before a session's handshake are sent to it after the handshake, "
+            "ordered by type then name (not to another tenant's); once deleted, not replayed "
+            "(HARNESS CHOICE)",
             "definitions"},
            {},
            true};
-    c.steps = join({session(ctx, t, 0),
-                    {define_hook(name, "put")},
-                    {definition_sent(name, "put", {0})},
-                    session(ctx, t, 1),
-                    {definition_sent(name, "put", {1}, 1,
-                                     "DEF-4 (HARNESS CHOICE: every definition of the tenant "
-                                     "replayed after each handshake) not followed")},
-                    session(ctx, other, 2),
-                    drained(2, 55),
-                    {no_definition(name, 2, t)},
-                    {define_hook(name, "delete"), definition_sent(name, "delete", {0, 1})},
-                    session(ctx, t, 3),
-                    drained(3, 56)});
-    c.steps.push_back(hold(1, [name](const View& v) -> std::string {
-      const auto n = definitions(v, 3, name, "put");
+    c.steps =
+        join({session(ctx, t, 0),
+              {define_hook(later, "put"), define_hook(name, "put")},
+              {definition_sent(name, "put", {0}), definition_sent(later, "put", {0})},
+              session(ctx, t, 1),
+              {definition_sent(name, "put", {1}, 1,
+                               "DEF-4 (HARNESS CHOICE: every definition of the tenant "
+                               "replayed after each handshake) not followed"),
+               definition_sent(later, "put", {1}, 1,
+                               "DEF-4 (HARNESS CHOICE: every definition of the tenant "
+                               "replayed after each handshake) not followed")},
+              {hold(1,
+                    [name, later](const View& v) -> std::string {
+                      for (const auto& r : v.of(1)) {
+                        const auto* d = std::get_if<DefinitionSync>(&r.message);
+                        if (d && d->name == name) return "";
+                        if (d && d->name == later)
+                          return "DEF-4 broken: the replay after the handshake sent \"" + later +
+                                 "\" before \"" + name + "\" (ordered by type, then name)";
+                      }
+                      return "";
+                    })},
+              session(ctx, other, 2),
+              drained(2, 55),
+              {no_definition(name, 2, t), no_definition(later, 2, t)},
+              {define_hook(name, "delete"), define_hook(later, "delete"),
+               definition_sent(name, "delete", {0, 1}), definition_sent(later, "delete", {0, 1})},
+              session(ctx, t, 3),
+              drained(3, 56)});
+    c.steps.push_back(hold(1, [name, later](const View& v) -> std::string {
+      const auto n = definitions(v, 3, name, "put") + definitions(v, 3, later, "put");
       if (n == 0) return "";
-      return "DEF-4 broken: \"" + name + "\" was deleted, yet replayed as a put after a handshake";
+      return "DEF-4 broken: \"" + name + "\" and \"" + later +
+             "\" were deleted, yet replayed as puts after a handshake";
     }));
     out.push_back(std::move(c));
   }
