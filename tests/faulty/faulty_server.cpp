@@ -410,7 +410,7 @@ class Server {
     if (now - last_sweep_ < kPresenceSweep) return;
     last_sweep_ = now;
     for (auto ch = presence_.begin(); ch != presence_.end();) {
-      const std::string& channel = ch->first;
+      const std::string& channel = ch->first.second;
       auto& peers = ch->second;
       for (auto it = peers.begin(); it != peers.end();) {
         if (now - it->second.at <= kPresenceTtl) {
@@ -430,12 +430,12 @@ class Server {
   // SESSION-9 / PRES-5: forget the session, tell the channels it leaves.
   void closing(Conn& c) {
     for (const std::string& channel : c.channels) {
-      auto& peers = presence_[channel];
+      auto& peers = presence_[{c.tenant, channel}];  // PRES-7: a channel per tenant
       peers.erase(c.session_id);
       if (bug_ != Bug::PresenceNoLeave)
         for (auto& [sid, p] : peers)
           if (Conn* o = by_session(sid)) send(*o, PresenceLeave{channel, c.user});
-      if (peers.empty()) presence_.erase(channel);
+      if (peers.empty()) presence_.erase({c.tenant, channel});
     }
     c.channels.clear();
   }
@@ -791,7 +791,7 @@ class Server {
   }
 
   void presence(Conn& c, const PresenceUpdate& u) {
-    auto& peers = presence_[u.channel];
+    auto& peers = presence_[{c.tenant, u.channel}];  // PRES-7: a channel per tenant
     const bool member = c.channels.count(u.channel) != 0;
     if (!member && (c.channels.size() >= 64 || peers.size() >= 1024)) return;  // PRES-4
     c.channels.insert(u.channel);
@@ -829,7 +829,8 @@ class Server {
   std::map<std::string, std::uint64_t> forks_;  // lite_id -> highest accepted epoch (HS-9)
   std::map<std::uint32_t, std::vector<CollectionPurged>> purges_;
   std::map<std::uint32_t, std::map<std::pair<std::string, std::string>, DefinitionSync>> defs_;
-  std::map<std::string, std::map<std::string, Peer>> presence_;  // channel -> session -> peer
+  std::map<std::pair<std::uint32_t, std::string>, std::map<std::string, Peer>>
+      presence_;  // (tenant, channel) -> session -> peer
   Clock::time_point last_sweep_ = Clock::now();
 };
 
