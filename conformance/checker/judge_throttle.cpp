@@ -2,6 +2,7 @@
 // paces data frames to the rate (THROTTLE-4) and still answers controls at
 // once (THROTTLE-5: acks and pongs from the answers the connection and delta
 // judges match; snapshots and TokenRefreshAcks from the requests read here).
+#include <algorithm>
 #include <deque>
 
 #include "conformance/checker/judge.hpp"
@@ -65,7 +66,7 @@ class ThrottleJudge final : public Judge {
   void built(const FrameEvent& e, const Throttle& th);
   void dropped(const StateNote& n, State& s);
   void answered(const FrameEvent& e, std::deque<std::int64_t>& reads, std::string what);
-  void pace(const FrameEvent& e, State& s);
+  void pace(const FrameEvent& e, State& s, std::int64_t slack);
 
   const CheckerOptions& options_;
   std::map<std::uint64_t, State> conns_;
@@ -102,7 +103,12 @@ void ThrottleJudge::server_wrote(const FrameEvent& e) {
   }
   if (is_data_frame(e.m) && s.release_owed > 0) --s.release_owed;
   if (!s.throttled) return;
-  if (is_data_frame(e.m) && e.r.t > s.throttled_at) pace(e, s);
+  // At a tap a data frame passing just after the Throttle may have been
+  // written before the server read it, and frames of two windows of the
+  // server's clock may pass closer than they were written (D81, D160).
+  const std::int64_t slack =
+      options_.at_tap || e.r.seen == Seen::Both ? options_.tap_tolerance_ns : 0;
+  if (is_data_frame(e.m) && e.r.t > s.throttled_at + slack) pace(e, s, slack);
   const std::int64_t limit = options_.control_delay_ns;
   if (e.facts.push && e.r.t - e.facts.push->read_at > limit) {
     flag(e, "THROTTLE-5", Level::Must,
@@ -129,14 +135,16 @@ void ThrottleJudge::answered(const FrameEvent& e, std::deque<std::int64_t>& read
   }
 }
 
-void ThrottleJudge::pace(const FrameEvent& e, State& s) {
+void ThrottleJudge::pace(const FrameEvent& e, State& s, std::int64_t slack) {
   s.data_at.push_back(e.r.t);
-  while (!s.data_at.empty() && s.data_at.front() <= e.r.t - options_.throttle_window_ns)
-    s.data_at.pop_front();
+  const std::int64_t window =
+      std::max<std::int64_t>(options_.throttle_window_ns - slack, options_.throttle_window_ns / 2);
+  while (!s.data_at.empty() && s.data_at.front() <= e.r.t - window) s.data_at.pop_front();
   if (s.data_at.size() > s.rate && !s.reported) {
     flag(e, "THROTTLE-4", Level::Should,
-         std::to_string(s.data_at.size()) + " data frames within 1000 ms while the client " +
-             "throttled the session to " + std::to_string(s.rate) + " per second");
+         std::to_string(s.data_at.size()) + " data frames within " + ms_text(window) +
+             " while the client " + "throttled the session to " + std::to_string(s.rate) +
+             " per second");
     s.reported = true;
   }
 }

@@ -482,13 +482,19 @@ static std::vector<conformance::Scenario> live_subset(
     const RunOptions& o, const std::vector<conformance::Scenario>& all) {
   std::vector<conformance::Scenario> out;
   std::size_t no_block = 0, sim_only = 0;
+  // Names of this run's own (D135): a live server keeps what earlier runs did.
+  const auto run_tag = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count() %
+                                      100'000'000);
   for (const auto& s : all) {
     const bool in_subset = s.live_variant != nullptr;
     if (!in_subset && !o.live_all) {
       ++(s.simulator_only.empty() ? no_block : sim_only);
       continue;
     }
-    out.push_back(conformance::live_form(s));
+    out.push_back(conformance::namespaced(conformance::live_form(s),
+                                          run_tag + "_" + std::to_string(out.size() + 1)));
   }
   if (no_block + sim_only > 0)
     fmt::print(

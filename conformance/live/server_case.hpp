@@ -146,6 +146,7 @@ std::size_t count(const View& v, std::size_t conn, const std::function<bool(cons
 std::vector<Case> token_cases(const CaseContext& ctx);
 std::vector<Case> shape_cases(const CaseContext& ctx);
 std::vector<Case> state_cases(const CaseContext& ctx);
+std::vector<Case> fork_cases(const CaseContext& ctx);
 std::vector<Case> purge_cases(const CaseContext& ctx);
 
 }  // namespace syncsim::conformance::server_case

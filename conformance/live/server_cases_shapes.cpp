@@ -104,6 +104,23 @@ std::vector<Case> shape_cases(const CaseContext& ctx) {
                    std::move(steps)});
   }
 
+  {  // SHAPE-3: a subscription to a collection that already holds documents
+     // is answered by its snapshot first, not by a delta of what it holds.
+    const std::string coll = ctx.collection("held"), shape = coll + "-all";
+    auto seen = std::make_shared<Learned>();
+    out.push_back(
+        {{"snapshot-first-on-a-written-collection", "SHAPE-3",
+          "two documents written and acknowledged, then a ShapeSubscribe: its ShapeSnapshot "
+          "comes before any ShapeDelta of the shape",
+          "shapes"},
+         {send(handshake(token), kWriter), handshake_ok(kWriter),
+          send(push(1, {7, 1}, coll), kWriter), send(push(2, {7, 2}, coll), kWriter),
+          acked(1, kWriter), acked(2, kWriter), send(handshake(token), kReader),
+          handshake_ok(kReader), send(ShapeSubscribe{document_shape(shape, coll)}, kReader),
+          forbidding(subscribed(shape, seen), any_delta_of(shape),
+                     "SHAPE-3 broken: a ShapeDelta of the shape came before its ShapeSnapshot")}});
+  }
+
   {  // SHAPE-6: nothing after an unsubscribe.
     const std::string coll = ctx.collection("unsub"), shape = coll + "-all";
     auto seen = std::make_shared<Learned>();

@@ -444,7 +444,7 @@ class CaseRun {
 
 std::vector<Case> all_cases(const CaseContext& ctx) {
   std::vector<Case> out = make_cases(ctx);
-  for (auto* family : {&token_cases, &shape_cases, &state_cases, &purge_cases}) {
+  for (auto* family : {&token_cases, &shape_cases, &state_cases, &fork_cases, &purge_cases}) {
     for (auto& c : (*family)(ctx)) out.push_back(std::move(c));
   }
   return out;

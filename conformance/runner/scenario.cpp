@@ -460,6 +460,32 @@ std::vector<std::string> scenario_files(const std::vector<std::string>& paths, s
   return files;
 }
 
+Scenario namespaced(const Scenario& s, const std::string& tag) {
+  const auto m = [&tag](const std::string& v) { return v.empty() || v == "*" ? v : v + "_" + tag; };
+  Scenario out = s;
+  for (auto& c : out.clients) {
+    // Where writes go by default (scenario_client.cpp), made explicit first.
+    if (c.collection.empty()) c.collection = c.shapes.empty() ? "orders" : c.shapes.front();
+    c.collection = m(c.collection);
+    for (auto& coll : c.shapes) coll = m(coll);
+  }
+  for (auto& e : out.events) {
+    e.collection = m(e.collection);
+    e.channel = m(e.channel);
+    if (e.kind == StepKind::Definition) e.name = m(e.name);
+  }
+  const std::string all = "-all";  // shape ids are "<collection>-all"
+  for (auto& f : out.expect.frames) {
+    for (auto& [path, value] : f.where) {
+      if (path == "collection" || path == "name" || path == "channel") value = m(value);
+      if (path == "shape_id" && value.size() > all.size() &&
+          value.compare(value.size() - all.size(), all.size(), all) == 0)
+        value = m(value.substr(0, value.size() - all.size())) + all;
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> rules_named(const Scenario& s) {
   std::set<std::string> ids(s.rules.begin(), s.rules.end());
   for (const auto& f : s.expect.frames) ids.insert(f.rule);

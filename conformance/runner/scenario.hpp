@@ -182,6 +182,12 @@ struct Scenario {
 // What a live run runs: the scenario's live variant, or the scenario.
 inline const Scenario& live_form(const Scenario& s) { return s.live_variant ? *s.live_variant : s; }
 
+// `s` with every collection, presence channel and definition name it uses
+// suffixed "_<tag>" (in clients, steps and the `where:` of expectations), so
+// scenarios run one after another on one live server never meet each other's
+// data, purges or definitions (D135).
+Scenario namespaced(const Scenario& s, const std::string& tag);
+
 struct ScenarioLoad {
   std::optional<Scenario> scenario;
   std::string error;  // "file:line:col: what was expected"

@@ -174,5 +174,35 @@ TEST(Scenarios, LiveBlockIsCheckedWhereItStands) {
   EXPECT_EQ(sim.scenario->simulator_only, "a disk wipe");
 }
 
+// D135: a live run gives every collection, channel and definition name a
+// suffix of its own, consistently in clients, steps and expectations.
+TEST(Scenarios, NamespacedRenamesCollectionsChannelsAndDefinitionsEverywhere) {
+  const auto loaded = parse_scenario(
+      "name: x\nclients: [{name: a, shapes: [orders]}, {name: b}]\n"
+      "events:\n  - {at_s: 1, action: purge, collection: orders}\n"
+      "  - {at_s: 1, action: presence, client: a, channel: room}\n"
+      "  - {at_s: 1, action: definition, name: fn-1}\n"
+      "expect:\n  frames:\n"
+      "    - {rule: PURGE-1, client: a, from: server, type: CollectionPurged, where: {name: "
+      "orders}, at_least: 1}\n"
+      "    - {rule: SHAPE-3, client: a, from: server, type: ShapeDelta, where: {shape_id: "
+      "orders-all}, at_least: 1}\n"
+      "    - {rule: RESYNC-2, client: a, type: ResyncRequest, where: {collection: \"\"}, at_least: "
+      "1}\n",
+      "s.yaml");
+  ASSERT_TRUE(loaded.scenario) << loaded.error;
+  const auto n = conformance::namespaced(*loaded.scenario, "t7");
+  EXPECT_EQ(n.clients[0].shapes, std::vector<std::string>{"orders_t7"});
+  EXPECT_EQ(n.clients[0].collection, "orders_t7");
+  EXPECT_EQ(n.clients[1].collection, "orders_t7");  // the default, made explicit
+  EXPECT_EQ(n.events[0].collection, "orders_t7");
+  EXPECT_EQ(n.events[1].channel, "room_t7");
+  EXPECT_EQ(n.events[2].name, "fn-1_t7");
+  EXPECT_EQ(n.expect.frames[0].where.at("name"), "orders_t7");
+  EXPECT_EQ(n.expect.frames[1].where.at("shape_id"), "orders_t7-all");
+  EXPECT_EQ(n.expect.frames[2].where.at("collection"), "");         // "any" stays any
+  EXPECT_EQ(loaded.scenario->clients[0].shapes.front(), "orders");  // the original is untouched
+}
+
 }  // namespace
 }  // namespace syncsim::test

@@ -370,6 +370,36 @@ TEST(THROTTLE_4, DataFramesArePacedToTheSuggestedRate) {
   EXPECT_FALSE(released.has("THROTTLE-4")) << released.all();
 }
 
+// At a tap (the proxy, D81, D161) a frame written before the server read the
+// Throttle may pass just after it, and two bursts of the server's 1000-ms
+// windows may pass a few ms closer than they were written; a server that
+// ignores the throttle is still caught.
+TEST(THROTTLE_4, AtATapTheToleranceCoversFramesInFlightAndBurstEdges) {
+  auto run = [](bool at_tap, int bursts, int per_burst, std::int64_t apart_ms) {
+    conformance::CheckerOptions o;
+    o.at_tap = at_tap;
+    o.tap_tolerance_ns = 50 * kMs;
+    Trace tr(o);
+    tr.c(hs());
+    tr.s(ok_ack());
+    tr.cw(Throttle{true, 1000, 10});
+    tr.sr(Throttle{true, 1000, 10});
+    std::uint64_t lsn = 0;
+    tr.wait_ms(5);
+    tr.sw(delta("s1", ++lsn));  // written before the Throttle was read
+    tr.wait_ms(20);
+    for (int b = 0; b < bursts; ++b) {
+      for (int i = 0; i < per_burst; ++i) tr.sw(delta("s1", ++lsn));
+      tr.wait_ms(apart_ms);
+    }
+    return tr.has("THROTTLE-4");
+  };
+  EXPECT_FALSE(run(true, 3, 10, 985));  // a correct server, read at a tap
+  EXPECT_TRUE(run(false, 3, 10, 985));  // the same times, without a tap: too close
+  EXPECT_TRUE(run(true, 3, 20, 985));   // twice the rate, at a tap
+  EXPECT_TRUE(run(true, 6, 10, 300));   // the throttle ignored, at a tap
+}
+
 TEST(THROTTLE_5, ControlFramesAreNotDelayedWhileThrottled) {
   Trace tr;
   tr.c(hs());

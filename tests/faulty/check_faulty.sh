@@ -7,8 +7,7 @@
 # RULE inside a failed case. Bounded throughout: it never hangs.
 # FAULTY_HOOKS=1 (environment) also opens the server's admin port and passes
 # `check` a target file whose hooks reach it through `syncsim admin` (the
-# purge and definition cases, D132); FAULTY_JWT_SECRET=S gives the server and
-# that target file an HS256 key (the cases that mint tokens of two tenants).
+# purge and definition cases, D132) and which holds the server's JWT secret.
 set -u
 if [ $# -ne 4 ]; then
   echo "usage: $0 FAULTY_SERVER SYNCSIM BUG RULE" >&2
@@ -28,14 +27,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 2' HUP INT TERM
 
-# FAULTY_SERVER_ARGS and FAULTY_CHECK_ARGS (environment) add options to either.
-hooks=${FAULTY_HOOKS:-0}
-secret=${FAULTY_JWT_SECRET:-}
+# FAULTY_SERVER_ARGS and FAULTY_CHECK_ARGS (environment) add options to either;
+# unset, both get one JWT secret, so the cases that mint tokens run.
+key=faulty-check-secret
+secret="--jwt-secret $key"
 extra=
-if [ "$hooks" = 1 ]; then extra="--admin-port 0 --admin-port-file $dir/admin"; fi
-if [ -n "$secret" ]; then extra="$extra --jwt-secret $secret"; fi
+if [ "${FAULTY_HOOKS:-0}" = 1 ]; then extra="--admin-port 0 --admin-port-file $dir/admin"; fi
 # shellcheck disable=SC2086
-"$server" --port 0 --bug "$bug" --port-file "$dir/port" $extra ${FAULTY_SERVER_ARGS:-} \
+"$server" --port 0 --bug "$bug" --port-file "$dir/port" $extra ${FAULTY_SERVER_ARGS-$secret} \
   >"$dir/server.log" 2>&1 &
 pid=$!
 
@@ -57,7 +56,7 @@ done
 port=$(cat "$dir/port")
 
 target=
-if [ "$hooks" = 1 ]; then
+if [ "${FAULTY_HOOKS:-0}" = 1 ]; then
   tries=0
   while [ ! -s "$dir/admin" ] && [ "$tries" -lt 50 ]; do
     tries=$((tries + 1))
@@ -67,7 +66,11 @@ if [ "$hooks" = 1 ]; then
     echo "check_faulty: no admin port file after 5 s" >&2
     exit 1
   fi
-  sh "$(dirname "$0")/hook_target.sh" "$syncsim" "$port" "$(cat "$dir/admin")" "$secret" \
+  # The server's default secret goes in the target file too: FAULTY_CHECK_ARGS
+  # may replace the option.
+  keyed=$key
+  if [ -n "${FAULTY_SERVER_ARGS+x}" ]; then keyed=; fi
+  sh "$(dirname "$0")/hook_target.sh" "$syncsim" "$port" "$(cat "$dir/admin")" "$keyed" \
     >"$dir/target.yaml"
   target="--target $dir/target.yaml"
 fi
@@ -80,7 +83,8 @@ if command -v timeout >/dev/null 2>&1; then limit="timeout 50"; fi
 # Loopback answers come in microseconds: a third of every budget is plenty.
 # shellcheck disable=SC2086
 $limit "$syncsim" check --server "tcp://127.0.0.1:$port" --timeout-ms 1000 --time-scale 0.3 \
-  $target ${FAULTY_CHECK_ARGS:-} --baseline "$(dirname "$0")/baseline.yaml" >"$dir/check.out" 2>&1
+  $target ${FAULTY_CHECK_ARGS-$secret} --baseline "$(dirname "$0")/baseline.yaml" \
+  >"$dir/check.out" 2>&1
 rc=$?
 cat "$dir/check.out"
 

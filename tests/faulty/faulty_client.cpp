@@ -90,7 +90,11 @@ namespace {
   X(EmptyShapeId, "empty-shape-id", "SHAPE-1",                                                     \
     "shapes") /* SHAPE-1: subscribes with shape_id "" */                                           \
   X(CloseOnUnknownCode, "close-on-unknown-code", "FRAME-3",                                        \
-    "framing") /* FRAME-3: an unknown code closes */
+    "framing") /* FRAME-3: an unknown code closes */                                               \
+  X(PingBeforeHandshake, "ping-before-handshake", "HS-1",                                          \
+    "handshake") /* HS-1: a Ping is the first frame */                                             \
+  X(CloseOnBadBody, "close-on-bad-body", "FRAME-10",                                               \
+    "framing") /* FRAME-10: an undecodable body closes */
 
 enum class Bug {
   None,
@@ -225,6 +229,8 @@ class Client {
     h.epoch = ++epoch_;  // HS-12: above every earlier one of this lite_id
     h.wire_version = 1;  // HS-3
     for (const auto& [id, coll] : shapes_) h.subscribed_shapes.push_back(id);
+    if (o_.bug == Bug::PingBeforeHandshake)
+      send(PingPong{static_cast<std::uint64_t>(unix_ms()), false});
     send(h);
     if (o_.bug == Bug::PushBeforeAck) {
       subscribe();
@@ -308,7 +314,11 @@ class Client {
         continue;
       }
       const DecodedBody d = decode_body(ev.msg_type, ev.body);
-      if (d.valid()) handle(*d.message);  // undecodable bodies are ignored (FRAME-10)
+      if (d.valid()) {
+        handle(*d.message);
+      } else if (o_.bug == Bug::CloseOnBadBody && authed_) {
+        closed_ = true;  // FRAME-10 asks that an undecodable body be ignored
+      }
       if (closed_) return;
     }
   }

@@ -430,7 +430,7 @@ class Server {
   // SESSION-9 / PRES-5: forget the session, tell the channels it leaves.
   void closing(Conn& c) {
     for (const std::string& channel : c.channels) {
-      auto& peers = presence_[{c.tenant, channel}];  // PRES-7: a channel per tenant
+      auto& peers = presence_[{c.tenant, channel}];
       peers.erase(c.session_id);
       if (bug_ != Bug::PresenceNoLeave)
         for (auto& [sid, p] : peers)
@@ -791,7 +791,7 @@ class Server {
   }
 
   void presence(Conn& c, const PresenceUpdate& u) {
-    auto& peers = presence_[{c.tenant, u.channel}];  // PRES-7: a channel per tenant
+    auto& peers = presence_[{c.tenant, u.channel}];
     const bool member = c.channels.count(u.channel) != 0;
     if (!member && (c.channels.size() >= 64 || peers.size() >= 1024)) return;  // PRES-4
     c.channels.insert(u.channel);
@@ -829,8 +829,8 @@ class Server {
   std::map<std::string, std::uint64_t> forks_;  // lite_id -> highest accepted epoch (HS-9)
   std::map<std::uint32_t, std::vector<CollectionPurged>> purges_;
   std::map<std::uint32_t, std::map<std::pair<std::string, std::string>, DefinitionSync>> defs_;
-  std::map<std::pair<std::uint32_t, std::string>, std::map<std::string, Peer>>
-      presence_;  // (tenant, channel) -> session -> peer
+  // (tenant, channel) -> session -> peer: channels never cross tenants (PRES-7)
+  std::map<std::pair<std::uint32_t, std::string>, std::map<std::string, Peer>> presence_;
   Clock::time_point last_sweep_ = Clock::now();
 };
 

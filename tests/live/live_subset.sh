@@ -9,7 +9,6 @@ set -u
 SYNCSIM=$1 SC=$2 DIR=$3 TRANSPORT=$4 RUNS=${5:-1}
 rm -rf "$DIR"
 mkdir -p "$DIR"
-. "$(dirname "$0")/lib.sh"  # port_of
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null' EXIT
 case $TRANSPORT in
@@ -20,7 +19,12 @@ esac
 "$SYNCSIM" serve --listen "$LISTEN" --jwt-secret live-subset-secret --target-out "$DIR/target.yaml" \
   --duration 900 --must-only >"$DIR/serve.log" 2>&1 &
 pid=$!
-port_of "$DIR/serve.log" "wrote the target file " >/dev/null || exit 1
+i=0
+until grep -q "wrote the target file" "$DIR/serve.log" 2>/dev/null; do
+  i=$((i + 1))
+  [ $i -gt 100 ] && { cat "$DIR/serve.log"; echo "FAIL: serve wrote no target file"; exit 1; }
+  sleep 0.05
+done
 
 "$SYNCSIM" run "$SC" --target "$DIR/target.yaml" --dry-run >"$DIR/dry.log" 2>&1 || {
   cat "$DIR/dry.log"; echo "FAIL: dry run"; exit 1; }
@@ -43,7 +47,8 @@ while [ $run -le "$RUNS" ]; do
   grep -E "^  (FAIL|UNSUP) " "$DIR/run$run.log" && { echo "FAIL: not every scenario passed"; exit 1; }
   run=$((run + 1))
 done
-kill "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-grep "MUST" "$DIR/serve.log" | grep -v " 0 MUST" && { echo "FAIL: the server saw MUST findings"; exit 1; }
+# serve's own checker is not consulted: it sees frames as the server wrote
+# them, before the proxies drop or reorder them, so a client's correct
+# resync after a proxy's drop looks unfounded there. The run's checkers, at
+# the proxies, judge what each side really got.
 echo "OK: the live subset passes over $TRANSPORT"
