@@ -67,7 +67,8 @@ bool write_junit(const std::string& path, const std::string& suite,
   if (!out) return false;
   std::size_t failures = 0, skipped = 0;
   for (const auto& r : results) {
-    failures += conformance::counts_as_failure(r.verdict) || r.verdict == Verdict::Unreachable;
+    failures += conformance::counts_as_failure(r.verdict) || r.verdict == Verdict::Unreachable ||
+                r.verdict == Verdict::Error;
     skipped += r.verdict == Verdict::Unsupported || r.verdict == Verdict::XFail ||
                r.verdict == Verdict::Deviation;
   }
@@ -81,7 +82,8 @@ bool write_junit(const std::string& path, const std::string& suite,
     std::string text = r.detail + "\n";
     for (const auto& f : r.frames) text += f + "\n";
     const std::string verdict(conformance::verdict_name(r.verdict));
-    if (conformance::counts_as_failure(r.verdict) || r.verdict == Verdict::Unreachable) {
+    if (conformance::counts_as_failure(r.verdict) || r.verdict == Verdict::Unreachable ||
+        r.verdict == Verdict::Error) {
       out << "    <failure message=\"" << verdict << ": "
           << conformance::report::escape_markup(r.detail) << "\">"
           << conformance::report::escape_markup(text) << "</failure>\n";
@@ -139,7 +141,7 @@ int report(const CheckOptions& o, const std::vector<CaseResult>& results, const 
       failing.insert(entries.begin(), entries.end());
     }
     if (bad || r.verdict == Verdict::Unsupported || r.verdict == Verdict::XPass ||
-        r.verdict == Verdict::Deviation || o.verbose) {
+        r.verdict == Verdict::Deviation || r.verdict == Verdict::Error || o.verbose) {
       if (!r.detail.empty()) fmt::print("        {}\n", r.detail);
       if (r.verdict == Verdict::XPass)
         fmt::print("        (baselined as failing: remove it from the baseline)\n");
@@ -154,11 +156,14 @@ int report(const CheckOptions& o, const std::vector<CaseResult>& results, const 
   }
   fmt::print(
       "{} case(s): {} passed, {} failed, {} timed out, {} unsupported, {} expected failure(s), "
-      "{} unexpected pass(es), {} deviation(s){}\n",
+      "{} unexpected pass(es), {} deviation(s){}{}\n",
       results.size(), count[Verdict::Pass], count[Verdict::Fail], count[Verdict::Timeout],
       count[Verdict::Unsupported], count[Verdict::XFail], count[Verdict::XPass],
       count[Verdict::Deviation],
-      count[Verdict::Unreachable] ? ", 1 unreachable (the run stopped there)" : "");
+      count[Verdict::Unreachable] ? ", 1 unreachable (the run stopped there)" : "",
+      count[Verdict::Error]
+          ? fmt::format(", {} error(s) of the run (a hook failed)", count[Verdict::Error])
+          : "");
   if (!o.junit_file.empty() && !write_junit(o.junit_file, suite, results)) {
     fmt::print(stderr, "syncsim check: {}: cannot write\n", o.junit_file);
     return kExitInvalid;
@@ -181,6 +186,11 @@ int report(const CheckOptions& o, const std::vector<CaseResult>& results, const 
     fmt::print(stderr, "syncsim check: {}\n", results.back().detail);
     return kExitInvalid;
   }
+  if (count[Verdict::Error] > 0) {  // a hook failed: the run is in error, not the target (D132)
+    fmt::print(stderr, "syncsim check: {} case(s) could not run their operator hooks\n",
+               count[Verdict::Error]);
+    return kExitInvalid;
+  }
   return count[Verdict::Fail] + count[Verdict::Timeout] > 0 ? kExitFindings : kExitOk;
 }
 
@@ -193,6 +203,8 @@ int check(CheckOptions o) {
   suite.filter = o.filter;
   suite.time_scale = 1;
   std::uint32_t tenant = 0;
+  std::map<std::string, std::string> hooks;  // operator hooks the purge cases call (D132)
+  double hook_timeout_s = 10;
   if (!o.target_file.empty()) {
     const auto t = conformance::load_target(o.target_file);
     if (!t.target) {
@@ -210,6 +222,8 @@ int check(CheckOptions o) {
     if (o.jwt_secret.empty()) o.jwt_secret = t.target->jwt_secret;
     tenant = t.target->tenant;
     if (o.profile.empty()) o.profile = t.target->profile;
+    hooks = t.target->hooks;
+    hook_timeout_s = t.target->hook_timeout_s;
   }
   if (o.token.empty() && !o.jwt_secret.empty() && !o.client) {
     reference::JwtClaims claims;  // one token for the run, valid for an hour
@@ -308,6 +322,8 @@ int check(CheckOptions o) {
   options.token = o.token;
   options.jwt_secret = o.jwt_secret;
   options.tenant = tenant;
+  options.hooks = hooks;
+  options.hook_timeout_s = hook_timeout_s;
   options.answer_budget_ms = o.timeout_ms;
   options.suite = suite;
   fmt::print("syncsim check: server {} ({} ms per answer x{}{})\n", options.target.text(),

@@ -18,6 +18,7 @@ std::string_view verdict_name(Verdict v) {
     case Verdict::XPass: return "XPASS";
     case Verdict::Unreachable: return "UNREACHABLE";
     case Verdict::Deviation: return "DEVIATION";
+    case Verdict::Error: return "ERROR";
   }
   return "?";
 }

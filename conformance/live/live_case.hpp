@@ -21,7 +21,9 @@ namespace syncsim::conformance {
 // the baseline can be trimmed; not a failure); UNREACHABLE: no connection;
 // DEVIATION: failed only in ways the target's deviation profile lists (spec
 // §7, profiles.hpp; not a failure, D140).
-enum class Verdict { Pass, Fail, Timeout, Unsupported, XFail, XPass, Unreachable, Deviation };
+// ERROR: the run could not do a step of the case (an operator hook failed,
+// D132): nothing is concluded about the target, and the run fails.
+enum class Verdict { Pass, Fail, Timeout, Unsupported, XFail, XPass, Unreachable, Deviation, Error };
 std::string_view verdict_name(Verdict v);
 
 struct CaseResult {

@@ -13,6 +13,7 @@
 #include "conformance/live/child_process.hpp"
 #include "conformance/live/driver_contract.hpp"
 #include "conformance/live/live_server.hpp"
+#include "conformance/live/hooks.hpp"
 #include "conformance/live/proxy.hpp"
 #include "conformance/runner/expectations.hpp"
 #include "conformance/runner/link_spec.hpp"
@@ -317,9 +318,8 @@ class LiveRun {
     std::function<void()> on_ok;
   };
   std::deque<HookCall> hook_queue_;
-  std::unique_ptr<ChildProcess> hook_;
+  std::unique_ptr<HookProcess> hook_;
   HookCall hook_call_;
-  Clock::time_point hook_deadline_;
   std::unique_ptr<boost::asio::steady_timer> hook_timer_;
 };
 
@@ -760,20 +760,6 @@ bool LiveRun::server_admin(const std::string& hook, const std::map<std::string, 
   return false;
 }
 
-// "{name}" placeholders replaced by the values, each quoted for the shell.
-std::string hook_command(std::string command, const std::map<std::string, std::string>& values) {
-  for (const auto& [key, value] : values) {
-    std::string quoted = "'";
-    for (char c : value) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    quoted += "'";
-    const std::string mark = "{" + key + "}";
-    for (auto at = command.find(mark); at != std::string::npos;
-         at = command.find(mark, at + quoted.size()))
-      command.replace(at, mark.size(), quoted);
-  }
-  return command;
-}
-
 void LiveRun::call_hook(const std::string& name, const std::map<std::string, std::string>& values,
                         std::function<void()> on_ok) {
   if (server_) {  // run --client-exec: the reference server does it at once
@@ -793,37 +779,23 @@ void LiveRun::next_hook() {
   hook_call_ = std::move(hook_queue_.front());
   hook_queue_.pop_front();
   say("hook " + hook_call_.name + ": " + hook_call_.command);
-  hook_ = std::make_unique<ChildProcess>(hook_call_.command, std::vector<std::string>{}, false);
-  hook_deadline_ =
-      Clock::now() + std::chrono::nanoseconds(static_cast<std::int64_t>(o_.hook_timeout_s * 1e9));
+  hook_ = std::make_unique<HookProcess>(hook_call_.name, hook_call_.command, o_.hook_timeout_s);
   poll_hook();
 }
 
 // A hook that fails is an error of the run, not a finding about the target.
 void LiveRun::poll_hook() {
   if (!hook_) return;
-  const auto status = hook_->exited();
-  const bool late = !status && Clock::now() >= hook_deadline_;
-  if (!status && !late) {
+  const auto outcome = hook_->poll();
+  if (!outcome) {
     hook_timer_ = std::make_unique<boost::asio::steady_timer>(ioc_, std::chrono::milliseconds(10));
     hook_timer_->async_wait([this](const boost::system::error_code& ec) {
       if (!ec) poll_hook();
     });
     return;
   }
-  if (late) hook_->stop();
-  std::string said;
-  for (const auto& line : hook_->tail(3)) said += (said.empty() ? "" : " | ") + line;
-  if (status && *status == 0) {
-    notes_.push_back("hook " + hook_call_.name + ": ok" + (said.empty() ? "" : " (" + said + ")"));
-    if (hook_call_.on_ok) hook_call_.on_ok();
-  } else {
-    failures_.push_back("hook \"" + hook_call_.name + "\" failed (" +
-                        (late ? "no end within " + std::to_string(o_.hook_timeout_s) + " s"
-                              : "exit " + std::to_string(*status)) +
-                        (said.empty() ? "" : ": " + said) +
-                        "): an error of the run, not a finding about the server");
-  }
+  (outcome->ok ? notes_ : failures_).push_back(outcome->report);
+  if (outcome->ok && hook_call_.on_ok) hook_call_.on_ok();
   hook_.reset();
   next_hook();
 }
@@ -884,9 +856,8 @@ void run_until(boost::asio::io_context& ioc, const std::function<bool()>& done,
 
 void LiveRun::finish(ScenarioResult& result) {
   if (hook_) {
-    hook_->stop();
-    failures_.push_back("hook \"" + hook_call_.name +
-                        "\" still ran when the scenario ended: an error of the run");
+    failures_.push_back(
+        hook_->abandon("still ran when the scenario ended: an error of the run").report);
     hook_.reset();
   }
   if (hook_timer_) hook_timer_->cancel();

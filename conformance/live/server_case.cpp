@@ -1,6 +1,7 @@
 // The step builders and helpers of the scripted server cases (server_case.hpp).
 #include "conformance/live/server_case.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "protocol/crc32c.hpp"
@@ -86,6 +87,22 @@ Step forbidding(Step s, std::function<bool(const Message&)> forbidden, std::stri
 Step within(std::int64_t ms, Step s) {
   s.ms = ms;
   return s;
+}
+
+Step operator_hook(std::string name, std::map<std::string, std::string> values) {
+  Step s;
+  s.kind = Step::Kind::Hook;
+  s.hook = std::move(name);
+  s.hook_values = std::move(values);
+  return s;
+}
+std::vector<std::string> hooks_of(const Case& c) {
+  std::vector<std::string> out;
+  for (const Step& s : c.steps) {
+    if (s.kind == Step::Kind::Hook && std::find(out.begin(), out.end(), s.hook) == out.end())
+      out.push_back(s.hook);
+  }
+  return out;
 }
 
 bool unsolicited(const Message& m) {

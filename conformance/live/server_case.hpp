@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,7 +40,7 @@ struct View {
 };
 
 struct Step {
-  enum class Kind { Send, SendRaw, Expect, Close, Hold, Await } kind = Kind::Send;
+  enum class Kind { Send, SendRaw, Expect, Close, Hold, Await, Hook } kind = Kind::Send;
   std::size_t conn = 0;           // the case's connection it acts on (opened at first use)
   Message message;                // Send
   std::function<Message()> make;  // Send: built when sent (a token minted then), else `message`
@@ -64,6 +65,11 @@ struct Step {
   // (own writes echoed, re-syncs answered by snapshots), an answer that never
   // comes is a FAIL naming the rule and the choice, never a TIMEOUT (D127).
   std::string choice;
+  // Hook: the target's operator hook `hook` called with `hook_values` as its
+  // {placeholders} (D132); it must end within hook_timeout_s with exit 0, else
+  // the case is an ERROR of the run.
+  std::string hook;
+  std::map<std::string, std::string> hook_values;
 };
 
 struct Case {
@@ -96,6 +102,9 @@ Step eventually(Step s);
 Step with_choice(Step s, std::string choice);
 Step forbidding(Step s, std::function<bool(const Message&)> forbidden, std::string says);
 Step within(std::int64_t ms, Step s);
+Step operator_hook(std::string name, std::map<std::string, std::string> values);
+// The hooks a case calls (UNSUPPORTED when the target declares one of them not).
+std::vector<std::string> hooks_of(const Case& c);
 
 template <class T>
 Step expect(std::string want, std::function<bool(const T&)> ok = {}) {
@@ -138,5 +147,6 @@ std::vector<Case> token_cases(const CaseContext& ctx);
 std::vector<Case> shape_cases(const CaseContext& ctx);
 std::vector<Case> state_cases(const CaseContext& ctx);
 std::vector<Case> fork_cases(const CaseContext& ctx);
+std::vector<Case> purge_cases(const CaseContext& ctx);
 
 }  // namespace syncsim::conformance::server_case

@@ -6,7 +6,9 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <functional>
+#include <optional>
 
+#include "conformance/live/hooks.hpp"
 #include "conformance/live/server_case.hpp"
 #include "conformance/live/server_scenarios.hpp"
 #include "protocol/codec.hpp"
@@ -183,6 +185,10 @@ class CaseRun {
           }
           continue;
         }
+        case Step::Kind::Hook: {
+          if (!call_hook(step)) return finish();
+          continue;
+        }
         case Step::Kind::Expect: break;
       }
       const auto budget = budget_of(step);
@@ -228,6 +234,30 @@ class CaseRun {
     bool closed = false, hung_up = false;
     std::string stream_error;
   };
+
+  // An operator hook (D132), run while the connections keep reading. False
+  // (ERROR, not a finding) when it fails or outlives hook_timeout_s. The
+  // checker is not told of a purge: the hook returns after the server acted,
+  // and frames it wrote before may still be unread (D176); the case judges
+  // who was told, the checker every notice it sees.
+  bool call_hook(const Step& step) {
+    const std::string command = hook_command(options_.hooks.at(step.hook), step.hook_values);
+    note(0, "-- hook " + step.hook + ": " + command);
+    HookProcess hook(step.hook, command, options_.hook_timeout_s);
+    std::optional<HookOutcome> outcome;
+    const auto limit =
+        Clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(
+                           options_.hook_timeout_s * 1000 + 2000));  // poll() kills it first
+    wait_until([&] { return (outcome = hook.poll()).has_value(); }, limit);
+    if (!outcome) outcome = hook.abandon("did not end: an error of the run");
+    note(0, "-- " + outcome->report);
+    if (!outcome->ok) {
+      result_.verdict = Verdict::Error;
+      result_.detail = outcome->report;
+      return false;
+    }
+    return true;
+  }
 
   static CheckerOptions checker_options() {
     CheckerOptions c;
@@ -414,7 +444,7 @@ class CaseRun {
 
 std::vector<Case> all_cases(const CaseContext& ctx) {
   std::vector<Case> out = make_cases(ctx);
-  for (auto* family : {&token_cases, &shape_cases, &state_cases, &fork_cases}) {
+  for (auto* family : {&token_cases, &shape_cases, &state_cases, &fork_cases, &purge_cases}) {
     for (auto& c : (*family)(ctx)) out.push_back(std::move(c));
   }
   return out;
@@ -450,6 +480,12 @@ std::vector<CaseResult> check_server(boost::asio::io_context& ioc,
       r.detail =
           "mints its own tokens: give the target's HS256 key (jwt_secret in the target "
           "file, or --jwt-secret)";
+    }
+    for (const std::string& hook : hooks_of(c)) {
+      if (r.verdict == Verdict::Unsupported || options.hooks.count(hook)) continue;
+      r.verdict = Verdict::Unsupported;
+      r.detail = "needs the operator hook \"" + hook +
+                 "\": declare it under hooks: in the target file (--target, D132)";
     }
     if (r.verdict == Verdict::Unsupported) {
       results.push_back(std::move(r));

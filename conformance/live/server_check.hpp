@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,10 @@ struct ServerCheckOptions {
   std::string token;         // sent in every Handshake ("" = trust mode)
   std::string jwt_secret;    // HS256 key: cases that mint tokens (expiry, tenants) need it
   std::uint32_t tenant = 0;  // the tenant of `token`; minted tokens use it and the next one
+  // The target's operator hooks (purge, define...): cases that need one they
+  // lack are UNSUPPORTED; a hook that fails is an ERROR of the run (D132).
+  std::map<std::string, std::string> hooks;
+  double hook_timeout_s = 10;
   std::int64_t answer_budget_ms = 2000;  // per expected answer, times suite.time_scale
   LiveSuiteOptions suite;
 };

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "conformance/live/admin_port.hpp"
 #include "conformance/live/frame_conn.hpp"
 #include "conformance/live/live_server.hpp"
 #include "conformance/live/server_check.hpp"
@@ -137,6 +138,7 @@ using conformance::Verdict;
 struct CheckRun {
   boost::asio::io_context ioc;
   std::unique_ptr<LiveServer> server;
+  std::unique_ptr<conformance::AdminPort> admin;  // the hooks' way in (purge, define)
   std::vector<conformance::ServerCaseResult> results;
   void serve(const std::string& listen, std::set<ServerBug> bugs = {}) {
     LiveServer::Options o;
@@ -146,6 +148,9 @@ struct CheckRun {
     server = std::make_unique<LiveServer>(ioc, o);
     boost::system::error_code ec;
     ASSERT_TRUE(server->start(ec)) << ec.message();
+    admin = std::make_unique<conformance::AdminPort>(
+        ioc, [this](const std::string& line) { return server->admin(line); });
+    ASSERT_TRUE(admin->start("127.0.0.1", 0, ec)) << ec.message();
   }
   void check(Endpoint target, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000),
              std::string filter = "") {
@@ -154,6 +159,12 @@ struct CheckRun {
     o.answer_budget_ms = timeout.count();
     o.jwt_secret = "live-test-secret";
     o.suite.filter = std::move(filter);
+    if (admin) {  // hooks as `serve --target-out` writes them (D134): the purge cases run too
+      const std::string call = std::string("'") + SYNCSIM_BINARY +
+                               "' admin tcp://127.0.0.1:" + std::to_string(admin->port()) + " ";
+      o.hooks = {{"purge", call + "purge {tenant} {collection}"},
+                 {"define", call + "define {tenant} {type} {name} {action} {json}"}};
+    }
     results = conformance::check_server(ioc, o);
   }
   std::string failures() const {

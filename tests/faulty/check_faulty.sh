@@ -5,6 +5,9 @@
 # (exit 0); any other bug must make the check exit 1 with a case of RULE
 # failed (or timed out, for an answer that never comes) or a MUST finding of
 # RULE inside a failed case. Bounded throughout: it never hangs.
+# FAULTY_HOOKS=1 (environment) also opens the server's admin port and passes
+# `check` a target file whose hooks reach it through `syncsim admin` (the
+# purge and definition cases, D132) and which holds the server's JWT secret.
 set -u
 if [ $# -ne 4 ]; then
   echo "usage: $0 FAULTY_SERVER SYNCSIM BUG RULE" >&2
@@ -26,9 +29,12 @@ trap 'exit 2' HUP INT TERM
 
 # FAULTY_SERVER_ARGS and FAULTY_CHECK_ARGS (environment) add options to either;
 # unset, both get one JWT secret, so the cases that mint tokens run.
-secret="--jwt-secret faulty-check-secret"
+key=faulty-check-secret
+secret="--jwt-secret $key"
+extra=
+if [ "${FAULTY_HOOKS:-0}" = 1 ]; then extra="--admin-port 0 --admin-port-file $dir/admin"; fi
 # shellcheck disable=SC2086
-"$server" --port 0 --bug "$bug" --port-file "$dir/port" ${FAULTY_SERVER_ARGS-$secret} \
+"$server" --port 0 --bug "$bug" --port-file "$dir/port" $extra ${FAULTY_SERVER_ARGS-$secret} \
   >"$dir/server.log" 2>&1 &
 pid=$!
 
@@ -49,6 +55,26 @@ while [ ! -s "$dir/port" ]; do
 done
 port=$(cat "$dir/port")
 
+target=
+if [ "${FAULTY_HOOKS:-0}" = 1 ]; then
+  tries=0
+  while [ ! -s "$dir/admin" ] && [ "$tries" -lt 50 ]; do
+    tries=$((tries + 1))
+    sleep 0.1 2>/dev/null || sleep 1
+  done
+  if [ ! -s "$dir/admin" ]; then
+    echo "check_faulty: no admin port file after 5 s" >&2
+    exit 1
+  fi
+  # The server's default secret goes in the target file too: FAULTY_CHECK_ARGS
+  # may replace the option.
+  keyed=$key
+  if [ -n "${FAULTY_SERVER_ARGS+x}" ]; then keyed=; fi
+  sh "$(dirname "$0")/hook_target.sh" "$syncsim" "$port" "$(cat "$dir/admin")" "$keyed" \
+    >"$dir/target.yaml"
+  target="--target $dir/target.yaml"
+fi
+
 # syncsim check bounds every answer itself; timeout(1), when present, is a backstop.
 limit=
 if command -v timeout >/dev/null 2>&1; then limit="timeout 50"; fi
@@ -57,7 +83,8 @@ if command -v timeout >/dev/null 2>&1; then limit="timeout 50"; fi
 # Loopback answers come in microseconds: a third of every budget is plenty.
 # shellcheck disable=SC2086
 $limit "$syncsim" check --server "tcp://127.0.0.1:$port" --timeout-ms 1000 --time-scale 0.3 \
-  ${FAULTY_CHECK_ARGS-$secret} --baseline "$(dirname "$0")/baseline.yaml" >"$dir/check.out" 2>&1
+  $target ${FAULTY_CHECK_ARGS-$secret} --baseline "$(dirname "$0")/baseline.yaml" \
+  >"$dir/check.out" 2>&1
 rc=$?
 cat "$dir/check.out"
 

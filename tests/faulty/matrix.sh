@@ -37,16 +37,20 @@ echo "| side | defect | family | rule broken | today's check |"
 echo "|---|---|---|---|---|"
 if [ "$side" != client ]; then
   "$server" --list-bugs | while read -r bug rule family; do
-    rm -f "$out/port"
+    rm -f "$out/port" "$out/admin"
     "$server" --port 0 --port-file "$out/port" --bug "$bug" --jwt-secret "$secret" \
-      >/dev/null 2>&1 &
+      --admin-port 0 --admin-port-file "$out/admin" >/dev/null 2>&1 &
     pid=$!
     tries=0
-    while [ ! -s "$out/port" ] && [ "$tries" -lt 50 ]; do
+    while { [ ! -s "$out/port" ] || [ ! -s "$out/admin" ]; } && [ "$tries" -lt 50 ]; do
       tries=$((tries + 1))
       sleep 0.1
     done
-    timeout 120 "$syncsim" check --server "tcp://127.0.0.1:$(cat "$out/port")" \
+    # The target file: the JWT secret (cases minting tokens of two tenants)
+    # and hooks reaching the admin port (the purge and definition cases, D175).
+    sh "$(dirname "$0")/hook_target.sh" "$syncsim" "$(cat "$out/port")" "$(cat "$out/admin")" \
+      "$secret" >"$out/target.$bug.yaml"
+    timeout 120 "$syncsim" check --target "$out/target.$bug.yaml" \
       --timeout-ms 1000 --time-scale 0.3 >"$out/server.$bug.out" 2>&1
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null

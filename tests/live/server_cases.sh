@@ -23,36 +23,41 @@ trap cleanup EXIT
 SECRET=syncsim-cases-secret
 
 # serve NAME URL [--bug BUG]: starts a server, prints the URL it listens on.
+# Its target file $DIR/NAME.yaml holds hooks on its admin port (the purge and
+# definition cases, D175), written after the banner: waited for, at most 5 s.
 serve() {
   name=$1 url=$2
   shift 2
-  "$SYNCSIM" serve --listen "$url" --jwt-secret "$SECRET" --duration 170 --must-only "$@" \
-    >"$DIR/$name.log" 2>&1 &
+  "$SYNCSIM" serve --listen "$url" --jwt-secret "$SECRET" --duration 170 --must-only \
+    --target-out "$DIR/$name.yaml" "$@" >"$DIR/$name.log" 2>&1 &
   echo $! >>"$DIR/pids"
+  i=0
+  while [ ! -s "$DIR/$name.yaml" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
   case $url in
     ws://*) echo "ws://127.0.0.1:$(port_of "$DIR/$name.log" "listens on ws://127.0.0.1:")/sync" ;;
     *) echo "tcp://127.0.0.1:$(port_of "$DIR/$name.log" "listens on tcp://127.0.0.1:")" ;;
   esac
 }
 
-# check URL OUT [options]: runs check --server, prints its exit code.
+# check NAME URL OUT [options]: runs check --server with NAME's target file
+# (its hooks), prints its exit code.
 check() {
-  url=$1 out=$2
-  shift 2
-  "$SYNCSIM" check --server "$url" --jwt-secret "$SECRET" "$@" >"$out" 2>&1
+  name=$1 url=$2 out=$3
+  shift 3
+  "$SYNCSIM" check --server "$url" --target "$DIR/$name.yaml" "$@" >"$out" 2>&1
   echo $?
 }
 
 if [ "$MODE" = bug ]; then
   BUG=$1 CASE=$2 RULE=$3
   URL=$(serve buggy tcp://127.0.0.1:0 --bug "$BUG") || exit 1
-  rc=$(check "$URL" "$DIR/buggy.out" --filter "$CASE")
+  rc=$(check buggy "$URL" "$DIR/buggy.out" --filter "$CASE")
   cat "$DIR/buggy.out"
   [ "$rc" -eq 1 ] || { echo "FAIL: serve --bug $BUG: check exited $rc, not 1"; exit 1; }
   grep -Eq "^[[:space:]]*(FAIL|TIMEOUT)[[:space:]]+$RULE[[:space:]]+$CASE[[:space:]]" "$DIR/buggy.out" \
     || { echo "FAIL: serve --bug $BUG: no FAIL/TIMEOUT of $RULE $CASE"; exit 1; }
   URL=$(serve clean tcp://127.0.0.1:0) || exit 1
-  rc=$(check "$URL" "$DIR/clean.out" --filter "$CASE")
+  rc=$(check clean "$URL" "$DIR/clean.out" --filter "$CASE")
   cat "$DIR/clean.out"
   [ "$rc" -eq 0 ] || { echo "FAIL: the clean server: check exited $rc"; exit 1; }
   grep -Eq "^[[:space:]]*PASS[[:space:]]+$RULE[[:space:]]+$CASE[[:space:]]" "$DIR/clean.out" \
@@ -63,10 +68,11 @@ fi
 
 RUNS=${1:-3}
 for scheme in tcp://127.0.0.1:0 ws://127.0.0.1:0/sync; do
-  URL=$(serve "clean$(echo "$scheme" | cut -c1-2)" "$scheme") || exit 1
+  name="clean$(echo "$scheme" | cut -c1-2)"
+  URL=$(serve "$name" "$scheme") || exit 1
   i=1
   while [ $i -le "$RUNS" ]; do
-    rc=$(check "$URL" "$DIR/run$i.out")
+    rc=$(check "$name" "$URL" "$DIR/run$i.out")
     grep -E "^  [A-Z]+ " "$DIR/run$i.out" | awk '{print $1, $2, $3}' >"$DIR/verdicts$i"
     [ "$rc" -eq 0 ] || { cat "$DIR/run$i.out"; echo "FAIL: $URL run $i exited $rc"; exit 1; }
     grep -q "UNSUPPORTED" "$DIR/verdicts$i" && { cat "$DIR/run$i.out"; echo "FAIL: unsupported"; exit 1; }
