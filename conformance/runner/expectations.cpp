@@ -1,6 +1,7 @@
 #include "conformance/runner/expectations.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 
 #include "conformance/runner/scenario_client.hpp"
@@ -134,9 +135,17 @@ void judge_expectations(const Scenario& s,
                         ScenarioResult& result) {
   if (s.expect.max_must_findings &&
       result.must_findings > static_cast<std::size_t>(*s.expect.max_must_findings)) {
+    // Every rule broken, not only the first finding's: a failure names them all.
+    std::map<std::string, std::size_t> by_rule;
+    for (const auto& f : result.findings) {
+      if (f.finding.level == protocol::Level::Must) ++by_rule[std::string(f.finding.rule)];
+    }
+    std::string rules;
+    for (const auto& [rule, n] : by_rule)
+      rules += (rules.empty() ? "" : ", ") + rule + " x" + std::to_string(n);
     result.failures.push_back(
         std::to_string(result.must_findings) + " MUST findings (allowed " +
-        std::to_string(*s.expect.max_must_findings) + "); first: " +
+        std::to_string(*s.expect.max_must_findings) + "; " + rules + "); first: " +
         format_check_finding(
             *std::find_if(result.findings.begin(), result.findings.end(),
                           [](const auto& f) { return f.finding.level == protocol::Level::Must; })));

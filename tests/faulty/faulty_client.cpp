@@ -192,7 +192,16 @@ class Client {
                   static_cast<unsigned long long>(rng() & 0xfffu),
                   static_cast<unsigned long long>(rng() & 0xffffffffffffull));
     lite_id_ = id;
-    shapes_["faulty-shape"] = o_.collection;
+    // `run --client-exec` names the scenario's collections (docs/live.md);
+    // shape ids "<collection>-all", as the scenarios' expectations name them.
+    const std::string listed = env("SYNCSIM_SHAPES");
+    for (std::size_t at = 0; at < listed.size();) {
+      const auto comma = std::min(listed.find(',', at), listed.size());
+      if (comma > at)
+        shapes_[listed.substr(at, comma - at) + "-all"] = listed.substr(at, comma - at);
+      at = comma + 1;
+    }
+    if (shapes_.empty()) shapes_["faulty-shape"] = o_.collection;
   }
 
   int run() {

@@ -51,7 +51,7 @@ hooks:
 EOT
 
 limit=
-if command -v timeout >/dev/null 2>&1; then limit="timeout 120"; fi
+if command -v timeout >/dev/null 2>&1; then limit="timeout 400"; fi
 $limit "$syncsim" run "$@" --target "$dir/target.yaml" --no-progress >"$dir/run.out" 2>&1
 rc=$?
 cat "$dir/run.out"
