@@ -23,7 +23,17 @@ namespace syncsim::conformance {
 // §7, profiles.hpp; not a failure, D140).
 // ERROR: the run could not do a step of the case (an operator hook failed,
 // D132): nothing is concluded about the target, and the run fails.
-enum class Verdict { Pass, Fail, Timeout, Unsupported, XFail, XPass, Unreachable, Deviation, Error };
+enum class Verdict {
+  Pass,
+  Fail,
+  Timeout,
+  Unsupported,
+  XFail,
+  XPass,
+  Unreachable,
+  Deviation,
+  Error
+};
 std::string_view verdict_name(Verdict v);
 
 struct CaseResult {

@@ -12,8 +12,8 @@
 
 #include "conformance/live/child_process.hpp"
 #include "conformance/live/driver_contract.hpp"
-#include "conformance/live/live_server.hpp"
 #include "conformance/live/hooks.hpp"
+#include "conformance/live/live_server.hpp"
 #include "conformance/live/proxy.hpp"
 #include "conformance/runner/expectations.hpp"
 #include "conformance/runner/link_spec.hpp"
@@ -302,7 +302,7 @@ class LiveRun {
   const Scenario& s_;
   const LiveScenarioOptions& o_;
   Clock::time_point t0_;
-  std::uint32_t tenant_base_ = 0;  // D165: the run's tenants are base + the scenario's
+  std::uint32_t tenant_base_ = 0;       // D165: the run's tenants are base + the scenario's
   std::unique_ptr<LiveServer> server_;  // run --client-exec: the reference server
   Endpoint upstream_;                   // where the proxies connect
   std::string secret_;                  // the tokens' HS256 key

@@ -38,7 +38,7 @@ struct TargetFile {
   std::optional<double> tap_tolerance_ms;
   std::map<std::string, std::string> hooks;  // hook name -> shell command with {placeholders}
   double hook_timeout_s = 10;
-  std::string profile;  // a deviation profile's name (profiles.hpp), or ""
+  std::string profile;           // a deviation profile's name (profiles.hpp), or ""
   std::set<std::string> driver;  // run --client-exec: the driver commands the client takes (D150)
 };
 

@@ -15,17 +15,8 @@ if [ $# -ne 4 ]; then
 fi
 server=$1 syncsim=$2 bug=$3 rule=$4
 
-dir=$(mktemp -d) || exit 2
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 2' HUP INT TERM
+. "$(dirname "$0")/lib.sh"  # faulty_workdir, start_faulty_server
+faulty_workdir
 
 # FAULTY_SERVER_ARGS and FAULTY_CHECK_ARGS (environment) add options to either;
 # unset, both get one JWT secret, so the cases that mint tokens run.
@@ -34,38 +25,10 @@ secret="--jwt-secret $key"
 extra=
 if [ "${FAULTY_HOOKS:-0}" = 1 ]; then extra="--admin-port 0 --admin-port-file $dir/admin"; fi
 # shellcheck disable=SC2086
-"$server" --port 0 --bug "$bug" --port-file "$dir/port" $extra ${FAULTY_SERVER_ARGS-$secret} \
-  >"$dir/server.log" 2>&1 &
-pid=$!
-
-# The port file appears whole (written, then renamed); wait at most 5 s.
-tries=0
-while [ ! -s "$dir/port" ]; do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "check_faulty: faulty_server --bug $bug exited early:" >&2
-    cat "$dir/server.log" >&2
-    exit 1
-  fi
-  tries=$((tries + 1))
-  if [ "$tries" -gt 50 ]; then
-    echo "check_faulty: no port file after 5 s" >&2
-    exit 1
-  fi
-  sleep 0.1 2>/dev/null || sleep 1
-done
-port=$(cat "$dir/port")
+start_faulty_server check_faulty "$server" --bug "$bug" $extra ${FAULTY_SERVER_ARGS-$secret}
 
 target=
 if [ "${FAULTY_HOOKS:-0}" = 1 ]; then
-  tries=0
-  while [ ! -s "$dir/admin" ] && [ "$tries" -lt 50 ]; do
-    tries=$((tries + 1))
-    sleep 0.1 2>/dev/null || sleep 1
-  done
-  if [ ! -s "$dir/admin" ]; then
-    echo "check_faulty: no admin port file after 5 s" >&2
-    exit 1
-  fi
   # The server's default secret goes in the target file too: FAULTY_CHECK_ARGS
   # may replace the option.
   keyed=$key

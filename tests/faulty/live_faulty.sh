@@ -13,36 +13,15 @@ if [ $# -lt 5 ]; then
 fi
 server=$1 syncsim=$2 bug=$3 rule=$4
 shift 4
-dir=$(mktemp -d) || exit 2
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 2' HUP INT TERM
+. "$(dirname "$0")/lib.sh"  # faulty_workdir, start_faulty_server
+faulty_workdir
 
 secret=live-faulty-secret
-"$server" --port 0 --bug "$bug" --port-file "$dir/port" --admin-port 0 \
-  --admin-port-file "$dir/admin" --jwt-secret "$secret" >"$dir/server.log" 2>&1 &
-pid=$!
-tries=0
-while [ ! -s "$dir/port" ] || [ ! -s "$dir/admin" ]; do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "live_faulty: faulty_server --bug $bug exited early:" >&2
-    cat "$dir/server.log" >&2
-    exit 1
-  fi
-  tries=$((tries + 1))
-  [ "$tries" -gt 50 ] && { echo "live_faulty: no port files after 5 s" >&2; exit 1; }
-  sleep 0.1 2>/dev/null || sleep 1
-done
+start_faulty_server live_faulty "$server" --bug "$bug" --admin-port 0 \
+  --admin-port-file "$dir/admin" --jwt-secret "$secret"
 admin="'$syncsim' admin tcp://127.0.0.1:$(cat "$dir/admin")"
 cat >"$dir/target.yaml" <<EOT
-server: tcp://127.0.0.1:$(cat "$dir/port")
+server: tcp://127.0.0.1:$port
 jwt_secret: "$secret"
 hooks:
   purge: "$admin purge {tenant} {collection}"

@@ -5,30 +5,10 @@
 # other bug must fail the probe of RULE. Bounded: the probe's waits are.
 set -u
 server=$1 probe=$2 bug=$3 rule=$4
-dir=$(mktemp -d) || exit 2
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 2' HUP INT TERM
-"$server" --port 0 --port-file "$dir/port" --admin-port 0 --admin-port-file "$dir/admin" \
-  --jwt-secret probe-secret --bug "$bug" >"$dir/server.log" 2>&1 &
-pid=$!
-tries=0
-while [ ! -s "$dir/port" ]; do
-  tries=$((tries + 1))
-  if [ "$tries" -gt 50 ] || ! kill -0 "$pid" 2>/dev/null; then
-    echo "probe_faulty: faulty_server --bug $bug did not start" >&2
-    cat "$dir/server.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
+. "$(dirname "$0")/lib.sh"  # faulty_workdir, start_faulty_server
+faulty_workdir
+start_faulty_server probe_faulty "$server" --admin-port 0 --admin-port-file "$dir/admin" \
+  --jwt-secret probe-secret --bug "$bug"
 only=
 if [ "$bug" != none ]; then only="--only $rule"; fi
 # shellcheck disable=SC2086

@@ -20,17 +20,8 @@ if [ $# -lt 7 ] || [ $# -gt 8 ]; then
 fi
 side=$1 peer=$2 syncsim=$3 bug=$4 profile=$5 rule=$6 expect=$7 filter=${8:-$6}
 
-dir=$(mktemp -d) || exit 2
-pid=
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 2' HUP INT TERM
+. "$(dirname "$0")/lib.sh"  # faulty_workdir, start_faulty_server
+faulty_workdir
 
 secret=faulty-profile-secret
 limit=
@@ -38,24 +29,7 @@ if command -v timeout >/dev/null 2>&1; then limit="timeout 110"; fi
 
 if [ "$side" = server ]; then
   # One JWT secret for both, so the cases that mint tokens run (as check_faulty.sh).
-  "$peer" --port 0 --bug "$bug" --port-file "$dir/port" --jwt-secret "$secret" \
-    >"$dir/server.log" 2>&1 &
-  pid=$!
-  tries=0
-  while [ ! -s "$dir/port" ]; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "profile_faulty: faulty_server --bug $bug exited early:" >&2
-      cat "$dir/server.log" >&2
-      exit 1
-    fi
-    tries=$((tries + 1))
-    if [ "$tries" -gt 50 ]; then
-      echo "profile_faulty: no port file after 5 s" >&2
-      exit 1
-    fi
-    sleep 0.1 2>/dev/null || sleep 1
-  done
-  port=$(cat "$dir/port")
+  start_faulty_server profile_faulty "$peer" --bug "$bug" --jwt-secret "$secret"
   printf 'profile: %s\njwt_secret: %s\n' "$profile" "$secret" >"$dir/target.yaml"
 fi
 
