@@ -17,6 +17,7 @@
 #include "conformance/cli/commands.hpp"
 #include "conformance/cli/live_loop.hpp"
 #include "conformance/live/admin_port.hpp"
+#include "conformance/live/hooks.hpp"
 #include "conformance/live/live_server.hpp"
 #include "reference/server_core.hpp"
 
@@ -37,13 +38,6 @@ struct ServeOptions {
   std::string target_out;  // write a target file for this server (D134)
 };
 
-// A shell word: single-quoted, with quotes inside escaped.
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 // The target file `run --target` needs to drive this server (D134): its
 // address, its JWT secret, and hooks that reach its admin port through
 // `syncsim admin` (this very binary).
@@ -53,8 +47,8 @@ bool write_target_file(const std::string& path, const conformance::Endpoint& ser
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
   if (ec) self = "syncsim";
-  const std::string admin =
-      shell_quote(self) + " admin tcp://" + admin_host + ":" + std::to_string(admin_port);
+  const std::string admin = conformance::shell_quote(self) + " admin tcp://" + admin_host + ":" +
+                            std::to_string(admin_port);
   std::ofstream out(path);
   out << "# Written by `syncsim serve --target-out`: how `syncsim run --target` drives\n"
          "# this server (docs/live.md). Valid while that server runs.\n"

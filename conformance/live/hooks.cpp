@@ -7,11 +7,15 @@
 
 namespace syncsim::conformance {
 
+std::string shell_quote(const std::string& s) {
+  std::string quoted = "'";
+  for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
 std::string hook_command(std::string command, const std::map<std::string, std::string>& values) {
   for (const auto& [key, value] : values) {
-    std::string quoted = "'";
-    for (char c : value) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    quoted += "'";
+    const std::string quoted = shell_quote(value);
     const std::string mark = "{" + key + "}";
     for (auto at = command.find(mark); at != std::string::npos;
          at = command.find(mark, at + quoted.size()))

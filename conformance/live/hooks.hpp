@@ -17,6 +17,9 @@ namespace syncsim::conformance {
 
 class ChildProcess;
 
+// `s` as one shell word: single-quoted, each quote inside written '\''.
+std::string shell_quote(const std::string& s);
+
 // `command` with each "{name}" replaced by its value, single-quoted for the shell.
 std::string hook_command(std::string command, const std::map<std::string, std::string>& values);
 
