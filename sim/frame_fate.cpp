@@ -11,6 +11,8 @@ FrameFate frame_fate(const LinkParams& lp, Prng& rng, std::uint8_t msg_type,
     for (int b = 0; b < 4; ++b) junk[5 + b] = static_cast<std::uint8_t>(noise >> (8 * b));
     f.unknown_before = junk;
   }
+  if (rng.chance(lp.frame_inject_undecodable))
+    f.undecodable_before = std::array<std::uint8_t, 6>{0xFF, 1, 0, 0, 0, 0xc1};
   if (!lp.frame_types.test(msg_type)) {
     f.latency = sample_latency(lp, rng);
     return f;

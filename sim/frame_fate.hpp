@@ -15,6 +15,9 @@ namespace syncsim::sim {
 struct FrameFate {
   // A frame of an unknown code (0x99, 4-byte body) to slip in first (FRAME-3).
   std::optional<std::array<std::uint8_t, 9>> unknown_before;
+  // A frame of a known code (Ping/Pong, 0xFF) whose 1-byte body 0xc1 is no
+  // MessagePack at all, to slip in first (FRAME-10).
+  std::optional<std::array<std::uint8_t, 6>> undecodable_before;
   bool faulty_type = false;     // frame_types selects this frame: the faults below apply
   bool dropped = false;         // lost; nothing below applies
   bool used_drop_next = false;  // lost to drop_next: the caller counts it down

@@ -46,6 +46,7 @@ struct LinkParams {
   // Before a frame, insert a frame of an unknown code (0x99, 4-byte body):
   // receivers must skip it and keep the connection (FRAME-3).
   Ratio frame_inject_unknown = Ratio::never();
+  Ratio frame_inject_undecodable = Ratio::never();  // a Ping/Pong whose body is not MessagePack
   // Only frames whose msg_type is set here suffer the faults above.
   std::bitset<256> frame_types = std::bitset<256>().set();
   // Drops exactly the next N eligible frames, then counts down to 0: a

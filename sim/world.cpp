@@ -299,6 +299,13 @@ struct World::Impl {
       tr("inject").conn(c->id).node(name(p.from)).num("msg_type", 0x99).end();
       schedule_relayed(c, side, std::move(junk), wire_time(p.from, p.to, 9, lp));
     }
+    if (fate.undecodable_before) {
+      detail::Unit junk;
+      junk.bytes.assign(fate.undecodable_before->begin(), fate.undecodable_before->end());
+      junk.after_seq = u.after_seq;
+      tr("inject").conn(c->id).node(name(p.from)).num("msg_type", 0xFF).end();
+      schedule_relayed(c, side, std::move(junk), wire_time(p.from, p.to, 6, lp));
+    }
     // A relay forwards in the order it read: jitter alone never reorders
     // (only the reorder fault does; the protocol needs order, D120).
     const auto in_order = [&p](Time t) {

@@ -97,7 +97,7 @@ void DeltaClientJudge::resent(const FrameEvent& e, const DeltaPush& p) {
   const auto k = done_.find({e.view.client_key, p.peer_id});
   if (k == done_.end()) return;
   const auto it = k->second.find(p.mutation_id);
-  if (it == k->second.end()) return;
+  if (it == k->second.end() || e.r.t < it->second.t) return;  // may have crossed the answer
   const std::string mid = "mutation " + std::to_string(p.mutation_id);
   switch (it->second.how) {
     case Done::Acked:
@@ -153,10 +153,14 @@ void DeltaClientJudge::client_read(const FrameEvent& e) {
   if ((!ack && !std::holds_alternative<DeltaReject>(e.m)) || !s.in_flight.erase(mid)) return;
   if (!ack) return;
   // At a tap the client reads the ack later, by up to a partition's length:
-  // a push after it passed may still cross it (D102), so only read records count.
+  // a push after it passed may still cross it (D102), so only read records
+  // count. A proxy records the ack as handed to the client, after its delays:
+  // the client has read it within the tap tolerance (D178).
+  const Done how = ack->clock_skew_warning_ms ? Done::SkewAcked : Done::Acked;
   if (!at_tap(e.r))
-    done({e.view.client_key, *s.peer}, mid,
-         ack->clock_skew_warning_ms ? Done::SkewAcked : Done::Acked, e.r.t);
+    done({e.view.client_key, *s.peer}, mid, how, e.r.t);
+  else if (e.r.seen == Seen::Received)
+    done({e.view.client_key, *s.peer}, mid, how, e.r.t + options_.tap_tolerance_ns);
   for (auto& [id, sent] : s.in_flight) {
     if (id >= mid) break;
     sent.overtaken = true;

@@ -63,8 +63,10 @@ class PingJudge final : public Judge {
 void PingJudge::alive(const FrameEvent& e, State& s) {
   if (!s.authed_at) return;
   const std::int64_t t = e.r.t;
+  // The first Ping is due at once whatever the interval: judged for any
+  // client; the later ones need its interval (the profile, D178).
   if (const auto interval = options_.client_profile.ping_interval_ns;
-      interval && !s.late_ping_reported) {
+      (interval || !s.last_ping) && !s.late_ping_reported) {
     const std::int64_t due =
         s.last_ping ? *s.last_ping + longest_ns(*interval, drift()) : *s.authed_at + kPingAtOnceNs;
     if (t > due + slack(e)) {

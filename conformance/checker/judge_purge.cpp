@@ -2,9 +2,11 @@
 // (PURGE-1), purge_lsn passes everything delivered (PURGE-2), nothing of the
 // collection follows the notice (PURGE-4), and the client drops what it made
 // before it (PURGE-7). After each successful handshake the server replays
-// the tenant's purges it announced before (PURGE-5).
+// the tenant's purges it announced before (PURGE-5); a client does not hang
+// up on such a repeat (PURGE-8).
 #include <set>
 #include <tuple>
+#include <utility>
 
 #include "conformance/checker/judge.hpp"
 
@@ -14,10 +16,9 @@ using namespace protocol;
 
 namespace {
 
-constexpr RuleDecl kPurgeRules[] = {{"PURGE-1"}, {"PURGE-2"},
-                                    {"PURGE-3"}, {"PURGE-4"},
-                                    {"PURGE-5"}, {"PURGE-6", Scope::Simulator},
-                                    {"PURGE-7"}, {"PURGE-8", Scope::Simulator}};
+constexpr RuleDecl kPurgeRules[] = {{"PURGE-1"}, {"PURGE-2"}, {"PURGE-3"},
+                                    {"PURGE-4"}, {"PURGE-5"}, {"PURGE-6", Scope::Simulator},
+                                    {"PURGE-7"}, {"PURGE-8"}};
 
 bool is_queued_data(const Message& m) {  // what the data queue holds (PURGE-3)
   return std::holds_alternative<ShapeDelta>(m) || std::holds_alternative<DeltaPush>(m);
@@ -47,8 +48,14 @@ class PurgeJudge final : public Judge {
       ClientRecord& rec = clients_[e.view.client_key];
       auto& below = rec.purged_below[p->name];
       below = std::max(below, rec.max_mutation_id);
+      const auto [lsn, first] = rec.notice_lsn.try_emplace(p->name, p->purge_lsn);
+      if (!first && p->purge_lsn <= lsn->second)  // PURGE-8: a repeat, no change, no error
+        s.repeat = Repeat{e.r.t, e.r.seen == Seen::Received && !options_.at_tap, p->name,
+                          p->purge_lsn, lsn->second};
+      lsn->second = std::max(lsn->second, p->purge_lsn);
     }
   }
+  void hung_up(std::uint64_t conn, Sender side, std::int64_t t) override;
   void closed(std::uint64_t conn, std::int64_t t) override {
     State& s = conns_[conn];
     s.ack_read = false;  // a connection id may be used again
@@ -62,6 +69,12 @@ class PurgeJudge final : public Judge {
   void finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) override;
 
  private:
+  struct Repeat {
+    std::int64_t t = 0;
+    bool exact = false;  // read and hang-up times are the client's own (the simulator)
+    std::string collection;
+    std::uint64_t lsn = 0, recorded = 0;
+  };
   struct State {
     std::set<std::string> touched;                     // collections pushed or subscribed
     std::set<std::string> purged;                      // PURGE-4: notices written
@@ -69,7 +82,8 @@ class PurgeJudge final : public Judge {
     std::map<std::string, std::uint64_t> replay_owed;  // PURGE-5: collection -> purge_lsn
     std::optional<std::int64_t> replay_since;          // ... owed since this HandshakeAck
     std::uint64_t replayed_lsn = 0;                    // ... the last replayed purge_lsn
-    bool ack_read = false;  // PURGE-7: the client read a successful HandshakeAck
+    bool ack_read = false;         // PURGE-7: the client read a successful HandshakeAck
+    std::optional<Repeat> repeat;  // PURGE-8: the last repeated notice read
     // PURGE-3: purges made while the session was authenticated, whose notice
     // (if it comes) is not delayed: collection -> (purged at, data frames since).
     std::map<std::string, std::pair<std::int64_t, std::uint64_t>> notice_due;
@@ -77,6 +91,7 @@ class PurgeJudge final : public Judge {
   void handled(const StateNote& n);
   struct ClientRecord {  // per client, across its connections (PURGE-7)
     std::uint64_t max_mutation_id = 0;
+    std::map<std::string, std::uint64_t> notice_lsn;    // PURGE-8: the highest purge_lsn read
     std::map<std::string, std::uint64_t> purged_below;  // collection -> max id before the purge
   };
   void notice(const FrameEvent& e, State& s, const CollectionPurged& p);
@@ -115,6 +130,24 @@ void PurgeJudge::purged(std::uint32_t tenant, const std::string& collection, std
     s.notice_due[collection] = {t, 0};
   }
   owe(tenant, collection, t);
+}
+
+// PURGE-8 on the wire: a client that hangs up at once after reading a
+// notice that repeats one it had (a replay, PURGE-5) treated it as an error.
+// As FRAME-10: at once in the simulator, within the hang-up window at a tap.
+// What it wrote meanwhile does not count: frames it queued on reading the
+// HandshakeAck that came just before may leave after it read the replay.
+void PurgeJudge::hung_up(std::uint64_t conn, Sender side, std::int64_t t) {
+  const auto it = conns_.find(conn);
+  if (side != Sender::Client || it == conns_.end() || !it->second.repeat) return;
+  const Repeat r = *std::exchange(it->second.repeat, std::nullopt);
+  if (t - r.t > (r.exact ? 0 : options_.hangup_window_ns)) return;
+  report("PURGE-8", Level::Must,
+         "the client hung up " + ms_text(t - r.t) + " after reading a CollectionPurged for \"" +
+             r.collection + "\" with purge_lsn " + std::to_string(r.lsn) + ", not above the " +
+             std::to_string(r.recorded) +
+             " it had read: a repeated purge changes nothing and is no error",
+         t, conn, "");
 }
 
 void PurgeJudge::client_wrote(const FrameEvent& e) {

@@ -5,6 +5,7 @@
 // ResyncRequest asks for. Reads the view's active shapes (shape judge).
 #include <deque>
 #include <set>
+#include <utility>
 
 #include "conformance/checker/judge.hpp"
 
@@ -38,6 +39,7 @@ class ResyncJudge final : public Judge {
   void server_wrote(const FrameEvent& e) override;
   void client_read(const FrameEvent& e) override;
   void closed(std::uint64_t conn, std::int64_t) override { conns_.erase(conn); }
+  void hung_up(std::uint64_t conn, Sender side, std::int64_t t) override;
   void finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) override;
 
  private:
@@ -47,6 +49,8 @@ class ResyncJudge final : public Judge {
     std::map<std::string, std::size_t> subscribes;      // read, unanswered: not fresh
     bool resync_at_tap = false;                         // the request passed a tap
     bool answering_resync = false;  // RESYNC-7: read a ResyncRequest, nothing read since
+    // RESYNC-7: a ResyncRequest read, no snapshot written since: (when, exact time).
+    std::optional<std::pair<std::int64_t, bool>> resync_read;
     // ---- the client's side ----
     std::map<std::string, std::uint64_t> delta_t;            // RESYNC-1: last ShapeDelta lsn read
     std::map<std::string, std::uint64_t> delta_max;          // ... the highest (RESYNC-3 HC)
@@ -124,9 +128,26 @@ void ResyncJudge::request_written(const FrameEvent& e, State& s, const ResyncReq
   }
 }
 
+// RESYNC-7: a server that hangs up at once after reading a ResyncRequest,
+// with no ShapeSnapshot written since, closed the session on it. As
+// FRAME-10: at once in the simulator, within the hang-up window at a tap.
+void ResyncJudge::hung_up(std::uint64_t conn, Sender side, std::int64_t t) {
+  const auto it = conns_.find(conn);
+  if (side != Sender::Server || it == conns_.end() || !it->second.resync_read) return;
+  const auto [at, exact] = *std::exchange(it->second.resync_read, std::nullopt);
+  if (t - at > (exact ? 0 : options_.hangup_window_ns)) return;
+  report("RESYNC-7", Level::Must,
+         "the server hung up " + ms_text(t - at) +
+             " after reading a ResyncRequest, with no ShapeSnapshot written since (a resync "
+             "never ends the session)",
+         t, conn, "");
+}
+
 void ResyncJudge::server_read(const FrameEvent& e) {
   State& s = conns_[e.r.conn];
   s.answering_resync = false;
+  if (std::holds_alternative<ResyncRequest>(e.m))
+    s.resync_read.emplace(e.r.t, e.r.seen == Seen::Received && !options_.at_tap);
   if (const auto* sub = std::get_if<ShapeSubscribe>(&e.m)) {
     if (e.view.authenticated && s.subscribes.size() < kResyncMaxTracked)
       ++s.subscribes[sub->shape.shape_id];
@@ -146,6 +167,9 @@ void ResyncJudge::server_read(const FrameEvent& e) {
 
 void ResyncJudge::server_wrote(const FrameEvent& e) {
   State& s = conns_[e.r.conn];
+  // A snapshot answers the request; other frames may have been on their way
+  // (at a proxy, written before the request was read) and do not count.
+  if (std::holds_alternative<ShapeSnapshot>(e.m)) s.resync_read.reset();
   if (s.answering_resync) {
     const auto* ack = std::get_if<HandshakeAck>(&e.m);
     const auto* tok = std::get_if<TokenRefreshAck>(&e.m);

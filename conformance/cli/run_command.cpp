@@ -32,6 +32,7 @@ namespace syncsim::cli {
 
 namespace report = conformance::report;
 using conformance::RunRecord;
+using conformance::SweepItem;
 using Clock = std::chrono::steady_clock;  // measures and budgets only, never shapes a run
 
 struct RunOptions {
@@ -585,23 +586,58 @@ static int run_live(const RunOptions& o, const std::vector<conformance::Scenario
                scenarios.size(), lo.server.text(), lo.seed, lo.time_scale, lo.hooks.size());
   }
   SweepTally tally(meta);
-  std::vector<RunRecord> records;
-  for (std::size_t i = 0; i < scenarios.size(); ++i) {
-    if (!o.no_progress)
-      fmt::print(stderr, "syncsim run: [{}/{}] {} ({:.0f} s)\n", i + 1, scenarios.size(),
-                 scenarios[i].name, scenarios[i].duration_s * lo.time_scale);
-    RunRecord r = live_record(scenarios[i], lo);
-    if (!unstartable.empty()) {  // as for an unreachable server: nothing could be judged
-      fmt::print(stderr, "syncsim run: cannot start the client: {}\n", unstartable);
+  std::vector<std::pair<std::size_t, RunRecord>> done;  // scenario index, record
+  std::string run_error;
+  const unsigned jobs = std::max(1u, o.jobs);  // live: one at a time unless asked (D178)
+  for (const bool exclusive : {false, true}) {
+    // Scenarios that restart, crash or jump the server's clock run alone,
+    // after those that share it; with --jobs 1 this is just the given order.
+    std::vector<SweepItem> items;
+    for (std::size_t i = 0; i < scenarios.size(); ++i)
+      if ((jobs > 1 && conformance::live_exclusive(scenarios[i])) == exclusive)
+        items.push_back({i, o.seed});
+    conformance::WorkerCallbacks cb;
+    cb.depth = 1;
+    cb.stop = [&] { return !run_error.empty(); };
+    cb.run = [&](const SweepItem& item) {
+      const auto& s = scenarios[item.scenario];
+      if (!o.no_progress)
+        fmt::print(stderr, "syncsim run: [{}/{}] {} ({:.0f} s)\n", item.scenario + 1,
+                   scenarios.size(), s.name, s.duration_s * lo.time_scale);
+      RunRecord r = live_record(s, lo);
+      r.run_error = unstartable;  // as for an unreachable server: nothing judged
+      std::fflush(stdout);        // -v lines of a worker, before it may _exit
+      return r;
+    };
+    cb.on_record = [&](std::size_t position, RunRecord&& r) {
+      if (!r.run_error.empty()) {
+        if (run_error.empty()) run_error = r.run_error;
+        return;
+      }
+      const std::size_t i = items[position].scenario;
+      tally.add(i, r);
+      tally.print_scenario(i);
+      std::fflush(stdout);  // a live run is slow: each line as it comes
+      if (o.verbose && r.unsupported.empty()) print_run_details(r);
+      done.emplace_back(i, std::move(r));
+    };
+    const unsigned pass_jobs = exclusive ? 1u : jobs;
+    if (const auto error = conformance::run_items(scenarios, items, pass_jobs, cb);
+        !error.empty()) {
+      fmt::print(stderr, "syncsim run: {}\n", error);
       return kExitInvalid;
     }
-    tally.add(i, r);
-    tally.print_scenario(i);
-    std::fflush(stdout);  // a live run is slow: each line as it comes
-    if (o.verbose && r.unsupported.empty()) print_run_details(r);
-    records.push_back(std::move(r));
+  }
+  if (!run_error.empty()) {
+    fmt::print(stderr, "syncsim run: cannot start the client: {}\n", run_error);
+    return kExitInvalid;
   }
   tally.print_summary();
+  // The reports list the scenarios in the given order, whatever ran first.
+  std::stable_sort(done.begin(), done.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<RunRecord> records;
+  for (auto& [i, r] : done) records.push_back(std::move(r));
   if (!write_reports(o, meta, records, scenarios)) return kExitInvalid;
   return tally.any_failed() ? kExitFindings : kExitOk;
 }
@@ -722,7 +758,10 @@ Runner add_run_command(CLI::App& app) {
                   "JSON lines that `syncsim check-trace` reads; one scenario, one seed");
   cmd->add_option("-j,--jobs", o->jobs,
                   "worker processes running (scenario, seed) pairs side by side, each run\n"
-                  "single-threaded and deterministic as ever (default: one per core)");
+                  "single-threaded and deterministic as ever (default: one per core).\n"
+                  "Live (--server, --client-exec): scenarios side by side against the one\n"
+                  "target, each in its own names and tenants (default 1; those that restart,\n"
+                  "crash or jump the server run alone, after the rest)");
   cmd->add_option("--shard", o->shard,
                   "run only shard K of N (1-based): every N-th pair, so N machines each\n"
                   "run one shard and `syncsim merge` joins their --json files. Without it,\n"

@@ -186,15 +186,19 @@ std::string exec_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
         return who + "its apply_rate: " + why;
     }
   }
-  for (const auto& st : s.expect.stats) {
-    if (external.count(st.client))
-      return "it expects " + st.client + "'s " + std::string(stat_name(st.stat)) +
-             ", a stat of the client under test, which the driver contract does not report (D152)";
-  }
+  // An expectation of its stats is not judged (a note says so, D178); the
+  // checker still judges every frame of it.
   return "";
 }
 
 }  // namespace
+
+bool live_exclusive(const Scenario& s) {
+  return std::any_of(s.events.begin(), s.events.end(), [](const ScenarioEvent& e) {
+    return e.kind == StepKind::Restart || e.kind == StepKind::Crash ||
+           e.kind == StepKind::ClockJump;
+  });
+}
 
 std::string live_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
   if (!s.simulator_only.empty()) return "simulator-only: " + s.simulator_only;
@@ -333,7 +337,10 @@ Slot* LiveRun::slot(const std::string& name) {
 bool LiveRun::start_proxies(std::string& error) {
   for (std::size_t i = 0; i < s_.clients.size(); ++i) {
     const auto& c = s_.clients[i];
-    auto sl = std::make_unique<Slot>(sim::Prng::stream(o_.seed, "live/" + c.name).next());
+    // The client's identity is this run's own (D182): a server remembers
+    // lite_ids and peer_ids, and other runs of the scenario share the seed.
+    auto sl =
+        std::make_unique<Slot>(sim::Prng::stream(o_.seed, "live/" + c.name + s_.live_tag).next());
     sl->name = c.name;
     sim::LinkParams base;
     base.latency = static_cast<sim::Time>(s_.latency_ms * 1e6);
@@ -914,6 +921,13 @@ ScenarioResult LiveRun::run() {
       if (!opts.empty() && external_clients(s_).count(c.name))
         result.notes.push_back(c.name + "'s " + opts +
                                " set the reference client; the client under test keeps its own");
+    }
+    for (const auto& st : s_.expect.stats) {  // D178: the rest of the scenario still runs
+      if (external_clients(s_).count(st.client))
+        result.notes.push_back(st.rule + ": " + st.client + "'s " +
+                               std::string(stat_name(st.stat)) +
+                               " not judged: a stat of the client under test, which the driver "
+                               "contract does not report");
     }
     watch_externals();
   }

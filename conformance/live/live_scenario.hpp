@@ -64,6 +64,10 @@ std::string unreachable(boost::asio::io_context& ioc, const Endpoint& target);
 // Why `s` cannot run against this target, or "" if it can.
 std::string live_unsupported(const Scenario& s, const LiveScenarioOptions& o);
 
+// True when `s` acts on the whole server (restart, crash, clock jump): with
+// `run --jobs N` it runs alone, after the scenarios that share the server.
+bool live_exclusive(const Scenario& s);
+
 // Runs `s` (live_unsupported(s, o) must be ""); the result's trace_hash is 0
 // (a live run is not reproducible) and `virtual_s` is the wall time taken.
 ScenarioResult run_live_scenario(boost::asio::io_context& ioc, const Scenario& s,

@@ -84,6 +84,8 @@ std::string describe_faults(const sim::LinkParams& p) {
   if (p.drop_next) o << ", drop the next " << p.drop_next;
   if (!p.frame_inject_unknown.is_never())
     o << ", unknown codes slipped in " << pct(p.frame_inject_unknown) << "%";
+  if (!p.frame_inject_undecodable.is_never())
+    o << ", undecodable bodies slipped in " << pct(p.frame_inject_undecodable) << "%";
   return o.str();
 }
 
@@ -158,6 +160,12 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
         ++impl->stats.injected;
         impl->event("conn " + std::to_string(id) + " " + dir + ": unknown code 0x99 slipped in");
         hold(d, Bytes(fate.unknown_before->begin(), fate.unknown_before->end()), now);
+      }
+      if (fate.undecodable_before) {
+        ++impl->stats.injected;
+        impl->event("conn " + std::to_string(id) + " " + dir +
+                    ": a Ping/Pong with an undecodable body slipped in");
+        hold(d, Bytes(fate.undecodable_before->begin(), fate.undecodable_before->end()), now);
       }
       if (fate.dropped) {
         if (fate.used_drop_next) impl->used_drop_next(d.from);

@@ -33,6 +33,7 @@ void apply_link(sim::LinkParams& p, const LinkSpec& k) {
     p.frame_reorder = sim::Ratio::ppm(f.reorder_ppm);
     p.frame_corrupt = sim::Ratio::ppm(f.corrupt_ppm);
     p.frame_inject_unknown = sim::Ratio::ppm(f.inject_unknown_ppm);
+    p.frame_inject_undecodable = sim::Ratio::ppm(f.inject_undecodable_ppm);
     p.reorder_window = scenario_ns(f.reorder_window_ms / 1000);
     p.drop_next = f.drop_next;
     if (f.types.empty()) {

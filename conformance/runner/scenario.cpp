@@ -467,6 +467,7 @@ std::vector<std::string> scenario_files(const std::vector<std::string>& paths, s
 Scenario namespaced(const Scenario& s, const std::string& tag) {
   const auto m = [&tag](const std::string& v) { return v.empty() || v == "*" ? v : v + "_" + tag; };
   Scenario out = s;
+  out.live_tag = tag;
   for (auto& c : out.clients) {
     // Where writes go by default (scenario_client.cpp), made explicit first.
     if (c.collection.empty()) c.collection = c.shapes.empty() ? "orders" : c.shapes.front();

@@ -28,9 +28,10 @@ inline std::int64_t scenario_ns(double seconds) {
 struct FrameFaultSpec {
   std::uint32_t drop_ppm = 0, duplicate_ppm = 0, reorder_ppm = 0, corrupt_ppm = 0;
   double reorder_window_ms = 10;
-  std::vector<std::string> types;        // message names; empty: every type
-  std::uint32_t drop_next = 0;           // drop exactly the next N frames of those types
-  std::uint32_t inject_unknown_ppm = 0;  // frames of an unknown code slipped in (FRAME-3)
+  std::vector<std::string> types;            // message names; empty: every type
+  std::uint32_t drop_next = 0;               // drop exactly the next N frames of those types
+  std::uint32_t inject_unknown_ppm = 0;      // frames of an unknown code slipped in (FRAME-3)
+  std::uint32_t inject_undecodable_ppm = 0;  // Pings whose body does not decode (FRAME-10)
 };
 
 // Parameters of a link direction; unset fields keep their value.
@@ -181,6 +182,10 @@ struct Scenario {
   // live. Neither: it runs live only with `run --live-all`, as it is.
   std::shared_ptr<const Scenario> live_variant;
   std::string simulator_only;
+  // The suffix namespaced() gave its names: the run's own, also mixed into
+  // its live clients' identities (lite_id, peer_id), which a server keeps
+  // across sessions (HS-9 forks, DELTA-6 dedup) and so across runs (D182).
+  std::string live_tag;
 };
 
 // What a live run runs: the scenario's live variant, or the scenario.

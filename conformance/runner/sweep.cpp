@@ -120,6 +120,7 @@ Json record_to_json(const RunRecord& r) {
               {"notes", r.notes},
               {"unsupported", r.unsupported},
               {"deviation", r.deviation},
+              {"run_error", r.run_error},
               {"frames", r.frames},
               {"events", r.events},
               {"must", r.must},
@@ -142,6 +143,7 @@ std::optional<RunRecord> record_from_json(const Json& j, std::string& error) {
     r.notes = j.value("notes", std::vector<std::string>{});
     r.unsupported = j.value("unsupported", std::string{});
     r.deviation = j.value("deviation", std::string{});
+    r.run_error = j.value("run_error", std::string{});
     r.frames = j.at("frames").get<std::uint64_t>();
     r.events = j.at("events").get<std::uint64_t>();
     r.must = j.at("must").get<std::uint64_t>();

@@ -48,6 +48,9 @@ struct RunRecord {
   // Failed only as the target's deviation profile says its upstream does
   // (`run --server`, D144): which rules, which §7 items; failures are notes.
   std::string deviation;
+  // Nothing could be judged: the run itself failed (a --client-exec client
+  // that cannot start). The whole sweep stops with exit 2.
+  std::string run_error;
   std::vector<CheckFinding> findings;  // everything the checker found
   std::uint64_t must = 0, frames = 0, events = 0, trace_hash = 0;
   double virtual_s = 0;

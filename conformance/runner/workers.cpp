@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -16,10 +17,6 @@ namespace syncsim::conformance {
 namespace {
 
 using protocol::Json;
-
-// How many items a worker holds at once: one running, one queued, so it
-// never waits for the parent between items.
-constexpr std::size_t kDepth = 2;
 
 bool write_all(int fd, const std::string& text) {
   std::size_t done = 0;
@@ -33,8 +30,8 @@ bool write_all(int fd, const std::string& text) {
 }
 
 // The worker's side: positions in, one JSON line per record out; ends at EOF.
-[[noreturn]] void worker_main(const std::vector<Scenario>& scenarios,
-                              const std::vector<SweepItem>& items, int in_fd, int out_fd) {
+[[noreturn]] void worker_main(const std::vector<SweepItem>& items, const WorkerCallbacks& cb,
+                              int in_fd, int out_fd) {
   std::string buffer;
   char chunk[256];
   for (;;) {
@@ -48,8 +45,7 @@ bool write_all(int fd, const std::string& text) {
     }
     const std::size_t position = std::stoull(buffer.substr(0, nl));
     buffer.erase(0, nl + 1);
-    const auto& item = items.at(position);
-    const RunRecord r = run_item(scenarios.at(item.scenario), item.seed);
+    const RunRecord r = cb.run(items.at(position));
     const Json line{{"position", position}, {"record", record_to_json(r)}};
     if (!write_all(out_fd, protocol::dump_json(line) + "\n")) ::_exit(1);
   }
@@ -96,7 +92,7 @@ class Pool {
       ::close(down[1]);
       ::close(up[0]);
       for (auto& other : workers_) ::close(other.to), ::close(other.from);
-      worker_main(scenarios_, items_, down[0], up[1]);
+      worker_main(items_, cb_, down[0], up[1]);
     }
     ::close(down[0]);
     ::close(up[1]);
@@ -109,9 +105,10 @@ class Pool {
     return false;
   }
 
-  // Hands the worker items until it holds kDepth, unless told to stop.
+  // Hands the worker items until it holds cb_.depth, unless told to stop.
   void fill(Worker& w) {
-    while (w.pid > 0 && w.held.size() < kDepth && next_ < items_.size() && !cb_.stop()) {
+    while (w.pid > 0 && w.held.size() < std::max<std::size_t>(cb_.depth, 1) &&
+           next_ < items_.size() && !cb_.stop()) {
       if (!write_all(w.to, std::to_string(next_) + "\n")) return;
       w.held.push_back(next_++);
     }
@@ -219,10 +216,15 @@ class Pool {
 }  // namespace
 
 std::string run_items(const std::vector<Scenario>& scenarios, const std::vector<SweepItem>& items,
-                      unsigned jobs, const WorkerCallbacks& callbacks) {
+                      unsigned jobs, const WorkerCallbacks& given) {
+  WorkerCallbacks callbacks = given;
+  if (!callbacks.run)
+    callbacks.run = [&scenarios](const SweepItem& item) {
+      return run_item(scenarios.at(item.scenario), item.seed);
+    };
   if (jobs <= 1) {
     for (std::size_t i = 0; i < items.size() && !callbacks.stop(); ++i) {
-      callbacks.on_record(i, run_item(scenarios[items[i].scenario], items[i].seed));
+      callbacks.on_record(i, callbacks.run(items[i]));
     }
     return "";
   }

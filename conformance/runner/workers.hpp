@@ -22,6 +22,12 @@ struct WorkerCallbacks {
   // items already running finish and are delivered, so what is delivered is
   // always a prefix of the items.
   std::function<bool()> stop;
+  // How one item is run (default: run_item, the simulated pair twice). A live
+  // run (`run --server --jobs N`) runs its scenario on real sockets instead.
+  std::function<RunRecord(const SweepItem&)> run;
+  // Items a worker holds at once: 2 keeps short simulated runs flowing; a
+  // live run, minutes long, takes 1 so no item waits behind a busy worker.
+  std::size_t depth = 2;
 };
 
 // jobs <= 1 runs in this process. A worker that dies mid-item (a crash, an

@@ -14,7 +14,7 @@ namespace syncsim::conformance::yaml {
 FrameFaultSpec read_frame_faults(const YAML::Node& f, const Reader& r) {
   r.keys(f,
          {"drop_ppm", "duplicate_ppm", "reorder_ppm", "corrupt_ppm", "reorder_window_ms", "types",
-          "drop_next", "inject_unknown_ppm"},
+          "drop_next", "inject_unknown_ppm", "inject_undecodable_ppm"},
          "\"frames\"");
   FrameFaultSpec ff;
   opt(r, f, "drop_ppm", ff.drop_ppm, 0u, kPpm);
@@ -24,6 +24,7 @@ FrameFaultSpec read_frame_faults(const YAML::Node& f, const Reader& r) {
   opt(r, f, "reorder_window_ms", ff.reorder_window_ms, 0.0, 60'000.0);
   opt(r, f, "drop_next", ff.drop_next, 0u, 1'000'000u);
   opt(r, f, "inject_unknown_ppm", ff.inject_unknown_ppm, 0u, kPpm);
+  opt(r, f, "inject_undecodable_ppm", ff.inject_undecodable_ppm, 0u, kPpm);
   if (f["types"]) {
     ff.types = r.strings(f["types"], "\"types\"");
     for (const auto& t : ff.types) {

@@ -61,11 +61,22 @@ TEST(PING_1, AClientThatFallsSilentMayHaveCrashedAndIsNotFlagged) {
   connect(tr);
   tr.checker.finish(tr.t + 600 * kS);
   EXPECT_FALSE(tr.has("PING-1")) << tr.all();
-  Trace unknown;  // no configured interval: not judged
+  Trace unknown;  // no configured interval: only the first Ping is judged
   connect(unknown);
+  unknown.cw(PingPong{1, false});
   unknown.wait_ms(100'000);
   unknown.cw(subscribe("s"));
   EXPECT_FALSE(unknown.has("PING-1")) << unknown.all();
+}
+
+// D180: the Ping due at once needs no interval, so any client is judged on it.
+TEST(PING_1, NoFirstPingIsFlaggedWithoutAConfiguredInterval) {
+  Trace tr;
+  connect(tr);
+  tr.wait_ms(2'000);
+  tr.cw(subscribe("s"));
+  EXPECT_TRUE(tr.has("PING-1")) << tr.all();
+  EXPECT_TRUE(tr.first_blamed("PING-1", Sender::Client));
 }
 
 TEST(PING_3, APongAnsweredByTheServerIsFlagged) {

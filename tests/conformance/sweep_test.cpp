@@ -115,5 +115,36 @@ TEST(Sweep, StopDeliversAPrefix) {
   for (std::size_t i = 0; i < positions.size(); ++i) EXPECT_EQ(positions[i], i);
 }
 
+// D178: a live sweep gives each item its own run function and one item per
+// worker at a time; records still come back in item order, and a record's
+// run_error travels back with it.
+TEST(Sweep, ACustomRunOneItemPerWorkerDeliversInOrder) {
+  auto loaded = conformance::load_scenario(source_path("scenarios/writes-converge.yaml"));
+  ASSERT_TRUE(loaded.scenario) << loaded.error;
+  const std::vector<conformance::Scenario> scenarios{*loaded.scenario};
+  const auto items = conformance::sweep_items(1, {1, 6}, Shard{});
+  std::vector<std::size_t> positions;
+  std::vector<std::string> errors;
+  conformance::WorkerCallbacks cb;
+  cb.depth = 1;
+  cb.stop = [] { return false; };
+  cb.run = [](const conformance::SweepItem& item) {
+    conformance::RunRecord r;
+    r.name = "item";
+    r.seed = item.seed;
+    if (item.seed == 3) r.run_error = "cannot start the client";
+    return r;
+  };
+  cb.on_record = [&](std::size_t p, conformance::RunRecord&& r) {
+    positions.push_back(p);
+    EXPECT_EQ(r.seed, items[p].seed);
+    if (!r.run_error.empty()) errors.push_back(r.run_error);
+  };
+  EXPECT_EQ(conformance::run_items(scenarios, items, 3, cb), "");
+  ASSERT_EQ(positions.size(), items.size());
+  for (std::size_t i = 0; i < positions.size(); ++i) EXPECT_EQ(positions[i], i);
+  EXPECT_EQ(errors, std::vector<std::string>{"cannot start the client"});
+}
+
 }  // namespace
 }  // namespace syncsim::test

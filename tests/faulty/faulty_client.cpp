@@ -16,12 +16,19 @@
 // its shapes. A refused handshake closes the connection; it reconnects after
 // the backoff of CONN-1. It exits after --duration s (0: never).
 //
+// With SYNCSIM_DRIVER=1 (`syncsim run --client-exec --client-driver
+// write,apply-rate,resubscribe`) it takes the stdin driver contract v1
+// (docs/live.md): the application's writes come from `write` lines instead of
+// --writes, `apply-rate` sets --apply-rate, `resubscribe` subscribes again,
+// `quit` or the end of stdin ends it.
+//
 // Left out: WebSocket, fork-id regeneration (each run is a new instance with
-// a new lite_id), timeseries and presence, persistence.
+// a new lite_id), timeseries and presence, persistence, deletes.
 //
 // Usage: faulty_client --list-bugs   (name, rule, family per line)
 //        faulty_client [--bug NAME] [--collection C] [--writes N]
 //          [--write-every-ms MS] [--apply-rate N] [--duration S]
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -202,21 +209,31 @@ class Client {
       at = comma + 1;
     }
     if (shapes_.empty()) shapes_["faulty-shape"] = o_.collection;
+    driver_ = env("SYNCSIM_DRIVER") == "1";
+    if (driver_) {
+      o_.writes = 0;  // the application's writes come from the driver
+      ::fcntl(0, F_SETFL, ::fcntl(0, F_GETFL) | O_NONBLOCK);
+    }
   }
 
   int run() {
     const auto end = o_.duration_s > 0 ? Clock::now() + std::chrono::seconds(o_.duration_s)
                                        : Clock::time_point::max();
     long attempt = 0;
-    for (int sessions = 0; Clock::now() < end && sessions < 1000; ++sessions) {
+    for (int sessions = 0; Clock::now() < end && sessions < 1000 && !quit_; ++sessions) {
       const bool clean = session(end);
-      if (Clock::now() >= end) break;
+      if (Clock::now() >= end || quit_) break;
       // CONN-1: min(1000 * 2^a, 60000) ms, which also keeps CONN-4's 1 s.
       const long wait = std::min(60000L, 1000L << std::min(attempt, 6L));
       attempt = clean ? 0 : attempt + 1;
-      ::usleep(static_cast<useconds_t>(wait) * 1000);
+      const auto until = Clock::now() + Ms(wait);
+      while (Clock::now() < until && !quit_) {  // the driver is read meanwhile
+        pollfd p{driver_ ? 0 : -1, POLLIN, 0};
+        ::poll(&p, 1, 50);
+        if (p.revents) read_driver();
+      }
     }
-    return 0;
+    return driver_error_ ? 2 : 0;
   }
 
  private:
@@ -247,10 +264,13 @@ class Client {
     }
     std::vector<std::uint8_t> buf(64 * 1024);
     const auto handshake_deadline = Clock::now() + std::chrono::seconds(10);  // HS-14
-    while (!closed_ && Clock::now() < end) {
+    while (!closed_ && Clock::now() < end && !quit_) {
       if (!authed_ && Clock::now() > handshake_deadline) break;
-      pollfd p{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
-      if (::poll(&p, 1, 10) < 0 && errno != EINTR) break;
+      pollfd ps[2] = {{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0},
+                      {driver_ ? 0 : -1, POLLIN, 0}};
+      if (::poll(ps, 2, 10) < 0 && errno != EINTR) break;
+      if (ps[1].revents) read_driver();
+      const pollfd& p = ps[0];
       if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
         const ssize_t n = ::read(fd_, buf.data(), buf.size());
         if (n > 0) {
@@ -266,6 +286,64 @@ class Client {
     ::close(fd_);
     fd_ = -1;
     return authed_;
+  }
+
+  // The driver contract v1 (docs/live.md): whole lines from stdin, each
+  // at most 4096 bytes; quit or the end of stdin ends the run.
+  void read_driver() {
+    char chunk[4096];
+    const ssize_t n = ::read(0, chunk, sizeof chunk);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      driver_ = false;
+      quit_ = true;
+      return;
+    }
+    if (n < 0) return;
+    driver_in_.append(chunk, static_cast<std::size_t>(n));
+    for (auto nl = driver_in_.find('\n'); nl != std::string::npos; nl = driver_in_.find('\n')) {
+      driver_line(driver_in_.substr(0, nl));
+      driver_in_.erase(0, nl + 1);
+    }
+    if (driver_in_.size() > 4096) driver_fail("a line over 4096 bytes");
+  }
+
+  void driver_fail(const std::string& why) {
+    std::fprintf(stderr, "faulty_client: driver: %s\n", why.c_str());
+    driver_error_ = quit_ = true;
+  }
+
+  void driver_line(const std::string& line) {
+    std::vector<std::string> w;
+    for (std::size_t at = 0; at <= line.size();) {
+      const auto sp = std::min(line.find(' ', at), line.size());
+      w.push_back(line.substr(at, sp - at));
+      at = sp + 1;
+    }
+    if (w[0] == "hello") {
+      if (w.size() != 2 || w[1] != "1") driver_fail("unknown contract version: " + line);
+    } else if (w[0] == "write" && w.size() == 4) {
+      driver_write(w[1], w[2], w[3]);
+    } else if (w[0] == "apply-rate" && w.size() == 2) {
+      o_.apply_rate = std::max(1L, std::atol(w[1].c_str()));
+      if (w[1] == "0") o_.apply_rate = 1000000;  // at once
+    } else if (w[0] == "resubscribe") {
+      if (authed_) subscribe();
+    } else if (w[0] == "quit") {
+      quit_ = true;
+    } else {
+      driver_fail("a line it does not take: " + line);
+    }
+  }
+
+  void driver_write(const std::string& coll, const std::string& doc, const std::string& hex) {
+    if (hex == "-") return;  // deletes are left out
+    Bytes value;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+      value.push_back(static_cast<std::uint8_t>(std::stoul(hex.substr(i, 2), nullptr, 16)));
+    if (stopped_.count(coll) || pending_.size() >= 10000) return;
+    if (o_.bug == Bug::EmptyDelta) value.clear();
+    pending_.push_back(
+        Mutation{o_.bug == Bug::ReusedMutationIds ? 1 : ++mutation_id_, coll, doc, value});
   }
 
   int connect_to() {
@@ -346,6 +424,11 @@ class Client {
     if (const auto* a = std::get_if<HandshakeAck>(&m)) {
       if (!a->success) {  // HS-13: nothing more; close and reconnect later
         refused_ = true;
+        // An expired token: the next attempt takes a fresh one (TOKEN-10).
+        if (a->error && a->error->find("expired") != std::string::npos && !secret_.empty()) {
+          token_ = mint_like(token_, secret_, lifetime_ > 0 ? lifetime_ : 3600);
+          token_set_ = Clock::now();
+        }
         if (o_.bug == Bug::TalksAfterRefusal) {
           send(PingPong{static_cast<std::uint64_t>(unix_ms()), false});
           subscribe();
@@ -559,6 +642,8 @@ class Client {
   }
 
   Options o_;
+  bool driver_ = false, driver_error_ = false, quit_ = false;
+  std::string driver_in_;  // stdin bytes not yet a whole line
   std::string host_, port_, token_, next_token_, secret_, lite_id_;
   std::int64_t lifetime_ = 0;  // s; 0: the token never expires
   std::uint64_t peer_id_ = 0, epoch_ = 0, mutation_id_ = 0;

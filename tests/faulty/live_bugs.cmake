@@ -22,4 +22,10 @@ set(SYNCSIM_FAULTY_LIVE_BUGS
   purge-notice-other-tenants:PURGE-1:purge-reaches-every-session
   push-after-purge-accepted:PURGE-4:purge-discards-in-flight
   purge-lsn-stale:PURGE-2:purge-during-pushes
-  ts-lsn-zero:TS-4:timeseries-push-ack)
+  ts-lsn-zero:TS-4:timeseries-push-ack
+  resync-closes:RESYNC-7:resync-gap-dropped-delta
+  close-on-bad-body:FRAME-10:undecodable-frames-ignored
+  no-echo-to-writer:SHAPE-7:shape-writer-sees-own-writes
+  presence-no-leave:PRES-5:presence-broadcast-and-leave
+  definitions-cross-tenant:DEF-4:definition-stays-in-tenant
+  presence-echo-to-sender:PRES-2:presence-not-echoed)

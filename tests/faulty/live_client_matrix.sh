@@ -1,10 +1,11 @@
 #!/bin/sh
 # live_client_matrix.sh BUILD_DIR [SCENARIO_DIR] [OUT_DIR]
 # For the clean faulty_client and each of its defects, runs the live subset
-# with `syncsim run --client-exec` (no driver contract: it has none, so the
-# scenarios with driven steps are UNSUPPORTED) and prints one markdown row
-# per defect: caught (right rule, by which scenarios), caught (other rules),
-# or not caught. Two defects run at a time.
+# with `syncsim run --client-exec`, driving it over the stdin contract
+# (write, apply-rate, resubscribe; scenarios with other driven steps are
+# UNSUPPORTED), four scenarios at a time, and prints one markdown row per
+# defect: caught (right rule, by which scenarios), caught (other rules), or
+# not caught. Two defects run at a time.
 set -u
 build=${1:?usage: live_client_matrix.sh BUILD_DIR [SCENARIO_DIR] [OUT_DIR]}
 scenarios=${2:-$(dirname "$0")/../../scenarios}
@@ -17,8 +18,8 @@ coll='--collection "${SYNCSIM_SHAPES%%,*}"'  # the scenario's collection, suffix
 one() {  # BUG RULE FAMILY
   bugarg=
   [ "$1" = none ] || bugarg="--bug $1"
-  timeout 600 "$syncsim" run "$scenarios" --client-exec "$client --writes 20 $coll $bugarg" \
-    --no-progress >"$out/$1.out" 2>&1
+  timeout 600 "$syncsim" run "$scenarios" --client-exec "$client $coll $bugarg" --jobs 4 \
+    --client-driver write,apply-rate,resubscribe --no-progress >"$out/$1.out" 2>&1
   rc=$?
   by=$(grep -E "^  FAIL " "$out/$1.out" | awk '{print $2}' | tr '\n' ' ' | sed 's/ $//')
   ran=$(grep -cE "^  (PASS|FAIL|XFAIL) " "$out/$1.out")

@@ -4,9 +4,9 @@
 # on the reference server, driven through the target file `serve
 # --target-out` writes (hooks via `syncsim admin`). Prints the wall time
 # (measured, not asserted) and the subset's size per family.
-# Usage: live_subset.sh <syncsim> <scenario dir> <workdir> tcp|ws [runs]
+# Usage: live_subset.sh <syncsim> <scenario dir> <workdir> tcp|ws [runs] [jobs]
 set -u
-SYNCSIM=$1 SC=$2 DIR=$3 TRANSPORT=$4 RUNS=${5:-1}
+SYNCSIM=$1 SC=$2 DIR=$3 TRANSPORT=$4 RUNS=${5:-1} JOBS=${6:-4}
 rm -rf "$DIR"
 mkdir -p "$DIR"
 pid=""
@@ -37,12 +37,12 @@ grep "UNSUP" "$DIR/dry.log" && { echo "FAIL: a scenario of the live subset is UN
 run=1
 while [ $run -le "$RUNS" ]; do
   start=$(date +%s)
-  "$SYNCSIM" run "$SC" --target "$DIR/target.yaml" --seed $run --no-progress \
+  "$SYNCSIM" run "$SC" --target "$DIR/target.yaml" --seed $run --jobs "$JOBS" --no-progress \
     --junit "$DIR/junit.xml" >"$DIR/run$run.log" 2>&1
   rc=$?
   end=$(date +%s)
   cat "$DIR/run$run.log"
-  echo "live subset over $TRANSPORT, run $run: $((end - start)) s wall"
+  echo "live subset over $TRANSPORT, run $run: $((end - start)) s wall, $JOBS scenario(s) at a time"
   [ $rc -eq 0 ] || { echo "FAIL: run --target exited $rc over $TRANSPORT"; exit 1; }
   grep -E "^  (FAIL|UNSUP) " "$DIR/run$run.log" && { echo "FAIL: not every scenario passed"; exit 1; }
   run=$((run + 1))
