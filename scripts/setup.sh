@@ -51,4 +51,6 @@ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" \
   -DSYNCSIM_WERROR="${SYNCSIM_WERROR:-OFF}" -DSYNCSIM_SANITIZE="${SYNCSIM_SANITIZE:-OFF}" \
   -DSYNCSIM_BUILD_BENCH="${SYNCSIM_BUILD_BENCH:-ON}" \
   "${LAUNCHER[@]}" >/dev/null
+build_start=$(date +%s)
 cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}"
+echo "setup.sh: $BUILD_DIR built in $(( $(date +%s) - build_start )) s"

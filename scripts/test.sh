@@ -11,5 +11,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 # stage leaves out the minutes-long live-subset runs the release stage makes).
 # SYNCSIM_CTEST_JOBS: tests at once (default JOBS, else one per core); the
 # live tests mostly wait on real time, so CI runs one more than the cores.
+test_start=$(date +%s)
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${SYNCSIM_CTEST_JOBS:-${JOBS:-$(nproc)}}" \
   ${SYNCSIM_CTEST_EXCLUDE:+-E "$SYNCSIM_CTEST_EXCLUDE"}
+echo "test.sh: ctest in $BUILD_DIR took $(( $(date +%s) - test_start )) s"
