@@ -678,6 +678,21 @@ void ClientCore::purge(const CollectionPurged& m) {
     std::erase_if(early, [&](const ShapeDelta& d) { return d.collection == m.name; });
 }
 
+void ClientCore::unsubscribe(const std::string& collection) {
+  for (auto it = shapes_.begin(); it != shapes_.end();) {
+    if (shape_collection(it->shape_id) != collection) {
+      ++it;
+      continue;
+    }
+    if (authenticated_) send(ShapeUnsubscribe{it->shape_id});
+    note({"shape_removed", {{"shape_id", it->shape_id}}});  // SHAPE-13
+    position_.erase(it->shape_id);
+    awaiting_snapshot_.erase(it->shape_id);
+    early_.erase(it->shape_id);
+    it = shapes_.erase(it);
+  }
+}
+
 void ClientCore::update_presence(const std::string& channel, Bytes state, Now) {
   presence_[channel] = state;
   if (authenticated_) send(PresenceUpdate{channel, std::move(state)});

@@ -117,6 +117,9 @@ class ClientCore {
   // handshake asks for a full resync (RESYNC-5).
   void mark_state_corrupt() { state_corrupt_ = true; }
   void set_apply_rate(std::uint64_t per_s) { config_.apply_rate_per_s = per_s; }
+  // Ends every subscription to `collection` on this connection and for good
+  // (none after a reconnect either): ShapeUnsubscribe for each (SHAPE-6).
+  void unsubscribe(const std::string& collection);
   // Subscribes every active shape again on this connection (SHAPE-5).
   void resubscribe() {
     if (!authenticated_) return;

@@ -58,6 +58,9 @@ struct TcpRuntime {
   Socket socket() const { return Socket(*ioc); }
   Timer timer() const { return Timer(*ioc); }
   boost::asio::ip::address bind_address = boost::asio::ip::address_v4::loopback();
+  // The wall clock this side reports, this far off the machine's (a live
+  // scenario client's clock_offset_ms: DELTA-15 skew warnings, live).
+  std::int64_t clock_offset_ms = 0;
 
   Acceptor listen(std::uint16_t port, boost::system::error_code& ec) const {
     Acceptor a(*ioc);
@@ -74,7 +77,8 @@ struct TcpRuntime {
   Now now() const {
     using namespace std::chrono;
     return Now{duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count(),
-               duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()};
+               duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count() +
+                   clock_offset_ms};
   }
   // Any socket with remote_endpoint/local_endpoint(ec): WsRuntime uses these too.
   template <class AnySocket>

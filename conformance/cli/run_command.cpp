@@ -791,7 +791,7 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--client-driver", o->client_driver,
                   "the driver commands (docs/live.md, the stdin contract) the --client-exec\n"
                   "client takes: all, none, or a list (write,presence,samples,apply-rate,\n"
-                  "corrupt-state,resubscribe); a scenario needing another is UNSUPPORTED.\n"
+                  "corrupt-state,resubscribe,unsubscribe); a scenario needing another is UNSUPPORTED.\n"
                   "Default: the target file's driver:, else none (stdin is /dev/null)");
   cmd->add_flag("--show-client-output", o->show_client_output,
                 "--client-exec: show the client's output as it runs (else its last lines\n"

@@ -14,7 +14,8 @@ std::size_t args_of(StepKind k) {
     case StepKind::Write: return 3;
     case StepKind::Presence:
     case StepKind::Samples: return 2;
-    case StepKind::ApplyRate: return 1;
+    case StepKind::ApplyRate:
+    case StepKind::Unsubscribe: return 1;
     default: return 0;
   }
 }
@@ -141,6 +142,7 @@ DriverParse parse_driver_line(std::string_view line) {
         if (out.error.empty() && c.number > 100'000) out.error = "samples: at most 100000 at once";
         break;
       case StepKind::ApplyRate: c.number = want_number(words[1], "the rate"); break;
+      case StepKind::Unsubscribe: c.collection = words[1]; break;
       default: break;
     }
   }
@@ -158,6 +160,7 @@ std::string driver_line(const DriverCommand& c) {
     case StepKind::Presence: return line + " " + c.channel + " " + hex_or_dash(c.value);
     case StepKind::Samples: return line + " " + c.collection + " " + std::to_string(c.number);
     case StepKind::ApplyRate: return line + " " + std::to_string(c.number);
+    case StepKind::Unsubscribe: return line + " " + c.collection;
     default: return line;
   }
 }

@@ -12,6 +12,7 @@
 //   apply-rate <per_s>                          apply at most per_s data frames/s (0: at once)
 //   corrupt-state                               the local store is found corrupt (RESYNC-5)
 //   resubscribe                                 subscribe the shapes again (SHAPE-5)
+//   unsubscribe <collection>                    end its shapes of it, for good (SHAPE-6)
 //   quit                                        the run is over: close and exit
 #pragma once
 
@@ -33,13 +34,13 @@ inline constexpr std::size_t kDriverMaxLine = 4096;  // bytes, without the newli
 
 // A line is hello, quit, or a client step of the scenario vocabulary (those
 // a reference client does live: write, presence, samples, apply-rate,
-// corrupt-state, resubscribe), named as in a scenario's `action:`.
+// corrupt-state, resubscribe, unsubscribe), named as in a scenario's `action:`.
 enum class DriverVerb : std::uint8_t { Hello, Step, Quit };
 
 struct DriverCommand {
   DriverVerb verb = DriverVerb::Quit;
   StepKind step = StepKind::Write;            // with DriverVerb::Step
-  std::string collection, document, channel;  // write, samples; write; presence
+  std::string collection, document, channel;  // write, samples, unsubscribe; write; presence
   protocol::Bytes value;     // write's value (empty: a delete, "-" on the line), presence's state
   std::uint64_t number = 0;  // hello's version, samples' count, apply-rate's rate
 };

@@ -217,8 +217,9 @@ std::string live_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
     if (const auto why = link_unsupported(l); !why.empty()) return "a link: " + why;
   }
   for (const auto& c : s.clients) {
-    if (c.clock_offset_ms != 0 || c.drift_ppm != 0)
-      return "client " + c.name + "'s clock offset or drift is the simulator's";
+    if (c.drift_ppm != 0) return "client " + c.name + "'s clock drift is the simulator's";
+    if (c.clock_offset_ms != 0 && exec && external_clients(s).count(c.name))
+      return "client " + c.name + " (under test): its clock offset is the simulator's";
     if (c.token && o.jwt_secret.empty() && !exec)
       return "client " + c.name + " needs tokens: give the target's jwt_secret";
   }
@@ -405,8 +406,9 @@ void LiveRun::create_client(std::size_t i) {
   }
   const boost::asio::ip::tcp::endpoint at(boost::asio::ip::make_address("127.0.0.1"),
                                           sl.proxy->port());
-  sl.client = std::make_shared<Client<TcpRuntime>>(TcpRuntime{&ioc_, &sl.prng}, at, cfg,
-                                                   ClientPersistent{});
+  TcpRuntime rt{&ioc_, &sl.prng};
+  rt.clock_offset_ms = c.clock_offset_ms;  // its wall clock; drift stays the simulator's
+  sl.client = std::make_shared<Client<TcpRuntime>>(rt, at, cfg, ClientPersistent{});
   sl.client->on_send = [this, &sl](const protocol::Message& m, std::uint64_t) {
     sl.frames.push_back(SeenFrame{scenario_ns(), true, m});
   };
@@ -559,6 +561,7 @@ void LiveRun::perform(const ScenarioEvent& e, std::size_t index) {
     case StepKind::ApplyRate:
     case StepKind::CorruptState:
     case StepKind::Resubscribe:
+    case StepKind::Unsubscribe:
       if (Slot* sl = slot(e.client); sl && sl->external) {
         drive_step(*sl, e, index);
       } else if (sl && sl->client) {
@@ -692,6 +695,7 @@ void LiveRun::drive_step(Slot& sl, const ScenarioEvent& e, std::size_t index) {
       c.number = static_cast<std::uint64_t>(e.count);
       break;
     case StepKind::ApplyRate: c.number = e.rate; break;
+    case StepKind::Unsubscribe: c.collection = e.collection; break;
     default: break;
   }
   drive(sl, c, why);

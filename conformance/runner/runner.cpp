@@ -335,7 +335,8 @@ void perform(Run& run, const ScenarioEvent& e, std::size_t index) {
     case StepKind::Samples:
     case StepKind::ApplyRate:
     case StepKind::CorruptState:
-    case StepKind::Resubscribe: perform_on_client(run, e, index); return;
+    case StepKind::Resubscribe:
+    case StepKind::Unsubscribe: perform_on_client(run, e, index); return;
   }
 }
 

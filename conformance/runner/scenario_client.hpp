@@ -78,6 +78,9 @@ void perform_client_step(Client& c, const ScenarioEvent& e, std::size_t index,
       c.act([](ClientCore& core, auto) { core.mark_state_corrupt(); });
       break;
     case StepKind::Resubscribe: c.act([](ClientCore& core, auto) { core.resubscribe(); }); break;
+    case StepKind::Unsubscribe:
+      c.act([&](ClientCore& core, auto) { core.unsubscribe(e.collection); });
+      break;
     default: break;  // not a client step
   }
 }

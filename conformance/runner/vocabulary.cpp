@@ -45,6 +45,8 @@ constexpr std::array kSteps{
              "the client's store is found corrupt: a full resync next (RESYNC-5)"},
     StepSpec{Resubscribe, "resubscribe", 0, true, false, ReferenceClient, "",
              "subscribes its shapes again on the same connection (SHAPE-5)"},
+    StepSpec{Unsubscribe, "unsubscribe", 0, true, true, ReferenceClient, "",
+             "ends its subscriptions to `collection`, for good (ShapeUnsubscribe, SHAPE-6)"},
 };
 
 // Each table lists its enum in order, so an entry is found by its value.
@@ -56,7 +58,7 @@ constexpr bool in_order(const Table& table) {
   return true;
 }
 static_assert(in_order(kSteps), "kSteps must list StepKind in order");
-static_assert(kSteps.size() == static_cast<std::size_t>(Resubscribe) + 1,
+static_assert(kSteps.size() == static_cast<std::size_t>(Unsubscribe) + 1,
               "a StepKind has no entry");
 
 constexpr std::array kConditions{

@@ -34,6 +34,7 @@ enum class StepKind : std::uint8_t {
   ApplyRate,
   CorruptState,
   Resubscribe,
+  Unsubscribe,
 };
 
 // How a step is done against a real implementation (issue 16): by the

@@ -31,6 +31,7 @@ TEST(D150_DriverContract, EveryCommandReadsBackWhatWasWritten) {
       {kStep, ApplyRate, "", "", "", {}, 200},
       {kStep, CorruptState, "", "", "", {}, 0},
       {kStep, Resubscribe, "", "", "", {}, 0},
+      {kStep, Unsubscribe, "orders", "", "", {}, 0},
       {DriverVerb::Quit, Write, "", "", "", {}, 0},
   };
   for (const auto& c : commands) {
@@ -49,6 +50,8 @@ TEST(D150_DriverContract, EveryCommandReadsBackWhatWasWritten) {
   }
   EXPECT_EQ(driver_line(commands[1]), "write orders doc-1 01ab");
   EXPECT_EQ(driver_line(commands[2]), "write orders doc-2 -");
+  EXPECT_EQ(driver_line(commands[8]), "unsubscribe orders");
+  EXPECT_EQ(error_of("unsubscribe"), "unsubscribe takes 1 argument(s), not 0");
   EXPECT_TRUE(parse_driver_line("quit\r").command);  // a CRLF line ending is tolerated
 }
 
@@ -91,7 +94,7 @@ TEST(D150_DriverContract, DeclaredVerbs) {
   std::string error;
   EXPECT_TRUE(parse_driver_verbs("all", v, error));
   EXPECT_EQ(v, driver_verb_names());
-  EXPECT_EQ(v.size(), 6u);
+  EXPECT_EQ(v.size(), 7u);
   EXPECT_TRUE(parse_driver_verbs("none", v, error));
   EXPECT_TRUE(v.empty());
   EXPECT_TRUE(parse_driver_verbs("write,resubscribe", v, error));

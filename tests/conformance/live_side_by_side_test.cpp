@@ -6,6 +6,7 @@
 #include "conformance/live/live_scenario.hpp"
 #include "conformance/runner/scenario.hpp"
 #include "protocol/codec.hpp"
+#include "reference/runtime.hpp"
 #include "sim/frame_fate.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -60,6 +61,30 @@ TEST(FRAME_10, TheUndecodableBodyFaultSlipsInAKnownCodeThatDoesNotDecode) {
   sim::Prng a(7), b(7);
   (void)sim::frame_fate(off, a, 0x01, 10);
   EXPECT_EQ(a.next(), b.next());
+}
+
+// D183: a reference client's clock offset is live (its wall clock only);
+// drift is not, and neither is an offset on the client under test.
+TEST(D183_LiveClock, AnOffsetShiftsTheWallClockADriftStaysSimulatorOnly) {
+  boost::asio::io_context ioc;
+  sim::Prng prng(1);
+  reference::TcpRuntime plain{&ioc, &prng};
+  reference::TcpRuntime behind{&ioc, &prng};
+  behind.clock_offset_ms = -172'800'000;
+  const auto a = plain.now(), b = behind.now();
+  EXPECT_NEAR(static_cast<double>(b.unix_ms - a.unix_ms), -172'800'000.0, 1000.0);
+  EXPECT_NEAR(static_cast<double>(b.steady_ms - a.steady_ms), 0.0, 1000.0);
+
+  auto loaded = load_scenario(source_path("scenarios/clock-skew.yaml"));
+  ASSERT_TRUE(loaded.scenario) << loaded.error;
+  LiveScenarioOptions o;
+  EXPECT_EQ(live_unsupported(live_form(*loaded.scenario), o), "");
+  EXPECT_NE(live_unsupported(*loaded.scenario, o).find("drift"), std::string::npos);
+  o.client_exec = "my-client";
+  o.client_driver = {"write"};
+  EXPECT_NE(live_unsupported(live_form(*loaded.scenario), o).find("clock offset"),
+            std::string::npos)
+      << live_unsupported(live_form(*loaded.scenario), o);
 }
 
 }  // namespace

@@ -35,7 +35,7 @@ TEST(Scenarios, ErrorsNameFileLineColumnAndWhatWasExpected) {
       "s.yaml:4:23: unknown action \"explode\" (expected one of: apply-rate, clock-jump, "
       "clog, corrupt-state, crash, definition, drift, heal, link, partition, "
       "partition-one-way, presence, purge, reset, restart, resubscribe, samples, server-write, "
-      "write)");
+      "unsubscribe, write)");
   EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nevents:\n  - {at_s: 1, action: write}\n"),
             "s.yaml:4:5: \"write\" needs a known \"client\"");
   EXPECT_EQ(error_of("name: x\nclients: [{name: a}]\nlinks:\n  - {from: a, to: b}\n"),

@@ -17,10 +17,11 @@
 // the backoff of CONN-1. It exits after --duration s (0: never).
 //
 // With SYNCSIM_DRIVER=1 (`syncsim run --client-exec --client-driver
-// write,apply-rate,resubscribe`) it takes the stdin driver contract v1
-// (docs/live.md): the application's writes come from `write` lines instead of
-// --writes, `apply-rate` sets --apply-rate, `resubscribe` subscribes again,
-// `quit` or the end of stdin ends it.
+// write,apply-rate,resubscribe,unsubscribe`) it takes the stdin driver
+// contract v1 (docs/live.md): the application's writes come from `write`
+// lines instead of --writes, `apply-rate` sets --apply-rate, `resubscribe`
+// subscribes again, `unsubscribe` ends a collection's shapes, `quit` or the
+// end of stdin ends it.
 //
 // Left out: WebSocket, fork-id regeneration (each run is a new instance with
 // a new lite_id), timeseries and presence, persistence, deletes.
@@ -328,6 +329,16 @@ class Client {
       if (w[1] == "0") o_.apply_rate = 1000000;  // at once
     } else if (w[0] == "resubscribe") {
       if (authed_) subscribe();
+    } else if (w[0] == "unsubscribe" && w.size() == 2) {
+      for (auto s = shapes_.begin(); s != shapes_.end();) {  // SHAPE-6: for good
+        if (s->second != w[1]) {
+          ++s;
+          continue;
+        }
+        if (authed_) send(ShapeUnsubscribe{s->first});
+        seq_.erase(s->first);
+        s = shapes_.erase(s);
+      }
     } else if (w[0] == "quit") {
       quit_ = true;
     } else {

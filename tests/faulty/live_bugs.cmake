@@ -28,4 +28,6 @@ set(SYNCSIM_FAULTY_LIVE_BUGS
   no-echo-to-writer:SHAPE-7:shape-writer-sees-own-writes
   presence-no-leave:PRES-5:presence-broadcast-and-leave
   definitions-cross-tenant:DEF-4:definition-stays-in-tenant
-  presence-echo-to-sender:PRES-2:presence-not-echoed)
+  presence-echo-to-sender:PRES-2:presence-not-echoed
+  skew-unsigned-marker:ENC-3:clock-skew
+  unsubscribe-ignored:SHAPE-6:shape-unsubscribe-stops-deltas)

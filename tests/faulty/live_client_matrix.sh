@@ -2,7 +2,7 @@
 # live_client_matrix.sh BUILD_DIR [SCENARIO_DIR] [OUT_DIR]
 # For the clean faulty_client and each of its defects, runs the live subset
 # with `syncsim run --client-exec`, driving it over the stdin contract
-# (write, apply-rate, resubscribe; scenarios with other driven steps are
+# (write, apply-rate, resubscribe, unsubscribe; scenarios with other driven steps are
 # UNSUPPORTED), four scenarios at a time, and prints one markdown row per
 # defect: caught (right rule, by which scenarios), caught (other rules), or
 # not caught. Two defects run at a time.
@@ -19,7 +19,7 @@ one() {  # BUG RULE FAMILY
   bugarg=
   [ "$1" = none ] || bugarg="--bug $1"
   timeout 600 "$syncsim" run "$scenarios" --client-exec "$client $coll $bugarg" --jobs 4 \
-    --client-driver write,apply-rate,resubscribe --no-progress >"$out/$1.out" 2>&1
+    --client-driver write,apply-rate,resubscribe,unsubscribe --no-progress >"$out/$1.out" 2>&1
   rc=$?
   by=$(grep -E "^  FAIL " "$out/$1.out" | awk '{print $2}' | tr '\n' ' ' | sed 's/ $//')
   ran=$(grep -cE "^  (PASS|FAIL|XFAIL) " "$out/$1.out")

@@ -2,7 +2,7 @@
 # live_faulty_client.sh FAULTY_CLIENT SYNCSIM BUG RULE SCENARIO...
 # Runs the given live scenarios with `syncsim run --client-exec`, the client
 # under test being FAULTY_CLIENT --bug BUG driven over the stdin contract
-# (write, apply-rate, resubscribe), against syncsim's reference server. BUG
+# (write, apply-rate, resubscribe, unsubscribe), against syncsim's reference server. BUG
 # none must pass them all (exit 0); any other bug must make the run exit 1
 # with a failure or a MUST finding naming RULE. Extra `syncsim run` options
 # (--jobs 4) may come before the scenarios. Bounded: it never hangs.
@@ -20,7 +20,7 @@ bugarg=
 limit=
 if command -v timeout >/dev/null 2>&1; then limit="timeout 400"; fi
 $limit "$syncsim" run "$@" --client-exec "'$client' $bugarg" \
-  --client-driver write,apply-rate,resubscribe --no-progress >"$dir/run.out" 2>&1
+  --client-driver write,apply-rate,resubscribe,unsubscribe --no-progress >"$dir/run.out" 2>&1
 rc=$?
 cat "$dir/run.out"
 if grep -q "^  UNSUP " "$dir/run.out"; then
