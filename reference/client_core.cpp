@@ -43,7 +43,9 @@ constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
     {"RefreshAfterExpiry", ClientBug::RefreshAfterExpiry},
     {"IgnoreRefreshFailure", ClientBug::IgnoreRefreshFailure},
     {"HandshakeStaleToken", ClientBug::HandshakeStaleToken},
-    {"NoRefreshOnDenied", ClientBug::NoRefreshOnDenied}};
+    {"NoRefreshOnDenied", ClientBug::NoRefreshOnDenied},
+    {"EmptyDelta", ClientBug::EmptyDelta},
+    {"OverstateSamples", ClientBug::OverstateSamples}};
 }  // namespace
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {
@@ -397,10 +399,10 @@ void ClientCore::push_tick(Now now) {
     DeltaPush p;
     p.collection = m.collection;
     p.document_id = m.document_id;
-    p.delta = m.delta;
+    p.delta = bug(ClientBug::EmptyDelta) ? Bytes{} : m.delta;  // DELTA-1
     p.peer_id = persistent_.peer_id;
     p.mutation_id = id;
-    p.checksum = crc32c(m.delta) ^ (bug(ClientBug::WrongChecksum) ? 1u : 0u);  // DELTA-2
+    p.checksum = crc32c(p.delta) ^ (bug(ClientBug::WrongChecksum) ? 1u : 0u);  // DELTA-2
     p.device_valid_time_ms = now.unix_ms;                                      // DELTA-16
     m.sent_at = now.steady_ms;
     send(std::move(p));
@@ -726,7 +728,7 @@ void ClientCore::push_timeseries() {
     p.collection = collection;
     p.ts_block = ts_block_of(times);
     p.val_block = val_block_of(values);
-    p.sample_count = n;
+    p.sample_count = n + (bug(ClientBug::OverstateSamples) ? 5 : 0);  // TS-1
     p.min_ts = *std::min_element(times.begin(), times.end());
     p.max_ts = *std::max_element(times.begin(), times.end());
     series.in_flight = n;

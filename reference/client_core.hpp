@@ -50,6 +50,8 @@ enum class ClientBug {
   IgnoreRefreshFailure,   // resumes pushing after a failed TokenRefreshAck (TOKEN-6)
   HandshakeStaleToken,    // handshakes with its configured token after a refresh (TOKEN-8)
   NoRefreshOnDenied,      // on PermissionDenied stops pushing but never refreshes (TOKEN-6)
+  EmptyDelta,             // pushes its mutations with empty deltas (DELTA-1)
+  OverstateSamples,       // says 5 samples more than its Gorilla blocks hold (TS-1)
 };
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name);

@@ -78,6 +78,8 @@ constexpr BugCase kCases[] = {
     {"IgnoreRefreshFailure", "bug-client-ignores-refresh-failure", "TOKEN-6"},
     {"NoRefreshOnDenied", "bug-client-no-refresh-on-denied", "TOKEN-6"},
     {"HandshakeStaleToken", "bug-client-handshakes-stale-token", "TOKEN-8"},
+    {"EmptyDelta", "bug-client-empty-delta", "DELTA-1"},
+    {"OverstateSamples", "bug-client-overstates-samples", "TS-1"},
 };
 
 conformance::Scenario load(const std::string& name) {

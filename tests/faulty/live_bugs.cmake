@@ -30,4 +30,6 @@ set(SYNCSIM_FAULTY_LIVE_BUGS
   definitions-cross-tenant:DEF-4:definition-stays-in-tenant
   presence-echo-to-sender:PRES-2:presence-not-echoed
   skew-unsigned-marker:ENC-3:clock-skew
-  unsubscribe-ignored:SHAPE-6:shape-unsubscribe-stops-deltas)
+  unsubscribe-ignored:SHAPE-6:shape-unsubscribe-stops-deltas
+  accept-empty-delta:DELTA-5:bug-client-empty-delta
+  ts-ack-miscount:TS-3:bug-client-overstates-samples)
