@@ -292,20 +292,17 @@ struct World::Impl {
     u.after_seq = p.next_send_seq;
     const std::uint64_t type = u.bytes[0];
     const FrameFate fate = frame_fate(lp, rng, static_cast<std::uint8_t>(type), len);
-    if (fate.unknown_before) {
+    // A frame the relay slips in first (FRAME-3, FRAME-10).
+    const auto inject = [&](const auto& bytes) {
       detail::Unit junk;
-      junk.bytes.assign(fate.unknown_before->begin(), fate.unknown_before->end());
+      junk.bytes.assign(bytes.begin(), bytes.end());
       junk.after_seq = u.after_seq;
-      tr("inject").conn(c->id).node(name(p.from)).num("msg_type", 0x99).end();
-      schedule_relayed(c, side, std::move(junk), wire_time(p.from, p.to, 9, lp));
-    }
-    if (fate.undecodable_before) {
-      detail::Unit junk;
-      junk.bytes.assign(fate.undecodable_before->begin(), fate.undecodable_before->end());
-      junk.after_seq = u.after_seq;
-      tr("inject").conn(c->id).node(name(p.from)).num("msg_type", 0xFF).end();
-      schedule_relayed(c, side, std::move(junk), wire_time(p.from, p.to, 6, lp));
-    }
+      tr("inject").conn(c->id).node(name(p.from)).num("msg_type", bytes[0]).end();
+      const std::size_t size = junk.bytes.size();
+      schedule_relayed(c, side, std::move(junk), wire_time(p.from, p.to, size, lp));
+    };
+    if (fate.unknown_before) inject(*fate.unknown_before);
+    if (fate.undecodable_before) inject(*fate.undecodable_before);
     // A relay forwards in the order it read: jitter alone never reorders
     // (only the reorder fault does; the protocol needs order, D120).
     const auto in_order = [&p](Time t) {

@@ -45,3 +45,25 @@ start_faulty_server() {
   done
   port=$(cat "$dir/port")
 }
+
+# live_verdict WHO BUG RULE RC OUT: prints OUT, the output of a live `syncsim
+# run` (exit status RC) on a faulty peer, and exits with the verdict: with BUG
+# none the run must pass (exit 0); with any other bug it must exit 1 with a
+# failure naming RULE (a "      RULE: ..." line or a finding naming it).
+live_verdict() {
+  cat "$5"
+  if [ "$2" = none ]; then
+    [ "$4" -eq 0 ] || { echo "$1: the clean peer failed (exit $4)" >&2; exit 1; }
+    exit 0
+  fi
+  if [ "$4" -ne 1 ]; then
+    echo "$1: --bug $2: expected syncsim run to exit 1, got $4" >&2
+    exit 1
+  fi
+  if ! grep -E "^  FAIL " -A40 "$5" | grep -Eq "(^|[^A-Z0-9-])$3([^0-9]|$)"; then
+    echo "$1: --bug $2: no failure naming $3" >&2
+    exit 1
+  fi
+  echo "$1: --bug $2 caught live under $3"
+  exit 0
+}

@@ -13,7 +13,7 @@ if [ $# -lt 5 ]; then
 fi
 server=$1 syncsim=$2 bug=$3 rule=$4
 shift 4
-. "$(dirname "$0")/lib.sh"  # faulty_workdir, start_faulty_server
+. "$(dirname "$0")/lib.sh"  # faulty_workdir, start_faulty_server, live_verdict
 faulty_workdir
 
 secret=live-faulty-secret
@@ -32,20 +32,4 @@ EOT
 limit=
 if command -v timeout >/dev/null 2>&1; then limit="timeout 400"; fi
 $limit "$syncsim" run "$@" --target "$dir/target.yaml" --no-progress >"$dir/run.out" 2>&1
-rc=$?
-cat "$dir/run.out"
-if [ "$bug" = none ]; then
-  [ "$rc" -eq 0 ] || { echo "live_faulty: the clean server failed (exit $rc)" >&2; exit 1; }
-  exit 0
-fi
-if [ "$rc" -ne 1 ]; then
-  echo "live_faulty: --bug $bug: expected syncsim run to exit 1, got $rc" >&2
-  exit 1
-fi
-# A failed scenario prints its failures ("      RULE: ..." or a finding line
-# naming the rule); the rule must be among them.
-if ! grep -E "^  FAIL " -A40 "$dir/run.out" | grep -Eq "(^|[^A-Z0-9-])$rule([^0-9]|$)"; then
-  echo "live_faulty: --bug $bug: no failure naming $rule" >&2
-  exit 1
-fi
-echo "live_faulty: --bug $bug caught live under $rule"
+live_verdict live_faulty "$bug" "$rule" $? "$dir/run.out"

@@ -13,8 +13,8 @@ if [ $# -lt 5 ]; then
 fi
 client=$1 syncsim=$2 bug=$3 rule=$4
 shift 4
-dir=$(mktemp -d) || exit 2
-trap 'rm -rf "$dir"' EXIT
+. "$(dirname "$0")/lib.sh"  # faulty_workdir, live_verdict
+faulty_workdir
 bugarg=
 [ "$bug" = none ] || bugarg="--bug $bug"
 limit=
@@ -22,21 +22,9 @@ if command -v timeout >/dev/null 2>&1; then limit="timeout 400"; fi
 $limit "$syncsim" run "$@" --client-exec "'$client' $bugarg" \
   --client-driver write,apply-rate,resubscribe,unsubscribe --no-progress >"$dir/run.out" 2>&1
 rc=$?
-cat "$dir/run.out"
 if grep -q "^  UNSUP " "$dir/run.out"; then
+  cat "$dir/run.out"
   echo "live_faulty_client: a scenario was UNSUPPORTED" >&2
   exit 1
 fi
-if [ "$bug" = none ]; then
-  [ "$rc" -eq 0 ] || { echo "live_faulty_client: the clean client failed (exit $rc)" >&2; exit 1; }
-  exit 0
-fi
-if [ "$rc" -ne 1 ]; then
-  echo "live_faulty_client: --bug $bug: expected syncsim run to exit 1, got $rc" >&2
-  exit 1
-fi
-if ! grep -E "^  FAIL " -A40 "$dir/run.out" | grep -Eq "(^|[^A-Z0-9-])$rule([^0-9]|$)"; then
-  echo "live_faulty_client: --bug $bug: no failure naming $rule" >&2
-  exit 1
-fi
-echo "live_faulty_client: --bug $bug caught live under $rule"
+live_verdict live_faulty_client "$bug" "$rule" $rc "$dir/run.out"
