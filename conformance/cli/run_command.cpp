@@ -445,6 +445,7 @@ static std::string live_options(const RunOptions& o, conformance::LiveScenarioOp
     lo.jwt_secret = t.target->jwt_secret;
     lo.hooks = t.target->hooks;
     lo.hook_timeout_s = t.target->hook_timeout_s;
+    lo.settings = t.target->settings;
     if (t.target->time_scale) lo.time_scale = *t.target->time_scale;
     if (!t.target->profile.empty()) lo.profile = conformance::find_profile(t.target->profile);
   }
@@ -788,11 +789,12 @@ Runner add_run_command(CLI::App& app) {
                   "else the first), with SYNCSIM_TARGET and the environment of check\n"
                   "--client; the server is syncsim's reference, the other clients reference\n"
                   "clients (docs/live.md)");
-  cmd->add_option("--client-driver", o->client_driver,
-                  "the driver commands (docs/live.md, the stdin contract) the --client-exec\n"
-                  "client takes: all, none, or a list (write,presence,samples,apply-rate,\n"
-                  "corrupt-state,resubscribe,unsubscribe); a scenario needing another is UNSUPPORTED.\n"
-                  "Default: the target file's driver:, else none (stdin is /dev/null)");
+  cmd->add_option(
+      "--client-driver", o->client_driver,
+      "the driver commands (docs/live.md, the stdin contract) the --client-exec\n"
+      "client takes: all, none, or a list (write,presence,samples,apply-rate,\n"
+      "corrupt-state,resubscribe,unsubscribe); a scenario needing another is\n"
+      "UNSUPPORTED. Default: the target file's driver:, else none (stdin is /dev/null)");
   cmd->add_flag("--show-client-output", o->show_client_output,
                 "--client-exec: show the client's output as it runs (else its last lines\n"
                 "are kept in the result)");

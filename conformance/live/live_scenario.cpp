@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 
 #include "conformance/live/child_process.hpp"
 #include "conformance/live/driver_contract.hpp"
@@ -34,19 +35,50 @@ namespace {
 
 // The first server option the scenario sets, which a real server has as it
 // is configured: such a scenario cannot be run against it (yet).
-std::string server_option_set(const ScenarioServer& sv) {
-  if (!sv.bugs.empty()) return "bugs (the reference server's bug switch)";
-  if (sv.trust_mode) return "trust_mode";
-  if (sv.data_queue_limit) return "data_queue_limit";
-  if (sv.default_throttle_rate) return "default_throttle_rate";
-  if (sv.rate_per_s || sv.rate_capacity) return "rate_per_s/rate_capacity";
-  if (sv.idle_timeout_s) return "idle_timeout_s";
-  if (sv.max_sessions) return "max_sessions";
-  if (!sv.constraints.empty()) return "constraints";
-  if (sv.clock_offset_ms != 0 || sv.drift_ppm != 0) return "clock_offset_ms/drift_ppm";
-  if (sv.delta_push) return "delta_push";
-  if (sv.rate_limit_reject) return "rate_limit_reject";
-  if (sv.presence_max_channels) return "presence_max_channels";
+// The scenario's server options as settings (D185): name -> value, flags 1.
+std::vector<std::pair<std::string, double>> server_settings(const ScenarioServer& sv) {
+  std::vector<std::pair<std::string, double>> out;
+  const auto add = [&out](const char* name, const auto& v) {
+    if (v) out.emplace_back(name, static_cast<double>(*v));
+  };
+  add("trust_mode", sv.trust_mode);
+  add("data_queue_limit", sv.data_queue_limit);
+  add("default_throttle_rate", sv.default_throttle_rate);
+  add("rate_per_s", sv.rate_per_s);
+  add("rate_capacity", sv.rate_capacity);
+  add("idle_timeout_s", sv.idle_timeout_s);
+  add("max_sessions", sv.max_sessions);
+  add("presence_max_channels", sv.presence_max_channels);
+  if (sv.delta_push) out.emplace_back("delta_push", 1);
+  if (sv.rate_limit_reject) out.emplace_back("rate_limit_reject", 1);
+  return out;
+}
+
+std::string number_text(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
+// Why a real server cannot run the scenario's `server:` options: the
+// reference's own switches never, the rest where the target declares the
+// same value among its settings (D185). "" if it can.
+std::string server_options_unsupported(const ScenarioServer& sv,
+                                       const std::map<std::string, double>& settings) {
+  if (!sv.bugs.empty()) return "sets the server option bugs (the reference server's bug switch)";
+  if (!sv.constraints.empty())
+    return "sets the server option constraints, which a real server has as configured";
+  if (sv.clock_offset_ms != 0 || sv.drift_ppm != 0)
+    return "sets the server's clock_offset_ms/drift_ppm, which are the simulator's";
+  for (const auto& [name, v] : server_settings(sv)) {
+    const auto it = settings.find(name);
+    if (it == settings.end())
+      return "sets the server option " + name + " = " + number_text(v) +
+             ", which the target file's settings: do not declare";
+    if (it->second != v)
+      return "sets the server option " + name + " = " + number_text(v) +
+             ", but the target's settings: say " + number_text(it->second);
+  }
   return "";
 }
 
@@ -210,8 +242,8 @@ std::string live_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
     return "it demands " + rule +
            " be caught, which is judged only from the reference's state notes or configured "
            "limits, not yet live";
-  if (const auto opt = server_option_set(s.server); !exec && !opt.empty())
-    return "sets the server option " + opt + ", which a real server has as configured";
+  if (const auto why = server_options_unsupported(s.server, o.settings); !exec && !why.empty())
+    return why;
   if (s.segment_loss_ppm != 0) return "segment_loss_ppm is the simulator's";
   for (const auto& l : s.links) {
     if (const auto why = link_unsupported(l); !why.empty()) return "a link: " + why;

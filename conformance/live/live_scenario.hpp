@@ -41,6 +41,9 @@ struct LiveScenarioOptions {
   // command with {placeholders}; each call is bounded by hook_timeout_s.
   std::map<std::string, std::string> hooks;
   double hook_timeout_s = 10;
+  // The target's fixed server settings (D185): a scenario's `server:` option
+  // runs only where the target declares the same value.
+  std::map<std::string, double> settings;
   // Failures it explains make a run DEVIATION (the target's `profile:`, D144).
   const DeviationProfile* profile = nullptr;
   std::function<void(const std::string&)> on_event;  // -v: steps and proxy events

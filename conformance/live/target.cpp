@@ -31,7 +31,39 @@ void read_hooks(const YAML::Node& root, const Reader& r, TargetFile& t) {
   }
 }
 
+bool is_flag_setting(const std::string& name) {
+  return name == "trust_mode" || name == "delta_push" || name == "rate_limit_reject";
+}
+
+// `settings:` maps server options to the target's fixed values (D185).
+void read_settings(const YAML::Node& root, const Reader& r, TargetFile& t) {
+  const auto settings = root["settings"];
+  if (!settings || settings.IsNull()) return;
+  if (!settings.IsMap()) r.fail(settings, "\"settings\" maps server options to their values");
+  for (const auto& kv : settings) {
+    const auto name = r.get<std::string>(kv.first, "a setting name");
+    if (!server_setting_names().count(name))
+      r.fail(kv.first, "unknown setting \"" + name +
+                           "\" (expected one of: " + joined(server_setting_names()) + ")");
+    if (is_flag_setting(name)) {
+      t.settings[name] = r.get<bool>(kv.second, "\"" + name + "\" is true or false") ? 1 : 0;
+      continue;
+    }
+    const double v = r.get<double>(kv.second, "\"" + name + "\" must be a number >= 0");
+    if (!(v >= 0)) r.fail(kv.second, "\"" + name + "\" must be a number >= 0");
+    t.settings[name] = v;
+  }
+}
+
 }  // namespace
+
+const std::set<std::string>& server_setting_names() {
+  static const std::set<std::string> kNames{
+      "trust_mode",    "data_queue_limit", "default_throttle_rate", "rate_per_s",
+      "rate_capacity", "idle_timeout_s",   "max_sessions",          "presence_max_channels",
+      "delta_push",    "rate_limit_reject"};
+  return kNames;
+}
 
 TargetLoad parse_target(const std::string& text, const std::string& file, bool baseline_only) {
   TargetLoad out;
@@ -44,7 +76,8 @@ TargetLoad parse_target(const std::string& text, const std::string& file, bool b
     } else {
       r.keys(root,
              {"server", "token", "jwt_secret", "tenant", "capabilities", "expected_failures",
-              "time_scale", "tap_tolerance_ms", "hooks", "hook_timeout_s", "profile", "driver"},
+              "time_scale", "tap_tolerance_ms", "hooks", "hook_timeout_s", "profile", "driver",
+              "settings"},
              "a target file");
     }
     opt_str(r, root, "server", t.server);
@@ -65,6 +98,7 @@ TargetLoad parse_target(const std::string& text, const std::string& file, bool b
       if (t.capabilities.empty()) r.fail(caps, "\"capabilities\" lists nothing");
     }
     read_hooks(root, r, t);
+    read_settings(root, r, t);
     opt_str(r, root, "profile", t.profile);
     if (!t.profile.empty() && !find_profile(t.profile))
       r.fail(root["profile"],

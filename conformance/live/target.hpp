@@ -14,6 +14,7 @@
 //   hook_timeout_s: 10
 //   profile: origin@19ed8a6a           # known upstream deviations (spec §7) are DEVIATION (D140)
 //   driver: [write, resubscribe]       # run --client-exec: the stdin contract's commands (D150)
+//   settings: {idle_timeout_s: 30, max_sessions: 8}   # its fixed server settings (D185)
 //
 // A baseline file holds `expected_failures` only.
 #pragma once
@@ -40,6 +41,9 @@ struct TargetFile {
   double hook_timeout_s = 10;
   std::string profile;           // a deviation profile's name (profiles.hpp), or ""
   std::set<std::string> driver;  // run --client-exec: the driver commands the client takes (D150)
+  // The target's fixed server settings (`settings:`, D185): option name (as a
+  // scenario's `server:` spells it) -> value, booleans 1 or 0.
+  std::map<std::string, double> settings;
 };
 
 struct TargetLoad {
@@ -49,6 +53,10 @@ struct TargetLoad {
 
 // `baseline_only`: the file may hold `expected_failures` and nothing else.
 TargetLoad load_target(const std::string& path, bool baseline_only = false);
+
+// The server options a scenario's `server:` may set that a target file can
+// declare as its own fixed settings (D185).
+const std::set<std::string>& server_setting_names();
 TargetLoad parse_target(const std::string& text, const std::string& file,
                         bool baseline_only = false);
 

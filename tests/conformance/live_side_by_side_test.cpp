@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "conformance/live/live_scenario.hpp"
+#include "conformance/live/target.hpp"
 #include "conformance/runner/scenario.hpp"
 #include "protocol/codec.hpp"
 #include "reference/runtime.hpp"
@@ -85,6 +86,34 @@ TEST(D183_LiveClock, AnOffsetShiftsTheWallClockADriftStaysSimulatorOnly) {
   EXPECT_NE(live_unsupported(live_form(*loaded.scenario), o).find("clock offset"),
             std::string::npos)
       << live_unsupported(live_form(*loaded.scenario), o);
+}
+
+// D185: a scenario's server options run live only where the target's
+// settings declare the same values; unknown settings are file:line errors.
+TEST(D185_TargetSettings, AServerOptionRunsWhereTheTargetDeclaresItsValue) {
+  const auto t = parse_target("settings:\n  idle_timeout_s: 2\n  delta_push: true\n", "t.yaml");
+  ASSERT_TRUE(t.target) << t.error;
+  EXPECT_EQ(t.target->settings.at("idle_timeout_s"), 2.0);
+  EXPECT_EQ(t.target->settings.at("delta_push"), 1.0);
+  const auto bad = parse_target("settings:\n  leeway_s: 60\n", "t.yaml");
+  EXPECT_NE(bad.error.find("t.yaml:2:3: unknown setting \"leeway_s\""), std::string::npos)
+      << bad.error;
+  const auto wrong = parse_target("settings:\n  delta_push: sometimes\n", "t.yaml");
+  EXPECT_NE(wrong.error.find("true or false"), std::string::npos) << wrong.error;
+
+  Scenario s = with_step(StepKind::Reset, "reset");
+  s.server.idle_timeout_s = 2;
+  LiveScenarioOptions o;
+  EXPECT_NE(live_unsupported(s, o).find("idle_timeout_s = 2, which the target file's settings"),
+            std::string::npos)
+      << live_unsupported(s, o);
+  o.settings = {{"idle_timeout_s", 5}};
+  EXPECT_NE(live_unsupported(s, o).find("but the target's settings: say 5"), std::string::npos)
+      << live_unsupported(s, o);
+  o.settings = t.target->settings;
+  EXPECT_EQ(live_unsupported(s, o), "");
+  s.server.bugs = {"SkipDedup"};  // the reference's own switch never runs live
+  EXPECT_NE(live_unsupported(s, o).find("bugs"), std::string::npos);
 }
 
 }  // namespace
