@@ -64,7 +64,8 @@ LiveExploreResult explore_live(boost::asio::io_context& ioc, const LiveExploreOp
     f.run = i + 1;
     f.run_seed = run_seed;
     f.faults = faults;
-    f.rule = "CONVERGENCE";
+    // A harness choice the server does not follow is named (D186).
+    f.rule = r.verdict == Verdict::Fail && r.rule != info.rule ? r.rule : "CONVERGENCE";
     for (const auto& finding : r.findings) {
       if (finding.finding.level == protocol::Level::Must) {
         f.rule = std::string(finding.finding.rule);

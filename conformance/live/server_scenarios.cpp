@@ -140,8 +140,24 @@ CaseResult run_convergence(boost::asio::io_context& ioc, const ServerCheckOption
     if (ioc.stopped()) ioc.restart();
     ioc.run_one_for(std::chrono::milliseconds(10));
   }
-  if (!converged()) {
-    const auto *a = view_of(writer), *b = view_of(reader);
+  const auto *a = view_of(writer), *b = view_of(reader);
+  if (!converged() && writer.writes_done() >= writes && writer.core().pending() == 0 && b &&
+      b->size() == 10 && (!a || a->size() < b->size())) {
+    // Every write acknowledged and delivered to the reader, but not back to
+    // the writer's own subscription: a server that follows NodeDB Origin
+    // here, not the harness's choice. One verdict naming it (D127), never a
+    // TIMEOUT or a bare CONVERGENCE (D186).
+    r.verdict = Verdict::Fail;
+    r.rule = "SHAPE-7";
+    r.detail =
+        "SHAPE-7 (HARNESS CHOICE, §1.1: every applied mutation is delivered to the "
+        "pushing session's own shapes too; NodeDB Origin suppresses such echoes) not "
+        "met: the writer's " +
+        std::to_string(writer.writes_done()) +
+        " writes were all acknowledged and the reader's view holds the 10 documents, "
+        "but the writer's own view holds " +
+        std::to_string(a ? a->size() : 0);
+  } else if (!converged()) {
     r.verdict = Verdict::Timeout;
     r.detail = "expected both views of \"" + collection +
                "\" to hold the same 10 documents within " + std::to_string(budget.count()) +
