@@ -107,7 +107,10 @@ TEST(LiveScenario, WhatALiveRunCannotDoIsUnsupportedWithTheReason) {
   EXPECT_EQ(why("events: [{at_s: 1, action: drift, nodes: [a], ppm: 5}]\n"),
             "step 1 (drift): it is simulator-only");
   EXPECT_EQ(why("server: {max_sessions: 2}\n"),
-            "sets the server option max_sessions, which a real server has as configured");
+            "sets the server option max_sessions = 2, which the target file's settings: do not "
+            "declare");
+  o.settings["max_sessions"] = 2;  // declared with that value (D185): it runs
+  EXPECT_EQ(why("server: {max_sessions: 2}\n"), "");
   EXPECT_EQ(why("network: {segment_loss_ppm: 1000}\n"), "segment_loss_ppm is the simulator's");
   EXPECT_EQ(live_unsupported(scenario("name: x\nclients: [{name: a, token: {}}]\n"), o),
             "client a needs tokens: give the target's jwt_secret");
