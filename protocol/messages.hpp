@@ -163,6 +163,13 @@ struct ShapeDefinition {
   SYNCSIM_EQ(ShapeDefinition);
 };
 
+// The collection a Document or Vector shape covers; "" for a Graph shape.
+inline std::string shape_collection(const ShapeDefinition& shape) {
+  if (const auto* d = std::get_if<shape_type::Document>(&shape.shape_type)) return d->collection;
+  if (const auto* v = std::get_if<shape_type::Vector>(&shape.shape_type)) return v->collection;
+  return {};
+}
+
 struct PeerPresence {
   std::string user_id;
   Bytes state;

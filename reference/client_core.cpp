@@ -46,6 +46,12 @@ constexpr std::pair<std::string_view, ClientBug> kClientBugNames[] = {
     {"NoRefreshOnDenied", ClientBug::NoRefreshOnDenied},
     {"EmptyDelta", ClientBug::EmptyDelta},
     {"OverstateSamples", ClientBug::OverstateSamples}};
+
+// A Document or Vector shape of `collection` (a Graph shape covers none).
+bool covers(const ShapeDefinition& shape, const std::string& collection) {
+  return !std::holds_alternative<shape_type::Graph>(shape.shape_type) &&
+         protocol::shape_collection(shape) == collection;
+}
 }  // namespace
 
 std::optional<ClientBug> client_bug_from_name(std::string_view name) {
@@ -514,9 +520,7 @@ void ClientCore::request_token(Now now) {
 
 std::string ClientCore::shape_collection(const std::string& shape_id) const {
   for (const auto& s : shapes_) {
-    if (s.shape_id != shape_id) continue;
-    if (const auto* d = std::get_if<shape_type::Document>(&s.shape_type)) return d->collection;
-    if (const auto* v = std::get_if<shape_type::Vector>(&s.shape_type)) return v->collection;
+    if (s.shape_id == shape_id) return protocol::shape_collection(s);
   }
   return {};
 }
@@ -619,11 +623,7 @@ ClientCore::Held ClientCore::held(const std::string& collection) const {
   Held h;
   if (const auto v = view_.find(collection); v != view_.end()) h.documents = v->second.size();
   for (const auto& [id, p] : pending_) h.pending += p.collection == collection;
-  for (const auto& shape : shapes_) {
-    const auto* d = std::get_if<shape_type::Document>(&shape.shape_type);
-    const auto* v = std::get_if<shape_type::Vector>(&shape.shape_type);
-    h.shapes += (d && d->collection == collection) || (v && v->collection == collection);
-  }
+  for (const auto& shape : shapes_) h.shapes += covers(shape, collection);
   return h;
 }
 
@@ -663,18 +663,7 @@ void ClientCore::purge(const CollectionPurged& m) {
     }
   }
   check_pending();
-  for (auto it = shapes_.begin(); it != shapes_.end();) {
-    const auto* d = std::get_if<shape_type::Document>(&it->shape_type);
-    const auto* v = std::get_if<shape_type::Vector>(&it->shape_type);
-    if ((d && d->collection == m.name) || (v && v->collection == m.name)) {
-      send(ShapeUnsubscribe{it->shape_id});
-      note({"shape_removed", {{"shape_id", it->shape_id}}});  // SHAPE-13
-      position_.erase(it->shape_id);
-      it = shapes_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  unsubscribe(m.name);  // its shapes end (PURGE-6)
   std::erase_if(backlog_, [&](const ShapeDelta& d) { return d.collection == m.name; });
   for (auto& [shape, early] : early_)
     std::erase_if(early, [&](const ShapeDelta& d) { return d.collection == m.name; });
@@ -682,7 +671,7 @@ void ClientCore::purge(const CollectionPurged& m) {
 
 void ClientCore::unsubscribe(const std::string& collection) {
   for (auto it = shapes_.begin(); it != shapes_.end();) {
-    if (shape_collection(it->shape_id) != collection) {
+    if (!covers(*it, collection)) {
       ++it;
       continue;
     }

@@ -24,12 +24,6 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-std::string collection_of(const ShapeDefinition& shape) {
-  if (const auto* d = std::get_if<shape_type::Document>(&shape.shape_type)) return d->collection;
-  if (const auto* v = std::get_if<shape_type::Vector>(&shape.shape_type)) return v->collection;
-  return {};  // Graph shapes have no collection
-}
-
 bool is_graph(const ShapeDefinition& shape) {
   return std::holds_alternative<shape_type::Graph>(shape.shape_type);
 }
@@ -364,7 +358,7 @@ void ServerCore::on_delta_push(Session& s, const DeltaPush& m, Now now) {
 
 bool ServerCore::subscribes_to(const Session& s, const std::string& collection) const {
   for (const auto& [id, shape] : s.shapes) {
-    if (!is_graph(shape) && collection_of(shape) == collection) return true;
+    if (!is_graph(shape) && shape_collection(shape) == collection) return true;
   }
   return false;
 }
@@ -394,7 +388,7 @@ std::uint64_t ServerCore::apply_write(std::uint32_t tenant, const std::string& c
     if (!s.authenticated || other_tenant || s.purged.count(collection))
       continue;  // SHAPE-8, PURGE-4
     for (const auto& [shape_id, shape] : s.shapes) {
-      if (is_graph(shape) || collection_of(shape) != collection) continue;
+      if (is_graph(shape) || shape_collection(shape) != collection) continue;
       send_data(s, ShapeDelta{shape_id, collection, doc, operation, value.value_or(Bytes{}), lsn});
     }
     // DELTA-17 (HC, off by default): the write also goes out as a DeltaPush to
@@ -425,7 +419,7 @@ void ServerCore::send_snapshot(Session& s, const ShapeDefinition& shape) {
   if (is_graph(shape)) {
     snap.data = held;
   } else {
-    const auto it = collections_.find({s.identity.tenant, collection_of(shape)});
+    const auto it = collections_.find({s.identity.tenant, shape_collection(shape)});
     static const Collection kEmpty;
     const Collection& c = it == collections_.end() ? kEmpty : it->second;
     held = encode_snapshot_data(c.documents);
@@ -447,7 +441,7 @@ void ServerCore::send_snapshot(Session& s, const ShapeDefinition& shape) {
                    {"digest", snapshot_digest(held)}}});  // SHAPE-4: the data it holds
   // SHAPE-9: queued deltas at or below the new snapshot are dropped; SHAPE-5:
   // so are those of a definition this one replaces.
-  const std::string collection = is_graph(shape) ? std::string() : collection_of(shape);
+  const std::string collection = is_graph(shape) ? std::string() : shape_collection(shape);
   std::erase_if(s.data_queue, [&](const Message& q) {
     const auto* d = std::get_if<ShapeDelta>(&q);
     return d && d->shape_id == shape.shape_id &&
@@ -468,7 +462,7 @@ void ServerCore::on_resync(Session& s, const ResyncRequest& m, Now) {
   // RESYNC-8 (HC): fresh snapshots of the matching shapes, shape_id order;
   // RESYNC-7: never an error or a close.
   for (const auto& [id, shape] : s.shapes) {
-    if (!m.collection.empty() && (is_graph(shape) || collection_of(shape) != m.collection))
+    if (!m.collection.empty() && (is_graph(shape) || shape_collection(shape) != m.collection))
       continue;
     send_snapshot(s, shape);
   }

@@ -161,7 +161,18 @@ std::unique_ptr<Judge> make_resync_judge(const JudgeDeps& d);
 // Small helpers several judges share.
 constexpr std::int64_t kJudgeMs = 1'000'000;
 inline std::string ms_text(std::int64_t ns) { return std::to_string(ns / kJudgeMs) + " ms"; }
-std::string shape_collection(const protocol::ShapeDefinition& shape);
+// A read record whose time is the reader's own (the simulator's), not a tap's.
+inline bool exact_read(Seen seen, const CheckerOptions& o) {
+  return seen == Seen::Received && !o.at_tap;
+}
+// A hang-up at `hangup_t` answers a frame read at `read_t` (FRAME-10,
+// RESYNC-7, PURGE-8): in the same instant where read times are exact, within
+// the hang-up window at a tap, which sees both late.
+inline bool hung_up_on_it(std::int64_t read_t, bool exact, std::int64_t hangup_t,
+                          const CheckerOptions& o) {
+  return hangup_t - read_t <= (exact ? 0 : o.hangup_window_ns);
+}
+using protocol::shape_collection;  // the collection a shape covers (messages.hpp)
 // A side's timer of `ns` on its own clock, drifting at most `ppm`, as the
 // trace's clock measures it at the longest (slow clock) and the shortest (fast).
 constexpr std::int64_t kDefaultDriftPpm = 100'000;  // the simulator's bound

@@ -155,7 +155,7 @@ void DeltaClientJudge::client_read(const FrameEvent& e) {
   // At a tap the client reads the ack later, by up to a partition's length:
   // a push after it passed may still cross it (D102), so only read records
   // count. A proxy records the ack as handed to the client, after its delays:
-  // the client has read it within the tap tolerance (D178).
+  // the client has read it within the tap tolerance (D180).
   const Done how = ack->clock_skew_warning_ms ? Done::SkewAcked : Done::Acked;
   if (!at_tap(e.r))
     done({e.view.client_key, *s.peer}, mid, how, e.r.t);

@@ -54,7 +54,7 @@ class FramingJudge final : public Judge {
     std::string_view rule;
     std::string what;
   };
-  bool exact(Seen seen) const { return seen == Seen::Received && !options_.at_tap; }
+  bool exact(Seen seen) const { return exact_read(seen, options_); }
   struct State {
     std::optional<Ignorable> ignorable;
     std::deque<std::pair<Bytes, std::int64_t>> pings;  // client WebSocket Pings, unanswered
@@ -217,7 +217,7 @@ void FramingJudge::hung_up(std::uint64_t conn, Sender side, std::int64_t t) {
   const Ignorable ig = *it->second.ignorable;
   it->second.ignorable.reset();
   // The simulator's reader hangs up in the instant it reads; a tap sees both late.
-  if (ig.from == side || t - ig.t > (ig.exact ? 0 : options_.hangup_window_ns)) return;
+  if (ig.from == side || !hung_up_on_it(ig.t, ig.exact, t, options_)) return;
   report(ig.rule, Level::Must,
          std::string(side == Sender::Client ? "the client" : "the server") + " hung up " +
              ms_text(t - ig.t) + " after reading " + ig.what +

@@ -64,7 +64,7 @@ void PingJudge::alive(const FrameEvent& e, State& s) {
   if (!s.authed_at) return;
   const std::int64_t t = e.r.t;
   // The first Ping is due at once whatever the interval: judged for any
-  // client; the later ones need its interval (the profile, D178).
+  // client; the later ones need its interval (the profile, D180).
   if (const auto interval = options_.client_profile.ping_interval_ns;
       (interval || !s.last_ping) && !s.late_ping_reported) {
     const std::int64_t due =

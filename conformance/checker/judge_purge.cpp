@@ -50,8 +50,8 @@ class PurgeJudge final : public Judge {
       below = std::max(below, rec.max_mutation_id);
       const auto [lsn, first] = rec.notice_lsn.try_emplace(p->name, p->purge_lsn);
       if (!first && p->purge_lsn <= lsn->second)  // PURGE-8: a repeat, no change, no error
-        s.repeat = Repeat{e.r.t, e.r.seen == Seen::Received && !options_.at_tap, p->name,
-                          p->purge_lsn, lsn->second};
+        s.repeat =
+            Repeat{e.r.t, exact_read(e.r.seen, options_), p->name, p->purge_lsn, lsn->second};
       lsn->second = std::max(lsn->second, p->purge_lsn);
     }
   }
@@ -141,7 +141,7 @@ void PurgeJudge::hung_up(std::uint64_t conn, Sender side, std::int64_t t) {
   const auto it = conns_.find(conn);
   if (side != Sender::Client || it == conns_.end() || !it->second.repeat) return;
   const Repeat r = *std::exchange(it->second.repeat, std::nullopt);
-  if (t - r.t > (r.exact ? 0 : options_.hangup_window_ns)) return;
+  if (!hung_up_on_it(r.t, r.exact, t, options_)) return;
   report("PURGE-8", Level::Must,
          "the client hung up " + ms_text(t - r.t) + " after reading a CollectionPurged for \"" +
              r.collection + "\" with purge_lsn " + std::to_string(r.lsn) + ", not above the " +

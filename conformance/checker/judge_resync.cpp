@@ -135,7 +135,7 @@ void ResyncJudge::hung_up(std::uint64_t conn, Sender side, std::int64_t t) {
   const auto it = conns_.find(conn);
   if (side != Sender::Server || it == conns_.end() || !it->second.resync_read) return;
   const auto [at, exact] = *std::exchange(it->second.resync_read, std::nullopt);
-  if (t - at > (exact ? 0 : options_.hangup_window_ns)) return;
+  if (!hung_up_on_it(at, exact, t, options_)) return;
   report("RESYNC-7", Level::Must,
          "the server hung up " + ms_text(t - at) +
              " after reading a ResyncRequest, with no ShapeSnapshot written since (a resync "
@@ -147,7 +147,7 @@ void ResyncJudge::server_read(const FrameEvent& e) {
   State& s = conns_[e.r.conn];
   s.answering_resync = false;
   if (std::holds_alternative<ResyncRequest>(e.m))
-    s.resync_read.emplace(e.r.t, e.r.seen == Seen::Received && !options_.at_tap);
+    s.resync_read.emplace(e.r.t, exact_read(e.r.seen, options_));
   if (const auto* sub = std::get_if<ShapeSubscribe>(&e.m)) {
     if (e.view.authenticated && s.subscribes.size() < kResyncMaxTracked)
       ++s.subscribes[sub->shape.shape_id];

@@ -32,12 +32,6 @@ std::string json_of_frame(const Bytes& frame) {
 
 std::string Judge::json_of(const Message& m) { return dump_json(message_to_json(m)); }
 
-std::string shape_collection(const ShapeDefinition& shape) {
-  if (const auto* d = std::get_if<shape_type::Document>(&shape.shape_type)) return d->collection;
-  if (const auto* v = std::get_if<shape_type::Vector>(&shape.shape_type)) return v->collection;
-  return {};
-}
-
 std::string format_check_finding(const CheckFinding& f) {
   char t[32];
   std::snprintf(t, sizeof t, "%.3fs", static_cast<double>(f.t) / 1e9);  // display only

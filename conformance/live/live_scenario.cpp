@@ -33,8 +33,6 @@ using protocol::Sender;
 
 namespace {
 
-// The first server option the scenario sets, which a real server has as it
-// is configured: such a scenario cannot be run against it (yet).
 // The scenario's server options as settings (D185): name -> value, flags 1.
 std::vector<std::pair<std::string, double>> server_settings(const ScenarioServer& sv) {
   std::vector<std::pair<std::string, double>> out;
@@ -218,7 +216,7 @@ std::string exec_unsupported(const Scenario& s, const LiveScenarioOptions& o) {
         return who + "its apply_rate: " + why;
     }
   }
-  // An expectation of its stats is not judged (a note says so, D178); the
+  // An expectation of its stats is not judged (a note says so, D179); the
   // checker still judges every frame of it.
   return "";
 }
@@ -958,7 +956,7 @@ ScenarioResult LiveRun::run() {
         result.notes.push_back(c.name + "'s " + opts +
                                " set the reference client; the client under test keeps its own");
     }
-    for (const auto& st : s_.expect.stats) {  // D178: the rest of the scenario still runs
+    for (const auto& st : s_.expect.stats) {  // D179: the rest of the scenario still runs
       if (external_clients(s_).count(st.client))
         result.notes.push_back(st.rule + ": " + st.client + "'s " +
                                std::string(stat_name(st.stat)) +

@@ -156,17 +156,15 @@ struct Proxy::Impl : std::enable_shared_from_this<Proxy::Impl> {
       const sim::FrameFate fate = sim::frame_fate(d.params, d.rng, type, len);
       const auto now = Clock::now();
       const char* dir = &d == &to_server ? "client->server" : "server->client";
-      if (fate.unknown_before) {
+      // A frame the relay slips in first (FRAME-3, FRAME-10).
+      const auto inject = [&](const auto& bytes, const char* what) {
         ++impl->stats.injected;
-        impl->event("conn " + std::to_string(id) + " " + dir + ": unknown code 0x99 slipped in");
-        hold(d, Bytes(fate.unknown_before->begin(), fate.unknown_before->end()), now);
-      }
-      if (fate.undecodable_before) {
-        ++impl->stats.injected;
-        impl->event("conn " + std::to_string(id) + " " + dir +
-                    ": a Ping/Pong with an undecodable body slipped in");
-        hold(d, Bytes(fate.undecodable_before->begin(), fate.undecodable_before->end()), now);
-      }
+        impl->event("conn " + std::to_string(id) + " " + dir + ": " + what + " slipped in");
+        hold(d, Bytes(bytes.begin(), bytes.end()), now);
+      };
+      if (fate.unknown_before) inject(*fate.unknown_before, "unknown code 0x99");
+      if (fate.undecodable_before)
+        inject(*fate.undecodable_before, "a Ping/Pong with an undecodable body");
       if (fate.dropped) {
         if (fate.used_drop_next) impl->used_drop_next(d.from);
         ++impl->stats.dropped;

@@ -31,8 +31,23 @@ void read_hooks(const YAML::Node& root, const Reader& r, TargetFile& t) {
   }
 }
 
+// The server options a target declares as its settings (D185), as a
+// scenario's `server:` spells them: flags are true or false, the rest numbers.
+struct SettingSpec {
+  std::string_view name;
+  bool flag;
+};
+constexpr SettingSpec kSettings[] = {
+    {"trust_mode", true},       {"data_queue_limit", false},      {"default_throttle_rate", false},
+    {"rate_per_s", false},      {"rate_capacity", false},         {"idle_timeout_s", false},
+    {"max_sessions", false},    {"presence_max_channels", false}, {"delta_push", true},
+    {"rate_limit_reject", true}};
+
 bool is_flag_setting(const std::string& name) {
-  return name == "trust_mode" || name == "delta_push" || name == "rate_limit_reject";
+  for (const auto& s : kSettings) {
+    if (s.name == name) return s.flag;
+  }
+  return false;
 }
 
 // `settings:` maps server options to the target's fixed values (D185).
@@ -58,10 +73,11 @@ void read_settings(const YAML::Node& root, const Reader& r, TargetFile& t) {
 }  // namespace
 
 const std::set<std::string>& server_setting_names() {
-  static const std::set<std::string> kNames{
-      "trust_mode",    "data_queue_limit", "default_throttle_rate", "rate_per_s",
-      "rate_capacity", "idle_timeout_s",   "max_sessions",          "presence_max_channels",
-      "delta_push",    "rate_limit_reject"};
+  static const std::set<std::string> kNames = [] {
+    std::set<std::string> out;
+    for (const auto& s : kSettings) out.emplace(s.name);
+    return out;
+  }();
   return kNames;
 }
 

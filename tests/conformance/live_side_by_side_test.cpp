@@ -112,6 +112,28 @@ TEST(D185_TargetSettings, AServerOptionRunsWhereTheTargetDeclaresItsValue) {
       << live_unsupported(s, o);
   o.settings = t.target->settings;
   EXPECT_EQ(live_unsupported(s, o), "");
+  // Every option a scenario can set is a setting the target can declare.
+  Scenario all = with_step(StepKind::Reset, "reset");
+  all.server.trust_mode = true;
+  all.server.data_queue_limit = 10;
+  all.server.default_throttle_rate = 20;
+  all.server.rate_per_s = 30;
+  all.server.rate_capacity = 40;
+  all.server.idle_timeout_s = 5;
+  all.server.max_sessions = 6;
+  all.server.presence_max_channels = 7;
+  all.server.delta_push = true;
+  all.server.rate_limit_reject = true;
+  LiveScenarioOptions every;
+  every.settings = {
+      {"trust_mode", 1},       {"data_queue_limit", 10},     {"default_throttle_rate", 20},
+      {"rate_per_s", 30},      {"rate_capacity", 40},        {"idle_timeout_s", 5},
+      {"max_sessions", 6},     {"presence_max_channels", 7}, {"delta_push", 1},
+      {"rate_limit_reject", 1}};
+  EXPECT_EQ(live_unsupported(all, every), "");
+  for (const auto& [name, value] : every.settings)
+    EXPECT_TRUE(server_setting_names().count(name)) << name;
+  EXPECT_EQ(server_setting_names().size(), every.settings.size());
   s.server.bugs = {"SkipDedup"};  // the reference's own switch never runs live
   EXPECT_NE(live_unsupported(s, o).find("bugs"), std::string::npos);
 }
