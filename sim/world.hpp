@@ -73,7 +73,7 @@ struct RunResult {
   StopReason reason = StopReason::Quiescent;
   Time now = 0;
   std::uint64_t events = 0;              // run by this call
-  std::vector<std::string> pending_ops;  // I/O still waiting when it stopped
+  std::vector<std::string> pending_ops;  // I/O still waiting, when it stopped short of its goal
 };
 
 // The view a process has of its node.
