@@ -661,7 +661,8 @@ struct World::Impl {
 
   void boot(NodeId id) {
     Node& n = node(id);
-    n.ioc = std::make_unique<boost::asio::io_context>(1);
+    // One thread polls it, ever: no scheduler locking (2.5 % of a busy network's instructions).
+    n.ioc = std::make_unique<boost::asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE);
     n.work.emplace(n.ioc->get_executor());
     auto life = std::make_shared<detail::NodeLife>();
     life->world = &w;
