@@ -1,9 +1,12 @@
 #include "sim/trace.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cstring>
 #include <ostream>
+
+#include "protocol/assert.hpp"
 
 namespace syncsim::sim {
 namespace {
@@ -40,92 +43,131 @@ void append_escaped(std::string& s, std::string_view v) {
   }
 }
 
-// ,"key": (keys are the simulator's own names: never escaped)
-void append_key(std::string& s, std::string_view key) {
-  s += ",\""sv;
-  s += key;
-  s += "\":"sv;
+// Host order <-> little-endian (a no-op on little-endian hosts).
+std::uint8_t to_le(std::uint8_t v) { return v; }
+std::uint32_t to_le(std::uint32_t v) {
+  return std::endian::native == std::endian::big ? __builtin_bswap32(v) : v;
+}
+std::uint64_t to_le(std::uint64_t v) {
+  return std::endian::native == std::endian::big ? __builtin_bswap64(v) : v;
+}
+std::int64_t to_le(std::int64_t v) {
+  return static_cast<std::int64_t>(to_le(static_cast<std::uint64_t>(v)));
+}
+
+template <class T>
+T load_le(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return to_le(v);
+}
+
+// Reads a record front to back; a short record ends the reading (records
+// are the Trace's own, so that happens only to a caller's hand-made one).
+struct RecordReader {
+  std::string_view r;
+  std::size_t pos = 0;
+  bool ok = true;
+  bool has(std::size_t n) { return ok = ok && pos + n <= r.size(); }
+  template <class T>
+  T num() {
+    if (!has(sizeof(T))) return T{};
+    const T v = load_le<T>(r.data() + pos);
+    pos += sizeof(T);
+    return v;
+  }
+  std::string_view bytes(std::size_t n) {
+    if (!has(n)) return {};
+    const std::string_view v = r.substr(pos, n);
+    pos += n;
+    return v;
+  }
+};
+
+void render_into(std::string& s, std::string_view record) {
+  RecordReader in{record};
+  s += "{\"t\":"sv;
+  append_int(s, in.num<std::int64_t>());
+  s += ",\"ev\":\""sv;
+  append_escaped(s, in.bytes(in.num<std::uint32_t>()));
+  s += '"';
+  while (in.ok && in.pos < record.size()) {
+    const std::string_view key = in.bytes(in.num<std::uint8_t>());
+    const char tag = static_cast<char>(in.num<std::uint8_t>());
+    if (!in.ok) break;
+    s += ",\""sv;
+    s += key;  // keys are the simulator's own names: never escaped
+    s += "\":"sv;
+    switch (tag) {
+      case 'i': append_int(s, in.num<std::int64_t>()); break;
+      case 'u': append_int(s, in.num<std::uint64_t>()); break;
+      case 'b': s += in.num<std::uint8_t>() ? "true"sv : "false"sv; break;
+      default:
+        s += '"';
+        append_escaped(s, in.bytes(in.num<std::uint32_t>()));
+        s += '"';
+    }
+  }
+  s += '}';
 }
 
 }  // namespace
 
 // Word steps: the byte-wise FNV-1a chain (one multiply per byte) was the
 // busiest loop of a busy simulated network.
-std::uint64_t trace_hash_line(std::uint64_t h, std::string_view line) {
+std::uint64_t trace_hash_step(std::uint64_t h, std::string_view record) {
   constexpr std::uint64_t kPrime = 0x100000001b3ULL;
-  const auto* p = reinterpret_cast<const unsigned char*>(line.data());
+  const auto* p = reinterpret_cast<const unsigned char*>(record.data());
   std::size_t k = 0;
-  for (; k + 8 <= line.size(); k += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p + k, 8);  // one load; little-endian on every host:
-    if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap64(w);
-    h ^= w;
+  for (; k + 8 <= record.size(); k += 8) {
+    h ^= load_le<std::uint64_t>(record.data() + k);  // one load, the same value on every host
     h *= kPrime;
   }
-  for (; k < line.size(); ++k) {
+  for (; k < record.size(); ++k) {
     h ^= p[k];
     h *= kPrime;
   }
   return h ^ (h >> 32);
 }
 
-Trace& Trace::begin(Time t, std::string_view ev) {
-  line_.clear();
-  line_ += "{\"t\":"sv;
-  append_int(line_, t);
-  line_ += ",\"ev\":\""sv;
-  append_escaped(line_, ev);
-  line_ += '"';
-  return *this;
+Trace::Trace(std::ostream* out, std::size_t keep_last) : out_(out), keep_last_(keep_last) {
+  cur_.resize(4096);
 }
 
-Trace& Trace::num(std::string_view key, std::int64_t v) {
-  append_key(line_, key);
-  append_int(line_, v);
-  return *this;
-}
-
-Trace& Trace::num(std::string_view key, std::uint64_t v) {
-  append_key(line_, key);
-  append_int(line_, v);
-  return *this;
-}
-
-Trace& Trace::str(std::string_view key, std::string_view v) {
-  append_key(line_, key);
-  line_ += '"';
-  append_escaped(line_, v);
-  line_ += '"';
-  return *this;
-}
-
-Trace& Trace::boolean(std::string_view key, bool v) {
-  append_key(line_, key);
-  line_ += v ? "true"sv : "false"sv;
-  return *this;
-}
+void Trace::grow(std::size_t n) { cur_.resize(std::max(2 * cur_.size(), cur_len_ + n)); }
 
 void Trace::end() {
-  line_ += "}\n"sv;
-  hash_ = trace_hash_line(hash_, line_);
+  const std::string_view record(cur_.data() + start_, cur_len_ - start_);
+  store_le(cur_.data() + start_ - 4, static_cast<std::uint32_t>(record.size()));
+  hash_ = trace_hash_step(hash_, record);
   ++lines_;
-  if (out_) out_->write(line_.data(), static_cast<std::streamsize>(line_.size()));
-  if (keep_last_ > 0) keep(std::string_view(line_.data(), line_.size() - 1));
+  ++cur_count_;
+  if (!out_) return;
+  line_.clear();
+  render_into(line_, record);
+  line_ += '\n';
+  out_->write(line_.data(), static_cast<std::streamsize>(line_.size()));
 }
 
-void Trace::keep(std::string_view line) {
-  if (ring_.size() < keep_last_) {
-    ring_.emplace_back(line);
-    return;
-  }
-  ring_[next_].assign(line);
-  next_ = (next_ + 1) % keep_last_;
+std::string Trace::render(std::string_view record) {
+  std::string s;
+  render_into(s, record);
+  return s;
 }
 
 std::vector<std::string> Trace::recent() const {
+  std::vector<std::string_view> records;
+  const auto take = [&records](std::string_view arena, std::size_t count) {
+    RecordReader in{arena};
+    for (std::size_t k = 0; k < count && in.pos < arena.size(); ++k)
+      records.push_back(in.bytes(in.num<std::uint32_t>()));
+  };
+  if (keep_last_ == 0) return {};
+  take(std::string_view(prev_.data(), prev_len_), keep_last_);
+  take(std::string_view(cur_.data(), cur_len_), cur_count_);
+  const std::size_t skip = records.size() > keep_last_ ? records.size() - keep_last_ : 0;
   std::vector<std::string> out;
-  out.reserve(ring_.size());
-  for (std::size_t k = 0; k < ring_.size(); ++k) out.push_back(ring_[(next_ + k) % ring_.size()]);
+  for (std::size_t k = skip; k < records.size(); ++k) out.push_back(render(records[k]));
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 
@@ -13,22 +14,47 @@ namespace {
 
 using sim::Trace;
 
-// The trace hash's definition (D82, sim/trace.hpp), written out
-// independently of the simulator's code.
-std::uint64_t expected_trace_hash(const std::string& text) {
+// The trace hash's definition (D82, D187, sim/trace.hpp), written out
+// independently of the simulator's code: a record encoder and the word steps.
+struct Record {
+  std::string bytes;
+  void le(std::uint64_t v, int n) {
+    for (int b = 0; b < n; ++b) bytes += static_cast<char>(v >> (8 * b) & 0xff);
+  }
+  Record(std::int64_t t, std::string_view ev) {
+    le(static_cast<std::uint64_t>(t), 8);
+    le(ev.size(), 4);
+    bytes += ev;
+  }
+  Record& key(std::string_view k, char tag) {
+    bytes += static_cast<char>(k.size());
+    bytes += k;
+    bytes += tag;
+    return *this;
+  }
+  Record& i(std::string_view k, std::int64_t v) {
+    key(k, 'i').le(static_cast<std::uint64_t>(v), 8);
+    return *this;
+  }
+  Record& s(std::string_view k, std::string_view v) {
+    key(k, 's').le(v.size(), 4);
+    bytes += v;
+    return *this;
+  }
+};
+
+std::uint64_t expected_trace_hash(const std::vector<Record>& records) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const std::size_t end = text.find('\n', start) + 1;  // every line ends in '\n'
-    std::size_t k = start;
-    for (; k + 8 <= end; k += 8) {
+  for (const auto& r : records) {
+    const std::string& b = r.bytes;
+    std::size_t k = 0;
+    for (; k + 8 <= b.size(); k += 8) {
       std::uint64_t w = 0;
-      for (int b = 7; b >= 0; --b) w = w << 8 | static_cast<std::uint8_t>(text[k + b]);
+      for (int x = 7; x >= 0; --x) w = w << 8 | static_cast<std::uint8_t>(b[k + x]);
       h = (h ^ w) * 0x100000001b3ULL;
     }
-    for (; k < end; ++k) h = (h ^ static_cast<std::uint8_t>(text[k])) * 0x100000001b3ULL;
+    for (; k < b.size(); ++k) h = (h ^ static_cast<std::uint8_t>(b[k])) * 0x100000001b3ULL;
     h ^= h >> 32;
-    start = end;
   }
   return h;
 }
@@ -49,25 +75,55 @@ TEST(SimTrace, RendersFieldsAndEscapesStrings) {
 }
 
 TEST(SimTrace, HashFollowsItsDefinition) {
-  std::ostringstream out;
-  Trace t(&out);
-  for (int k = 0; k < 3; ++k) t.begin(k, "tick").num("k", k).end();
-  t.begin(99, "a-longer-event-name").str("why", "lines of every length mod 8").end();
-  EXPECT_EQ(t.hash(), expected_trace_hash(out.str()));
+  Trace t;
+  std::vector<Record> expected;
+  for (int k = 0; k < 3; ++k) {
+    t.begin(k, "tick").num("k", k).end();
+    expected.push_back(Record(k, "tick").i("k", k));
+  }
+  t.begin(99, "a-longer-event-name").str("why", "values of every length mod 8").end();
+  expected.push_back(Record(99, "a-longer-event-name").s("why", "values of every length mod 8"));
+  EXPECT_EQ(t.hash(), expected_trace_hash(expected));
   EXPECT_EQ(t.lines(), 4u);
   EXPECT_EQ(Trace().hash(), 0xcbf29ce484222325ULL);
 }
 
+// D187: the lines are a rendering; writing them or not changes no hash.
+TEST(SimTrace, HashDoesNotDependOnWritingTheLines) {
+  std::ostringstream out;
+  Trace written(&out), silent(nullptr, 0);
+  for (Trace* t : {&written, &silent}) {
+    for (int k = 0; k < 100; ++k) t->begin(k * 7, "deliver").conn(3).str("node", "n").end();
+  }
+  EXPECT_EQ(written.hash(), silent.hash());
+  const std::string text = out.str();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 100);
+}
+
 TEST(SimTrace, OneChangedByteAnywhereChangesTheHash) {
-  const std::string line = "{\"t\":12345678,\"ev\":\"deliver\",\"conn\":3,\"bytes\":77}\n";
-  const std::uint64_t h = sim::trace_hash_line(0xcbf29ce484222325ULL, line);
-  for (std::size_t k = 0; k < line.size(); ++k) {
+  const std::string record = Record(12345678, "deliver").i("conn", 3).i("bytes", 77).bytes;
+  const std::uint64_t h = sim::trace_hash_step(0xcbf29ce484222325ULL, record);
+  for (std::size_t k = 0; k < record.size(); ++k) {
     for (int bit = 0; bit < 8; ++bit) {
-      std::string other = line;
+      std::string other = record;
       other[k] = static_cast<char>(other[k] ^ (1 << bit));
-      EXPECT_NE(sim::trace_hash_line(0xcbf29ce484222325ULL, other), h) << k << ":" << bit;
+      EXPECT_NE(sim::trace_hash_step(0xcbf29ce484222325ULL, other), h) << k << ":" << bit;
     }
   }
+}
+
+// The kept events render as the lines written: the last ones, oldest first.
+TEST(SimTrace, KeptEventsRenderAsTheWrittenLines) {
+  std::ostringstream out;
+  Trace t(&out, 5);
+  for (int k = 0; k < 23; ++k)
+    t.begin(k, "e").num("n", std::uint64_t{1} << k).str("s", std::string(k, '"')).end();
+  std::vector<std::string> lines;
+  std::istringstream in(out.str());
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 23u);
+  EXPECT_EQ(t.recent(), std::vector<std::string>(lines.end() - 5, lines.end()));
+  EXPECT_EQ(Trace::render(Record(1, "x").i("a", -2).bytes), "{\"t\":1,\"ev\":\"x\",\"a\":-2}");
 }
 
 TEST(SimTrace, KeepsTheLastLinesOldestFirst) {
