@@ -207,8 +207,8 @@ struct World::Impl {
     detail::Pipe& p = c->pipe[side];
     p.in_flight += unit.bytes.size();
     w.loop_.at(arrival, [this, wc = std::weak_ptr<detail::Connection>(c), side,
-                         u = std::make_shared<detail::Unit>(std::move(unit))]() mutable {
-      if (auto conn = wc.lock()) arrive(conn, side, std::move(*u));
+                         u = std::move(unit)]() mutable {
+      if (auto conn = wc.lock()) arrive(conn, side, std::move(u));
     });
   }
 
