@@ -179,7 +179,7 @@ int main() {
       static_cast<double>(r.events) / wall / 1e6, static_cast<unsigned long long>(r.stats.echoed));
   std::printf(
       "busy 10-node net / core loop: %.1f %% of the core loop's events/s (issue 18 aims at 25 "
-      "%%)\n",
+      "%%: 3M against an 11.8M core loop)\n",
       100 * static_cast<double>(r.events) / wall / loop);
   return 0;
 }
