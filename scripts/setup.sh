@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(g++ cmake make pkg-config ccache
   libboost-dev libmsgpack-cxx-dev libgtest-dev libgmock-dev librapidcheck-dev
   libyaml-cpp-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libfmt-dev libssl-dev
+  libmimalloc-dev
   ${SYNCSIM_EXTRA_PACKAGES:-})
 
 install_missing() {
