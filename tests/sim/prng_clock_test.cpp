@@ -6,6 +6,7 @@
 
 #include "sim/node_clock.hpp"
 #include "sim/prng.hpp"
+#include "sim/wide_int.hpp"
 
 namespace syncsim::test {
 namespace {
@@ -89,6 +90,21 @@ TEST(SimClock, DriftIsPartsPerMillionOfElapsedTime) {
   NodeClock slow(ClockParams{.offset = 0, .drift_ppm = -250});
   EXPECT_EQ(slow.steady(kSecond), kSecond - 250'000);
   EXPECT_EQ(slow.steady(1), 0);  // floor of 0.99975 ns
+}
+
+// Drift is floor(elapsed * ppm / 10^6) whether the product fits 64 bits or
+// needs the 128-bit path (elapsed beyond ~100 days at 99 999 ppm).
+TEST(SimClock, DriftIsTheSameOnTheSixtyFourAndTheHundredTwentyEightBitPaths) {
+  for (std::int32_t ppm : {1, 37, -250, 99'999, -99'999}) {
+    NodeClock c(ClockParams{.offset = 0, .drift_ppm = ppm});
+    for (Time t : {Time{1}, Time{999'999}, kSecond + 3, Time{92'233'720'368'547} + 1, Time{1} << 50,
+                   (Time{1} << 62) - 1}) {
+      const sim::i128 p = static_cast<sim::i128>(t) * ppm;
+      sim::i128 q = p / 1'000'000;
+      if (p % 1'000'000 != 0 && p < 0) --q;
+      EXPECT_EQ(c.steady(t), t + static_cast<Time>(q)) << ppm << " " << t;
+    }
+  }
 }
 
 TEST(SimClock, TrueTimeOfASteadyDeadlineIsTheFirstInstantReachingIt) {
