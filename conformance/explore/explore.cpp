@@ -194,19 +194,21 @@ std::vector<YAML::Node> events_of(const ExploreStep& s, const std::vector<std::s
   return out;
 }
 
+const std::string kExplored = "<explored>";  // the file name of generated scenarios
+
 struct Base {
   std::string file, text;
+  YAML::Node root;  // the text, loaded once
   Scenario scenario;
   std::vector<std::string> clients;
   std::string collection;  // the first subscribed collection, if any
 };
 
 // The base with the steps, the injected bugs and the plain expectations
-// (converge, no MUST finding), as standalone YAML.
-std::string scenario_text(const Base& b, const std::vector<ExploreStep>& steps,
-                          const ExploreOptions& o, const std::string& header,
-                          const std::string& absent_rule = "") {
-  YAML::Node root = YAML::Load(b.text);
+// (converge, no MUST finding), as a YAML node; scenario_text() writes it.
+YAML::Node scenario_root(const Base& b, const std::vector<ExploreStep>& steps,
+                         const ExploreOptions& o, const std::string& absent_rule = "") {
+  YAML::Node root = YAML::Clone(b.root);
   root["name"] = b.scenario.name + "-explored";
   root["description"] = "Found by syncsim explore on " + b.file + "; see the comment above.";
   root["duration_s"] = std::max(b.scenario.duration_s, kMinDuration);
@@ -243,9 +245,16 @@ std::string scenario_text(const Base& b, const std::vector<ExploreStep>& steps,
     absent.push_back(absent_rule);
     root["expect"]["absent"] = flow(absent);
   }
+  return root;
+}
+
+// The same scenario as standalone YAML, after `header`.
+std::string scenario_text(const Base& b, const std::vector<ExploreStep>& steps,
+                          const ExploreOptions& o, const std::string& header,
+                          const std::string& absent_rule = "") {
   YAML::Emitter out;
   out.SetDoublePrecision(6);  // at_s: 2.1, not 2.1000000000000001
-  out << root;
+  out << scenario_root(b, steps, o, absent_rule);
   return header + out.c_str() + "\n";
 }
 
@@ -255,8 +264,10 @@ struct Verdict {
   std::string unjudged;  // an expectation the run could not judge (D120)
 };
 
-Verdict judge(const std::string& text, std::uint64_t seed, bool strict) {
-  const auto load = parse_scenario(text, "<explored>");
+// A run's verdict. Runs read the generated node directly (writing it as
+// text and loading that back was nearly half of explore's time); the
+// scenario a failure is written as is run again from its text.
+Verdict judge(const ScenarioLoad& load, std::uint64_t seed, bool strict) {
   if (!load.scenario) return Verdict{true, "INVALID", load.error};
   const ScenarioResult r = run_scenario(*load.scenario, seed);
   if (r.passed) {
@@ -303,6 +314,7 @@ ExploreResult explore(const ExploreOptions& o) {
     return result;
   }
   b.scenario = *load.scenario;
+  b.root = YAML::Load(b.text);
   for (const auto& c : b.scenario.clients) {
     b.clients.push_back(c.name);
     if (b.collection.empty() && !c.shapes.empty()) b.collection = c.shapes.front();
@@ -324,7 +336,8 @@ ExploreResult explore(const ExploreOptions& o) {
       schedule = gen(rc::Random(run_seed), 50);
       steps = schedule->value();
     }
-    const Verdict v = judge(scenario_text(b, steps, o, ""), run_seed, o.strict);
+    const Verdict v =
+        judge(parse_scenario_node(scenario_root(b, steps, o), kExplored), run_seed, o.strict);
     result.runs_done = i + 1;
     if (!v.unjudged.empty() && result.runs_unjudged++ == 0)
       result.first_unjudged = "run " + std::to_string(i + 1) + ": " + v.unjudged;
@@ -343,7 +356,8 @@ ExploreResult explore(const ExploreOptions& o) {
         std::to_string(steps.size()) + " steps; shrinking");
     const auto fails_same = [&](const std::vector<ExploreStep>& candidate) {
       ++f.shrink_runs;
-      const Verdict c = judge(scenario_text(b, candidate, o, ""), run_seed, o.strict);
+      const Verdict c =
+          judge(parse_scenario_node(scenario_root(b, candidate, o), kExplored), run_seed, o.strict);
       return c.failed && c.rule == f.rule;
     };
     // 1. RapidCheck's shrinks of the generated schedule: take the first
@@ -382,6 +396,11 @@ ExploreResult explore(const ExploreOptions& o) {
     const bool should_rule = o.strict && protocol::find_rule(f.rule) &&
                              protocol::find_rule(f.rule)->level != protocol::Level::Must;
     f.yaml = scenario_text(b, steps, o, header_of(o, f, "FILE"), should_rule ? f.rule : "");
+    const Verdict again =
+        judge(parse_scenario(scenario_text(b, steps, o, ""), kExplored), run_seed, o.strict);
+    if (!again.failed || again.rule != f.rule)
+      f.detail += " (run again from the written scenario, it gave " +
+                  (again.failed ? again.rule : std::string("no failure")) + ")";
     result.failure = std::move(f);
     return result;
   }

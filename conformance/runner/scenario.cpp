@@ -439,6 +439,21 @@ ScenarioLoad parse_scenario(const std::string& text, const std::string& file) {
   return out;
 }
 
+ScenarioLoad parse_scenario_node(const YAML::Node& root, const std::string& file) {
+  ScenarioLoad out;
+  try {
+    const Reader r(file);
+    out.scenario = read(root, r, file);
+    read_live(root, r, file, *out.scenario);
+  } catch (const ParseError& e) {
+    out.error = e.message;
+  } catch (const YAML::Exception& e) {
+    out.error = file + ": " + e.msg;
+  }
+  if (!out.error.empty()) out.scenario.reset();
+  return out;
+}
+
 ScenarioLoad load_scenario(const std::string& path) {
   std::string text, error;
   if (!read_text_file(path, text, error)) return ScenarioLoad{std::nullopt, error};

@@ -15,6 +15,10 @@
 
 #include "conformance/runner/vocabulary.hpp"
 
+namespace YAML {
+class Node;
+}
+
 namespace syncsim::conformance {
 
 // A scenario's seconds as ns, saturating: 1e18 s (an `until_s` left open)
@@ -204,6 +208,9 @@ struct ScenarioLoad {
 
 ScenarioLoad load_scenario(const std::string& path);
 ScenarioLoad parse_scenario(const std::string& text, const std::string& file);
+// A scenario built as a YAML node (explore's generated runs): read as
+// parse_scenario reads the node it loads, without writing and loading text.
+ScenarioLoad parse_scenario_node(const YAML::Node& root, const std::string& file);
 
 // The .yaml files named by `paths` (files, or directories read one level
 // deep), sorted; on a missing path, `error` says which.

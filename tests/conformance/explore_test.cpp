@@ -4,6 +4,7 @@
 #include "conformance/explore/explore.hpp"
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
 
@@ -66,6 +67,27 @@ TEST_P(ExploreFinds, TheBugShrinksToAScenarioThatStillFailsItsRule) {
   for (const auto& line : again.failures) cites = cites || line.rfind(in.rule, 0) == 0;
   EXPECT_TRUE(cites) << f.yaml;
   EXPECT_NE(f.yaml.find("# Reproduce: syncsim run"), std::string::npos);
+  // Runs read the generated YAML node directly; the failure, run again from
+  // the scenario's text, gave the same verdict (explore() says so if not).
+  EXPECT_EQ(f.detail.find("run again from the written scenario"), std::string::npos) << f.detail;
+}
+
+// parse_scenario_node (explore's runs) reads a node as parse_scenario reads
+// the text it came from: every shipped scenario runs to the same trace.
+TEST(Explore, AScenarioNodeReadsAsItsText) {
+  std::string error;
+  const auto files = scenario_files({std::string(SYNCSIM_SOURCE_DIR) + "/scenarios"}, error);
+  ASSERT_TRUE(error.empty()) << error;
+  ASSERT_GT(files.size(), 50u);
+  for (const auto& file : files) {
+    const auto text = load_scenario(file);
+    ASSERT_TRUE(text.scenario) << text.error;
+    const auto node = parse_scenario_node(YAML::LoadFile(file), file);
+    ASSERT_TRUE(node.scenario) << node.error;
+    EXPECT_EQ(run_scenario(*node.scenario, 1).trace_hash,
+              run_scenario(*text.scenario, 1).trace_hash)
+        << file;
+  }
 }
 
 std::string bug_name(const ::testing::TestParamInfo<Injected>& p) {
