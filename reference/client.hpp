@@ -11,6 +11,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <span>
 
 #include "protocol/codec.hpp"
 #include "protocol/frame_header.hpp"
@@ -48,6 +49,11 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
       on_send_frame;
   // Every decodable frame read, before the core handles it (traces, checks).
   std::function<void(const protocol::Message&, std::uint64_t conn)> on_receive;
+  // Like on_receive, with the frame exactly as read (header included), so a
+  // recorder need not encode it again; valid during the call only.
+  std::function<void(const protocol::Message&, std::span<const std::uint8_t> frame,
+                     std::uint64_t conn)>
+      on_receive_frame;
   std::function<void(std::uint64_t conn)> on_closed;
   // Notes on the core's state the wire cannot show (D84), with the connection
   // they concern (0: not connected).
@@ -156,6 +162,8 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
               continue;
             }
             if (self->on_receive) self->on_receive(*body.message, self->conn_id_);
+            if (self->on_receive_frame)
+              self->on_receive_frame(*body.message, ev.frame, self->conn_id_);
             self->core_.on_frame(*body.message, self->rt_.now());
             // Answers leave before the next frame is read, so a trace shows
             // each frame's effects in order.

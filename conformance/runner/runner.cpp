@@ -89,12 +89,7 @@ struct Run {
 
   explicit Run(CheckerOptions o) : checker(o) {}
 
-  // A frame read: judged as its re-encoding, which can differ from the bytes
-  // on the wire only when a relay corrupted them into another valid frame.
-  void judge(const protocol::Message& m, std::uint64_t conn, protocol::Sender from, Seen seen) {
-    judge(m, protocol::encode_frame(m), conn, from, seen);
-  }
-  // A frame written: the bytes the writer encoded.
+  // A frame written or read: the bytes the writer encoded, or the reader read.
   void judge(const protocol::Message& m, protocol::Bytes frame, std::uint64_t conn,
              protocol::Sender from, Seen seen) {
     FrameRecord r{world->now(), conn, from, std::move(frame), seen};
@@ -477,8 +472,10 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
                                            std::uint64_t conn) {
           run.judge(m, f, conn, protocol::Sender::Server, Seen::Written);
         };
-        run.server->on_receive = [&run](const protocol::Message& m, std::uint64_t conn) {
-          run.judge(m, conn, protocol::Sender::Client, Seen::Received);
+        run.server->on_receive_frame = [&run](const protocol::Message& m,
+                                              std::span<const std::uint8_t> f, std::uint64_t conn) {
+          run.judge(m, protocol::Bytes(f.begin(), f.end()), conn, protocol::Sender::Client,
+                    Seen::Received);
         };
         run.server->on_closed = [&run](std::uint64_t conn) { run.closed(conn); };
         run.server->on_note = [&run](std::uint64_t conn, const reference::StateNote& n) {
@@ -515,8 +512,10 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
             run.conn_client[conn] = name;
             run.judge(m, f, conn, protocol::Sender::Client, Seen::Written);
           };
-          client->on_receive = [&run](const protocol::Message& m, std::uint64_t conn) {
-            run.judge(m, conn, protocol::Sender::Server, Seen::Received);
+          client->on_receive_frame = [&run](const protocol::Message& m,
+                                            std::span<const std::uint8_t> f, std::uint64_t conn) {
+            run.judge(m, protocol::Bytes(f.begin(), f.end()), conn, protocol::Sender::Server,
+                      Seen::Received);
           };
           client->on_closed = [&run](std::uint64_t conn) { run.closed(conn); };
           client->on_ignored = [&run](const protocol::Bytes& f, std::uint64_t conn) {
