@@ -32,7 +32,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
         socket_(rt.socket()),
         wake_(rt) {
     core_.set_note_sink([this](std::uint64_t, StateNote n) {
-      if (on_note) on_note(connected_ ? conn_id_ : 0, n);
+      if (on_note) on_note(connected_ ? conn_id_ : 0, std::move(n));
     });
   }
 
@@ -57,7 +57,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   std::function<void(std::uint64_t conn)> on_closed;
   // Notes on the core's state the wire cannot show (D84), with the connection
   // they concern (0: not connected).
-  std::function<void(std::uint64_t conn, const StateNote&)> on_note;
+  std::function<void(std::uint64_t conn, StateNote)> on_note;
   // A frame read and skipped: an undecodable body (FRAME-10), header
   // included, or an unknown code (FRAME-3), whose body is skipped unread:
   // then the 5-byte header with N = 0 (traces, the checker).

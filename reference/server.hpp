@@ -54,7 +54,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
     core_.set_note_sink([this](std::uint64_t handle, StateNote n) {
       if (!on_note) return;
       const auto it = conns_.find(handle);
-      on_note(it == conns_.end() ? 0 : it->second->conn_id, n);
+      on_note(it == conns_.end() ? 0 : it->second->conn_id, std::move(n));
     });
   }
 
@@ -85,7 +85,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   std::function<void(std::uint64_t conn)> on_closed;
   // Notes on the core's state the wire cannot show (D84), with the connection
   // they concern (0: none).
-  std::function<void(std::uint64_t conn, const StateNote&)> on_note;
+  std::function<void(std::uint64_t conn, StateNote)> on_note;
   std::size_t connections() const { return conns_.size(); }
   typename Runtime::Acceptor& acceptor() { return *acceptor_; }
 

@@ -42,7 +42,7 @@ std::uint64_t shape_digest(const Bytes& b) {
   return h;
 }
 
-std::uint64_t note_u64(const StateNote& n, const std::string& key) {
+std::uint64_t note_u64(const StateNote& n, std::string_view key) {
   const std::string* v = n.field(key);
   return v ? std::strtoull(v->c_str(), nullptr, 10) : 0;
 }

@@ -123,13 +123,13 @@ struct Run {
     if (server) server->purge_collection(tenant, collection);
   }
   // A side's note on its own state (D84): into the trace and the checker.
-  void note(protocol::Sender side, std::uint64_t conn, const reference::StateNote& n) {
+  void note(protocol::Sender side, std::uint64_t conn, reference::StateNote n) {
     StateNote sn;
     sn.t = world->now();
     sn.conn = conn;
     sn.side = side;
-    sn.kind = n.kind;
-    for (const auto& [k, v] : n.fields) sn.fields[k] = v;
+    sn.kind = std::move(n.kind);
+    sn.fields = NoteFields(std::move(n.fields));
     if (trace) write_trace_note(*trace, sn);
     checker.on_note(sn);
   }
@@ -478,8 +478,8 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
                     Seen::Received);
         };
         run.server->on_closed = [&run](std::uint64_t conn) { run.closed(conn); };
-        run.server->on_note = [&run](std::uint64_t conn, const reference::StateNote& n) {
-          run.note(protocol::Sender::Server, conn, n);
+        run.server->on_note = [&run](std::uint64_t conn, reference::StateNote n) {
+          run.note(protocol::Sender::Server, conn, std::move(n));
         };
         boost::system::error_code ec;
         run.server->start(kPort, ec);
@@ -524,8 +524,8 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
           client->on_hangup = [&run](std::uint64_t conn) {
             run.hangup(conn, protocol::Sender::Client);
           };
-          client->on_note = [&run](std::uint64_t conn, const reference::StateNote& n) {
-            run.note(protocol::Sender::Client, conn, n);
+          client->on_note = [&run](std::uint64_t conn, reference::StateNote n) {
+            run.note(protocol::Sender::Client, conn, std::move(n));
           };
           run.clients[name] = client;
           if (*booted || start == 0) {
