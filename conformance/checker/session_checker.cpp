@@ -22,10 +22,9 @@ constexpr std::size_t kContextFrames = 5;
 std::string side_name(Sender s) { return s == Sender::Client ? "client" : "server"; }
 std::string other_side(Sender s) { return s == Sender::Client ? "server" : "client"; }
 
-std::string json_of_frame(const Bytes& frame) {
-  const DecodedFrame d = decode_frame(frame);
+std::string json_of_frame(const DecodedFrame& d, std::uint8_t code) {
   if (d.message) return dump_json(message_to_json(*d.message));
-  return "{\"msg_type\":" + std::to_string(frame.empty() ? 0 : frame[0]) + ",\"undecodable\":true}";
+  return "{\"msg_type\":" + std::to_string(code) + ",\"undecodable\":true}";
 }
 
 }  // namespace
@@ -40,10 +39,12 @@ std::string format_check_finding(const CheckFinding& f) {
 }
 
 struct SessionChecker::Impl final : FindingSink {
-  struct RecentFrame {
+  struct RecentFrame {  // kept decoded; its line rendered once, when a finding first needs it
     Sender from;
     Seen seen;
-    Bytes frame;
+    std::uint8_t code;  // the frame's first byte (0 when empty)
+    std::shared_ptr<const DecodedFrame> decoded;
+    mutable std::string line;
   };
   struct Pending {  // a frame written, not yet recorded as read, with its decoding
     Bytes frame;
@@ -133,12 +134,16 @@ std::vector<std::string> SessionChecker::Impl::context_of(std::uint64_t conn) co
   std::vector<std::string> out;
   const auto it = conns.find(conn);
   if (it == conns.end()) return out;
+  out.reserve(it->second.recent.size());
   for (const auto& c : it->second.recent) {
-    const char* verb = c.seen == Seen::Received  ? " read "
-                       : c.seen == Seen::Written ? " wrote "
-                                                 : " ";
-    out.push_back((c.seen == Seen::Received ? other_side(c.from) : side_name(c.from)) + verb +
-                  json_of_frame(c.frame));
+    if (c.line.empty()) {
+      const char* verb = c.seen == Seen::Received  ? " read "
+                         : c.seen == Seen::Written ? " wrote "
+                                                   : " ";
+      c.line = (c.seen == Seen::Received ? other_side(c.from) : side_name(c.from)) + verb +
+               json_of_frame(*c.decoded, c.code);
+    }
+    out.push_back(c.line);
   }
   return out;
 }
@@ -222,7 +227,8 @@ void SessionChecker::on_frame(const FrameRecord& r) {
   const DecodedFrame& d = *decoded;
   for (auto& j : im.judges) j->decoded(r, d);
   if (d.message && !has_must(d.findings)) im.dispatch(r, *d.message);
-  c.recent.push_back(Impl::RecentFrame{r.from, r.seen, r.frame});
+  c.recent.push_back(Impl::RecentFrame{
+      r.from, r.seen, r.frame.empty() ? std::uint8_t{0} : r.frame[0], decoded, {}});
   if (c.recent.size() > kContextFrames) c.recent.pop_front();
   im.current.reset();
   im.current_from.reset();
