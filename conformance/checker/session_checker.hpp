@@ -244,6 +244,7 @@ class SessionChecker {
   SessionChecker& operator=(SessionChecker&&) noexcept;
 
   void on_frame(const FrameRecord& r);
+  void on_frame(FrameRecord&& r);  // the same; the frame's bytes may be kept without a copy
   void on_close(std::uint64_t conn, std::int64_t t);
   // An admin purge the harness made (PURGE-1): every authenticated session of
   // the tenant that pushed to or subscribed the collection is owed a

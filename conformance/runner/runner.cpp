@@ -92,15 +92,16 @@ struct Run {
   // A frame written or read: the bytes the writer encoded, or the reader read.
   void judge(const protocol::Message& m, protocol::Bytes frame, std::uint64_t conn,
              protocol::Sender from, Seen seen) {
-    FrameRecord r{world->now(), conn, from, std::move(frame), seen};
+    const std::int64_t t = world->now();
+    FrameRecord r{t, conn, from, std::move(frame), seen};
     if (trace) write_trace_frame(*trace, r);
-    checker.on_frame(r);
+    checker.on_frame(std::move(r));
 
     written += seen == Seen::Written;
     if (keep_frames && seen == Seen::Written) {
       auto it = conn_client.find(conn);
       if (it != conn_client.end())
-        frames[it->second].push_back(SeenFrame{r.t, from == protocol::Sender::Client, m});
+        frames[it->second].push_back(SeenFrame{t, from == protocol::Sender::Client, m});
     }
   }
   // A frame the reader skipped (FRAME-3, FRAME-10): recorded as read.
