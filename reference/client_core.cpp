@@ -547,9 +547,9 @@ void ClientCore::on_shape_delta(const ShapeDelta& m, Now now) {
   position_[m.shape_id] =
       std::max(pos == position_.end() ? 0 : pos->second, m.lsn);  // never lowered
   note({"delta_read",
-        {{"shape_id", m.shape_id},
-         {"lsn", std::to_string(m.lsn)},
-         {"position", std::to_string(position_[m.shape_id])}}});  // SHAPE-12
+        {{"lsn", std::to_string(m.lsn)},
+         {"position", std::to_string(position_[m.shape_id])},
+         {"shape_id", m.shape_id}}});  // SHAPE-12 (fields in key order: the recorder sorts them)
   // Before the shape's snapshot on this connection, a delta waits for it:
   // the snapshot would otherwise overwrite what the delta changed.
   if (awaiting_snapshot_.count(m.shape_id)) {

@@ -379,10 +379,10 @@ std::uint64_t ServerCore::apply_write(std::uint32_t tenant, const std::string& c
     c.documents.erase(doc);
   }
   note(from, {"write_applied",
-              {{"tenant", std::to_string(tenant)},
-               {"collection", collection},
+              {{"collection", collection},
                {"document_id", doc},
-               {"lsn", std::to_string(lsn)}}});  // SHAPE-8
+               {"lsn", std::to_string(lsn)},
+               {"tenant", std::to_string(tenant)}}});  // SHAPE-8 (in key order: the recorder sorts)
   for (auto& [h, s] : sessions_) {
     const bool other_tenant = s.identity.tenant != tenant && !bug(ServerBug::DeltasAcrossTenants);
     if (!s.authenticated || other_tenant || s.purged.count(collection))
