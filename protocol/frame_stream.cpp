@@ -101,7 +101,8 @@ StreamEvent FrameStream::next() {
     // The frame is whole. Move it out so the view stays valid until next().
     held_.swap(buffer_);
     buffer_.clear();
-    ev.body = std::span<const std::uint8_t>(held_).subspan(kFrameHeaderSize);
+    ev.frame = std::span<const std::uint8_t>(held_);
+    ev.body = ev.frame.subspan(kFrameHeaderSize);
     consumed_ += want;
     return ev;
   }
@@ -121,7 +122,8 @@ StreamEvent FrameStream::next() {
     take(input_.size());
     return event(StreamEvent::Kind::NeedMore);
   }
-  ev.body = input_.subspan(kFrameHeaderSize, n);  // zero-copy
+  ev.frame = input_.subspan(0, kFrameHeaderSize + n);  // zero-copy
+  ev.body = ev.frame.subspan(kFrameHeaderSize);
   input_ = input_.subspan(kFrameHeaderSize + n);
   consumed_ += kFrameHeaderSize + n;
   return ev;

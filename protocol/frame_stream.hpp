@@ -24,8 +24,9 @@ struct StreamEvent {
   };
   Kind kind = Kind::NeedMore;
   std::uint8_t msg_type = 0;
-  std::uint64_t offset = 0;            // stream offset of the frame header
-  std::span<const std::uint8_t> body;  // valid until the next feed() or next()
+  std::uint64_t offset = 0;             // stream offset of the frame header
+  std::span<const std::uint8_t> body;   // valid until the next feed() or next()
+  std::span<const std::uint8_t> frame;  // Frame: header and body as read, valid as long as body
   Finding error;
   bool fatal = false;
 };

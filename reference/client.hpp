@@ -11,6 +11,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <span>
 
 #include "protocol/codec.hpp"
 #include "protocol/frame_header.hpp"
@@ -31,7 +32,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
         socket_(rt.socket()),
         wake_(rt) {
     core_.set_note_sink([this](std::uint64_t, StateNote n) {
-      if (on_note) on_note(connected_ ? conn_id_ : 0, n);
+      if (on_note) on_note(connected_ ? conn_id_ : 0, std::move(n));
     });
   }
 
@@ -48,10 +49,15 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
       on_send_frame;
   // Every decodable frame read, before the core handles it (traces, checks).
   std::function<void(const protocol::Message&, std::uint64_t conn)> on_receive;
+  // Like on_receive, with the frame exactly as read (header included), so a
+  // recorder need not encode it again; valid during the call only.
+  std::function<void(const protocol::Message&, std::span<const std::uint8_t> frame,
+                     std::uint64_t conn)>
+      on_receive_frame;
   std::function<void(std::uint64_t conn)> on_closed;
   // Notes on the core's state the wire cannot show (D84), with the connection
   // they concern (0: not connected).
-  std::function<void(std::uint64_t conn, const StateNote&)> on_note;
+  std::function<void(std::uint64_t conn, StateNote)> on_note;
   // A frame read and skipped: an undecodable body (FRAME-10), header
   // included, or an unknown code (FRAME-3), whose body is skipped unread:
   // then the 5-byte header with N = 0 (traces, the checker).
@@ -156,6 +162,8 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
               continue;
             }
             if (self->on_receive) self->on_receive(*body.message, self->conn_id_);
+            if (self->on_receive_frame)
+              self->on_receive_frame(*body.message, ev.frame, self->conn_id_);
             self->core_.on_frame(*body.message, self->rt_.now());
             // Answers leave before the next frame is read, so a trace shows
             // each frame's effects in order.

@@ -546,10 +546,14 @@ void ClientCore::on_shape_delta(const ShapeDelta& m, Now now) {
   }
   position_[m.shape_id] =
       std::max(pos == position_.end() ? 0 : pos->second, m.lsn);  // never lowered
-  note({"delta_read",
-        {{"shape_id", m.shape_id},
-         {"lsn", std::to_string(m.lsn)},
-         {"position", std::to_string(position_[m.shape_id])}}});  // SHAPE-12
+  if (note_sink_) {  // SHAPE-12; built in place (a frequent note), its fields in key order
+    StateNote n{"delta_read", {}};
+    n.fields.reserve(3);
+    n.fields.emplace_back("lsn", std::to_string(m.lsn));
+    n.fields.emplace_back("position", std::to_string(position_[m.shape_id]));
+    n.fields.emplace_back("shape_id", m.shape_id);
+    note(std::move(n));
+  }
   // Before the shape's snapshot on this connection, a delta waits for it:
   // the snapshot would otherwise overwrite what the delta changed.
   if (awaiting_snapshot_.count(m.shape_id)) {

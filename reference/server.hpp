@@ -18,6 +18,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <span>
 
 #include "protocol/codec.hpp"
 #include "protocol/frame_stream.hpp"
@@ -53,7 +54,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
     core_.set_note_sink([this](std::uint64_t handle, StateNote n) {
       if (!on_note) return;
       const auto it = conns_.find(handle);
-      on_note(it == conns_.end() ? 0 : it->second->conn_id, n);
+      on_note(it == conns_.end() ? 0 : it->second->conn_id, std::move(n));
     });
   }
 
@@ -76,10 +77,15 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
       on_send_frame;
   // Every decodable frame read, before the core handles it (traces, checks).
   std::function<void(const protocol::Message&, std::uint64_t conn)> on_receive;
+  // Like on_receive, with the frame exactly as read (header included), so a
+  // recorder need not encode it again; valid during the call only.
+  std::function<void(const protocol::Message&, std::span<const std::uint8_t> frame,
+                     std::uint64_t conn)>
+      on_receive_frame;
   std::function<void(std::uint64_t conn)> on_closed;
   // Notes on the core's state the wire cannot show (D84), with the connection
   // they concern (0: none).
-  std::function<void(std::uint64_t conn, const StateNote&)> on_note;
+  std::function<void(std::uint64_t conn, StateNote)> on_note;
   std::size_t connections() const { return conns_.size(); }
   typename Runtime::Acceptor& acceptor() { return *acceptor_; }
 
@@ -186,6 +192,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
           protocol::DecodedBody body = protocol::decode_body(ev.msg_type, ev.body);
           if (!body.valid()) break;  // FRAME-10: ignored
           if (on_receive) on_receive(*body.message, c.conn_id);
+          if (on_receive_frame) on_receive_frame(*body.message, ev.frame, c.conn_id);
           core_.on_frame(c.handle, *body.message, rt_.now());
           flush();  // FRAME-13: one frame at a time, its answers written before the next
           if (c.closing) return true;

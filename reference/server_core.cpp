@@ -378,11 +378,15 @@ std::uint64_t ServerCore::apply_write(std::uint32_t tenant, const std::string& c
   } else {
     c.documents.erase(doc);
   }
-  note(from, {"write_applied",
-              {{"tenant", std::to_string(tenant)},
-               {"collection", collection},
-               {"document_id", doc},
-               {"lsn", std::to_string(lsn)}}});  // SHAPE-8
+  if (note_sink_) {  // SHAPE-8; built in place (a frequent note), its fields in key order
+    StateNote n{"write_applied", {}};
+    n.fields.reserve(4);
+    n.fields.emplace_back("collection", collection);
+    n.fields.emplace_back("document_id", doc);
+    n.fields.emplace_back("lsn", std::to_string(lsn));
+    n.fields.emplace_back("tenant", std::to_string(tenant));
+    note(from, std::move(n));
+  }
   for (auto& [h, s] : sessions_) {
     const bool other_tenant = s.identity.tenant != tenant && !bug(ServerBug::DeltasAcrossTenants);
     if (!s.authenticated || other_tenant || s.purged.count(collection))

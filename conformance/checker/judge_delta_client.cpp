@@ -26,7 +26,7 @@ constexpr std::size_t kMemory = 1 << 16;  // answered mutations remembered per c
 // How a client learned that a mutation is done with.
 enum class Done { Acked, SkewAcked, RolledBack };
 
-std::uint64_t number(const StateNote& n, const std::string& key) {
+std::uint64_t number(const StateNote& n, std::string_view key) {
   const std::string* v = n.field(key);
   return v ? std::strtoull(v->c_str(), nullptr, 10) : 0;
 }

@@ -42,7 +42,7 @@ std::uint64_t shape_digest(const Bytes& b) {
   return h;
 }
 
-std::uint64_t note_u64(const StateNote& n, const std::string& key) {
+std::uint64_t note_u64(const StateNote& n, std::string_view key) {
   const std::string* v = n.field(key);
   return v ? std::strtoull(v->c_str(), nullptr, 10) : 0;
 }
@@ -245,7 +245,11 @@ void ShapeJudge::delta_written(const FrameEvent& e, State& s, const ShapeDelta& 
          "ShapeDelta lsn " + std::to_string(d.lsn) + " for shape \"" + d.shape_id +
              "\" does not exceed " + std::to_string(it->second));
   }
-  s.shape_lsn[d.shape_id] = std::max(it == s.shape_lsn.end() ? 0 : it->second, d.lsn);
+  if (it == s.shape_lsn.end()) {
+    s.shape_lsn.emplace(d.shape_id, d.lsn);
+  } else {
+    it->second = std::max(it->second, d.lsn);
+  }
   shown(s, d.collection, d.lsn);
   lsn_follows(e, s, d);
   s.owed.erase({d.shape_id, d.lsn});

@@ -22,10 +22,9 @@ constexpr std::size_t kContextFrames = 5;
 std::string side_name(Sender s) { return s == Sender::Client ? "client" : "server"; }
 std::string other_side(Sender s) { return s == Sender::Client ? "server" : "client"; }
 
-std::string json_of_frame(const Bytes& frame) {
-  const DecodedFrame d = decode_frame(frame);
+std::string json_of_frame(const DecodedFrame& d, std::uint8_t code) {
   if (d.message) return dump_json(message_to_json(*d.message));
-  return "{\"msg_type\":" + std::to_string(frame.empty() ? 0 : frame[0]) + ",\"undecodable\":true}";
+  return "{\"msg_type\":" + std::to_string(code) + ",\"undecodable\":true}";
 }
 
 }  // namespace
@@ -40,10 +39,12 @@ std::string format_check_finding(const CheckFinding& f) {
 }
 
 struct SessionChecker::Impl final : FindingSink {
-  struct RecentFrame {
+  struct RecentFrame {  // kept decoded; its line rendered once, when a finding first needs it
     Sender from;
     Seen seen;
-    Bytes frame;
+    std::uint8_t code;  // the frame's first byte (0 when empty)
+    std::shared_ptr<const DecodedFrame> decoded;
+    mutable std::string line;
   };
   struct Pending {  // a frame written, not yet recorded as read, with its decoding
     Bytes frame;
@@ -53,8 +54,10 @@ struct SessionChecker::Impl final : FindingSink {
     bool client_spoke = false, server_spoke = false;
     std::deque<RecentFrame> recent;  // context of findings
     std::deque<Pending> pending[2];  // per sender: written frames awaiting their read (D83)
+    std::size_t pending_bytes[2] = {0, 0};
   };
   std::shared_ptr<const DecodedFrame> decode(Conn& c, const FrameRecord& r);
+  void written(Conn& c, Sender from, Bytes frame, std::shared_ptr<const DecodedFrame> d);
 
   explicit Impl(CheckerOptions o) : options(std::move(o)) {
     const JudgeDeps d{*this, options, views};
@@ -72,6 +75,7 @@ struct SessionChecker::Impl final : FindingSink {
                     std::string_view rule, Level level, std::string message, std::int64_t t,
                     std::uint64_t conn, const std::string& frame_json) override;
   void dispatch(const FrameRecord& r, const Message& m);
+  void on_frame(const FrameRecord& r, Bytes* take);
   std::vector<std::string> context_of(std::uint64_t conn) const;
 
   CheckerOptions options;
@@ -89,22 +93,35 @@ struct SessionChecker::Impl final : FindingSink {
 // is a function of the bytes alone, so the read record reuses the written
 // one's decoding when the bytes match; frames the relay dropped age out.
 std::shared_ptr<const DecodedFrame> SessionChecker::Impl::decode(Conn& c, const FrameRecord& r) {
-  constexpr std::size_t kMaxPending = 16;
-  auto& q = c.pending[r.from == Sender::Client ? 0 : 1];
   if (r.seen == Seen::Received) {
+    auto& q = c.pending[r.from == Sender::Client ? 0 : 1];
     for (auto it = q.begin(); it != q.end(); ++it) {
       if (it->frame != r.frame) continue;
       auto d = std::move(it->decoded);
+      c.pending_bytes[r.from == Sender::Client ? 0 : 1] -= it->frame.size();
       q.erase(it);
       return d;
     }
   }
-  auto d = std::make_shared<const DecodedFrame>(decode_frame(r.frame));
-  if (r.seen == Seen::Written) {
-    q.push_back(Pending{r.frame, d});
-    if (q.size() > kMaxPending) q.pop_front();
+  return std::make_shared<const DecodedFrame>(decode_frame(r.frame));
+}
+
+// A written frame awaits its read. A reader may lag far behind a burst of
+// frames: up to kMaxPending of them are kept, or at least kMinPending while
+// they hold more than kMaxPendingBytes.
+void SessionChecker::Impl::written(Conn& c, Sender from, Bytes frame,
+                                   std::shared_ptr<const DecodedFrame> d) {
+  constexpr std::size_t kMaxPending = 256, kMinPending = 16;
+  constexpr std::size_t kMaxPendingBytes = 4u << 20;
+  const int side = from == Sender::Client ? 0 : 1;
+  auto& q = c.pending[side];
+  auto& bytes = c.pending_bytes[side];
+  bytes += frame.size();
+  q.push_back(Pending{std::move(frame), std::move(d)});
+  while (q.size() > kMaxPending || (q.size() > kMinPending && bytes > kMaxPendingBytes)) {
+    bytes -= q.front().frame.size();
+    q.pop_front();
   }
-  return d;
 }
 
 void SessionChecker::Impl::judge_report(std::string_view judge, std::span<const RuleDecl> declared,
@@ -133,12 +150,16 @@ std::vector<std::string> SessionChecker::Impl::context_of(std::uint64_t conn) co
   std::vector<std::string> out;
   const auto it = conns.find(conn);
   if (it == conns.end()) return out;
+  out.reserve(it->second.recent.size());
   for (const auto& c : it->second.recent) {
-    const char* verb = c.seen == Seen::Received  ? " read "
-                       : c.seen == Seen::Written ? " wrote "
-                                                 : " ";
-    out.push_back((c.seen == Seen::Received ? other_side(c.from) : side_name(c.from)) + verb +
-                  json_of_frame(c.frame));
+    if (c.line.empty()) {
+      const char* verb = c.seen == Seen::Received  ? " read "
+                         : c.seen == Seen::Written ? " wrote "
+                                                   : " ";
+      c.line = (c.seen == Seen::Received ? other_side(c.from) : side_name(c.from)) + verb +
+               json_of_frame(*c.decoded, c.code);
+    }
+    out.push_back(c.line);
   }
   return out;
 }
@@ -208,24 +229,30 @@ const std::vector<std::string_view>& SessionChecker::session_rules() {
   return kRules;
 }
 
-void SessionChecker::on_frame(const FrameRecord& r) {
-  Impl& im = *impl_;
-  ++im.frames;
-  SessionView& view = im.views[r.conn];
+void SessionChecker::on_frame(const FrameRecord& r) { impl_->on_frame(r, nullptr); }
+void SessionChecker::on_frame(FrameRecord&& r) { impl_->on_frame(r, &r.frame); }
+
+// `take`, when set, is r.frame, which may be moved from once judged.
+void SessionChecker::Impl::on_frame(const FrameRecord& r, Bytes* take) {
+  ++frames;
+  SessionView& view = views[r.conn];
   if (view.client_key.empty()) view.client_key = "conn:" + std::to_string(r.conn);
-  Impl::Conn& c = im.conns[r.conn];
-  im.current = r.conn;
-  im.current_from.reset();
-  for (auto& j : im.judges) j->deadlines(r.conn, r.t);
-  im.current_from = r.from;
-  const auto decoded = im.decode(c, r);
+  Conn& c = conns[r.conn];
+  current = r.conn;
+  current_from.reset();
+  for (auto& j : judges) j->deadlines(r.conn, r.t);
+  current_from = r.from;
+  auto decoded = decode(c, r);
   const DecodedFrame& d = *decoded;
-  for (auto& j : im.judges) j->decoded(r, d);
-  if (d.message && !has_must(d.findings)) im.dispatch(r, *d.message);
-  c.recent.push_back(Impl::RecentFrame{r.from, r.seen, r.frame});
+  for (auto& j : judges) j->decoded(r, d);
+  if (d.message && !has_must(d.findings)) dispatch(r, *d.message);
+  c.recent.push_back(
+      RecentFrame{r.from, r.seen, r.frame.empty() ? std::uint8_t{0} : r.frame[0], decoded, {}});
   if (c.recent.size() > kContextFrames) c.recent.pop_front();
-  im.current.reset();
-  im.current_from.reset();
+  if (r.seen == Seen::Written)
+    written(c, r.from, take ? std::move(*take) : r.frame, std::move(decoded));
+  current.reset();
+  current_from.reset();
 }
 
 void SessionChecker::on_purge(std::uint32_t tenant, const std::string& collection, std::int64_t t) {

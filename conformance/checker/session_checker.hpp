@@ -14,15 +14,18 @@
 // the order of the requests.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "protocol/base64url.hpp"  // kept for callers that relied on it
@@ -96,16 +99,68 @@ struct ClientProfile {
 // A fact a side states about its own state, which the wire cannot show
 // (D84): the reference pair states them in the simulator, and a trace keeps
 // them ({"ev":"note"} lines), so check-trace judges them too.
+// A note's fields: a few (key, value) pairs kept sorted by key, keys unique,
+// so traces list them in one order (a small vector: notes are frequent).
+class NoteFields {
+ public:
+  using value_type = std::pair<std::string, std::string>;
+  using const_iterator = std::vector<value_type>::const_iterator;
+  using iterator = const_iterator;
+  NoteFields() = default;
+  NoteFields(std::initializer_list<value_type> fields) {
+    for (const auto& [k, v] : fields) (*this)[k] = v;
+  }
+  NoteFields(const std::map<std::string, std::string>& fields)  // NOLINT: implicit on purpose
+      : fields_(fields.begin(), fields.end()) {}
+  // Takes pairs in any order; of two with one key, the later wins.
+  explicit NoteFields(std::vector<value_type> fields) : fields_(std::move(fields)) {
+    bool repeated = false;  // a stable insertion sort: notes have a few fields
+    for (std::size_t i = 1; i < fields_.size(); ++i) {
+      std::size_t j = i;
+      while (j > 0 && fields_[i].first < fields_[j - 1].first) --j;
+      if (j > 0 && fields_[i].first == fields_[j - 1].first) repeated = true;
+      if (j < i)
+        std::rotate(fields_.begin() + static_cast<std::ptrdiff_t>(j),
+                    fields_.begin() + static_cast<std::ptrdiff_t>(i),
+                    fields_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    }
+    if (!repeated) return;
+    const auto last_of_each =
+        std::unique(fields_.rbegin(), fields_.rend(),
+                    [](const value_type& a, const value_type& b) { return a.first == b.first; });
+    fields_.erase(fields_.begin(), last_of_each.base());
+  }
+  // The value of `k`, inserted empty when absent.
+  std::string& operator[](std::string_view k) {
+    const auto it =
+        std::lower_bound(fields_.begin(), fields_.end(), k,
+                         [](const value_type& a, std::string_view key) { return a.first < key; });
+    if (it != fields_.end() && it->first == k) return it->second;
+    return fields_.insert(it, value_type(std::string(k), std::string()))->second;
+  }
+  const std::string* find(std::string_view k) const {
+    for (const auto& [key, value] : fields_) {
+      if (key == k) return &value;
+    }
+    return nullptr;
+  }
+  auto begin() const { return fields_.begin(); }
+  auto end() const { return fields_.end(); }
+  std::size_t size() const { return fields_.size(); }
+  bool empty() const { return fields_.empty(); }
+  friend bool operator==(const NoteFields&, const NoteFields&) = default;
+
+ private:
+  std::vector<value_type> fields_;
+};
+
 struct StateNote {
   std::int64_t t = 0;
   std::uint64_t conn = 0;  // 0: not tied to a connection
   protocol::Sender side = protocol::Sender::Server;
-  std::string kind;                           // e.g. "definition_stored"
-  std::map<std::string, std::string> fields;  // ordered: traces stay byte-identical
-  const std::string* field(const std::string& k) const {
-    const auto it = fields.find(k);
-    return it == fields.end() ? nullptr : &it->second;
-  }
+  std::string kind;   // e.g. "definition_stored"
+  NoteFields fields;  // ordered by key: traces stay byte-identical
+  const std::string* field(std::string_view k) const { return fields.find(k); }
 };
 
 struct CheckerOptions {
@@ -189,6 +244,7 @@ class SessionChecker {
   SessionChecker& operator=(SessionChecker&&) noexcept;
 
   void on_frame(const FrameRecord& r);
+  void on_frame(FrameRecord&& r);  // the same; the frame's bytes may be kept without a copy
   void on_close(std::uint64_t conn, std::int64_t t);
   // An admin purge the harness made (PURGE-1): every authenticated session of
   // the tenant that pushed to or subscribed the collection is owed a

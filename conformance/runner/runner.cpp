@@ -89,23 +89,19 @@ struct Run {
 
   explicit Run(CheckerOptions o) : checker(o) {}
 
-  // A frame read: judged as its re-encoding, which can differ from the bytes
-  // on the wire only when a relay corrupted them into another valid frame.
-  void judge(const protocol::Message& m, std::uint64_t conn, protocol::Sender from, Seen seen) {
-    judge(m, protocol::encode_frame(m), conn, from, seen);
-  }
-  // A frame written: the bytes the writer encoded.
+  // A frame written or read: the bytes the writer encoded, or the reader read.
   void judge(const protocol::Message& m, protocol::Bytes frame, std::uint64_t conn,
              protocol::Sender from, Seen seen) {
-    FrameRecord r{world->now(), conn, from, std::move(frame), seen};
+    const std::int64_t t = world->now();
+    FrameRecord r{t, conn, from, std::move(frame), seen};
     if (trace) write_trace_frame(*trace, r);
-    checker.on_frame(r);
+    checker.on_frame(std::move(r));
 
     written += seen == Seen::Written;
     if (keep_frames && seen == Seen::Written) {
       auto it = conn_client.find(conn);
       if (it != conn_client.end())
-        frames[it->second].push_back(SeenFrame{r.t, from == protocol::Sender::Client, m});
+        frames[it->second].push_back(SeenFrame{t, from == protocol::Sender::Client, m});
     }
   }
   // A frame the reader skipped (FRAME-3, FRAME-10): recorded as read.
@@ -128,13 +124,13 @@ struct Run {
     if (server) server->purge_collection(tenant, collection);
   }
   // A side's note on its own state (D84): into the trace and the checker.
-  void note(protocol::Sender side, std::uint64_t conn, const reference::StateNote& n) {
+  void note(protocol::Sender side, std::uint64_t conn, reference::StateNote n) {
     StateNote sn;
     sn.t = world->now();
     sn.conn = conn;
     sn.side = side;
-    sn.kind = n.kind;
-    for (const auto& [k, v] : n.fields) sn.fields[k] = v;
+    sn.kind = std::move(n.kind);
+    sn.fields = NoteFields(std::move(n.fields));
     if (trace) write_trace_note(*trace, sn);
     checker.on_note(sn);
   }
@@ -477,12 +473,14 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
                                            std::uint64_t conn) {
           run.judge(m, f, conn, protocol::Sender::Server, Seen::Written);
         };
-        run.server->on_receive = [&run](const protocol::Message& m, std::uint64_t conn) {
-          run.judge(m, conn, protocol::Sender::Client, Seen::Received);
+        run.server->on_receive_frame = [&run](const protocol::Message& m,
+                                              std::span<const std::uint8_t> f, std::uint64_t conn) {
+          run.judge(m, protocol::Bytes(f.begin(), f.end()), conn, protocol::Sender::Client,
+                    Seen::Received);
         };
         run.server->on_closed = [&run](std::uint64_t conn) { run.closed(conn); };
-        run.server->on_note = [&run](std::uint64_t conn, const reference::StateNote& n) {
-          run.note(protocol::Sender::Server, conn, n);
+        run.server->on_note = [&run](std::uint64_t conn, reference::StateNote n) {
+          run.note(protocol::Sender::Server, conn, std::move(n));
         };
         boost::system::error_code ec;
         run.server->start(kPort, ec);
@@ -515,8 +513,10 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
             run.conn_client[conn] = name;
             run.judge(m, f, conn, protocol::Sender::Client, Seen::Written);
           };
-          client->on_receive = [&run](const protocol::Message& m, std::uint64_t conn) {
-            run.judge(m, conn, protocol::Sender::Server, Seen::Received);
+          client->on_receive_frame = [&run](const protocol::Message& m,
+                                            std::span<const std::uint8_t> f, std::uint64_t conn) {
+            run.judge(m, protocol::Bytes(f.begin(), f.end()), conn, protocol::Sender::Server,
+                      Seen::Received);
           };
           client->on_closed = [&run](std::uint64_t conn) { run.closed(conn); };
           client->on_ignored = [&run](const protocol::Bytes& f, std::uint64_t conn) {
@@ -525,8 +525,8 @@ ScenarioResult run_scenario(const Scenario& s, std::uint64_t seed, const RunOpti
           client->on_hangup = [&run](std::uint64_t conn) {
             run.hangup(conn, protocol::Sender::Client);
           };
-          client->on_note = [&run](std::uint64_t conn, const reference::StateNote& n) {
-            run.note(protocol::Sender::Client, conn, n);
+          client->on_note = [&run](std::uint64_t conn, reference::StateNote n) {
+            run.note(protocol::Sender::Client, conn, std::move(n));
           };
           run.clients[name] = client;
           if (*booted || start == 0) {

@@ -227,6 +227,28 @@ TEST(Judges, EveryJudgeSeesEveryEventInOrder) {
 }
 
 // A state note (D84) survives the trace file: written, read and replayed.
+// A note's fields are kept sorted by key whatever order they come in (traces
+// list them so), and of two with one key the later wins.
+TEST(Judges, NoteFieldsAreSortedByKeyAndTheLaterOfTwoWins) {
+  const conformance::NoteFields f(std::vector<std::pair<std::string, std::string>>{
+      {"lsn", "1"}, {"collection", "orders"}, {"tenant", "2"}, {"lsn", "3"}, {"a", "x"}});
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : f) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"a", "collection", "lsn", "tenant"}));
+  ASSERT_NE(f.find("lsn"), nullptr);
+  EXPECT_EQ(*f.find("lsn"), "3");
+  EXPECT_EQ(f.find("ls"), nullptr);
+  conformance::NoteFields g;
+  g["tenant"] = "2";
+  g["a"] = "x";
+  g["collection"] = "orders";
+  g["lsn"] = "3";
+  EXPECT_EQ(f, g);
+  const std::map<std::string, std::string> m{
+      {"tenant", "2"}, {"a", "x"}, {"collection", "orders"}, {"lsn", "3"}};
+  EXPECT_EQ(conformance::NoteFields(m), f);
+}
+
 TEST(Judges, StateNotesRoundTripThroughTraceFiles) {
   conformance::StateNote n{
       42, 3, Sender::Client, "definition_stored", {{"name", "orders \"v2\""}, {"version", "7"}}};
