@@ -9,6 +9,7 @@
 
 #include "conformance/runner/runner.hpp"
 #include "conformance/runner/scenario.hpp"
+#include "conformance/runner/workers.hpp"
 #include "conformance/runner/yaml_reader.hpp"
 #include "protocol/rules.hpp"
 
@@ -287,6 +288,30 @@ Verdict judge(const ScenarioLoad& load, std::uint64_t seed, bool strict) {
   return v;
 }
 
+// A verdict travels from a worker process as a run record: failures holds
+// the rule and the detail, notes the unjudged expectation. A worker that
+// died mid-run leaves one failure line, which names how it died.
+RunRecord record_of_verdict(const Verdict& v) {
+  RunRecord r;
+  if (v.failed) r.failures = {v.rule, v.detail};
+  if (!v.unjudged.empty()) r.notes = {v.unjudged};
+  return r;
+}
+
+Verdict verdict_of_record(const RunRecord& r) {
+  Verdict v;
+  v.failed = !r.failures.empty();
+  if (r.failures.size() == 2) {
+    v.rule = r.failures[0];
+    v.detail = r.failures[1];
+  } else if (v.failed) {
+    v.rule = "CRASH";
+    v.detail = r.failures.front();
+  }
+  if (!r.notes.empty()) v.unjudged = r.notes.front();
+  return v;
+}
+
 std::string header_of(const ExploreOptions& o, const ExploreFailure& f, const std::string& file) {
   std::ostringstream h;
   h << "# Found by: syncsim explore --scenario " << o.base_file << " --seed " << o.seed
@@ -327,30 +352,54 @@ ExploreResult explore(const ExploreOptions& o) {
     if (o.progress) o.progress(line);
   };
   const auto gen = gen_schedule(static_cast<int>(b.clients.size()), o.max_steps, o.purges);
-  for (int i = 0; i < o.runs; ++i) {
-    const std::uint64_t run_seed = o.seed + static_cast<std::uint64_t>(i);
-    // Run 1 is the base alone: a bug that needs no fault is found at once.
+  // Run i's schedule comes from its seed alone; run 1 (i = 0) is the base
+  // alone, so a bug that needs no fault is found at once.
+  const auto schedule_of = [&](std::size_t i) {
     std::optional<rc::Shrinkable<std::vector<ExploreStep>>> schedule;
-    std::vector<ExploreStep> steps;
-    if (i > 0) {
-      schedule = gen(rc::Random(run_seed), 50);
-      steps = schedule->value();
-    }
-    const Verdict v =
-        judge(parse_scenario_node(scenario_root(b, steps, o), kExplored), run_seed, o.strict);
-    result.runs_done = i + 1;
+    if (i > 0) schedule = gen(rc::Random(o.seed + i), 50);
+    return schedule;
+  };
+  // The runs go to o.jobs worker processes, each run single-threaded and
+  // deterministic as ever; verdicts come back in run order and the search
+  // stops at the first failure in that order, so what is said and found is
+  // what one process says and finds (D189).
+  std::vector<SweepItem> items;
+  for (int i = 0; i < o.runs; ++i) items.push_back(SweepItem{0, static_cast<std::uint64_t>(i)});
+  std::optional<std::pair<std::size_t, Verdict>> found;
+  WorkerCallbacks cb;
+  cb.run = [&](const SweepItem& item) {
+    const auto schedule = schedule_of(item.seed);
+    const std::vector<ExploreStep> steps =
+        schedule ? schedule->value() : std::vector<ExploreStep>{};
+    return record_of_verdict(judge(parse_scenario_node(scenario_root(b, steps, o), kExplored),
+                                   o.seed + item.seed, o.strict));
+  };
+  cb.stop = [&found] { return found.has_value(); };
+  cb.on_record = [&](std::size_t i, RunRecord&& r) {
+    if (found) return;  // runs past the first failure were already under way: not counted
+    const Verdict v = verdict_of_record(r);
+    result.runs_done = static_cast<int>(i) + 1;
     if (!v.unjudged.empty() && result.runs_unjudged++ == 0)
       result.first_unjudged = "run " + std::to_string(i + 1) + ": " + v.unjudged;
-    if ((i + 1) % 10 == 0 || i + 1 == o.runs)
+    if ((i + 1) % 10 == 0 || i + 1 == items.size())
       say("explore: " + std::to_string(i + 1) + "/" + std::to_string(o.runs) + " runs, " +
           (v.failed ? "1 failure" : "0 failures"));
-    if (!v.failed) continue;
-
+    if (v.failed) found.emplace(i, v);
+  };
+  if (auto error = run_items({b.scenario}, items, o.jobs, cb); !error.empty()) {
+    result.error = "explore: " + error;
+    return result;
+  }
+  if (found) {
+    const auto [i, v] = *found;
+    const std::uint64_t run_seed = o.seed + i;
+    auto schedule = schedule_of(i);
+    std::vector<ExploreStep> steps = schedule ? schedule->value() : std::vector<ExploreStep>{};
     ExploreFailure f;
     f.rule = v.rule;
     f.detail = v.detail;
     f.run_seed = run_seed;
-    f.found_at_run = i + 1;
+    f.found_at_run = static_cast<int>(i) + 1;
     f.steps_found = steps.size();
     say("explore: run " + std::to_string(i + 1) + " fails " + v.rule + " with " +
         std::to_string(steps.size()) + " steps; shrinking");
@@ -402,7 +451,6 @@ ExploreResult explore(const ExploreOptions& o) {
       f.detail += " (run again from the written scenario, it gave " +
                   (again.failed ? again.rule : std::string("no failure")) + ")";
     result.failure = std::move(f);
-    return result;
   }
   return result;
 }

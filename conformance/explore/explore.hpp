@@ -56,6 +56,9 @@ struct ExploreOptions {
   // Purges of the base's collection are drawn too; a schedule with one is
   // judged by the checker alone (views are not compared after a purge).
   bool purges = false;
+  // Worker processes running the search's runs side by side (D189); what is
+  // found and said is the same for any number. Shrinking runs in this process.
+  unsigned jobs = 1;
   std::function<void(const std::string&)> progress;
 };
 

@@ -53,3 +53,23 @@ grep -q 'shard 5/5 is missing' err.txt
 if "$syncsim" merge s1.json s2.json s3.json s4.json other.json 2> err.txt; then echo "mixed sweeps merged"; exit 1; fi
 grep -q 'another sweep' err.txt
 echo "missing and foreign shards refused"
+
+# explore --jobs (D189): the same output, found failure, shrunk scenario and
+# exit status as one process, with a failure to find and without.
+explore_variant() {
+  local dir=$1; shift
+  mkdir "$dir"
+  (cd "$dir" && { "$syncsim" explore "$@" --out found.yaml > out 2>/dev/null && echo 0 || echo $?; } > rc)
+}
+for args in "--family writes --runs 40" "--scenario $scenarios/writes-converge.yaml --client-bug NoResyncOnGap --runs 30"; do
+  rm -rf eone ejobs
+  # shellcheck disable=SC2086  # the arguments are words on purpose
+  explore_variant eone $args --jobs 1
+  # shellcheck disable=SC2086
+  explore_variant ejobs $args --jobs 3
+  cmp eone/out ejobs/out
+  cmp eone/rc ejobs/rc
+  if [ -f eone/found.yaml ]; then cmp eone/found.yaml ejobs/found.yaml; fi
+  echo "explore $args --jobs 3: output, exit status $(cat eone/rc) and scenario identical to --jobs 1"
+done
+test "$(cat eone/rc)" = 1  # the injected bug was found
