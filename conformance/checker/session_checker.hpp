@@ -96,9 +96,6 @@ struct ClientProfile {
   std::optional<std::int64_t> token_lifetime_s;  // TOKEN-5/10: their configured lifetime (0: none)
 };
 
-// A fact a side states about its own state, which the wire cannot show
-// (D84): the reference pair states them in the simulator, and a trace keeps
-// them ({"ev":"note"} lines), so check-trace judges them too.
 // A note's fields: a few (key, value) pairs kept sorted by key, keys unique,
 // so traces list them in one order (a small vector: notes are frequent).
 class NoteFields {
@@ -154,6 +151,9 @@ class NoteFields {
   std::vector<value_type> fields_;
 };
 
+// A fact a side states about its own state, which the wire cannot show
+// (D84): the reference pair states them in the simulator, and a trace keeps
+// them ({"ev":"note"} lines), so check-trace judges them too.
 struct StateNote {
   std::int64_t t = 0;
   std::uint64_t conn = 0;  // 0: not tied to a connection
