@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 #include <ostream>
+#include <type_traits>
 
 #include "protocol/assert.hpp"
 
@@ -43,23 +44,18 @@ void append_escaped(std::string& s, std::string_view v) {
   }
 }
 
-// Host order <-> little-endian (a no-op on little-endian hosts).
-std::uint8_t to_le(std::uint8_t v) { return v; }
-std::uint32_t to_le(std::uint32_t v) {
-  return std::endian::native == std::endian::big ? __builtin_bswap32(v) : v;
-}
-std::uint64_t to_le(std::uint64_t v) {
-  return std::endian::native == std::endian::big ? __builtin_bswap64(v) : v;
-}
-std::int64_t to_le(std::int64_t v) {
-  return static_cast<std::int64_t>(to_le(static_cast<std::uint64_t>(v)));
-}
-
+// The reverse of Trace::store_le: a little-endian integer at p.
 template <class T>
 T load_le(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return to_le(v);
+  if constexpr (std::endian::native == std::endian::big) {
+    std::make_unsigned_t<T> v = 0;
+    for (std::size_t b = sizeof v; b-- > 0;) v = v << 8 | static_cast<std::uint8_t>(p[b]);
+    return static_cast<T>(v);
+  } else {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
 }
 
 // Reads a record front to back; a short record ends the reading (records

@@ -242,8 +242,8 @@ void ResyncJudge::delta_read(const FrameEvent& e, State& s, const ShapeDelta& d)
   const auto last = s.delta_t.find(d.shape_id);
   const auto seeded = s.seeded_t.find(d.shape_id);
   const bool tracked = last != s.delta_t.end();
-  const auto max_it = tracked ? s.delta_max.find(d.shape_id) : s.delta_max.end();
-  const std::uint64_t max = max_it != s.delta_max.end() ? max_it->second : 0;
+  std::uint64_t& max_seen = s.delta_max[d.shape_id];  // one lookup: this runs per delta read
+  const std::uint64_t max = tracked ? max_seen : 0;
   auto gap = [&](std::uint64_t expected) {
     s.gaps.emplace(expected, d.lsn);
     s.gap_lsns.insert(d.lsn);
@@ -263,16 +263,12 @@ void ResyncJudge::delta_read(const FrameEvent& e, State& s, const ShapeDelta& d)
     s.gap_owed_what = "the gap in shape \"" + d.shape_id + "\" (expected lsn " +
                       std::to_string(t + 1) + ", read " + std::to_string(d.lsn) + ")";
   }
-  if (tracked) {  // one lookup each: this runs for every delta read
+  if (tracked) {
     last->second = d.lsn;
   } else {
     s.delta_t.emplace(d.shape_id, d.lsn);
   }
-  if (max_it != s.delta_max.end()) {
-    max_it->second = std::max(max, d.lsn);
-  } else {
-    s.delta_max[d.shape_id] = std::max(max, d.lsn);
-  }
+  max_seen = std::max(max, d.lsn);
 }
 
 void ResyncJudge::finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff) {

@@ -94,11 +94,12 @@ struct SessionChecker::Impl final : FindingSink {
 // one's decoding when the bytes match; frames the relay dropped age out.
 std::shared_ptr<const DecodedFrame> SessionChecker::Impl::decode(Conn& c, const FrameRecord& r) {
   if (r.seen == Seen::Received) {
-    auto& q = c.pending[r.from == Sender::Client ? 0 : 1];
+    const int side = r.from == Sender::Client ? 0 : 1;
+    auto& q = c.pending[side];
     for (auto it = q.begin(); it != q.end(); ++it) {
       if (it->frame != r.frame) continue;
       auto d = std::move(it->decoded);
-      c.pending_bytes[r.from == Sender::Client ? 0 : 1] -= it->frame.size();
+      c.pending_bytes[side] -= it->frame.size();
       q.erase(it);
       return d;
     }

@@ -1,7 +1,6 @@
 // `syncsim explore`: random fault schedules on a base scenario; a failure is
 // shrunk to a minimal standalone YAML scenario that still fails its rule.
 #include <fmt/core.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -12,6 +11,7 @@
 #include "conformance/explore/explore.hpp"
 #include "conformance/live/endpoint.hpp"
 #include "conformance/live/live_explore.hpp"
+#include "conformance/runner/workers.hpp"
 
 namespace syncsim::cli {
 
@@ -134,11 +134,10 @@ int explore(ExploreCliOptions& o) {
       "\n  (run 1 is the base alone; run i uses seed {} + i - 1 for its schedule and "
       "its simulation)\n",
       e.seed);
-  if (o.jobs == 0) o.jobs = std::max(1u, static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_ONLN)));
-  e.jobs = o.jobs;
+  e.jobs = conformance::jobs_or_cores(o.jobs);
   // On stderr: stdout is the same for any --jobs (D189).
   fmt::print(stderr, "syncsim explore: runs on {} worker process(es)\n",
-             std::min<long>(o.jobs, std::max(e.runs, 1)));
+             std::min<long>(e.jobs, std::max(e.runs, 1)));
   std::fflush(stdout);
   e.progress = [](const std::string& line) {
     fmt::print("  {}\n", line);

@@ -347,8 +347,7 @@ struct SweepStop {
 static int run_sweep(const RunOptions& o, SweepMeta& meta,
                      const std::vector<conformance::Scenario>& scenarios, SweepStop& stop) {
   const auto items = conformance::sweep_items(scenarios.size(), meta.seeds, meta.shard);
-  const unsigned jobs =
-      o.jobs > 0 ? o.jobs : std::max(1u, static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_ONLN)));
+  const unsigned jobs = conformance::jobs_or_cores(o.jobs);
   fmt::print("syncsim run: {} scenario(s), seeds {}..{}", scenarios.size(), meta.seeds.first,
              meta.seeds.last);
   if (meta.shard.count > 1)

@@ -359,6 +359,12 @@ ExploreResult explore(const ExploreOptions& o) {
     if (i > 0) schedule = gen(rc::Random(o.seed + i), 50);
     return schedule;
   };
+  const auto steps_of = [](const auto& schedule) {
+    return schedule ? schedule->value() : std::vector<ExploreStep>{};
+  };
+  const auto verdict = [&](const std::vector<ExploreStep>& steps, std::uint64_t run_seed) {
+    return judge(parse_scenario_node(scenario_root(b, steps, o), kExplored), run_seed, o.strict);
+  };
   // The runs go to o.jobs worker processes, each run single-threaded and
   // deterministic as ever; verdicts come back in run order and the search
   // stops at the first failure in that order, so what is said and found is
@@ -368,11 +374,7 @@ ExploreResult explore(const ExploreOptions& o) {
   std::optional<std::pair<std::size_t, Verdict>> found;
   WorkerCallbacks cb;
   cb.run = [&](const SweepItem& item) {
-    const auto schedule = schedule_of(item.seed);
-    const std::vector<ExploreStep> steps =
-        schedule ? schedule->value() : std::vector<ExploreStep>{};
-    return record_of_verdict(judge(parse_scenario_node(scenario_root(b, steps, o), kExplored),
-                                   o.seed + item.seed, o.strict));
+    return record_of_verdict(verdict(steps_of(schedule_of(item.seed)), o.seed + item.seed));
   };
   cb.stop = [&found] { return found.has_value(); };
   cb.on_record = [&](std::size_t i, RunRecord&& r) {
@@ -394,7 +396,7 @@ ExploreResult explore(const ExploreOptions& o) {
     const auto [i, v] = *found;
     const std::uint64_t run_seed = o.seed + i;
     auto schedule = schedule_of(i);
-    std::vector<ExploreStep> steps = schedule ? schedule->value() : std::vector<ExploreStep>{};
+    std::vector<ExploreStep> steps = steps_of(schedule);
     ExploreFailure f;
     f.rule = v.rule;
     f.detail = v.detail;
@@ -405,8 +407,7 @@ ExploreResult explore(const ExploreOptions& o) {
         std::to_string(steps.size()) + " steps; shrinking");
     const auto fails_same = [&](const std::vector<ExploreStep>& candidate) {
       ++f.shrink_runs;
-      const Verdict c =
-          judge(parse_scenario_node(scenario_root(b, candidate, o), kExplored), run_seed, o.strict);
+      const Verdict c = verdict(candidate, run_seed);
       return c.failed && c.rule == f.rule;
     };
     // 1. RapidCheck's shrinks of the generated schedule: take the first

@@ -215,6 +215,10 @@ class Pool {
 
 }  // namespace
 
+unsigned jobs_or_cores(unsigned jobs) {
+  return jobs > 0 ? jobs : std::max(1u, static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
 std::string run_items(const std::vector<Scenario>& scenarios, const std::vector<SweepItem>& items,
                       unsigned jobs, const WorkerCallbacks& given) {
   WorkerCallbacks callbacks = given;

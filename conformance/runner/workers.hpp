@@ -30,6 +30,9 @@ struct WorkerCallbacks {
   std::size_t depth = 2;
 };
 
+// A --jobs value: as given, or one per online core for 0.
+unsigned jobs_or_cores(unsigned jobs);
+
 // jobs <= 1 runs in this process. A worker that dies mid-item (a crash, an
 // assertion) yields a failed record naming its exit status, and another
 // worker takes its place. Returns "" or why workers could not be started.
