@@ -1,11 +1,15 @@
 // A judge: the checker's part for one rule family (D73). The checker decodes
-// each frame once and hands it to every judge in a fixed order; each judge
+// each frame once and hands it to every judge that handles the event, in a
+// fixed order; each judge
 // keeps its own per-connection state and declares the rules it may report.
 // Facts other families need live in the connection's SessionView, written by
 // the judge that owns them (named per field) and read by the others.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -77,6 +81,23 @@ class FindingSink {
 // The views of every connection, owned by the checker.
 using Views = std::map<std::uint64_t, SessionView>;
 
+// The events a judge hears, one per virtual method of Judge below.
+enum class JudgeEvent : unsigned char {
+  Decoded,
+  Deadlines,
+  ClientWrote,
+  ServerRead,
+  ServerWrote,
+  ClientRead,
+  Closed,
+  Purged,
+  Noted,
+  WsMessage,
+  HungUp,
+  Finish,
+};
+inline constexpr std::size_t kJudgeEvents = 12;
+
 class Judge {
  public:
   Judge(FindingSink& sink, std::string_view name) : sink_(sink), name_(name) {}
@@ -87,28 +108,41 @@ class Judge {
   std::string_view name() const { return name_; }
   virtual std::span<const RuleDecl> rules() const = 0;
 
+  // Each event's base version does nothing but mark the event ignored, so the
+  // checker stops calling this judge for it after the first time (most judges
+  // hear a few of the twelve). A judge that overrides a method hears every event.
+  //
   // A frame as decoded, before any other event (the framing judge's only event).
-  virtual void decoded(const FrameRecord&, const protocol::DecodedFrame&) {}
+  virtual void decoded(const FrameRecord&, const protocol::DecodedFrame&) {
+    ignore(JudgeEvent::Decoded);
+  }
   // Deadlines due by `now` on a connection: before each of its frames, at its
   // close and at the finish.
-  virtual void deadlines(std::uint64_t, std::int64_t) {}
+  virtual void deadlines(std::uint64_t, std::int64_t) { ignore(JudgeEvent::Deadlines); }
   // The four ways a well-formed frame is seen.
-  virtual void client_wrote(const FrameEvent&) {}
-  virtual void server_read(const FrameEvent&) {}
-  virtual void server_wrote(const FrameEvent&) {}
-  virtual void client_read(const FrameEvent&) {}
+  virtual void client_wrote(const FrameEvent&) { ignore(JudgeEvent::ClientWrote); }
+  virtual void server_read(const FrameEvent&) { ignore(JudgeEvent::ServerRead); }
+  virtual void server_wrote(const FrameEvent&) { ignore(JudgeEvent::ServerWrote); }
+  virtual void client_read(const FrameEvent&) { ignore(JudgeEvent::ClientRead); }
   // The connection ended: nothing more is owed on it.
-  virtual void closed(std::uint64_t, std::int64_t) {}
+  virtual void closed(std::uint64_t, std::int64_t) { ignore(JudgeEvent::Closed); }
   // An admin purge the harness made (PURGE-1).
-  virtual void purged(std::uint32_t, const std::string&, std::int64_t) {}
+  virtual void purged(std::uint32_t, const std::string&, std::int64_t) {
+    ignore(JudgeEvent::Purged);
+  }
   // A side's note on its own state (D84; Scope::Simulator rules).
-  virtual void noted(const StateNote&) {}
+  virtual void noted(const StateNote&) { ignore(JudgeEvent::Noted); }
   // A WebSocket message, before the frame it carries (if any) is decoded.
-  virtual void ws_message(const WsRecord&) {}
+  virtual void ws_message(const WsRecord&) { ignore(JudgeEvent::WsMessage); }
   // A side ended its end of the connection (SessionChecker::on_hangup).
-  virtual void hung_up(std::uint64_t, protocol::Sender, std::int64_t) {}
+  virtual void hung_up(std::uint64_t, protocol::Sender, std::int64_t) {
+    ignore(JudgeEvent::HungUp);
+  }
   // The end of the trace, per connection: what is owed since before `cutoff`.
-  virtual void finish(std::uint64_t, std::int64_t, std::int64_t) {}
+  virtual void finish(std::uint64_t, std::int64_t, std::int64_t) { ignore(JudgeEvent::Finish); }
+
+  // Whether a base version above ran: this judge does not handle `e`.
+  bool ignores(JudgeEvent e) const { return (ignored_ >> static_cast<unsigned>(e)) & 1u; }
 
  protected:
   void report(std::string_view rule, protocol::Level level, std::string message, std::int64_t t,
@@ -123,8 +157,11 @@ class Judge {
   static std::string json_of(const protocol::Message& m);
 
  private:
+  void ignore(JudgeEvent e) { ignored_ |= 1u << static_cast<unsigned>(e); }
+
   FindingSink& sink_;
   std::string_view name_;
+  std::uint32_t ignored_ = 0;  // bit per JudgeEvent
 };
 
 // What every judge is built from: the checker's sink and options, and the
@@ -173,6 +210,19 @@ inline bool hung_up_on_it(std::int64_t read_t, bool exact, std::int64_t hangup_t
   return hangup_t - read_t <= (exact ? 0 : o.hangup_window_ns);
 }
 using protocol::shape_collection;  // the collection a shape covers (messages.hpp)
+// A note's unsigned field as strtoull reads it (0 when absent), skipping
+// strtoull's locale work for the plain digits the reference writes.
+inline std::uint64_t note_u64(const StateNote& n, std::string_view key) {
+  const std::string* v = n.field(key);
+  if (!v) return 0;
+  if (!v->empty() && v->size() <= 19 &&
+      std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    std::uint64_t x = 0;  // below 10^19: no overflow
+    for (const char c : *v) x = x * 10 + static_cast<std::uint64_t>(c - '0');
+    return x;
+  }
+  return std::strtoull(v->c_str(), nullptr, 10);
+}
 // A side's timer of `ns` on its own clock, drifting at most `ppm`, as the
 // trace's clock measures it at the longest (slow clock) and the shortest (fast).
 constexpr std::int64_t kDefaultDriftPpm = 100'000;  // the simulator's bound

@@ -116,7 +116,7 @@ void ConnectionJudge::server_wrote(const FrameEvent& e) {
 // PING-4: a session closed as idle within the idle timeout of a Ping it read.
 void ConnectionJudge::noted(const StateNote& n) {
   const auto idle = options_.server_profile.idle_timeout_ns;
-  if (n.side != Sender::Server || n.kind != "idle_close" || !idle) return;
+  if (n.side != Sender::Server || !n.is("idle_close") || !idle) return;
   const auto it = conns_.find(n.conn);
   if (it == conns_.end() || !it->second.last_ping_read) return;
   const std::int64_t since = n.t - *it->second.last_ping_read;

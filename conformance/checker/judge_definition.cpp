@@ -74,7 +74,7 @@ class DefinitionJudge final : public Judge {
 
 // DEF-2/DEF-3: what the client's note says the frame it read did.
 void DefinitionJudge::noted(const StateNote& n) {
-  if (n.side != Sender::Client || n.kind != "definition") return;
+  if (n.side != Sender::Client || !n.is("definition")) return;
   const auto it = conns_.find(n.conn);
   if (it == conns_.end() || it->second.applied.empty()) return;
   const Applied a = std::move(it->second.applied.front());

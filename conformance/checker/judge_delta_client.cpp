@@ -26,11 +26,6 @@ constexpr std::size_t kMemory = 1 << 16;  // answered mutations remembered per c
 // How a client learned that a mutation is done with.
 enum class Done { Acked, SkewAcked, RolledBack };
 
-std::uint64_t number(const StateNote& n, std::string_view key) {
-  const std::string* v = n.field(key);
-  return v ? std::strtoull(v->c_str(), nullptr, 10) : 0;
-}
-
 class DeltaClientJudge final : public Judge {
  public:
   explicit DeltaClientJudge(const JudgeDeps& d)
@@ -51,6 +46,7 @@ class DeltaClientJudge final : public Judge {
   struct State {
     std::optional<std::uint64_t> peer;
     std::map<std::uint64_t, Sent> in_flight;  // written, no answer read
+    bool any_overtaken = false;  // false: no Sent in in_flight is overtaken (overtaken() skips)
   };
   struct Closed {
     Done how = Done::Acked;
@@ -124,7 +120,7 @@ void DeltaClientJudge::resent(const FrameEvent& e, const DeltaPush& p) {
 // gets two ticks and 10 % for the client's clock drift.
 void DeltaClientJudge::overtaken(const FrameEvent& e, State& s, std::uint64_t mid) {
   const auto& prof = options_.client_profile;
-  if (!prof.retransmit_ns || !prof.push_tick_ns) return;
+  if (!prof.retransmit_ns || !prof.push_tick_ns || !s.any_overtaken) return;
   const std::int64_t tol = at_tap(e.r) ? options_.tap_tolerance_ns : 0;
   const std::int64_t due = (*prof.retransmit_ns + 2 * *prof.push_tick_ns) * 11 / 10 + tol;
   for (auto& [id, sent] : s.in_flight) {
@@ -151,6 +147,7 @@ void DeltaClientJudge::client_read(const FrameEvent& e) {
   if (ack) mid = ack->mutation_id;
   if (const auto* rej = std::get_if<DeltaReject>(&e.m)) mid = rej->mutation_id;
   if ((!ack && !std::holds_alternative<DeltaReject>(e.m)) || !s.in_flight.erase(mid)) return;
+  if (s.in_flight.empty()) s.any_overtaken = false;
   if (!ack) return;
   // At a tap the client reads the ack later, by up to a partition's length:
   // a push after it passed may still cross it (D102), so only read records
@@ -164,6 +161,7 @@ void DeltaClientJudge::client_read(const FrameEvent& e) {
   for (auto& [id, sent] : s.in_flight) {
     if (id >= mid) break;
     sent.overtaken = true;
+    s.any_overtaken = true;
   }
 }
 
@@ -172,26 +170,26 @@ void DeltaClientJudge::client_read(const FrameEvent& e) {
 // IntegrityViolation (sent once more), RateLimited (after its wait); rolled
 // back otherwise. Every reject halves the batch size, down to the minimum.
 void DeltaClientJudge::noted(const StateNote& n) {
-  if (n.side != Sender::Client || n.kind != "delta_rejected") return;
+  if (n.side != Sender::Client || !n.is("delta_rejected")) return;
   const std::string* hint = n.field("hint");
-  const bool kept = number(n, "kept") != 0;
-  const bool want_kept = hint && ((*hint == "PermissionDenied" && number(n, "token_source")) ||
-                                  (*hint == "IntegrityViolation" && !number(n, "retry_used")) ||
+  const bool kept = note_u64(n, "kept") != 0;
+  const bool want_kept = hint && ((*hint == "PermissionDenied" && note_u64(n, "token_source")) ||
+                                  (*hint == "IntegrityViolation" && !note_u64(n, "retry_used")) ||
                                   *hint == "RateLimited");
-  const std::uint64_t mid = number(n, "mutation_id");
-  const std::uint64_t before = number(n, "batch_before"), after = number(n, "batch_after");
-  const std::uint64_t want_batch = std::max(number(n, "batch_min"), before / 2);
+  const std::uint64_t mid = note_u64(n, "mutation_id");
+  const std::uint64_t before = note_u64(n, "batch_before"), after = note_u64(n, "batch_after");
+  const std::uint64_t want_batch = std::max(note_u64(n, "batch_min"), before / 2);
   std::string wrong;
   if (after != want_batch)
     wrong = "batch size " + std::to_string(before) + " -> " + std::to_string(after) +
             " on a reject (halved: " + std::to_string(want_batch) + ")";
-  else if (number(n, "known") && kept != want_kept)
+  else if (note_u64(n, "known") && kept != want_kept)
     wrong = "mutation " + std::to_string(mid) + (kept ? " kept pending" : " rolled back") +
             " after a reject with hint " + (hint ? *hint : std::string("?"));
   if (!wrong.empty()) report("DELTA-14", Level::Must, wrong, n.t, n.conn, "");
   const auto view = views_.find(n.conn);
   const auto c = conns_.find(n.conn);
-  if (!kept && number(n, "known") && view != views_.end() && c != conns_.end() && c->second.peer)
+  if (!kept && note_u64(n, "known") && view != views_.end() && c != conns_.end() && c->second.peer)
     done({view->second.client_key, *c->second.peer}, mid, Done::RolledBack, n.t);
 }
 

@@ -6,6 +6,7 @@
 // shows it is alive on the connection (a frame written, or read). The client
 // refuses local writes only at its configured pending bound (FLOW-4, from its
 // "pending_bound" notes: the wire does not show local writes).
+#include <limits>
 #include <set>
 
 #include "conformance/checker/judge.hpp"
@@ -43,6 +44,9 @@ class FlowJudge final : public Judge {
   };
   struct State {
     std::map<std::uint64_t, Sent> in_flight;  // pushed, no answer read
+    // At most the earliest `last` in in_flight (a lower bound: kept by every
+    // assignment, tightened by a scan), so alive() scans only when one may be late.
+    std::int64_t oldest = std::numeric_limits<std::int64_t>::min();
     bool paused = false;  // "permission denied" read: the client waits for a new token
     std::optional<std::int64_t> last_batch;  // when the client last wrote a DeltaPush
     bool early_reported = false, stuck_reported = false, tick_reported = false;
@@ -69,14 +73,20 @@ void FlowJudge::alive(const FrameEvent& e, State& s) {
   const auto timeout = options_.client_profile.retransmit_ns;
   const std::int64_t bound =
       options_.grace_ns + (timeout ? longest_ns(*timeout, drift()) : kForeverNs) + slack(e);
+  if (s.oldest >= e.r.t - bound) return;  // none is late
+  std::int64_t oldest = std::numeric_limits<std::int64_t>::max();
   for (const auto& [mid, sent] : s.in_flight) {
-    if (e.r.t - sent.last <= bound) continue;
+    if (e.r.t - sent.last <= bound) {
+      oldest = std::min(oldest, sent.last);
+      continue;
+    }
     flag(e, "RATE-4", Level::Must,
          "mutation " + std::to_string(mid) + " pushed " + ms_text(e.r.t - sent.last) +
              " ago, unanswered, and not pushed again");
     s.stuck_reported = true;
     return;
   }
+  s.oldest = oldest;
 }
 
 // FLOW-3: pushed again while still in flight, before the timeout.
@@ -94,6 +104,7 @@ void FlowJudge::pushed(const FrameEvent& e, State& s, const DeltaPush& p) {
     }
   }
   it->second.last = e.r.t;
+  s.oldest = std::min(s.oldest, e.r.t);
   if (s.in_flight.size() > kMaxInFlight) s.in_flight.erase(s.in_flight.begin());
 }
 
@@ -125,7 +136,7 @@ void FlowJudge::batch(const FrameEvent& e, State& s) {
 // FLOW-4: a write refused for the pending bound met a full queue.
 void FlowJudge::noted(const StateNote& n) {
   const auto& p = options_.client_profile;
-  if (n.side != Sender::Client || n.kind != "pending_bound" || !p.pending_limit ||
+  if (n.side != Sender::Client || !n.is("pending_bound") || !p.pending_limit ||
       !p.pending_bytes_limit)
     return;
   const std::string *pending = n.field("pending"), *bytes = n.field("bytes"),

@@ -85,7 +85,7 @@ class HandshakeJudge final : public Judge {
   // of that connection (before or after the note) must not carry it.
   void noted(const StateNote& n) override {
     const std::string* forked = n.field("forked_lite_id");
-    if (n.kind != "handshake_after_fork" || n.side != Sender::Client || !forked || !n.conn) return;
+    if (!n.is("handshake_after_fork") || n.side != Sender::Client || !forked || !n.conn) return;
     State& s = conns_[n.conn];
     s.forked = *forked;
     if (s.hs_lite_id) reused_lite_id(n.conn, s, n.t);

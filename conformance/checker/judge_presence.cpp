@@ -578,7 +578,7 @@ void PresenceJudge::heartbeat(const FrameEvent& e) {
 // PRES-11: after a broadcast the client's view of the channel is its list,
 // whatever the order, whatever it had before.
 void PresenceJudge::noted(const StateNote& n) {
-  if (n.kind != "presence_view" || n.side != Sender::Client) return;
+  if (!n.is("presence_view") || n.side != Sender::Client) return;
   const auto* channel = n.field("channel");
   const auto* users = n.field("users");
   const auto c = conns_.find(n.conn);

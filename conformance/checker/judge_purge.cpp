@@ -303,7 +303,7 @@ void PurgeJudge::finish(std::uint64_t conn, std::int64_t t, std::int64_t cutoff)
 }
 
 void PurgeJudge::noted(const StateNote& n) {
-  if (n.kind == "purge_handled" && n.side == Sender::Client) handled(n);
+  if (n.is("purge_handled") && n.side == Sender::Client) handled(n);
 }
 
 // PURGE-6: a new purge leaves nothing of the collection (documents, pending

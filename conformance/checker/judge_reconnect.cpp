@@ -38,7 +38,7 @@ class ReconnectJudge final : public Judge {
   void closed(std::uint64_t conn, std::int64_t t) override;
   void noted(const StateNote& n) override {
     const std::string* id = n.field("lite_id");
-    if (n.side != Sender::Client || n.kind != "client_start" || !id) return;
+    if (n.side != Sender::Client || !n.is("client_start") || !id) return;
     clients_[*id] = Client{};  // a new process: no wait owed, nothing kept
     clients_[*id].states_starts = true;
   }

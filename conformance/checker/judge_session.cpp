@@ -208,7 +208,7 @@ void SessionJudge::check_idle(const FrameRecord& r, State& s, std::int64_t slack
 // The server's own account of an idle close (Scope::Simulator): not earlier
 // than its timeout (SESSION-3), never soon after a Ping (SESSION-4).
 void SessionJudge::noted(const StateNote& n) {
-  if (n.kind != "idle_close" || n.side != Sender::Server) return;
+  if (!n.is("idle_close") || n.side != Sender::Server) return;
   const auto it = conns_.find(n.conn);
   const auto& idle = options_.server_profile.idle_timeout_ns;
   if (it == conns_.end() || !idle) return;

@@ -42,11 +42,6 @@ std::uint64_t shape_digest(const Bytes& b) {
   return h;
 }
 
-std::uint64_t note_u64(const StateNote& n, std::string_view key) {
-  const std::string* v = n.field(key);
-  return v ? std::strtoull(v->c_str(), nullptr, 10) : 0;
-}
-
 class ShapeJudge final : public Judge {
  public:
   explicit ShapeJudge(const JudgeDeps& d)
@@ -317,13 +312,16 @@ void ShapeJudge::client_read(const FrameEvent& e) {
 }
 
 void ShapeJudge::noted(const StateNote& n) {
-  if (n.side == Sender::Server && n.kind == "write_applied" && n.field("collection") &&
-      n.field("document_id")) {  // any session's, or the harness's
+  const std::string *collection = nullptr, *document = nullptr;
+  if (n.side == Sender::Server && n.is("write_applied") && (collection = n.field("collection")) &&
+      (document = n.field("document_id"))) {
+    // any session's, or the harness's
     const auto tenant = static_cast<std::uint32_t>(note_u64(n, "tenant"));
-    auto& w = writes_[{tenant, *n.field("collection")}];
-    w[note_u64(n, "lsn")] = *n.field("document_id");
+    const std::uint64_t lsn = note_u64(n, "lsn");
+    auto& w = writes_[{tenant, *collection}];
+    w[lsn] = *document;
     if (w.size() > kShapeMemory) w.erase(w.begin());
-    return write_owed(n, tenant, *n.field("collection"), note_u64(n, "lsn"));
+    return write_owed(n, tenant, *collection, lsn);
   }
   if (n.conn == 0) return;
   State& s = conns_[n.conn];
@@ -335,9 +333,9 @@ void ShapeJudge::noted(const StateNote& n) {
 // write it applied, and its data when it takes a snapshot.
 void ShapeJudge::server_noted(const StateNote& n, State& s) {
   const std::string* shape = n.field("shape_id");
-  if (n.kind == "session_tenant") {
+  if (n.is("session_tenant")) {
     s.tenant = static_cast<std::uint32_t>(note_u64(n, "tenant"));
-  } else if (n.kind == "snapshot_taken" && shape && s.snapshot_notes.size() < kShapeMemory) {
+  } else if (n.is("snapshot_taken") && shape && s.snapshot_notes.size() < kShapeMemory) {
     s.snapshot_notes.push_back(
         {*shape, note_u64(n, "lsn"), note_u64(n, "docs"), note_u64(n, "digest")});
   }
@@ -349,7 +347,7 @@ void ShapeJudge::client_noted(const StateNote& n, State& s) {
   const std::string* shape = n.field("shape_id");
   if (!shape) return;
   const auto at = [&] { return std::to_string(n.t / kJudgeMs) + " ms"; };
-  if (n.kind == "snapshot_applied") {
+  if (n.is("snapshot_applied")) {
     const auto read = s.read_snapshot.find(*shape);
     if (read == s.read_snapshot.end()) return;
     const auto [lsn, digest] = read->second;
@@ -360,14 +358,14 @@ void ShapeJudge::client_noted(const StateNote& n, State& s) {
                  std::to_string(lsn) + ") the client holds position " + std::to_string(position) +
                  (note_u64(n, "digest") != digest ? " and data other than the snapshot's" : ""),
              n.t, n.conn, "");
-  } else if (n.kind == "delta_read") {
+  } else if (n.is("delta_read")) {
     const std::uint64_t lsn = note_u64(n, "lsn"), position = note_u64(n, "position");
     if (position < lsn)
       report("SHAPE-12", Level::Must,
              "after the ShapeDelta lsn " + std::to_string(lsn) + " of shape \"" + *shape +
                  "\" the client's position is " + std::to_string(position) + " (at " + at() + ")",
              n.t, n.conn, "");
-  } else if (n.kind == "shape_removed" && s.unsubscribe_owed.size() < kShapeMemory) {
+  } else if (n.is("shape_removed") && s.unsubscribe_owed.size() < kShapeMemory) {
     s.unsubscribe_owed.emplace(*shape, n.t);
   }
 }

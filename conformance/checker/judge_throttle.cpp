@@ -176,14 +176,14 @@ void ThrottleJudge::noted(const StateNote& n) {
   };
   if (n.conn == 0) return;
   State& s = conns_[n.conn];
-  if (n.kind == "throttle_backlog" && n.side == Sender::Client) {
+  if (n.is("throttle_backlog") && n.side == Sender::Client) {
     if (const auto b = num("backlog"), r = num("apply_rate"); b && r) s.backlog = {*b, *r};
-  } else if (n.kind == "throttle_released" && n.side == Sender::Server) {
+  } else if (n.is("throttle_released") && n.side == Sender::Server) {
     if (const auto q = num("queued")) {
       s.release_owed = *q;
       s.released_at = n.t;
     }
-  } else if (n.kind == "data_dropped" && n.side == Sender::Server) {
+  } else if (n.is("data_dropped") && n.side == Sender::Server) {
     dropped(n, s);
   }
 }

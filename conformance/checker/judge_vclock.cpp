@@ -148,7 +148,7 @@ void VclockJudge::client_wrote(const FrameEvent& e) {
 // VCLOCK-3 (HC): the reference client keeps the server's clocks, merged by
 // max, as the server's per-collection positions ("server_clock" notes).
 void VclockJudge::noted(const StateNote& n) {
-  if (n.side != Sender::Client || n.kind != "server_clock") return;
+  if (n.side != Sender::Client || !n.is("server_clock")) return;
   const auto told = told_.find(n.conn);
   if (told == told_.end()) return;
   for (const auto& [key, value] : told->second) {

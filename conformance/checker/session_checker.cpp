@@ -4,6 +4,7 @@
 #include "conformance/checker/session_checker.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 
 #include "conformance/checker/judge.hpp"
@@ -68,13 +69,29 @@ struct SessionChecker::Impl final : FindingSink {
                       make_delta_client_judge, make_ping_judge,       make_reconnect_judge,
                       make_flow_judge,         make_rate_judge,       make_presence_judge,
                       make_answers_judge,      make_definition_judge, make_resync_judge})
-      judges.push_back(make(d));
+      add(make(d));
+  }
+  void add(std::unique_ptr<Judge> j) {
+    for (auto& list : listeners) list.push_back(j.get());
+    judges.push_back(std::move(j));
+  }
+  // Calls `call` on each judge that handles `ev`, in dispatch order; a judge
+  // whose base version ran (Judge::ignores) is not called for `ev` again.
+  template <class Call>
+  void each(JudgeEvent ev, Call&& call) {
+    auto& list = listeners[static_cast<std::size_t>(ev)];
+    bool prune = false;
+    for (Judge* j : list) {
+      call(*j);
+      prune = prune || j->ignores(ev);
+    }
+    if (prune) std::erase_if(list, [ev](const Judge* j) { return j->ignores(ev); });
   }
 
   void judge_report(std::string_view judge, std::span<const RuleDecl> declared,
                     std::string_view rule, Level level, std::string message, std::int64_t t,
                     std::uint64_t conn, const std::string& frame_json) override;
-  void dispatch(const FrameRecord& r, const Message& m);
+  void dispatch(const FrameRecord& r, const Message& m, Conn& c, const SessionView& view);
   void on_frame(const FrameRecord& r, Bytes* take);
   std::vector<std::string> context_of(std::uint64_t conn) const;
 
@@ -82,6 +99,7 @@ struct SessionChecker::Impl final : FindingSink {
   Views views;
   std::map<std::uint64_t, Conn> conns;
   std::vector<std::unique_ptr<Judge>> judges;
+  std::array<std::vector<Judge*>, kJudgeEvents> listeners;  // per event: judges that handle it
   std::vector<CheckFinding> findings;
   std::vector<std::string> internal_errors;
   std::uint64_t frames = 0;
@@ -166,20 +184,26 @@ std::vector<std::string> SessionChecker::Impl::context_of(std::uint64_t conn) co
 }
 
 // A well-formed frame, to every judge as written and/or as read.
-void SessionChecker::Impl::dispatch(const FrameRecord& r, const Message& m) {
-  Conn& c = conns[r.conn];
+void SessionChecker::Impl::dispatch(const FrameRecord& r, const Message& m, Conn& c,
+                                    const SessionView& view) {
   FrameFacts facts;
   const bool written = r.seen != Seen::Received;
   const bool read = r.seen != Seen::Written;
   const bool client = r.from == Sender::Client;
   bool& spoke = client ? c.client_spoke : c.server_spoke;
-  const FrameEvent e{r, m, views[r.conn], facts, !spoke};
-  for (auto& j : judges) {
-    if (written) client ? j->client_wrote(e) : j->server_wrote(e);
+  const FrameEvent e{r, m, view, facts, !spoke};
+  if (written) {
+    if (client)
+      each(JudgeEvent::ClientWrote, [&](Judge& j) { j.client_wrote(e); });
+    else
+      each(JudgeEvent::ServerWrote, [&](Judge& j) { j.server_wrote(e); });
+    spoke = true;
   }
-  if (written) spoke = true;
-  for (auto& j : judges) {
-    if (read) client ? j->server_read(e) : j->client_read(e);
+  if (read) {
+    if (client)
+      each(JudgeEvent::ServerRead, [&](Judge& j) { j.server_read(e); });
+    else
+      each(JudgeEvent::ClientRead, [&](Judge& j) { j.client_read(e); });
   }
 }
 
@@ -191,7 +215,7 @@ SessionChecker& SessionChecker::operator=(SessionChecker&&) noexcept = default;
 
 void SessionChecker::add_judge(
     const std::function<std::unique_ptr<Judge>(const JudgeDeps&)>& make) {
-  impl_->judges.push_back(make(JudgeDeps{*impl_, impl_->options, impl_->views}));
+  impl_->add(make(JudgeDeps{*impl_, impl_->options, impl_->views}));
 }
 
 void SessionChecker::set_tap_tolerance_ns(std::int64_t ns) { impl_->options.tap_tolerance_ns = ns; }
@@ -241,12 +265,12 @@ void SessionChecker::Impl::on_frame(const FrameRecord& r, Bytes* take) {
   Conn& c = conns[r.conn];
   current = r.conn;
   current_from.reset();
-  for (auto& j : judges) j->deadlines(r.conn, r.t);
+  each(JudgeEvent::Deadlines, [&](Judge& j) { j.deadlines(r.conn, r.t); });
   current_from = r.from;
   auto decoded = decode(c, r);
   const DecodedFrame& d = *decoded;
-  for (auto& j : judges) j->decoded(r, d);
-  if (d.message && !has_must(d.findings)) dispatch(r, *d.message);
+  each(JudgeEvent::Decoded, [&](Judge& j) { j.decoded(r, d); });
+  if (d.message && !has_must(d.findings)) dispatch(r, *d.message, c, view);
   c.recent.push_back(
       RecentFrame{r.from, r.seen, r.frame.empty() ? std::uint8_t{0} : r.frame[0], decoded, {}});
   if (c.recent.size() > kContextFrames) c.recent.pop_front();
@@ -257,14 +281,14 @@ void SessionChecker::Impl::on_frame(const FrameRecord& r, Bytes* take) {
 }
 
 void SessionChecker::on_purge(std::uint32_t tenant, const std::string& collection, std::int64_t t) {
-  for (auto& j : impl_->judges) j->purged(tenant, collection, t);
+  impl_->each(JudgeEvent::Purged, [&](Judge& j) { j.purged(tenant, collection, t); });
 }
 
 void SessionChecker::on_note(const StateNote& note) {
   Impl& im = *impl_;
   if (note.conn != 0) im.current = note.conn;
   im.current_from = note.side;  // a rule binding both is blamed on the side that noted
-  for (auto& j : im.judges) j->noted(note);
+  im.each(JudgeEvent::Noted, [&](Judge& j) { j.noted(note); });
   im.current.reset();
   im.current_from.reset();
 }
@@ -285,9 +309,9 @@ void SessionChecker::on_ws_message(const WsRecord& r) {
   SessionView& view = im.views[r.conn];
   if (view.client_key.empty()) view.client_key = "conn:" + std::to_string(r.conn);
   im.current = r.conn;
-  for (auto& j : im.judges) j->deadlines(r.conn, r.t);
+  im.each(JudgeEvent::Deadlines, [&](Judge& j) { j.deadlines(r.conn, r.t); });
   im.current_from = r.from;
-  for (auto& j : im.judges) j->ws_message(r);
+  im.each(JudgeEvent::WsMessage, [&](Judge& j) { j.ws_message(r); });
   im.current.reset();
   im.current_from.reset();
   if (r.kind != WsKind::Binary) return;
@@ -302,7 +326,7 @@ void SessionChecker::on_hangup(std::uint64_t conn, Sender side, std::int64_t t) 
   if (!im.views.count(conn)) return;
   im.current = conn;
   im.current_from = side;
-  for (auto& j : im.judges) j->hung_up(conn, side, t);
+  im.each(JudgeEvent::HungUp, [&](Judge& j) { j.hung_up(conn, side, t); });
   im.current.reset();
   im.current_from.reset();
 }
@@ -312,9 +336,10 @@ void SessionChecker::on_close(std::uint64_t conn, std::int64_t t) {
   const auto it = im.views.find(conn);
   if (it == im.views.end()) return;
   im.current = conn;
-  for (auto& j : im.judges) j->deadlines(conn, t);
+  im.each(JudgeEvent::Deadlines, [&](Judge& j) { j.deadlines(conn, t); });
   im.current.reset();
-  for (auto& j : im.judges) j->closed(conn, t);  // answers are owed only while it lives
+  im.each(JudgeEvent::Closed,
+          [&](Judge& j) { j.closed(conn, t); });  // answers are owed only while it lives
   it->second.closed = true;
 }
 
@@ -328,8 +353,8 @@ void SessionChecker::finish(std::int64_t t) {
   const std::int64_t cutoff = t - im.options.grace_ns;  // younger requests may still be in flight
   for (const auto& [conn, view] : im.views) {
     im.current = conn;
-    for (auto& j : im.judges) j->deadlines(conn, t);
-    for (auto& j : im.judges) j->finish(conn, t, cutoff);
+    im.each(JudgeEvent::Deadlines, [&](Judge& j) { j.deadlines(conn, t); });
+    im.each(JudgeEvent::Finish, [&](Judge& j) { j.finish(conn, t, cutoff); });
     im.current.reset();
   }
 }

@@ -161,6 +161,8 @@ struct StateNote {
   std::string kind;   // e.g. "definition_stored"
   NoteFields fields;  // ordered by key: traces stay byte-identical
   const std::string* field(std::string_view k) const { return fields.find(k); }
+  // Whether the note is of kind `k` (lengths first: judges ask every note).
+  bool is(std::string_view k) const { return std::string_view(kind) == k; }
 };
 
 struct CheckerOptions {

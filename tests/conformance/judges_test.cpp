@@ -226,6 +226,54 @@ TEST(Judges, EveryJudgeSeesEveryEventInOrder) {
   EXPECT_EQ(log, want);
 }
 
+// A judge that leaves an event to Judge's base version is not called for it
+// again (the checker prunes it); one that handles an event hears every one.
+class HalfListeningJudge final : public Judge {
+ public:
+  HalfListeningJudge(const JudgeDeps& d, int& wrote, int& read)
+      : Judge(d.sink, "half"), wrote_(wrote), read_(read) {}
+  std::span<const RuleDecl> rules() const override { return {}; }
+  void client_wrote(const conformance::FrameEvent& e) override {
+    ++wrote_;
+    Judge::client_wrote(e);  // the base version: "not handled"
+  }
+  void server_read(const conformance::FrameEvent&) override { ++read_; }
+
+ private:
+  int& wrote_;
+  int& read_;
+};
+
+TEST(Judges, AnEventAJudgeLeavesToTheBaseIsNotDispatchedToItAgain) {
+  int wrote = 0, read = 0;
+  Trace tr;
+  tr.checker.add_judge(
+      [&](const JudgeDeps& d) { return std::make_unique<HalfListeningJudge>(d, wrote, read); });
+  PingPong ping;
+  tr.c(hs());
+  tr.c(ping);
+  tr.c(ping);
+  EXPECT_EQ(wrote, 1);  // pruned after its first call
+  EXPECT_EQ(read, 3);   // every frame the server read
+}
+
+TEST(Judges, NoteNumbersReadAsStrtoullDoes) {
+  const auto n = [](std::string v) {
+    return conformance::StateNote{0, 1, Sender::Client, "k", {{"v", std::move(v)}}};
+  };
+  EXPECT_EQ(conformance::note_u64(n("0"), "v"), 0u);
+  EXPECT_EQ(conformance::note_u64(n("42"), "v"), 42u);
+  EXPECT_EQ(conformance::note_u64(n("9999999999999999999"), "v"), 9999999999999999999ull);
+  EXPECT_EQ(conformance::note_u64(n("18446744073709551615"), "v"), 18446744073709551615ull);
+  EXPECT_EQ(conformance::note_u64(n("99999999999999999999"), "v"), 18446744073709551615ull);
+  EXPECT_EQ(conformance::note_u64(n(" 7"), "v"), 7u);
+  EXPECT_EQ(conformance::note_u64(n("12ab"), "v"), 12u);
+  EXPECT_EQ(conformance::note_u64(n(""), "v"), 0u);
+  EXPECT_EQ(conformance::note_u64(n("5"), "missing"), 0u);
+  EXPECT_TRUE(n("5").is("k"));
+  EXPECT_FALSE(n("5").is("kk"));
+}
+
 // A state note (D84) survives the trace file: written, read and replayed.
 // A note's fields are kept sorted by key whatever order they come in (traces
 // list them so), and of two with one key the later wins.
