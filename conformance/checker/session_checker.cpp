@@ -40,12 +40,13 @@ std::string format_check_finding(const CheckFinding& f) {
 }
 
 struct SessionChecker::Impl final : FindingSink {
-  struct RecentFrame {  // kept decoded; its line rendered once, when a finding first needs it
+  struct RecentFrame {  // kept decoded; its line rendered once, when a finding's is first read
     Sender from;
     Seen seen;
     std::uint8_t code;  // the frame's first byte (0 when empty)
     std::shared_ptr<const DecodedFrame> decoded;
-    mutable std::string line;
+    mutable std::shared_ptr<std::string> line;  // made when a finding first takes the frame
+    const std::string& render() const;
   };
   struct Pending {  // a frame written, not yet recorded as read, with its decoding
     Bytes frame;
@@ -93,7 +94,7 @@ struct SessionChecker::Impl final : FindingSink {
                     std::uint64_t conn, const std::string& frame_json) override;
   void dispatch(const FrameRecord& r, const Message& m, Conn& c, const SessionView& view);
   void on_frame(const FrameRecord& r, Bytes* take);
-  std::vector<std::string> context_of(std::uint64_t conn) const;
+  ContextLines context_of(std::uint64_t conn) const;
 
   CheckerOptions options;
   Views views;
@@ -161,26 +162,35 @@ void SessionChecker::Impl::judge_report(std::string_view judge, std::span<const 
   f.blamed = info && info->binds == Binds::Client   ? Sender::Client
              : info && info->binds == Binds::Server ? Sender::Server
                                                     : current_from.value_or(Sender::Server);
-  if (current) f.context = context_of(*current);  // rendered only when something is reported
+  if (current) f.context = context_of(*current);  // rendered only when a report shows it
   findings.push_back(std::move(f));
 }
 
-std::vector<std::string> SessionChecker::Impl::context_of(std::uint64_t conn) const {
-  std::vector<std::string> out;
-  const auto it = conns.find(conn);
-  if (it == conns.end()) return out;
-  out.reserve(it->second.recent.size());
-  for (const auto& c : it->second.recent) {
-    if (c.line.empty()) {
-      const char* verb = c.seen == Seen::Received  ? " read "
-                         : c.seen == Seen::Written ? " wrote "
-                                                   : " ";
-      c.line = (c.seen == Seen::Received ? other_side(c.from) : side_name(c.from)) + verb +
-               json_of_frame(*c.decoded, c.code);
-    }
-    out.push_back(c.line);
+const std::string& SessionChecker::Impl::RecentFrame::render() const {
+  if (line->empty()) {
+    const char* verb = seen == Seen::Received ? " read " : seen == Seen::Written ? " wrote " : " ";
+    *line = (seen == Seen::Received ? other_side(from) : side_name(from)) + verb +
+            json_of_frame(*decoded, code);
   }
-  return out;
+  return *line;
+}
+
+// The connection's recent frames as they are now, rendered when first read.
+ContextLines SessionChecker::Impl::context_of(std::uint64_t conn) const {
+  const auto it = conns.find(conn);
+  if (it == conns.end()) return {};
+  std::vector<RecentFrame> before(it->second.recent.begin(), it->second.recent.end());
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    const auto& kept = it->second.recent[i];
+    if (!kept.line) kept.line = std::make_shared<std::string>();  // shared with later findings
+    before[i].line = kept.line;
+  }
+  return ContextLines::deferred([before = std::move(before)] {
+    std::vector<std::string> out;
+    out.reserve(before.size());
+    for (const auto& f : before) out.push_back(f.render());
+    return out;
+  });
 }
 
 // A well-formed frame, to every judge as written and/or as read.

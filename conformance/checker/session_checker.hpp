@@ -199,13 +199,49 @@ struct CheckerOptions {
   std::function<std::optional<std::int64_t>(std::uint64_t conn, std::int64_t t)> client_unix_ms;
 };
 
+// The lines of the frames before a finding, rendered when first read: the
+// JSON of five frames is most of a finding's cost, and most runs only count
+// findings. Copies share the lines, so they are rendered once.
+class ContextLines {
+ public:
+  using Render = std::function<std::vector<std::string>()>;
+  ContextLines() = default;
+  ContextLines(std::vector<std::string> lines)  // NOLINT: implicit on purpose
+      : lazy_(std::make_shared<Lazy>(Lazy{{}, std::move(lines)})) {}
+  static ContextLines deferred(Render render) {
+    ContextLines c;
+    c.lazy_ = std::make_shared<Lazy>(Lazy{std::move(render), {}});
+    return c;
+  }
+  const std::vector<std::string>& lines() const {
+    static const std::vector<std::string> kNone;
+    if (!lazy_) return kNone;
+    if (lazy_->render) {
+      lazy_->lines = lazy_->render();
+      lazy_->render = nullptr;  // drops what it held
+    }
+    return lazy_->lines;
+  }
+  auto begin() const { return lines().begin(); }
+  auto end() const { return lines().end(); }
+  std::size_t size() const { return lines().size(); }
+  bool empty() const { return lines().empty(); }
+
+ private:
+  struct Lazy {
+    Render render;  // set until rendered
+    std::vector<std::string> lines;
+  };
+  std::shared_ptr<Lazy> lazy_;
+};
+
 // A finding placed in the trace: where, when, and the frames before it.
 struct CheckFinding {
   protocol::Finding finding;
   std::int64_t t = 0;
   std::uint64_t conn = 0;
-  std::string frame;                 // the offending frame in the JSON model
-  std::vector<std::string> context;  // up to 5 frames of the connection before it
+  std::string frame;     // the offending frame in the JSON model
+  ContextLines context;  // up to 5 frames of the connection before it
   // Who broke the rule: the side the rule binds, or for rules binding both,
   // the sender of the frame judged (a tool that sends bad frames on purpose
   // ignores its own findings by this).

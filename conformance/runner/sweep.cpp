@@ -79,7 +79,7 @@ Json finding_to_json(const CheckFinding& f) {
               {"blamed", static_cast<int>(f.blamed)},
               {"message", f.finding.message},
               {"frame", f.frame},
-              {"before", f.context}};
+              {"before", f.context.lines()}};
 }
 
 std::optional<protocol::Level> level_from(const std::string& name) {

@@ -203,6 +203,35 @@ TEST(Checker, FrameRulesAreJudgedToo) {
   EXPECT_FALSE(tr.checker.findings().back().context.empty());
 }
 
+// A finding's context is rendered only when read, yet it lists the frames
+// before the finding, not those that came after it; copies share the lines.
+TEST(Checker, AFindingsContextIsTheFramesBeforeItWhenReadLater) {
+  Trace tr;
+  tr.c(hs());
+  tr.s(ok_ack());
+  HandshakeAck bad = ok_ack();
+  bad.server_wire_version = 3;
+  tr.c(hs());
+  tr.s(bad);
+  ASSERT_TRUE(tr.has("HS-5"));
+  const conformance::CheckFinding f = tr.checker.findings().back();
+  PingPong later;
+  later.timestamp_ms = 777;
+  tr.c(later);
+  tr.c(later);
+  const auto& lines = f.context.lines();
+  ASSERT_EQ(lines.size(), 3u);  // Handshake, HandshakeAck, Handshake: not the bad ack itself
+  EXPECT_EQ(lines[0].rfind("client ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("\"Handshake\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("\"HandshakeAck\""), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("\"Handshake\""), std::string::npos) << lines[2];
+  for (const auto& line : lines) EXPECT_EQ(line.find("777"), std::string::npos) << line;
+  EXPECT_EQ(&tr.checker.findings().back().context.lines(), &lines);  // rendered once, shared
+  const conformance::ContextLines given(std::vector<std::string>{"a", "b"});
+  EXPECT_EQ(given.size(), 2u);
+  EXPECT_TRUE(conformance::ContextLines().empty());
+}
+
 TEST(DELTA_4, APushWithAWrongChecksumIsNeverAccepted) {
   Trace tr;
   tr.c(hs());
