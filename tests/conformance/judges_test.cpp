@@ -5,6 +5,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -111,6 +112,32 @@ TEST(Judges, EachJudgeSourceQuotesOnlyItsDeclaredRules) {
   EXPECT_EQ(files, judges.size());
   // The core reports nothing of its own.
   EXPECT_TRUE(quoted_rules("conformance/checker/session_checker.cpp").empty());
+}
+
+// D190: a judge that calls Judge's base version of an event would be dropped
+// from that event for good, so a shipped judge never calls one.
+TEST(Judges, NoJudgeSourceCallsABaseEventMethod) {
+  namespace fs = std::filesystem;
+  static const std::regex kBaseCall(
+      "Judge::(decoded|deadlines|client_wrote|server_read|server_wrote|client_read|closed|"
+      "purged|noted|ws_message|hung_up|finish)\\(");
+  std::size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(source_path("conformance/checker"))) {
+    const std::string file = entry.path().filename().string();
+    if (!file.starts_with("judge_") || !file.ends_with(".cpp")) continue;
+    ++files;
+    const auto text = read_file(source_path("conformance/checker/" + file));
+    ASSERT_TRUE(text) << file;
+    std::smatch m;
+    for (auto it = text->cbegin(); std::regex_search(it, text->cend(), m, kBaseCall);
+         it = m.suffix().first) {
+      // "void XJudge::noted(" defines an override; only a bare "Judge::" calls the base.
+      const auto at = m.position(0) + (it - text->cbegin());
+      const bool bare = at == 0 || !std::isalnum(static_cast<unsigned char>((*text)[at - 1]));
+      EXPECT_FALSE(bare) << file << " calls " << m.str(0);
+    }
+  }
+  EXPECT_GT(files, 20u);
 }
 
 // validate() and the decoder cite only frame_rules(): by their sources...
