@@ -189,14 +189,19 @@ TEST(PURGE_4, NoDeltasOfAPurgedCollection) {
   EXPECT_TRUE(tr.has("PURGE-4"));
 }
 
-TEST(Checker, FrameRulesAreJudgedToo) {
-  Trace tr;
+// A session, then a second HandshakeAck with a wrong wire version (HS-5).
+void wrong_wire_version(Trace& tr) {
   tr.c(hs());
   tr.s(ok_ack());
   HandshakeAck bad = ok_ack();
   bad.server_wire_version = 3;
   tr.c(hs());
   tr.s(bad);
+}
+
+TEST(Checker, FrameRulesAreJudgedToo) {
+  Trace tr;
+  wrong_wire_version(tr);
   EXPECT_TRUE(tr.has("HS-5"));
   // A finding carries the frames before it.
   ASSERT_FALSE(tr.checker.findings().empty());
@@ -207,12 +212,7 @@ TEST(Checker, FrameRulesAreJudgedToo) {
 // before the finding, not those that came after it; copies share the lines.
 TEST(Checker, AFindingsContextIsTheFramesBeforeItWhenReadLater) {
   Trace tr;
-  tr.c(hs());
-  tr.s(ok_ack());
-  HandshakeAck bad = ok_ack();
-  bad.server_wire_version = 3;
-  tr.c(hs());
-  tr.s(bad);
+  wrong_wire_version(tr);
   ASSERT_TRUE(tr.has("HS-5"));
   const conformance::CheckFinding f = tr.checker.findings().back();
   PingPong later;
