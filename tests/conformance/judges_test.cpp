@@ -322,6 +322,11 @@ TEST(Judges, NoteFieldsAreSortedByKeyAndTheLaterOfTwoWins) {
   const std::map<std::string, std::string> m{
       {"tenant", "2"}, {"a", "x"}, {"collection", "orders"}, {"lsn", "3"}};
   EXPECT_EQ(conformance::NoteFields(m), f);
+  // In order but with a key twice: still the later wins.
+  const conformance::NoteFields twice(
+      std::vector<std::pair<std::string, std::string>>{{"a", "1"}, {"b", "2"}, {"b", "3"}});
+  ASSERT_EQ(twice.size(), 2u);
+  EXPECT_EQ(*twice.find("b"), "3");
 }
 
 TEST(Judges, StateNotesRoundTripThroughTraceFiles) {
