@@ -361,7 +361,9 @@ void SessionChecker::finish(std::int64_t t, std::int64_t grace_ns) {
 void SessionChecker::finish(std::int64_t t) {
   Impl& im = *impl_;
   const std::int64_t cutoff = t - im.options.grace_ns;  // younger requests may still be in flight
-  for (const auto& [conn, view] : im.views) {
+  for (const auto& entry : im.views) {
+    const std::uint64_t conn =
+        entry.first;  // a lambda may not capture a structured binding (clang 14)
     im.current = conn;
     im.each(JudgeEvent::Deadlines, [&](Judge& j) { j.deadlines(conn, t); });
     im.each(JudgeEvent::Finish, [&](Judge& j) { j.finish(conn, t, cutoff); });
