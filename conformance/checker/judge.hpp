@@ -1,7 +1,7 @@
 // A judge: the checker's part for one rule family (D73). The checker decodes
-// each frame once and hands it to every judge that handles the event, in a
-// fixed order; each judge
-// keeps its own per-connection state and declares the rules it may report.
+// each frame once and hands it, in a fixed order, to every judge that handles
+// the event (D190); each judge keeps its own per-connection state and
+// declares the rules it may report.
 // Facts other families need live in the connection's SessionView, written by
 // the judge that owns them (named per field) and read by the others.
 #pragma once
