@@ -210,17 +210,22 @@ inline bool hung_up_on_it(std::int64_t read_t, bool exact, std::int64_t hangup_t
   return hangup_t - read_t <= (exact ? 0 : o.hangup_window_ns);
 }
 using protocol::shape_collection;  // the collection a shape covers (messages.hpp)
+// The value of 1 to 19 decimal digits (below 10^19: no overflow), as the
+// reference writes numbers in its notes; nullopt for anything else.
+inline std::optional<std::uint64_t> plain_u64(std::string_view v) {
+  if (v.empty() || v.size() > 19 ||
+      !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  std::uint64_t x = 0;
+  for (const char c : v) x = x * 10 + static_cast<std::uint64_t>(c - '0');
+  return x;
+}
 // A note's unsigned field as strtoull reads it (0 when absent), skipping
-// strtoull's locale work for the plain digits the reference writes.
+// strtoull's locale work for plain digits.
 inline std::uint64_t note_u64(const StateNote& n, std::string_view key) {
   const std::string* v = n.field(key);
   if (!v) return 0;
-  if (!v->empty() && v->size() <= 19 &&
-      std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    std::uint64_t x = 0;  // below 10^19: no overflow
-    for (const char c : *v) x = x * 10 + static_cast<std::uint64_t>(c - '0');
-    return x;
-  }
+  if (const auto x = plain_u64(*v)) return *x;
   return std::strtoull(v->c_str(), nullptr, 10);
 }
 // A side's timer of `ns` on its own clock, drifting at most `ppm`, as the

@@ -314,8 +314,9 @@ void PurgeJudge::handled(const StateNote& n) {
   for (const char* k : {"purge_lsn", "recorded_before", "recorded", "documents_before", "documents",
                         "pending_before", "pending", "shapes_before", "shapes"}) {
     const auto* f = n.field(k);
-    if (!f || f->empty() || f->size() > 19 || f->find_first_not_of("0123456789") != f->npos) return;
-    v[k] = std::stoull(*f);
+    const auto value = f ? plain_u64(*f) : std::nullopt;
+    if (!value) return;
+    v[k] = *value;
   }
   const std::string* name = n.field("collection");
   const std::string coll = name ? "\"" + *name + "\"" : "the collection";

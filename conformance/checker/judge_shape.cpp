@@ -312,16 +312,17 @@ void ShapeJudge::client_read(const FrameEvent& e) {
 }
 
 void ShapeJudge::noted(const StateNote& n) {
-  const std::string *collection = nullptr, *document = nullptr;
-  if (n.side == Sender::Server && n.is("write_applied") && (collection = n.field("collection")) &&
-      (document = n.field("document_id"))) {
-    // any session's, or the harness's
-    const auto tenant = static_cast<std::uint32_t>(note_u64(n, "tenant"));
-    const std::uint64_t lsn = note_u64(n, "lsn");
-    auto& w = writes_[{tenant, *collection}];
-    w[lsn] = *document;
-    if (w.size() > kShapeMemory) w.erase(w.begin());
-    return write_owed(n, tenant, *collection, lsn);
+  if (n.side == Sender::Server && n.is("write_applied")) {  // any session's, or the harness's
+    const std::string* collection = n.field("collection");
+    const std::string* document = n.field("document_id");
+    if (collection && document) {
+      const auto tenant = static_cast<std::uint32_t>(note_u64(n, "tenant"));
+      const std::uint64_t lsn = note_u64(n, "lsn");
+      auto& w = writes_[{tenant, *collection}];
+      w[lsn] = *document;
+      if (w.size() > kShapeMemory) w.erase(w.begin());
+      return write_owed(n, tenant, *collection, lsn);
+    }
   }
   if (n.conn == 0) return;
   State& s = conns_[n.conn];

@@ -170,9 +170,7 @@ void ThrottleJudge::built(const FrameEvent& e, const Throttle& th) {
 void ThrottleJudge::noted(const StateNote& n) {
   const auto num = [&](const char* k) -> std::optional<std::uint64_t> {
     const auto* v = n.field(k);
-    if (!v || v->empty() || v->size() > 19 || v->find_first_not_of("0123456789") != v->npos)
-      return std::nullopt;
-    return std::stoull(*v);
+    return v ? plain_u64(*v) : std::nullopt;
   };
   if (n.conn == 0) return;
   State& s = conns_[n.conn];
@@ -192,9 +190,9 @@ void ThrottleJudge::noted(const StateNote& n) {
 void ThrottleJudge::dropped(const StateNote& n, State& s) {
   const auto limit = options_.server_profile.data_queue_limit;
   const auto* q = n.field("queued");
-  if (!limit || !q || q->empty() || q->size() > 19 || q->find_first_not_of("0123456789") != q->npos)
-    return;
-  const std::uint64_t queued = std::stoull(*q);
+  const auto value = q ? plain_u64(*q) : std::nullopt;
+  if (!limit || !value) return;
+  const std::uint64_t queued = *value;
   if (queued > *limit) {
     report("THROTTLE-6", Level::Must,
            "the data queue holds " + *q + " frames, over its limit of " + std::to_string(*limit),

@@ -179,12 +179,10 @@ const std::string& SessionChecker::Impl::RecentFrame::render() const {
 ContextLines SessionChecker::Impl::context_of(std::uint64_t conn) const {
   const auto it = conns.find(conn);
   if (it == conns.end()) return {};
-  std::vector<RecentFrame> before(it->second.recent.begin(), it->second.recent.end());
-  for (std::size_t i = 0; i < before.size(); ++i) {
-    const auto& kept = it->second.recent[i];
-    if (!kept.line) kept.line = std::make_shared<std::string>();  // shared with later findings
-    before[i].line = kept.line;
+  for (const auto& kept : it->second.recent) {  // its line is shared with later findings
+    if (!kept.line) kept.line = std::make_shared<std::string>();
   }
+  std::vector<RecentFrame> before(it->second.recent.begin(), it->second.recent.end());
   return ContextLines::deferred([before = std::move(before)] {
     std::vector<std::string> out;
     out.reserve(before.size());
@@ -362,8 +360,8 @@ void SessionChecker::finish(std::int64_t t) {
   Impl& im = *impl_;
   const std::int64_t cutoff = t - im.options.grace_ns;  // younger requests may still be in flight
   for (const auto& entry : im.views) {
-    const std::uint64_t conn =
-        entry.first;  // a lambda may not capture a structured binding (clang 14)
+    // A plain variable: clang 14's lambdas cannot capture a structured binding.
+    const std::uint64_t conn = entry.first;
     im.current = conn;
     im.each(JudgeEvent::Deadlines, [&](Judge& j) { j.deadlines(conn, t); });
     im.each(JudgeEvent::Finish, [&](Judge& j) { j.finish(conn, t, cutoff); });

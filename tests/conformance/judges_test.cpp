@@ -297,6 +297,12 @@ TEST(Judges, NoteNumbersReadAsStrtoullDoes) {
   EXPECT_EQ(conformance::note_u64(n("12ab"), "v"), 12u);
   EXPECT_EQ(conformance::note_u64(n(""), "v"), 0u);
   EXPECT_EQ(conformance::note_u64(n("5"), "missing"), 0u);
+  EXPECT_EQ(conformance::plain_u64("42"), 42u);
+  EXPECT_EQ(conformance::plain_u64("9999999999999999999"), 9999999999999999999ull);
+  EXPECT_FALSE(conformance::plain_u64("10000000000000000000"));  // 20 digits
+  EXPECT_FALSE(conformance::plain_u64(""));
+  EXPECT_FALSE(conformance::plain_u64("12ab"));
+  EXPECT_FALSE(conformance::plain_u64("-1"));
   EXPECT_TRUE(n("5").is("k"));
   EXPECT_FALSE(n("5").is("kk"));
 }
