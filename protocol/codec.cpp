@@ -203,18 +203,21 @@ class BodyDecoder {
               Findings& out)
       : r_(body.data(), body.size()), body_(body), limits_(limits), base_(base), out_(out) {}
 
+  // Decodes into `out` in place: the message is built where it is kept, not
+  // moved through a variant and an optional (D192).
   template <class M>
-  std::optional<Message> decode_message() {
+  void decode_message(std::optional<Message>& out) {
     if (body_.empty()) {
       must("ENC-1", Problem::EmptyBody, 0,
            std::string(M::kName) + " frame has N = 0: every message has at least one field");
-      return std::nullopt;
+      return;
     }
-    M m;
+    M& m = std::get<M>(out.emplace(std::in_place_type<M>));
     PathScope top(*this, M::kName);
     if (!read_struct(m, "ENC-1")) {
       finish();
-      return std::nullopt;
+      out.reset();
+      return;
     }
     if (!r_.at_end()) {
       should("ENC-13", Problem::TrailingBodyBytes, r_.position(),
@@ -222,7 +225,6 @@ class BodyDecoder {
                  " value (NodeDB ignores them)");
     }
     finish();
-    return Message{std::move(m)};
   }
 
  private:
@@ -814,20 +816,29 @@ Bytes encode_frame(const Message& m) {
 
 // ---- decoding -----------------------------------------------------------------
 
-DecodedBody decode_body(std::uint8_t code, std::span<const std::uint8_t> body,
-                        const DecodeLimits& limits, std::uint64_t base_offset) {
-  DecodedBody out;
+namespace {
+// decode_body's work, into storage the caller keeps.
+void decode_body_into(std::uint8_t code, std::span<const std::uint8_t> body,
+                      const DecodeLimits& limits, std::uint64_t base_offset,
+                      std::optional<Message>& message, Findings& findings) {
   const bool known = with_message_type(code, [&](auto tag) {
     using M = typename decltype(tag)::type;
-    BodyDecoder d(body, limits, base_offset, out.findings);
-    out.message = d.template decode_message<M>();
+    BodyDecoder d(body, limits, base_offset, findings);
+    d.template decode_message<M>(message);
   });
   if (!known) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "unknown message type 0x%02x", code);
-    out.findings.push_back(
+    findings.push_back(
         Finding{"FRAME-2", Level::Must, Problem::UnknownMessageType, base_offset, buf});
   }
+}
+}  // namespace
+
+DecodedBody decode_body(std::uint8_t code, std::span<const std::uint8_t> body,
+                        const DecodeLimits& limits, std::uint64_t base_offset) {
+  DecodedBody out;
+  decode_body_into(code, body, limits, base_offset, out.message, out.findings);
   return out;
 }
 
@@ -867,8 +878,13 @@ DecodedFrame decode_frame(std::span<const std::uint8_t> bytes, const DecodeLimit
     report("FRAME-6", Level::Should, Problem::TrailingFrameBytes, m.frame.size(),
            std::to_string(m.trailing) + " bytes after the frame (ignored by NodeDB)");
   }
-  DecodedBody body =
-      decode_body(f.msg_type, m.frame.subspan(kFrameHeaderSize), limits, kFrameHeaderSize);
+  const auto body_bytes = m.frame.subspan(kFrameHeaderSize);
+  if (f.findings.empty()) {  // the usual case: decoded in place
+    decode_body_into(f.msg_type, body_bytes, limits, kFrameHeaderSize, f.message, f.findings);
+    return f;
+  }
+  // After FRAME-6 the body's own findings still get the whole max_findings.
+  DecodedBody body = decode_body(f.msg_type, body_bytes, limits, kFrameHeaderSize);
   f.message = std::move(body.message);
   f.findings.insert(f.findings.end(), std::make_move_iterator(body.findings.begin()),
                     std::make_move_iterator(body.findings.end()));

@@ -211,6 +211,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   void arm_timer() {
     if (stopped_) return;
     const std::int64_t deadline = connected_ ? core_.next_deadline() : reconnect_at_;
+    if (wake_.armed_for(deadline)) return;
     wake_.arm(deadline, rt_.now().steady_ms, this->shared_from_this(), [this] {
       if (!connected_) return connect();
       core_.advance(rt_.now());

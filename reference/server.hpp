@@ -276,7 +276,9 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   }
 
   void arm_timer() {
-    wake_.arm(core_.next_deadline(), rt_.now().steady_ms, this->shared_from_this(), [this] {
+    const std::int64_t deadline = core_.next_deadline();
+    if (wake_.armed_for(deadline)) return;
+    wake_.arm(deadline, rt_.now().steady_ms, this->shared_from_this(), [this] {
       core_.advance(rt_.now());
       flush();
     });

@@ -40,6 +40,9 @@ class WakeTimer {
           fire();
         });
   }
+  // True when arm(deadline, ...) would do nothing: the shells ask first, so an
+  // unchanged deadline (most flushes) costs no clock read or handler (D192).
+  bool armed_for(std::int64_t deadline) const { return deadline == armed_for_; }
   void cancel() {
     armed_for_ = -1;
     timer_.cancel();
