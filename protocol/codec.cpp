@@ -754,6 +754,13 @@ constexpr std::array<std::uint8_t, kMessageTypeCount> kCodes = [] {
   return codes;
 }();
 
+// By code: a lookup, not a scan (two per frame on the simulator's path).
+constexpr std::array<bool, 256> kKnownCode = [] {
+  std::array<bool, 256> known{};
+  for (const auto c : kCodes) known[c] = true;
+  return known;
+}();
+
 }  // namespace
 
 // ---- message metadata -------------------------------------------------------
@@ -778,12 +785,7 @@ std::string_view code_name(std::uint8_t code) {
   return name;
 }
 
-bool is_known_code(std::uint8_t code) {
-  for (const auto c : kCodes) {
-    if (c == code) return true;
-  }
-  return false;
-}
+bool is_known_code(std::uint8_t code) { return kKnownCode[code]; }
 
 // ---- encoding -----------------------------------------------------------------
 

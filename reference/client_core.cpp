@@ -201,10 +201,10 @@ void ClientCore::on_frame(const Message& m, Now now) {
           auto& t = position_[msg.shape_id];
           t = std::max(t, msg.snapshot_lsn);
           snapshot_since_resync_.insert(msg.shape_id);
-          note({"snapshot_applied",
-                {{"shape_id", msg.shape_id},
+          note({"snapshot_applied",  // SHAPE-11; fields in key order, as every note's
+                {{"digest", snapshot_digest(encode_snapshot_data(view_[coll]))},
                  {"position", std::to_string(t)},
-                 {"digest", snapshot_digest(encode_snapshot_data(view_[coll]))}}});  // SHAPE-11
+                 {"shape_id", msg.shape_id}}});
           // Deltas that overtook the snapshot (a reordering relay) apply on
           // top of it, those it already holds not at all (SHAPE-11).
           awaiting_snapshot_.erase(msg.shape_id);
@@ -360,10 +360,10 @@ bool ClientCore::write(const std::string& collection, const std::string& documen
                     pending_bytes_ + value.size() > config_.pending_bytes_limit;
   if (full) {  // FLOW-4: the queue as it stood when a write met its bound
     note(StateNote{"pending_bound",
-                   {{"pending", std::to_string(pending_.size())},
+                   {{"accepted", "0"},
                     {"bytes", std::to_string(pending_bytes_)},
-                    {"size", std::to_string(value.size())},
-                    {"accepted", "0"}}});
+                    {"pending", std::to_string(pending_.size())},
+                    {"size", std::to_string(value.size())}}});
     return false;  // FLOW-4: refused, nothing dropped
   }
   const std::uint64_t id = ++persistent_.last_mutation_id;  // DELTA-1
@@ -439,19 +439,22 @@ void ClientCore::on_reject(const DeltaReject& m, Now now) {
   auto it = pending_.find(m.mutation_id);
   using namespace compensation;
   const auto& hint = m.compensation;
-  // DELTA-14 (HC): how the reject was handled, stated once it is (D84).
+  // DELTA-14 (HC): how the reject was handled, stated once it is (D84). The
+  // fields are in key order, so the runner's NoteFields only compares them.
+  constexpr std::size_t kKept = 4;  // "kept": set once the outcome is known
   StateNote n{"delta_rejected",
-              {{"mutation_id", std::to_string(m.mutation_id)},
+              {{"batch_after", std::to_string(batch_size_)},
+               {"batch_before", std::to_string(batch_before)},
+               {"batch_min", std::to_string(config_.batch_min)},
                {"hint", hint ? std::string(std::visit([](const auto& h) { return h.kTag; }, *hint))
                              : std::string("none")},
+               {"kept", ""},
                {"known", it == pending_.end() ? "0" : "1"},
-               {"token_source", config_.new_token ? "1" : "0"},
+               {"mutation_id", std::to_string(m.mutation_id)},
                {"retry_used", it != pending_.end() && it->second.integrity_retry ? "1" : "0"},
-               {"batch_before", std::to_string(batch_before)},
-               {"batch_after", std::to_string(batch_size_)},
-               {"batch_min", std::to_string(config_.batch_min)}}};
+               {"token_source", config_.new_token ? "1" : "0"}}};
   const auto done = [&](bool kept) {
-    n.fields.emplace_back("kept", kept ? "1" : "0");
+    n.fields[kKept].second = kept ? "1" : "0";
     note(std::move(n));
   };
   // TOKEN-6: the session's token, not the mutation, is refused: pause even

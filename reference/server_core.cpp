@@ -438,11 +438,11 @@ void ServerCore::send_snapshot(Session& s, const ShapeDefinition& shape) {
       snap.doc_count = docs.size();
     }
   }
-  note(s.handle, {"snapshot_taken",
-                  {{"shape_id", shape.shape_id},
-                   {"lsn", std::to_string(snap.snapshot_lsn)},
+  note(s.handle, {"snapshot_taken",  // SHAPE-4: the data it holds; fields in key order
+                  {{"digest", snapshot_digest(held)},
                    {"docs", std::to_string(held_count)},
-                   {"digest", snapshot_digest(held)}}});  // SHAPE-4: the data it holds
+                   {"lsn", std::to_string(snap.snapshot_lsn)},
+                   {"shape_id", shape.shape_id}}});
   // SHAPE-9: queued deltas at or below the new snapshot are dropped; SHAPE-5:
   // so are those of a definition this one replaces.
   const std::string collection = is_graph(shape) ? std::string() : shape_collection(shape);

@@ -329,6 +329,19 @@ TEST(FRAME_2, UnknownCodeIsReportedWithItsOffset) {
   EXPECT_EQ(f.findings.at(0).offset, 0u);
 }
 
+// is_known_code is a table built from the message types: every one of the 256
+// codes agrees with with_message_type, and exactly the 22 types are known.
+TEST(FRAME_2, EveryCodeIsKnownExactlyWhenAMessageTypeHasIt) {
+  std::size_t known = 0;
+  for (int c = 0; c < 256; ++c) {
+    const auto code = static_cast<std::uint8_t>(c);
+    const bool has_type = with_message_type(code, [](auto) {});
+    EXPECT_EQ(is_known_code(code), has_type) << "code " << c;
+    known += is_known_code(code);
+  }
+  EXPECT_EQ(known, kMessageTypeCount);
+}
+
 TEST(FRAME_1, ShortMessageIsTruncation) {
   EXPECT_TRUE(has_must_rule(decode_frame(hex("ff0500")).findings, "FRAME-1"));
   EXPECT_TRUE(has_must_rule(decode_frame(hex("ff0500000092cd30")).findings, "FRAME-1"));
