@@ -201,7 +201,12 @@ class BodyDecoder {
  public:
   BodyDecoder(std::span<const std::uint8_t> body, const DecodeLimits& limits, std::uint64_t base,
               Findings& out)
-      : r_(body.data(), body.size()), body_(body), limits_(limits), base_(base), out_(out) {}
+      : r_(body.data(), body.size()),
+        body_(body),
+        limits_(limits),
+        base_(base),
+        out_(out),
+        first_(out.size()) {}
 
   // Decodes into `out` in place: the message is built where it is kept, not
   // moved through a variant and an optional (D192).
@@ -253,7 +258,7 @@ class BodyDecoder {
   }
 
   void add(std::string_view rule, Level level, Problem problem, std::size_t at, std::string msg) {
-    if (out_.size() >= limits_.max_findings) {
+    if (out_.size() - first_ >= limits_.max_findings) {  // this body's own, not the frame's
       ++suppressed_;
       suppressed_level_ = std::min(suppressed_level_, level);  // Must < Should < May
       return;
@@ -738,6 +743,7 @@ class BodyDecoder {
   const DecodeLimits& limits_;
   std::uint64_t base_;
   Findings& out_;
+  std::size_t first_;  // out_'s size before this body: findings already there are not its
   std::array<std::string_view, 16> path_{};
   std::size_t path_len_ = 0;
   std::uint32_t depth_ = 0;
@@ -880,16 +886,8 @@ DecodedFrame decode_frame(std::span<const std::uint8_t> bytes, const DecodeLimit
     report("FRAME-6", Level::Should, Problem::TrailingFrameBytes, m.frame.size(),
            std::to_string(m.trailing) + " bytes after the frame (ignored by NodeDB)");
   }
-  const auto body_bytes = m.frame.subspan(kFrameHeaderSize);
-  if (f.findings.empty()) {  // the usual case: decoded in place
-    decode_body_into(f.msg_type, body_bytes, limits, kFrameHeaderSize, f.message, f.findings);
-    return f;
-  }
-  // After FRAME-6 the body's own findings still get the whole max_findings.
-  DecodedBody body = decode_body(f.msg_type, body_bytes, limits, kFrameHeaderSize);
-  f.message = std::move(body.message);
-  f.findings.insert(f.findings.end(), std::make_move_iterator(body.findings.begin()),
-                    std::make_move_iterator(body.findings.end()));
+  decode_body_into(f.msg_type, m.frame.subspan(kFrameHeaderSize), limits, kFrameHeaderSize,
+                   f.message, f.findings);
   return f;
 }
 

@@ -30,7 +30,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
         server_(std::move(server)),
         core_(std::move(config), std::move(persistent), rt.rng("client")),
         socket_(rt.socket()),
-        wake_(rt) {
+        wake_(rt_) {
     core_.set_note_sink([this](std::uint64_t, StateNote n) {
       if (on_note) on_note(connected_ ? conn_id_ : 0, std::move(n));
     });
@@ -211,8 +211,7 @@ class Client : public std::enable_shared_from_this<Client<Runtime>> {
   void arm_timer() {
     if (stopped_) return;
     const std::int64_t deadline = connected_ ? core_.next_deadline() : reconnect_at_;
-    if (wake_.armed_for(deadline)) return;
-    wake_.arm(deadline, rt_.now().steady_ms, this->shared_from_this(), [this] {
+    wake_.arm(deadline, *this, [this] {
       if (!connected_) return connect();
       core_.advance(rt_.now());
       flush();

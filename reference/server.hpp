@@ -49,7 +49,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
       : rt_(rt),
         core_(std::move(config)),
         acceptor_(std::nullopt),
-        wake_(rt),
+        wake_(rt_),
         accept_retry_(rt.timer()) {
     core_.set_note_sink([this](std::uint64_t handle, StateNote n) {
       if (!on_note) return;
@@ -276,9 +276,7 @@ class Server : public std::enable_shared_from_this<Server<Runtime>> {
   }
 
   void arm_timer() {
-    const std::int64_t deadline = core_.next_deadline();
-    if (wake_.armed_for(deadline)) return;
-    wake_.arm(deadline, rt_.now().steady_ms, this->shared_from_this(), [this] {
+    wake_.arm(core_.next_deadline(), *this, [this] {
       core_.advance(rt_.now());
       flush();
     });

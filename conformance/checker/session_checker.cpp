@@ -119,11 +119,7 @@ std::shared_ptr<const DecodedFrame> SessionChecker::Impl::decode(Conn& c, const 
       if (it->frame != r.frame) continue;
       auto d = std::move(it->decoded);
       c.pending_bytes[side] -= it->frame.size();
-      if (it == q.begin()) {
-        q.pop_front();  // the usual case: frames are read in the order written
-      } else {
-        q.erase(it);
-      }
+      q.erase(it);
       return d;
     }
   }

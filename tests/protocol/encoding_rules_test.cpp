@@ -125,6 +125,24 @@ TEST(ENC_1, FindingsPerBodyAreCappedAndSummarised) {
   EXPECT_EQ(f.findings.back().level, Level::Must);
 }
 
+// The cap counts the body's own findings: a FRAME-6 finding the frame got
+// first does not use up one of them, and comes first.
+TEST(ENC_1, TheCapIsPerBodyWhenTheFrameHasFindingsToo) {
+  std::string body = "92de0064";
+  for (int k = 0; k < 100; ++k) body += "a16101";
+  body += "05";
+  const Bytes b = hex(body);
+  Bytes bytes{0x30};
+  for (int k = 0; k < 4; ++k) bytes.push_back(static_cast<std::uint8_t>(b.size() >> (8 * k)));
+  bytes.insert(bytes.end(), b.begin(), b.end());
+  bytes.push_back(0xff);  // one byte after the frame (FRAME-6)
+  const auto f = decode_frame(bytes);
+  ASSERT_TRUE(f.message);
+  ASSERT_EQ(f.findings.size(), DecodeLimits{}.max_findings + 2) << describe(f.findings);
+  EXPECT_EQ(f.findings.front().rule, "FRAME-6");
+  EXPECT_EQ(f.findings.back().problem, Problem::FindingsSuppressed);
+}
+
 TEST(ENC_2, SignedMarkerOnUnsignedIsDescribedWithMust) {
   const auto f = frame(0xff, "92d005c2");
   EXPECT_EQ(as<PingPong>(f).timestamp_ms, 5u);
